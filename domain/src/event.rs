@@ -1,0 +1,182 @@
+//! Event payloads. Their JSON is the stored schema: a field may be added (with a default) but
+//! never renamed, and each kind's `event_type` strings never change; a change of meaning is a
+//! new `event_version` with an upcaster.
+//!
+//! The five shared events (submitted, assigned, consulted, adopted, closed) have one payload
+//! for every kind, so one outcome projection reads them all alike.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Actor, Channel, Extent, Outcome, Rating, Timestamp};
+
+/// The version of every event schema; bumped per kind when a payload changes meaning.
+pub const EVENT_VERSION: &str = "1";
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submitted {
+    pub title: String,
+    pub body: String,
+    pub category: String,
+    pub jurisdiction: String,
+    pub channel: Channel,
+    pub submitter: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_member: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub team: Vec<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assigned {
+    pub department: String,
+    pub due_at: Timestamp,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consulted {
+    pub note: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adopted {
+    pub by: String,
+    pub extent: Extent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recommendations: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responsible_parties: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<Timestamp>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Closed {
+    pub outcome: Outcome,
+    pub summary: String,
+    /// Closed after the response deadline had passed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub late: bool,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relayed {
+    pub member: String,
+    pub note: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classified {
+    pub category: String,
+    pub previous: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reassigned {
+    pub department: String,
+    pub previous: String,
+    pub due_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalated {
+    pub reason: String,
+    /// The deadline that had passed.
+    pub overdue_since: Timestamp,
+    /// The fresh deadline at the higher level.
+    pub due_at: Timestamp,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Declined {
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackGiven {
+    pub rating: Rating,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reopened {
+    pub reason: String,
+    pub due_at: Timestamp,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Withdrawn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Merged {
+    pub into: Uuid,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Convened {
+    pub venue: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<String>,
+    pub at: Timestamp,
+}
+
+/// A phase of joint research declared complete, with what was done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseCompleted {
+    pub note: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitRecorded {
+    pub place: String,
+    pub findings: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportSubmitted {
+    pub title: String,
+    pub recommendations: Vec<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRecorded {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub at: Timestamp,
+}

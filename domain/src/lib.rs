@@ -1,0 +1,24 @@
+//! The case aggregates of lianxin: what may happen to a citizen's suggestion, a members'
+//! micro-consultation or a joint-research topic, and what that leaves behind as events.
+//!
+//! Pure by design: no I/O, no clock, no randomness. Time, ids and the acting person arrive in
+//! each [`CaseCommand`], so every rule can be checked with cqrs-es's given/when/then framework.
+
+mod action;
+mod case;
+mod error;
+mod event;
+pub mod joint_research;
+pub mod micro_consultation;
+mod policy;
+pub mod suggestion;
+mod validate;
+
+pub use action::*;
+pub use case::*;
+pub use error::*;
+pub use event::*;
+pub use joint_research::JointResearch;
+pub use micro_consultation::MicroConsultation;
+pub use policy::*;
+pub use suggestion::Suggestion;
