@@ -1,1 +1,11 @@
-//! placeholder
+//! lianxin's service: event store wiring, the HTTP API, the `lianxin` command line and
+//! telemetry, around the pure `domain` crate.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

@@ -1,0 +1,94 @@
+//! The running service: open the store, apply migrations, bind the listener, serve until
+//! told to stop. Tests build it on port 0 and read the port back.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use domain::Policy;
+use tokio::net::TcpListener;
+
+use crate::config::StoreSettings;
+use crate::engine::Engine;
+use crate::http::{self, AppState};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Opens the configured store and brings its schema up to date.
+pub async fn open_store(settings: &StoreSettings) -> Result<Store, StoreError> {
+    let store = Store::open(settings.database_url.as_deref(), &settings.data_dir).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(store: Store, policy: Policy, listen: SocketAddr) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen {
+            address: listen,
+            source,
+        })?;
+        let state = AppState {
+            engine: Arc::new(Engine::new(store, policy)),
+        };
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let backend = self.state.engine.store().backend();
+        tracing::info!(address = %self.listener.local_addr()?, store = backend, "lianxin is serving");
+        axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

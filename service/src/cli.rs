@@ -1,0 +1,118 @@
+//! The `lianxin` command line: `serve`, `migrate`, `token create`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use domain::Role;
+
+use crate::app::{self, Application};
+use crate::config::{ServeSettings, StoreSettings};
+use crate::telemetry::{self, LogFormat};
+use crate::tokens::{self, NewToken};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lianxin",
+    version,
+    about = "连心: case workflow engine for a political consultative conference"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    store: StoreSettings,
+    /// Log format on stderr.
+    #[arg(long, env = "LIANXIN_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service (migrations are applied first).
+    Serve(ServeSettings),
+    /// Apply the store's schema migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; the secret is printed once, alone on the last line.
+    Create {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The member id, for a member token.
+        #[arg(long)]
+        member: Option<String>,
+        /// The department id, for staff of one department.
+        #[arg(long)]
+        department: Option<String>,
+        /// Who holds the token (recorded as the actor of what it does).
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    value
+        .parse()
+        .map_err(|_| "expected one of citizen, member, staff, auditor, admin".to_owned())
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+/// Parses the command line and runs it; failures are printed with their causes.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut message = format!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                message.push_str(&format!("\n  caused by: {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Serve(settings) => {
+            let store = app::open_store(&cli.store).await?;
+            let application = Application::build(store, settings.policy(), settings.listen).await?;
+            application.run_until(app::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let store = app::open_store(&cli.store).await?;
+            println!("migrations applied to the {} store", store.backend());
+        }
+        Command::Token(TokenCommand::Create {
+            role,
+            member,
+            department,
+            name,
+        }) => {
+            let store = app::open_store(&cli.store).await?;
+            let token = NewToken {
+                name,
+                role,
+                member_id: member,
+                department_id: department,
+            };
+            let issued = tokens::create(&store, &token).await?;
+            println!(
+                "created {} token {} for {}; keep the secret below, it is not shown again",
+                token.role, issued.id, token.name
+            );
+            println!("{}", issued.secret);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Case endpoints: submit, act, read the current state, read the audit trail.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{ETAG, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use domain::{Action, ActionInput, Actor, Adopted, Channel, Closed, FeedbackGiven, Kind, Status, Submit, Timestamp};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::extract::{read_json, Authenticated, IfMatch, JsonBody, RequestIdentity};
+use super::problem::ApiError;
+use super::AppState;
+use crate::engine::{CaseSnapshot, CommandContext, Written};
+use crate::store::StoredEvent;
+
+/// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
+fn etag(version: u64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        headers.insert(ETAG, value);
+    }
+    headers
+}
+
+/// An unknown or malformed id names no case: both are 404.
+fn case_id(path: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(path).map_err(|_| ApiError::NotFound(format!("no case has the id `{path}`")))
+}
+
+fn path_error(rejection: PathRejection) -> ApiError {
+    ApiError::NotFound(rejection.body_text())
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    RequestIdentity(request_id): RequestIdentity,
+    JsonBody(input): JsonBody<Submit>,
+) -> Result<(StatusCode, HeaderMap, Json<Written>), ApiError> {
+    let context = CommandContext {
+        actor,
+        request_id,
+        expected_version: None,
+    };
+    let written = state.engine.submit(context, input).await?;
+    let mut headers = etag(written.version);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/cases/{}", written.id)) {
+        headers.insert(LOCATION, location);
+    }
+    Ok((StatusCode::CREATED, headers, Json(written)))
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    Authenticated(actor): Authenticated,
+    RequestIdentity(request_id): RequestIdentity,
+    IfMatch(expected_version): IfMatch,
+    request: Request,
+) -> Result<(HeaderMap, Json<Written>), ApiError> {
+    let Path((id, action)) = path.map_err(path_error)?;
+    let case_id = case_id(&id)?;
+    let action: Action = action
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("there is no action `{action}`")))?;
+    let body = read_json(request, &state).await?;
+    let input = ActionInput::from_json(action, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
+    let context = CommandContext {
+        actor,
+        request_id,
+        expected_version,
+    };
+    let written = state.engine.act(case_id, context, input).await?;
+    Ok((etag(written.version), Json(written)))
+}
+
+/// A case as the caller sees it now.
+#[derive(Debug, Serialize)]
+pub struct CaseView {
+    id: Uuid,
+    kind: Kind,
+    status: Status,
+    version: u64,
+    allowed_actions: Vec<Action>,
+    overdue: bool,
+    title: String,
+    body: String,
+    category: String,
+    jurisdiction: String,
+    channel: Option<Channel>,
+    submitted_by: Option<Actor>,
+    submitted_at: Option<Timestamp>,
+    department: Option<String>,
+    assigned_at: Option<Timestamp>,
+    due_at: Option<Timestamp>,
+    consultations: u32,
+    adoption: Option<Adopted>,
+    closure: Option<Closed>,
+    feedback: Option<FeedbackGiven>,
+    /// What only this kind of case has: relays and escalation, sessions, research phases.
+    details: Value,
+}
+
+impl From<CaseSnapshot> for CaseView {
+    fn from(snapshot: CaseSnapshot) -> Self {
+        let core = snapshot.core;
+        CaseView {
+            id: snapshot.id,
+            kind: snapshot.kind,
+            status: snapshot.status,
+            version: snapshot.version,
+            allowed_actions: snapshot.allowed_actions,
+            overdue: snapshot.overdue,
+            title: core.title,
+            body: core.body,
+            category: core.category,
+            jurisdiction: core.jurisdiction,
+            channel: core.channel,
+            submitted_by: core.submitter,
+            submitted_at: core.submitted_at,
+            department: core.department,
+            assigned_at: core.assigned_at,
+            due_at: core.due_at,
+            consultations: core.consultations,
+            adoption: core.adoption,
+            closure: core.closure,
+            feedback: core.feedback,
+            details: snapshot.details,
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    Authenticated(actor): Authenticated,
+) -> Result<(HeaderMap, Json<CaseView>), ApiError> {
+    let Path(id) = path.map_err(path_error)?;
+    let case_id = case_id(&id)?;
+    let snapshot = state
+        .engine
+        .case(case_id, &actor)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
+    Ok((etag(snapshot.version), Json(snapshot.into())))
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    id: Uuid,
+    kind: Kind,
+    events: Vec<HistoryEntry>,
+}
+
+/// One event as auditors read it.
+#[derive(Debug, Serialize)]
+pub struct HistoryEntry {
+    sequence: u64,
+    position: i64,
+    #[serde(rename = "type")]
+    event_type: String,
+    /// The version of the event's schema.
+    version: String,
+    payload: Value,
+    recorded_at: Timestamp,
+    actor: Option<Actor>,
+    request_id: Option<String>,
+}
+
+impl From<StoredEvent> for HistoryEntry {
+    fn from(event: StoredEvent) -> Self {
+        let text = |name: &str| event.metadata.get(name).and_then(Value::as_str).map(str::to_owned);
+        let actor = match (text("actor_id"), text("actor_role").and_then(|role| role.parse().ok())) {
+            (Some(id), Some(role)) => Some(Actor { id, role }),
+            _ => None,
+        };
+        let request_id = text("request_id");
+        HistoryEntry {
+            sequence: event.sequence,
+            position: event.position,
+            event_type: event.event_type,
+            version: event.event_version,
+            payload: event.payload,
+            recorded_at: event.recorded_at,
+            actor,
+            request_id,
+        }
+    }
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    Authenticated(_actor): Authenticated,
+) -> Result<Json<History>, ApiError> {
+    let Path(id) = path.map_err(path_error)?;
+    let case_id = case_id(&id)?;
+    let events = state.engine.history(case_id).await?;
+    let kind = events
+        .first()
+        .map(|event| event.kind)
+        .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
+    Ok(Json(History {
+        id: case_id,
+        kind,
+        events: events.into_iter().map(HistoryEntry::from).collect(),
+    }))
+}

@@ -1,0 +1,127 @@
+//! Extractors that turn a request into typed inputs, failing through [`ApiError`] so that
+//! every rejection is a problem response rather than axum's plain-text default.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use domain::Actor;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tower_http::request_id::RequestId;
+
+use super::problem::ApiError;
+use super::AppState;
+use crate::tokens;
+
+/// A JSON request body, read as `T`. Bad syntax is a 400; well-formed JSON of the wrong shape
+/// (missing, unknown or mistyped fields) is a 422. An empty body reads as `{}`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let value = read_json(request, state).await?;
+        serde_json::from_value(value)
+            .map(JsonBody)
+            .map_err(|error| ApiError::InvalidBody(error.to_string()))
+    }
+}
+
+/// The body as untyped JSON, for handlers that pick the type from the path.
+pub async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, ApiError> {
+    let json_or_absent = request.headers().get(CONTENT_TYPE).is_none_or(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(';')
+                .next()
+                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        })
+    });
+    if !json_or_absent {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: super::BODY_LIMIT_BYTES,
+            }
+        } else {
+            ApiError::UnreadableBody(rejection.body_text())
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
+}
+
+/// The actor behind the request's bearer token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Actor);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthenticated)?;
+        let actor = tokens::authenticate(state.engine.store(), secret)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        tracing::Span::current().record("actor", tracing::field::display(&actor.id));
+        Ok(Authenticated(actor))
+    }
+}
+
+/// The version named by `If-Match`, if any (`*` names none).
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let malformed = || ApiError::InvalidHeader {
+            header: "If-Match",
+            reason: "expected a case version such as \"3\"",
+        };
+        let value = value.to_str().map_err(|_| malformed())?.trim();
+        if value == "*" {
+            return Ok(IfMatch(None));
+        }
+        let version = value.strip_prefix("W/").unwrap_or(value).trim_matches('"');
+        version
+            .parse()
+            .map(|version| IfMatch(Some(version)))
+            .map_err(|_| malformed())
+    }
+}
+
+/// The id of this request, as set (or passed through) by the request-id layer.
+#[derive(Debug, Clone)]
+pub struct RequestIdentity(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestIdentity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let id = parts
+            .extensions
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or_default();
+        Ok(RequestIdentity(id.to_owned()))
+    }
+}

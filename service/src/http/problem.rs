@@ -1,0 +1,240 @@
+//! The one place where failures become HTTP responses: RFC 9457 problem details
+//! (`application/problem+json`) with `type`, `title`, `status`, `detail` and fields that help
+//! the caller. Callers see a clear message; the log gets the cause chain, once, for failures
+//! that are ours (5xx).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::CaseError;
+use serde_json::{Map, Value};
+
+use crate::engine::EngineError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the request body could not be read: {0}")]
+    UnreadableBody(String),
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request body does not fit this operation: {0}")]
+    InvalidBody(String),
+    #[error("the `{header}` header is malformed: {reason}")]
+    InvalidHeader { header: &'static str, reason: &'static str },
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("no route for {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("{method} is not allowed on this resource")]
+    MethodNotAllowed { method: String },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<CaseError> for ApiError {
+    fn from(error: CaseError) -> Self {
+        ApiError::Engine(EngineError::Refused(error))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Engine(EngineError::Store(error))
+    }
+}
+
+/// A problem response under construction.
+struct Problem {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    fields: Map<String, Value>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl ToString) -> Self {
+        Problem {
+            status,
+            slug,
+            title,
+            detail: detail.to_string(),
+            fields: Map::new(),
+        }
+    }
+
+    fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.fields.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = self.fields;
+        body.insert("type".into(), format!("/problems/{}", self.slug).into());
+        body.insert("title".into(), self.title.into());
+        body.insert("status".into(), self.status.as_u16().into());
+        body.insert("detail".into(), self.detail.into());
+        let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+fn names<T: ToString>(items: &[T]) -> Value {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().into()
+}
+
+fn refusal(error: &CaseError) -> Problem {
+    let detail = error.to_string();
+    match error {
+        CaseError::AlreadyExists => Problem::new(StatusCode::CONFLICT, "duplicate", "Duplicate", detail),
+        CaseError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
+        CaseError::NotAllowed { status, allowed, .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "illegal-transition",
+            "Action not allowed in this status",
+            detail,
+        )
+        .with("current_status", status.as_str())
+        .with("allowed_actions", names(allowed)),
+        CaseError::RuleBroken {
+            status, rule, allowed, ..
+        } => Problem::new(
+            StatusCode::CONFLICT,
+            "illegal-transition",
+            "Action refused by a rule",
+            detail,
+        )
+        .with("current_status", status.as_str())
+        .with("allowed_actions", names(allowed))
+        .with("rule", rule.to_string()),
+        CaseError::Forbidden { .. } => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
+        CaseError::InvalidField { field, .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+            detail,
+        )
+        .with("field", *field),
+        CaseError::VersionMismatch { actual, .. } => Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version-mismatch",
+            "The case has changed",
+            detail,
+        )
+        .with("current_version", *actual),
+    }
+}
+
+fn store_failure(error: &StoreError) -> Problem {
+    match error {
+        StoreError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "Store unavailable",
+            "the event store cannot be reached; try again shortly",
+        ),
+        _ => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the request failed on our side; it has been logged",
+        ),
+    }
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            ApiError::MalformedJson(_) | ApiError::UnreadableBody(_) => {
+                Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed request", detail)
+            }
+            ApiError::InvalidHeader { header, .. } => {
+                Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed request", detail).with("header", *header)
+            }
+            ApiError::UnsupportedMediaType => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                detail,
+            ),
+            ApiError::PayloadTooLarge { limit } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request body too large",
+                detail,
+            )
+            .with("limit", *limit),
+            ApiError::InvalidBody(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                detail,
+            ),
+            ApiError::Unauthenticated => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
+            }
+            ApiError::NotFound(_) | ApiError::NoRoute { .. } => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+            }
+            ApiError::MethodNotAllowed { .. } => Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                detail,
+            ),
+            ApiError::Engine(EngineError::Refused(error)) => refusal(error),
+            ApiError::Engine(EngineError::Conflict {
+                expected_version: Some(expected),
+            }) => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version-mismatch",
+                "The case has changed",
+                format!("another writer changed the case after version {expected}"),
+            ),
+            ApiError::Engine(EngineError::Conflict { expected_version: None }) => Problem::new(
+                StatusCode::CONFLICT,
+                "concurrent-write",
+                "Concurrent write",
+                "another writer changed the case at the same moment; reload it and try again",
+            ),
+            ApiError::Engine(EngineError::Store(error)) => store_failure(error),
+        }
+    }
+}
+
+/// Logs the whole cause chain of a failure that is ours.
+fn log_failure(error: &dyn std::error::Error) {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "request failed");
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        if problem.status.is_server_error() {
+            log_failure(&self);
+        } else {
+            tracing::debug!(status = problem.status.as_u16(), detail = %problem.detail, "request refused");
+        }
+        problem.into_response()
+    }
+}

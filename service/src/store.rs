@@ -1,0 +1,291 @@
+//! The event store: one switch between the embedded SQLite store (sqlite-es) and PostgreSQL
+//! (postgres-es), the schema migrations of each, and the few reads the crates do not offer.
+//!
+//! Writes go through cqrs-es's `PersistedEventStore::commit`, so the optimistic lock is the
+//! crates' own (a duplicate `(aggregate_id, sequence)` fails the insert). Reads are our own
+//! queries: one round trip loads a case's kind and events together, with the columns the
+//! database adds (`position`, `recorded_at`) that the crates do not return.
+//!
+//! SQL text is shared by both backends where it can be: SQLite reads `$1, $2, …` as named
+//! parameters numbered in order of first appearance, so they must appear in ascending order.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
+use cqrs_es::{AggregateError, EventStore};
+use domain::{Case, CaseError, Kind, Timestamp};
+use postgres_es::PostgresEventRepository;
+use serde_json::Value;
+use sqlite_es::SqliteEventRepository;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use uuid::Uuid;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// The file of the embedded store inside the data directory.
+pub const SQLITE_FILE: &str = "lianxin.db";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the case was changed by another writer")]
+    Conflict,
+    #[error("the store is unreachable")]
+    Unavailable(#[source] BoxError),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+    #[error("the store refused the operation")]
+    Database(#[source] BoxError),
+    #[error("the schema migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the data directory {path} cannot be used")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                StoreError::Unavailable(Box::new(error))
+            }
+            sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => StoreError::Corrupt(error.to_string()),
+            other => StoreError::Database(Box::new(other)),
+        }
+    }
+}
+
+impl From<AggregateError<CaseError>> for StoreError {
+    fn from(error: AggregateError<CaseError>) -> Self {
+        match error {
+            AggregateError::AggregateConflict => StoreError::Conflict,
+            AggregateError::DatabaseConnectionError(source) => StoreError::Unavailable(source),
+            AggregateError::DeserializationError(source) => StoreError::Corrupt(source.to_string()),
+            AggregateError::UnexpectedError(source) if is_sqlite_duplicate(source.as_ref()) => StoreError::Conflict,
+            AggregateError::UnexpectedError(source) => match source.downcast::<sqlx::Error>() {
+                Ok(error) => StoreError::from(*error),
+                Err(source) => StoreError::Database(source),
+            },
+            AggregateError::UserError(refusal) => StoreError::Database(Box::new(refusal)),
+        }
+    }
+}
+
+/// sqlite-es recognises only a primary-key violation as the optimistic lock; our table keys
+/// `(aggregate_id, sequence)` by a UNIQUE constraint (the primary key is the log position),
+/// whose violation SQLite reports as extended code 2067.
+fn is_sqlite_duplicate(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
+    match error.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(database)) => {
+            database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && database.code().as_deref() == Some(SQLITE_CONSTRAINT_UNIQUE)
+        }
+        _ => false,
+    }
+}
+
+/// One stored event with what the database added to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub kind: Kind,
+    pub aggregate_id: String,
+    pub sequence: u64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub position: i64,
+    pub recorded_at: Timestamp,
+}
+
+/// Where the events live.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+const CASE_EVENTS_COLUMNS: &str =
+    "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position, recorded_at";
+
+impl Store {
+    /// PostgreSQL when a URL is given, else the embedded store in `data_dir`.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        match database_url {
+            Some(url) => Ok(Store::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await?,
+            )),
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                    path: data_dir.display().to_string(),
+                    source,
+                })?;
+                let options = SqliteConnectOptions::new()
+                    .filename(data_dir.join(SQLITE_FILE))
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // Durable at commit: nothing acknowledged is lost on power failure.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                Ok(Store::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect_with(options)
+                        .await?,
+                ))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Store::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Store::Sqlite(_) => &SQLITE_MIGRATIONS,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Reachable, and every migration this build knows is applied.
+    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+        const LATEST: &str = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+        let applied: i64 = match self {
+            Store::Postgres(pool) => sqlx::query_scalar(LATEST).fetch_one(pool).await?,
+            Store::Sqlite(pool) => sqlx::query_scalar(LATEST).fetch_one(pool).await?,
+        };
+        let known = self
+            .migrator()
+            .iter()
+            .map(|migration| migration.version)
+            .max()
+            .unwrap_or(0);
+        Ok(applied >= known)
+    }
+
+    /// Every event of one case, in order; empty when no such case exists.
+    pub async fn case_events(&self, case_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
+        let id = case_id.to_string();
+        let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE aggregate_id = $1 ORDER BY sequence");
+        let rows = match self {
+            Store::Postgres(pool) => {
+                let rows = sqlx::query(&sql).bind(&id).fetch_all(pool).await?;
+                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+            }
+            Store::Sqlite(pool) => {
+                let rows = sqlx::query(&sql).bind(&id).fetch_all(pool).await?;
+                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        if let Some(odd) = rows.iter().find(|event| event.kind != rows[0].kind) {
+            return Err(StoreError::Corrupt(format!(
+                "case {id} has events of two kinds ({} and {})",
+                rows[0].kind, odd.kind
+            )));
+        }
+        Ok(rows)
+    }
+
+    /// Appends `events` after `version` in one transaction; returns the position of the last.
+    /// Fails with [`StoreError::Conflict`] when another writer appended after `version` first.
+    pub async fn append<A: Case>(
+        &self,
+        case_id: Uuid,
+        version: u64,
+        events: Vec<A::Event>,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, StoreError> {
+        let aggregate_id = case_id.to_string();
+        let last_sequence = version + events.len() as u64;
+        // In event-store mode cqrs-es reads only the id and sequence from the context: the
+        // aggregate in it is never looked at, so a default one saves rebuilding it.
+        let context = EventStoreAggregateContext {
+            aggregate_id: aggregate_id.clone(),
+            aggregate: A::default(),
+            current_sequence: usize::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?,
+            current_snapshot: None,
+        };
+        let sequence = i64::try_from(last_sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?;
+        const POSITION: &str = "SELECT position FROM events WHERE aggregate_id = $1 AND sequence = $2";
+        let position = match self {
+            Store::Postgres(pool) => {
+                PersistedEventStore::<_, A>::new_event_store(PostgresEventRepository::new(pool.clone()))
+                    .commit(events, context, metadata)
+                    .await?;
+                sqlx::query_scalar(POSITION)
+                    .bind(&aggregate_id)
+                    .bind(sequence)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Store::Sqlite(pool) => {
+                PersistedEventStore::<_, A>::new_event_store(SqliteEventRepository::new(pool.clone()))
+                    .commit(events, context, metadata)
+                    .await?;
+                sqlx::query_scalar(POSITION)
+                    .bind(&aggregate_id)
+                    .bind(sequence)
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(position)
+    }
+}
+
+/// Reads one row of [`CASE_EVENTS_COLUMNS`] on either backend.
+fn stored_event<'r, R>(row: &'r R) -> Result<StoredEvent, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let aggregate_type: String = row.try_get("aggregate_type")?;
+    let kind = Kind::from_str(&aggregate_type).map_err(|unknown| StoreError::Corrupt(unknown.to_string()))?;
+    let sequence: i64 = row.try_get("sequence")?;
+    Ok(StoredEvent {
+        kind,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: u64::try_from(sequence).map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get::<Json<Value>, _>("payload")?.0,
+        metadata: row.try_get::<Json<Value>, _>("metadata")?.0,
+        position: row.try_get("position")?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
