@@ -170,11 +170,24 @@ impl Submit {
             validate::line("lead_member", lead, NAME_MAX)?;
         }
         validate::lines("team", &self.team, NAME_MAX)?;
-        if self.kind != Kind::JointResearch && (self.lead_member.is_some() || !self.team.is_empty()) {
-            return Err(CaseError::invalid(
-                "team",
-                "only a joint research topic has a lead member and team",
-            ));
+        match (self.kind, &self.lead_member) {
+            (Kind::JointResearch, None) => {
+                return Err(CaseError::invalid(
+                    "lead_member",
+                    "a joint research topic is led by a member",
+                ))
+            }
+            (Kind::JointResearch, Some(_)) => {}
+            (_, Some(_)) => {
+                return Err(CaseError::invalid(
+                    "lead_member",
+                    "only a joint research topic has a lead member",
+                ))
+            }
+            (_, None) if !self.team.is_empty() => {
+                return Err(CaseError::invalid("team", "only a joint research topic has a team"))
+            }
+            (_, None) => {}
         }
         Ok(())
     }

@@ -384,11 +384,19 @@ pub(crate) fn refuse_kind_specific_adoption(input: &crate::Adopt, kind: Kind) ->
             "only a joint research topic adopts report recommendations",
         ));
     }
-    if kind != Kind::MicroConsultation && (!input.responsible_parties.is_empty() || input.due_at.is_some()) {
-        return Err(CaseError::invalid(
-            "responsible_parties",
-            "only a micro-consultation names responsible parties and a due date",
-        ));
+    if kind != Kind::MicroConsultation {
+        if !input.responsible_parties.is_empty() {
+            return Err(CaseError::invalid(
+                "responsible_parties",
+                "only a micro-consultation names responsible parties",
+            ));
+        }
+        if input.due_at.is_some() {
+            return Err(CaseError::invalid(
+                "due_at",
+                "only a micro-consultation sets a due date at adoption",
+            ));
+        }
     }
     Ok(())
 }

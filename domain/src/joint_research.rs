@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::case::refuse_kind_specific_adoption;
 use crate::{
     Action, ActionInput, Actor, Adopt, Adopted, Assigned, Case, CaseCommand, CaseCore, CaseError, Closed, CommandInput,
-    Consulted, Extent, Kind, Note, PhaseCompleted, Policy, PolicyRecorded, Refusal, ReportSubmitted, Rule, Status,
-    Submitted, Timestamp, VisitRecorded, EVENT_VERSION,
+    Consulted, Extent, Kind, Note, Outcome, PhaseCompleted, Policy, PolicyRecorded, Refusal, ReportSubmitted, Rule,
+    Status, Submitted, Timestamp, VisitRecorded, EVENT_VERSION,
 };
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +136,8 @@ impl Case for JointResearch {
                 Err(Refusal::Rule(Rule::ConsultationNotHeld))
             }
             (Consulting, Action::SubmitReport) => Ok(()),
+            // A report nobody adopts still ends: closed as outcome C.
+            (Reporting, Action::Close) => Ok(()),
             _ => Err(Refusal::Status),
         }
     }
@@ -187,7 +189,15 @@ impl Case for JointResearch {
                 note: input.note,
                 at,
             }),
-            ActionInput::Close(input) => JointResearchEvent::Closed(self.core.closed(input, at)),
+            ActionInput::Close(input) => {
+                if self.core.status == Some(Status::Reporting) && input.outcome != Outcome::C {
+                    return Err(CaseError::invalid(
+                        "outcome",
+                        "a topic whose report was not adopted closes with outcome C",
+                    ));
+                }
+                JointResearchEvent::Closed(self.core.closed(input, at))
+            }
             other => return Err(self.refusal_of(other.action(), &actor, at)),
         };
         Ok(vec![event])

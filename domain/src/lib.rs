@@ -12,6 +12,8 @@ pub mod joint_research;
 pub mod micro_consultation;
 mod policy;
 pub mod suggestion;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 pub use action::*;

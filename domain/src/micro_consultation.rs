@@ -62,8 +62,10 @@ impl Case for MicroConsultation {
         use Status::{Adopted, Assigned, Closed, Consulting, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;
         match (status, action) {
+            // A department answers for the matter before anyone is convened, so every session
+            // has a responsible party and a deadline.
             (Submitted, Action::Assign)
-            | (Submitted | Assigned | Consulting, Action::Convene)
+            | (Assigned | Consulting, Action::Convene)
             | (Consulting, Action::Consult)
             | (Consulting | Adopted, Action::Close) => Ok(()),
             (Consulting, Action::Adopt) if self.core.consultations == 0 => Err(Refusal::Rule(Rule::NoSessionHeld)),

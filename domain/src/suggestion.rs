@@ -265,6 +265,8 @@ impl Aggregate for Suggestion {
                 core.closure = None;
                 core.feedback = None;
                 self.declined = None;
+                // A fresh deadline may pass again and warrant a fresh escalation.
+                self.escalated = false;
                 self.reopened += 1;
             }
             SuggestionEvent::Withdrawn(_) => core.status = Some(Status::Withdrawn),
