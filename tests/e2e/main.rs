@@ -1,1 +1,6 @@
-//! e2e
+//! End-to-end tests: one binary, every test on SQLite and PostgreSQL.
+
+mod api_errors;
+mod case_kinds;
+mod store_conformance;
+mod suggestion_walk;

@@ -1,1 +1,257 @@
-//! placeholder
+//! The test harness: a real service on its own port over its own store (a fresh SQLite
+//! directory or a fresh PostgreSQL database per test), with typed helpers to drive it.
+//!
+//! PostgreSQL is reached through `LIANXIN_TEST_DATABASE_URL` (default: the local server as
+//! `postgres`); a test that cannot reach it fails rather than skips. Logs stay quiet unless
+//! `TEST_LOG` is set.
+
+use std::net::SocketAddr;
+
+use domain::{Policy, Role};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use service::app::Application;
+use service::store::Store;
+use service::telemetry::{self, LogFormat};
+use service::tokens::{self, NewToken};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Runs each named `async fn(Backend)` as a test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::Backend::Sqlite).await
+            })+
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::Backend::Postgres).await
+            })+
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Where test databases are created; each test gets its own, named `lianxin_test_…`.
+pub fn admin_url() -> String {
+    std::env::var("LIANXIN_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+/// A store of its own for one test; the SQLite directory is removed when it drops.
+#[derive(Debug)]
+pub struct TestStore {
+    pub store: Store,
+    pub database_url: Option<String>,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl TestStore {
+    pub async fn new(backend: Backend) -> Self {
+        if std::env::var_os("TEST_LOG").is_some() {
+            telemetry::init(LogFormat::Text);
+        }
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(create_database().await),
+        };
+        let store = Store::open(database_url.as_deref(), data_dir.path())
+            .await
+            .expect("the test store opens");
+        store.migrate().await.expect("migrations apply");
+        TestStore {
+            store,
+            database_url,
+            data_dir,
+        }
+    }
+}
+
+async fn create_database() -> String {
+    let admin = admin_url();
+    let name = format!("lianxin_test_{}", Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|error| panic!("PostgreSQL must be reachable at {admin}: {error}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("a test database is created");
+    let (base, _) = admin.rsplit_once('/').expect("the admin URL names a database");
+    format!("{base}/{name}")
+}
+
+/// Bearer secrets of one token per role the tests act as.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub staff: String,
+    pub citizen: String,
+    pub other_citizen: String,
+    pub member: String,
+    pub auditor: String,
+}
+
+/// The member id behind [`Tokens::member`].
+pub const MEMBER_ID: &str = "m-0001";
+
+async fn issue(store: &Store, name: &str, role: Role, member_id: Option<&str>) -> String {
+    let token = NewToken {
+        name: name.to_owned(),
+        role,
+        member_id: member_id.map(str::to_owned),
+        department_id: None,
+    };
+    tokens::create(store, &token).await.expect("a token is created").secret
+}
+
+/// A running service on its own port over its own store.
+#[derive(Debug)]
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub tokens: Tokens,
+    pub test_store: TestStore,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let test_store = TestStore::new(backend).await;
+        let store = &test_store.store;
+        let tokens = Tokens {
+            staff: issue(store, "staff-wang", Role::Staff, None).await,
+            citizen: issue(store, "citizen-zhang", Role::Citizen, None).await,
+            other_citizen: issue(store, "citizen-li", Role::Citizen, None).await,
+            member: issue(store, "member-zhao", Role::Member, Some(MEMBER_ID)).await,
+            auditor: issue(store, "auditor-liu", Role::Auditor, None).await,
+        };
+        let listen: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+        let application = Application::build(store.clone(), Policy::default(), listen)
+            .await
+            .expect("the service starts");
+        let address = application.local_addr().expect("a bound port");
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(application.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base_url: format!("http://{address}"),
+            client: reqwest::Client::new(),
+            tokens,
+            test_store,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
+    pub async fn submit(&self, token: &str, body: &Value) -> Response {
+        self.post(token, "/api/v1/cases", body).await
+    }
+
+    pub async fn act(&self, token: &str, case_id: &str, action: &str, body: &Value) -> Response {
+        self.post(token, &format!("/api/v1/cases/{case_id}/{action}"), body)
+            .await
+    }
+
+    /// Submits as the citizen and returns the new case's id.
+    pub async fn submitted(&self, body: &Value) -> String {
+        let response = self.submit(&self.tokens.citizen, body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: Value = response.json().await.expect("JSON");
+        created["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Runs an action as staff that must succeed; returns the response body.
+    pub async fn staff_does(&self, case_id: &str, action: &str, body: &Value) -> Value {
+        let response = self.act(&self.tokens.staff, case_id, action, body).await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(status, StatusCode::OK, "{action} failed: {body}");
+        body
+    }
+
+    pub async fn case(&self, case_id: &str) -> Value {
+        let response = self.get(&self.tokens.staff, &format!("/api/v1/cases/{case_id}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("JSON")
+    }
+
+    pub async fn history(&self, case_id: &str) -> Vec<Value> {
+        let response = self
+            .get(&self.tokens.auditor, &format!("/api/v1/cases/{case_id}/history"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let history: Value = response.json().await.expect("JSON");
+        history["events"].as_array().expect("a list of events").clone()
+    }
+}
+
+/// A realistic suggestion body.
+pub fn suggestion() -> Value {
+    serde_json::json!({
+        "kind": "suggestion",
+        "title": "小区充电桩安装难",
+        "body": "我们小区有三十多户居民购买了电动汽车，但物业以电力容量不足为由不同意安装充电桩，希望有关部门协调解决。",
+        "category": "交通",
+        "jurisdiction": "东胜区",
+    })
+}
+
+/// Reads a response as a problem document, checking its status and content type.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    body
+}

@@ -1,0 +1,155 @@
+//! One conformance suite for both stores: what the engine relies on from whichever backend
+//! holds the log.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{TimeZone, Utc};
+use domain::suggestion::SuggestionEvent;
+use domain::{Actor, Assigned, Channel, Consulted, Role, Submitted, Suggestion};
+use service::store::{Store, StoreError};
+use tests::{on_both_backends, Backend, TestStore};
+use uuid::Uuid;
+
+fn submitted() -> SuggestionEvent {
+    SuggestionEvent::Submitted(Submitted {
+        title: "老旧管网改造".into(),
+        body: "小区供水管网老化，经常停水。".into(),
+        category: "住房".into(),
+        jurisdiction: "康巴什区".into(),
+        channel: Channel::Online,
+        submitter: Actor {
+            id: "citizen-1".into(),
+            role: Role::Citizen,
+        },
+        lead_member: None,
+        team: Vec::new(),
+        at: Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+    })
+}
+
+fn assigned() -> SuggestionEvent {
+    SuggestionEvent::Assigned(Assigned {
+        department: "市住建局".into(),
+        due_at: Utc.with_ymd_and_hms(2026, 3, 16, 9, 0, 0).unwrap(),
+        at: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+    })
+}
+
+fn consulted(note: &str) -> SuggestionEvent {
+    SuggestionEvent::Consulted(Consulted {
+        note: note.into(),
+        participants: vec!["居民代表".into()],
+        at: Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap(),
+    })
+}
+
+fn metadata(request: &str) -> HashMap<String, String> {
+    HashMap::from([("request_id".to_owned(), request.to_owned())])
+}
+
+async fn append(store: &Store, case: Uuid, version: u64, events: Vec<SuggestionEvent>) -> Result<i64, StoreError> {
+    store.append::<Suggestion>(case, version, events, metadata("r")).await
+}
+
+async fn appended_events_load_back_in_order_with_what_the_database_adds(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let case = Uuid::now_v7();
+    let first = append(&test.store, case, 0, vec![submitted()]).await.unwrap();
+    let last = append(&test.store, case, 1, vec![assigned(), consulted("电话沟通")])
+        .await
+        .unwrap();
+    assert!(last > first, "positions grow: {first} then {last}");
+
+    let events = test.store.case_events(case).await.unwrap();
+    assert_eq!(events.iter().map(|event| event.sequence).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        events.iter().map(|event| event.event_type.as_str()).collect::<Vec<_>>(),
+        ["submitted", "assigned", "consulted"]
+    );
+    assert_eq!(events[2].position, last);
+    assert!(events.windows(2).all(|pair| pair[0].position < pair[1].position));
+    assert!(events.iter().all(|event| event.kind == domain::Kind::Suggestion));
+    assert_eq!(events[0].payload["title"], "老旧管网改造");
+    assert_eq!(events[0].payload["type"], "submitted");
+    assert_eq!(events[1].metadata["request_id"], "r");
+    assert_eq!(events[0].event_version, "1");
+    let payload_back: SuggestionEvent = serde_json::from_value(events[0].payload.clone()).unwrap();
+    assert_eq!(payload_back, submitted());
+}
+
+async fn an_unknown_case_has_no_events(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    assert!(test.store.case_events(Uuid::now_v7()).await.unwrap().is_empty());
+}
+
+async fn appending_at_a_stale_version_conflicts_and_writes_nothing(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let case = Uuid::now_v7();
+    append(&test.store, case, 0, vec![submitted()]).await.unwrap();
+    append(&test.store, case, 1, vec![assigned()]).await.unwrap();
+
+    let stale = append(&test.store, case, 1, vec![consulted("一"), consulted("二")]).await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "got {stale:?}");
+    let resubmitted = append(&test.store, case, 0, vec![submitted()]).await;
+    assert!(matches!(resubmitted, Err(StoreError::Conflict)), "got {resubmitted:?}");
+
+    let events = test.store.case_events(case).await.unwrap();
+    assert_eq!(events.len(), 2, "no part of a refused append is stored");
+}
+
+async fn of_two_writers_racing_on_one_case_exactly_one_wins(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    for round in 0..10 {
+        let case = Uuid::now_v7();
+        append(&test.store, case, 0, vec![submitted()]).await.unwrap();
+        let (left, right) = tokio::join!(
+            append(&test.store, case, 1, vec![consulted("左")]),
+            append(&test.store, case, 1, vec![consulted("右"), consulted("右二")]),
+        );
+        let outcomes = [&left, &right];
+        let wins = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        let conflicts = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, Err(StoreError::Conflict)))
+            .count();
+        assert_eq!((wins, conflicts), (1, 1), "round {round}: {left:?} / {right:?}");
+        let expected = if left.is_ok() { 2 } else { 3 };
+        assert_eq!(test.store.case_events(case).await.unwrap().len(), expected);
+    }
+}
+
+async fn many_cases_written_concurrently_keep_their_own_order_and_distinct_positions(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let cases: Vec<Uuid> = (0..64).map(|_| Uuid::now_v7()).collect();
+    let writers = cases.chunks(8).map(|chunk| {
+        let store = test.store.clone();
+        let chunk = chunk.to_vec();
+        tokio::spawn(async move {
+            for case in chunk {
+                append(&store, case, 0, vec![submitted()]).await.unwrap();
+                append(&store, case, 1, vec![assigned()]).await.unwrap();
+                append(&store, case, 2, vec![consulted("跟进")]).await.unwrap();
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    let mut positions = HashSet::new();
+    for case in &cases {
+        let events = test.store.case_events(*case).await.unwrap();
+        assert_eq!(events.iter().map(|event| event.sequence).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(events.windows(2).all(|pair| pair[0].position < pair[1].position));
+        assert!(events.iter().all(|event| event.aggregate_id == case.to_string()));
+        positions.extend(events.iter().map(|event| event.position));
+    }
+    assert_eq!(positions.len(), cases.len() * 3, "every event has its own position");
+}
+
+on_both_backends!(
+    appended_events_load_back_in_order_with_what_the_database_adds,
+    an_unknown_case_has_no_events,
+    appending_at_a_stale_version_conflicts_and_writes_nothing,
+    of_two_writers_racing_on_one_case_exactly_one_wins,
+    many_cases_written_concurrently_keep_their_own_order_and_distinct_positions,
+);
