@@ -25,7 +25,7 @@ CREATE UNIQUE INDEX events_position ON events (position);
 -- Token hashes only: the token itself is shown once, when created.
 CREATE TABLE tokens
 (
-    id            uuid        PRIMARY KEY,
+    id            text        PRIMARY KEY,
     name          text        NOT NULL,
     role          text        NOT NULL,
     member_id     text,

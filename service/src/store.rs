@@ -14,7 +14,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{AggregateError, EventStore};
 use domain::{Case, CaseError, Kind, Timestamp};
 use postgres_es::PostgresEventRepository;
@@ -118,6 +118,31 @@ pub enum Store {
     Sqlite(SqlitePool),
 }
 
+/// Runs one body on whichever pool the store holds: sqlx's calls are generic over the database,
+/// but the pool types differ, so a plain `match` would repeat the body for each backend.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Store::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Commits through cqrs-es in event-store mode (no snapshots), with either repository.
+async fn commit<A: Case, R: PersistedEventRepository>(
+    repository: R,
+    events: Vec<A::Event>,
+    context: EventStoreAggregateContext<A>,
+    metadata: HashMap<String, String>,
+) -> Result<(), StoreError> {
+    PersistedEventStore::<R, A>::new_event_store(repository)
+        .commit(events, context, metadata)
+        .await?;
+    Ok(())
+}
+
 const CASE_EVENTS_COLUMNS: &str =
     "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position, recorded_at";
 
@@ -171,20 +196,15 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
-            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
-        }
+        let migrator = self.migrator();
+        on_pool!(self, |pool| migrator.run(pool).await?);
         Ok(())
     }
 
     /// Reachable, and every migration this build knows is applied.
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
         const LATEST: &str = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
-        let applied: i64 = match self {
-            Store::Postgres(pool) => sqlx::query_scalar(LATEST).fetch_one(pool).await?,
-            Store::Sqlite(pool) => sqlx::query_scalar(LATEST).fetch_one(pool).await?,
-        };
+        let applied: i64 = on_pool!(self, |pool| sqlx::query_scalar(LATEST).fetch_one(pool).await?);
         let known = self
             .migrator()
             .iter()
@@ -198,16 +218,10 @@ impl Store {
     pub async fn case_events(&self, case_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
         let id = case_id.to_string();
         let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE aggregate_id = $1 ORDER BY sequence");
-        let rows = match self {
-            Store::Postgres(pool) => {
-                let rows = sqlx::query(&sql).bind(&id).fetch_all(pool).await?;
-                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
-            }
-            Store::Sqlite(pool) => {
-                let rows = sqlx::query(&sql).bind(&id).fetch_all(pool).await?;
-                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
-            }
-        };
+        let rows = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql).bind(&id).fetch_all(pool).await?;
+            rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+        });
         if let Some(odd) = rows.iter().find(|event| event.kind != rows[0].kind) {
             return Err(StoreError::Corrupt(format!(
                 "case {id} has events of two kinds ({} and {})",
@@ -238,28 +252,19 @@ impl Store {
         };
         let sequence = i64::try_from(last_sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?;
         const POSITION: &str = "SELECT position FROM events WHERE aggregate_id = $1 AND sequence = $2";
-        let position = match self {
+        match self {
             Store::Postgres(pool) => {
-                PersistedEventStore::<_, A>::new_event_store(PostgresEventRepository::new(pool.clone()))
-                    .commit(events, context, metadata)
-                    .await?;
-                sqlx::query_scalar(POSITION)
-                    .bind(&aggregate_id)
-                    .bind(sequence)
-                    .fetch_one(pool)
-                    .await?
+                commit(PostgresEventRepository::new(pool.clone()), events, context, metadata).await?
             }
-            Store::Sqlite(pool) => {
-                PersistedEventStore::<_, A>::new_event_store(SqliteEventRepository::new(pool.clone()))
-                    .commit(events, context, metadata)
-                    .await?;
-                sqlx::query_scalar(POSITION)
-                    .bind(&aggregate_id)
-                    .bind(sequence)
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
+            Store::Sqlite(pool) => commit(SqliteEventRepository::new(pool.clone()), events, context, metadata).await?,
+        }
+        let position = on_pool!(self, |pool| {
+            sqlx::query_scalar(POSITION)
+                .bind(&aggregate_id)
+                .bind(sequence)
+                .fetch_one(pool)
+                .await?
+        });
         Ok(position)
     }
 }

@@ -10,7 +10,7 @@ use domain::{Actor, Role};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::store::{Store, StoreError};
+use crate::store::{on_pool, Store, StoreError};
 
 /// Secrets start with this, so a leaked one is recognisable in logs and scanners.
 const SECRET_PREFIX: &str = "lx_";
@@ -55,19 +55,8 @@ pub async fn create(store: &Store, token: &NewToken) -> Result<IssuedToken, Toke
     const INSERT: &str = "INSERT INTO tokens (id, name, role, member_id, department_id, secret_hash) \
                           VALUES ($1, $2, $3, $4, $5, $6)";
     let secret_hash = hash(&secret);
-    match store {
-        Store::Postgres(pool) => sqlx::query(INSERT)
-            .bind(id)
-            .bind(&token.name)
-            .bind(token.role.as_str())
-            .bind(&token.member_id)
-            .bind(&token.department_id)
-            .bind(&secret_hash)
-            .execute(pool)
-            .await
-            .map(drop),
-        // STRICT SQLite tables keep ids as text; sqlx would bind a Uuid as a blob.
-        Store::Sqlite(pool) => sqlx::query(INSERT)
+    on_pool!(store, |pool| {
+        sqlx::query(INSERT)
             .bind(id.to_string())
             .bind(&token.name)
             .bind(token.role.as_str())
@@ -76,9 +65,8 @@ pub async fn create(store: &Store, token: &NewToken) -> Result<IssuedToken, Toke
             .bind(&secret_hash)
             .execute(pool)
             .await
-            .map(drop),
-    }
-    .map_err(StoreError::from)?;
+            .map_err(StoreError::from)?;
+    });
     Ok(IssuedToken { id, secret })
 }
 
@@ -90,10 +78,10 @@ pub async fn authenticate(store: &Store, secret: &str) -> Result<Option<Actor>, 
     let secret_hash = hash(secret);
     type Found = (String, String, Option<String>);
     const FIND: &str = "SELECT name, role, member_id FROM tokens WHERE secret_hash = $1 AND revoked_at IS NULL";
-    let found: Option<Found> = match store {
-        Store::Postgres(pool) => sqlx::query_as(FIND).bind(&secret_hash).fetch_optional(pool).await?,
-        Store::Sqlite(pool) => sqlx::query_as(FIND).bind(&secret_hash).fetch_optional(pool).await?,
-    };
+    let found: Option<Found> = on_pool!(store, |pool| sqlx::query_as(FIND)
+        .bind(&secret_hash)
+        .fetch_optional(pool)
+        .await?);
     let Some((name, role, member_id)) = found else {
         return Ok(None);
     };
