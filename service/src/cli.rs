@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use domain::Role;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{self, Application};
+use crate::audit;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::telemetry::{self, LogFormat};
 use crate::tokens::{self, NewToken};
@@ -35,7 +37,21 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check the event log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every case's hash chain; print the report as JSON and fail if a link is broken.
+    Verify,
+}
+
+/// The log failed verification: the report says where.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} broken link(s) in the event log")]
+struct BrokenLog(usize);
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
@@ -112,6 +128,20 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                 token.role, issued.id, token.name
             );
             println!("{}", issued.secret);
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = app::open_store(&cli.store).await?;
+            let total = store.count_events().await?;
+            let bar = ProgressBar::new(total).with_style(
+                ProgressStyle::with_template("verifying {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let report = audit::verify(&store, |checked| bar.set_position(checked)).await?;
+            bar.finish_and_clear();
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.broken.is_empty() {
+                return Err(BrokenLog(report.broken.len()).into());
+            }
         }
     }
     Ok(())

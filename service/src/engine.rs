@@ -14,6 +14,7 @@ use serde::Serialize;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::chain;
 use crate::store::{Store, StoreError, StoredEvent};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,9 @@ pub enum EngineError {
     /// Another writer appended first. With an expected version, the sender's view is stale.
     #[error("the case was changed by another writer")]
     Conflict { expected_version: Option<u64> },
+    /// The idempotency key was used before, by this actor, for a different request.
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -39,6 +43,30 @@ pub struct CommandContext {
     pub actor: Actor,
     pub request_id: String,
     pub expected_version: Option<u64>,
+    /// Ties together every command of one piece of work; the request id when not given.
+    pub correlation_id: Option<String>,
+    /// What caused this command; the command's own id when not given.
+    pub causation_id: Option<String>,
+    /// The time on the sender's clock, recorded beside the store's own.
+    pub client_time: Option<Timestamp>,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// A retry key and a digest of the request it was first used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_digest: String,
+}
+
+/// What a case is read as of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Now,
+    /// The events recorded up to and including this moment.
+    Time(Timestamp),
+    /// The events up to and including this sequence.
+    Sequence(u64),
 }
 
 /// What a successful command leaves: the case's new status and version, and where its last
@@ -88,6 +116,9 @@ impl Engine {
 
     #[instrument(skip_all, fields(kind = %input.kind, case_id, actor = %context.actor.id, role = %context.actor.role))]
     pub async fn submit(&self, context: CommandContext, input: Submit) -> Result<Written, EngineError> {
+        if let Some(replayed) = self.replay(&context).await? {
+            return Ok(replayed);
+        }
         let case_id = Uuid::now_v7();
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
         let kind = input.kind;
@@ -109,6 +140,9 @@ impl Engine {
         context: CommandContext,
         input: ActionInput,
     ) -> Result<Written, EngineError> {
+        if let Some(replayed) = self.replay(&context).await? {
+            return Ok(replayed);
+        }
         let events = self.store.case_events(case_id).await?;
         let Some(first) = events.first() else {
             return Err(CaseError::NotFound.into());
@@ -121,13 +155,53 @@ impl Engine {
         }
     }
 
-    /// The case as `viewer` sees it now; `None` when there is no such case.
-    pub async fn case(&self, case_id: Uuid, viewer: &Actor) -> Result<Option<CaseSnapshot>, EngineError> {
-        let events = self.store.case_events(case_id).await?;
+    /// The result of the command that first used this context's idempotency key, if any.
+    async fn replay(&self, context: &CommandContext) -> Result<Option<Written>, EngineError> {
+        let Some(idempotency) = &context.idempotency else {
+            return Ok(None);
+        };
+        let Some(first) = self
+            .store
+            .event_for_idempotency_key(&context.actor.id, &idempotency.key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if first.metadata_text(REQUEST_DIGEST) != Some(idempotency.request_digest.as_str()) {
+            return Err(EngineError::IdempotencyKeyReused);
+        }
+        let case_id = Uuid::parse_str(&first.aggregate_id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let snapshot = self
+            .case(case_id, &context.actor, AsOf::Sequence(first.sequence))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("case {case_id} lost its events")))?;
+        tracing::info!(%case_id, key = %idempotency.key, "replayed an idempotent command");
+        Ok(Some(Written {
+            id: case_id,
+            kind: snapshot.kind,
+            status: snapshot.status,
+            version: snapshot.version,
+            position: first.position,
+        }))
+    }
+
+    /// The case as `viewer` sees it as of a moment; `None` when it did not exist then.
+    pub async fn case(&self, case_id: Uuid, viewer: &Actor, as_of: AsOf) -> Result<Option<CaseSnapshot>, EngineError> {
+        let mut events = self.store.case_events(case_id).await?;
+        let at = match as_of {
+            AsOf::Now => Self::now(),
+            AsOf::Time(moment) => {
+                events.retain(|event| event.recorded_at <= moment);
+                moment
+            }
+            AsOf::Sequence(sequence) => {
+                events.retain(|event| event.sequence <= sequence);
+                events.last().map_or_else(Self::now, |event| event.recorded_at)
+            }
+        };
         let Some(first) = events.first() else {
             return Ok(None);
         };
-        let at = Self::now();
         let snapshot = match first.kind {
             Kind::Suggestion => snapshot(case_id, &rebuild::<Suggestion>(events)?, viewer, at)?,
             Kind::MicroConsultation => snapshot(case_id, &rebuild::<MicroConsultation>(events)?, viewer, at)?,
@@ -148,6 +222,11 @@ impl Engine {
         context: CommandContext,
         input: CommandInput,
     ) -> Result<Written, EngineError> {
+        let prev_hash = history
+            .last()
+            .and_then(StoredEvent::hash)
+            .unwrap_or(chain::GENESIS)
+            .to_owned();
         let mut case = rebuild::<A>(history)?;
         let version = case.version();
         let command = CaseCommand {
@@ -158,16 +237,21 @@ impl Engine {
             input,
         };
         let events = case.decide(command, &self.policy)?;
-        let position = self
-            .store
-            .append::<A>(case_id, version, events.clone(), metadata(A::KIND, &context))
-            .await
-            .map_err(|error| match error {
-                StoreError::Conflict => EngineError::Conflict {
+        let metadata = metadata(A::KIND, &context, &prev_hash);
+        let position = match self.store.append::<A>(case_id, version, events.clone(), metadata).await {
+            Ok(position) => position,
+            Err(StoreError::Conflict) => {
+                // A retry that raced its first attempt loses on the idempotency index: answer
+                // with the first attempt's result.
+                if let Some(replayed) = self.replay(&context).await? {
+                    return Ok(replayed);
+                }
+                return Err(EngineError::Conflict {
                     expected_version: context.expected_version,
-                },
-                other => EngineError::Store(other),
-            })?;
+                });
+            }
+            Err(other) => return Err(other.into()),
+        };
         events.into_iter().for_each(|event| case.apply(event));
         Ok(Written {
             id: case_id,
@@ -179,14 +263,40 @@ impl Engine {
     }
 }
 
-/// What every event of a command carries beside its payload.
-fn metadata(kind: Kind, context: &CommandContext) -> HashMap<String, String> {
-    HashMap::from([
+/// Metadata names beyond the chain's own.
+pub const REQUEST_DIGEST: &str = "request_digest";
+
+/// What every event of a command carries beside its payload. `prev_hash` is read by the
+/// chained repository, which adds the event's own `hash`.
+fn metadata(kind: Kind, context: &CommandContext, prev_hash: &str) -> HashMap<String, String> {
+    let command_id = Uuid::now_v7().to_string();
+    let mut metadata = HashMap::from([
         ("kind".to_owned(), kind.as_str().to_owned()),
         ("actor_id".to_owned(), context.actor.id.clone()),
         ("actor_role".to_owned(), context.actor.role.as_str().to_owned()),
         ("request_id".to_owned(), context.request_id.clone()),
-    ])
+        (
+            "correlation_id".to_owned(),
+            context
+                .correlation_id
+                .clone()
+                .unwrap_or_else(|| context.request_id.clone()),
+        ),
+        (
+            "causation_id".to_owned(),
+            context.causation_id.clone().unwrap_or_else(|| command_id.clone()),
+        ),
+        ("command_id".to_owned(), command_id),
+        (chain::PREV_HASH.to_owned(), prev_hash.to_owned()),
+    ]);
+    if let Some(client_time) = context.client_time {
+        metadata.insert("client_time".to_owned(), client_time.to_rfc3339());
+    }
+    if let Some(idempotency) = &context.idempotency {
+        metadata.insert("idempotency_key".to_owned(), idempotency.key.clone());
+        metadata.insert(REQUEST_DIGEST.to_owned(), idempotency.request_digest.clone());
+    }
+    metadata
 }
 
 /// The aggregate as its events leave it.

@@ -2,6 +2,8 @@
 //! telemetry, around the pure `domain` crate.
 
 pub mod app;
+pub mod audit;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -27,6 +27,8 @@ use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
+use crate::chain::ChainedRepository;
+
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -47,6 +49,8 @@ pub enum StoreError {
     Database(#[source] BoxError),
     #[error("the schema migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("no event of the log has position {0}")]
+    UnknownPosition(i64),
     #[error("the data directory {path} cannot be used")]
     DataDir {
         path: String,
@@ -109,6 +113,16 @@ pub struct StoredEvent {
     pub metadata: Value,
     pub position: i64,
     pub recorded_at: Timestamp,
+}
+
+impl StoredEvent {
+    pub fn metadata_text(&self, name: &str) -> Option<&str> {
+        self.metadata.get(name).and_then(Value::as_str)
+    }
+
+    pub fn hash(&self) -> Option<&str> {
+        self.metadata_text(crate::chain::HASH)
+    }
 }
 
 /// Where the events live.
@@ -231,6 +245,98 @@ impl Store {
         Ok(rows)
     }
 
+    /// A page of the global log after the event at `after` (0: from the start), in log order,
+    /// holding only events no running transaction can still precede.
+    ///
+    /// SQLite has one writer at a time, so position order is commit order. PostgreSQL commits
+    /// concurrently: a transaction may take a smaller position and commit later. There the log
+    /// order is `(transaction_id, position)` and a page stops below the oldest running
+    /// transaction (`pg_snapshot_xmin`): every transaction still to commit has a larger id than
+    /// anything returned, so its events come after the reader's cursor, never behind it.
+    pub async fn log_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = match self {
+            Store::Postgres(pool) => {
+                let transaction: String = if after == 0 {
+                    "0".to_owned()
+                } else {
+                    sqlx::query_scalar("SELECT transaction_id::text FROM events WHERE position = $1")
+                        .bind(after)
+                        .fetch_optional(pool)
+                        .await?
+                        .ok_or(StoreError::UnknownPosition(after))?
+                };
+                let sql = format!(
+                    "SELECT {CASE_EVENTS_COLUMNS} FROM events \
+                     WHERE (transaction_id, position) > ($1::text::xid8, $2) \
+                       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                     ORDER BY transaction_id, position LIMIT $3"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(transaction)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+            }
+            Store::Sqlite(pool) => {
+                if after != 0 {
+                    sqlx::query_scalar::<_, i64>("SELECT position FROM events WHERE position = $1")
+                        .bind(after)
+                        .fetch_optional(pool)
+                        .await?
+                        .ok_or(StoreError::UnknownPosition(after))?;
+                }
+                let sql =
+                    format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
+                let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(pool).await?;
+                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        Ok(rows)
+    }
+
+    /// The event a command with this idempotency key wrote for this actor, if any.
+    pub async fn event_for_idempotency_key(
+        &self,
+        actor_id: &str,
+        key: &str,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let condition = match self {
+            Store::Postgres(_) => "metadata ->> 'actor_id' = $1 AND metadata ->> 'idempotency_key' = $2 AND metadata ? 'idempotency_key'",
+            Store::Sqlite(_) => "json_extract(metadata, '$.actor_id') = $1 AND json_extract(metadata, '$.idempotency_key') = $2 AND json_extract(metadata, '$.idempotency_key') IS NOT NULL",
+        };
+        let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE {condition}");
+        let row = on_pool!(self, |pool| {
+            match sqlx::query(&sql).bind(actor_id).bind(key).fetch_optional(pool).await? {
+                Some(row) => Some(stored_event(&row)?),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    /// Every event, case by case in sequence order, handed to `visit` one at a time so that
+    /// memory stays flat however long the log is.
+    pub async fn for_each_event_by_case(&self, mut visit: impl FnMut(StoredEvent) + Send) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
+        let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events ORDER BY aggregate_id, sequence");
+        on_pool!(self, |pool| {
+            let mut rows = sqlx::query(&sql).fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                visit(stored_event(&row)?);
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn count_events(&self) -> Result<u64, StoreError> {
+        let count: i64 = on_pool!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(pool)
+            .await?);
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
     /// Appends `events` after `version` in one transaction; returns the position of the last.
     /// Fails with [`StoreError::Conflict`] when another writer appended after `version` first.
     pub async fn append<A: Case>(
@@ -254,9 +360,13 @@ impl Store {
         const POSITION: &str = "SELECT position FROM events WHERE aggregate_id = $1 AND sequence = $2";
         match self {
             Store::Postgres(pool) => {
-                commit(PostgresEventRepository::new(pool.clone()), events, context, metadata).await?
+                let repository = ChainedRepository(PostgresEventRepository::new(pool.clone()));
+                commit(repository, events, context, metadata).await?
             }
-            Store::Sqlite(pool) => commit(SqliteEventRepository::new(pool.clone()), events, context, metadata).await?,
+            Store::Sqlite(pool) => {
+                let repository = ChainedRepository(SqliteEventRepository::new(pool.clone()));
+                commit(repository, events, context, metadata).await?
+            }
         }
         let position = on_pool!(self, |pool| {
             sqlx::query_scalar(POSITION)

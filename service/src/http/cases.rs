@@ -1,19 +1,21 @@
 //! Case endpoints: submit, act, read the current state, read the audit trail.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use domain::{Action, ActionInput, Actor, Adopted, Channel, Closed, FeedbackGiven, Kind, Status, Submit, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::extract::{read_json, Authenticated, IfMatch, JsonBody, RequestIdentity};
+use super::extract::{read_json, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
-use crate::engine::{CaseSnapshot, CommandContext, Written};
+use crate::chain;
+use crate::engine::{AsOf, CaseSnapshot, CommandContext, Idempotency, Written};
 use crate::store::StoredEvent;
 
 /// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
@@ -34,17 +36,35 @@ fn path_error(rejection: PathRejection) -> ApiError {
     ApiError::NotFound(rejection.body_text())
 }
 
+/// The command context from the token and headers; the request digest binds an
+/// idempotency key to what it was first used for.
+fn command_context(actor: Actor, headers: CommandHeaders, target: &str, body: &Value) -> CommandContext {
+    let idempotency = headers.idempotency_key.map(|key| {
+        let digest = Sha256::digest(format!("{target}\n{}", chain::canonical(body)).as_bytes());
+        Idempotency {
+            key,
+            request_digest: hex::encode(digest),
+        }
+    });
+    CommandContext {
+        actor,
+        request_id: headers.request_id,
+        expected_version: headers.expected_version,
+        correlation_id: headers.correlation_id,
+        causation_id: headers.causation_id,
+        client_time: headers.client_time,
+        idempotency,
+    }
+}
+
 pub async fn submit(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
-    RequestIdentity(request_id): RequestIdentity,
-    JsonBody(input): JsonBody<Submit>,
+    headers: CommandHeaders,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, HeaderMap, Json<Written>), ApiError> {
-    let context = CommandContext {
-        actor,
-        request_id,
-        expected_version: None,
-    };
+    let context = command_context(actor, headers, "submit", &body);
+    let input: Submit = serde_json::from_value(body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
     let written = state.engine.submit(context, input).await?;
     let mut headers = etag(written.version);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/cases/{}", written.id)) {
@@ -57,8 +77,7 @@ pub async fn act(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     Authenticated(actor): Authenticated,
-    RequestIdentity(request_id): RequestIdentity,
-    IfMatch(expected_version): IfMatch,
+    headers: CommandHeaders,
     request: Request,
 ) -> Result<(HeaderMap, Json<Written>), ApiError> {
     let Path((id, action)) = path.map_err(path_error)?;
@@ -67,12 +86,8 @@ pub async fn act(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("there is no action `{action}`")))?;
     let body = read_json(request, &state).await?;
+    let context = command_context(actor, headers, &format!("{case_id}/{action}"), &body);
     let input = ActionInput::from_json(action, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
-    let context = CommandContext {
-        actor,
-        request_id,
-        expected_version,
-    };
     let written = state.engine.act(case_id, context, input).await?;
     Ok((etag(written.version), Json(written)))
 }
@@ -142,10 +157,56 @@ pub async fn show(
     let case_id = case_id(&id)?;
     let snapshot = state
         .engine
-        .case(case_id, &actor)
+        .case(case_id, &actor, AsOf::Now)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
     Ok((etag(snapshot.version), Json(snapshot.into())))
+}
+
+/// `?at=<time>` or `?sequence=<n>`: one of them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateQuery {
+    at: Option<Timestamp>,
+    sequence: Option<u64>,
+}
+
+/// The case as it stood at a moment or after a given event, rebuilt from its events.
+pub async fn state_as_of(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    Authenticated(actor): Authenticated,
+    query: Result<Query<StateQuery>, QueryRejection>,
+) -> Result<Json<CaseView>, ApiError> {
+    let Path(id) = path.map_err(path_error)?;
+    let case_id = case_id(&id)?;
+    let Query(query) = query.map_err(|rejection| ApiError::InvalidQuery(rejection.body_text()))?;
+    let as_of = match (query.at, query.sequence) {
+        (Some(at), None) => AsOf::Time(at),
+        (None, Some(sequence)) if sequence >= 1 => AsOf::Sequence(sequence),
+        (None, Some(_)) => return Err(ApiError::InvalidQuery("`sequence` starts at 1".to_owned())),
+        _ => {
+            return Err(ApiError::InvalidQuery(
+                "give exactly one of `at` (an RFC 3339 time) or `sequence`".to_owned(),
+            ))
+        }
+    };
+    let snapshot = state.engine.case(case_id, &actor, as_of).await?;
+    let snapshot = match (snapshot, as_of) {
+        (Some(snapshot), AsOf::Sequence(sequence)) if snapshot.version < sequence => {
+            return Err(ApiError::NotFound(format!(
+                "case {case_id} has {} events, not {sequence}",
+                snapshot.version
+            )))
+        }
+        (Some(snapshot), _) => snapshot,
+        (None, _) => {
+            return Err(ApiError::NotFound(format!(
+                "case `{case_id}` did not exist at that point"
+            )))
+        }
+    };
+    Ok(Json(snapshot.into()))
 }
 
 #[derive(Debug, Serialize)]
@@ -158,6 +219,8 @@ pub struct History {
 /// One event as auditors read it.
 #[derive(Debug, Serialize)]
 pub struct HistoryEntry {
+    case_id: String,
+    kind: Kind,
     sequence: u64,
     position: i64,
     #[serde(rename = "type")]
@@ -168,17 +231,28 @@ pub struct HistoryEntry {
     recorded_at: Timestamp,
     actor: Option<Actor>,
     request_id: Option<String>,
+    hash: Option<String>,
+    prev_hash: Option<String>,
+    /// Everything recorded with the event: kind, actor, request, correlation and causation
+    /// ids, client time, idempotency key, and the chain's hashes.
+    metadata: Value,
 }
 
 impl From<StoredEvent> for HistoryEntry {
     fn from(event: StoredEvent) -> Self {
-        let text = |name: &str| event.metadata.get(name).and_then(Value::as_str).map(str::to_owned);
+        let text = |name: &str| event.metadata_text(name).map(str::to_owned);
         let actor = match (text("actor_id"), text("actor_role").and_then(|role| role.parse().ok())) {
             (Some(id), Some(role)) => Some(Actor { id, role }),
             _ => None,
         };
         let request_id = text("request_id");
+        let hash = text(chain::HASH);
+        let prev_hash = text(chain::PREV_HASH);
         HistoryEntry {
+            case_id: event.aggregate_id,
+            kind: event.kind,
+            hash,
+            prev_hash,
             sequence: event.sequence,
             position: event.position,
             event_type: event.event_type,
@@ -187,6 +261,7 @@ impl From<StoredEvent> for HistoryEntry {
             recorded_at: event.recorded_at,
             actor,
             request_id,
+            metadata: event.metadata,
         }
     }
 }

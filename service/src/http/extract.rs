@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use domain::Actor;
+use domain::{Actor, Timestamp};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tower_http::request_id::RequestId;
@@ -79,6 +79,68 @@ impl FromRequestParts<AppState> for Authenticated {
             .ok_or(ApiError::Unauthenticated)?;
         tracing::Span::current().record("actor", tracing::field::display(&actor.id));
         Ok(Authenticated(actor))
+    }
+}
+
+/// The headers a command may carry besides its token: `If-Match`, `Idempotency-Key`,
+/// `X-Correlation-Id`, `X-Causation-Id` and `X-Client-Time`, checked, plus the request id.
+#[derive(Debug, Clone)]
+pub struct CommandHeaders {
+    pub request_id: String,
+    pub expected_version: Option<u64>,
+    pub idempotency_key: Option<String>,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+    pub client_time: Option<Timestamp>,
+}
+
+/// Longest accepted value of the free-form id headers.
+const ID_HEADER_MAX: usize = 200;
+
+fn id_header(parts: &Parts, header: &'static str) -> Result<Option<String>, ApiError> {
+    let Some(value) = parts.headers.get(header) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default().trim();
+    let valid = !value.is_empty() && value.len() <= ID_HEADER_MAX && value.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(ApiError::InvalidHeader {
+            header,
+            reason: "expected 1 to 200 visible ASCII characters",
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let RequestIdentity(request_id) = RequestIdentity::from_request_parts(parts, state).await?;
+        let IfMatch(expected_version) = IfMatch::from_request_parts(parts, state).await?;
+        let client_time = match parts.headers.get("x-client-time") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|value| chrono::DateTime::parse_from_rfc3339(value.trim()).ok())
+                    .map(|time| time.with_timezone(&chrono::Utc))
+                    .ok_or(ApiError::InvalidHeader {
+                        header: "X-Client-Time",
+                        reason: "expected an RFC 3339 time such as 2026-03-01T09:00:00Z",
+                    })?,
+            ),
+        };
+        Ok(CommandHeaders {
+            request_id,
+            expected_version,
+            idempotency_key: id_header(parts, "idempotency-key")?,
+            correlation_id: id_header(parts, "x-correlation-id")?,
+            causation_id: id_header(parts, "x-causation-id")?,
+            client_time,
+        })
     }
 }
 

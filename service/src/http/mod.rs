@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared state, and the layers every request passes (request id,
 //! tracing span, body limit). Handlers stay thin: extract, call the [`Engine`], shape JSON.
 
+mod audit;
 mod cases;
 mod extract;
 mod health;
@@ -34,7 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases", post(cases::submit))
         .route("/api/v1/cases/{id}", get(cases::show))
         .route("/api/v1/cases/{id}/history", get(cases::history))
+        .route("/api/v1/cases/{id}/state", get(cases::state_as_of))
         .route("/api/v1/cases/{id}/{action}", post(cases::act))
+        .route("/api/v1/audit/events", get(audit::events))
+        .route("/api/v1/audit/verify", get(audit::verify))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(no_route)

@@ -23,6 +23,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request body does not fit this operation: {0}")]
     InvalidBody(String),
+    #[error("the query is malformed: {0}")]
+    InvalidQuery(String),
     #[error("the `{header}` header is malformed: {reason}")]
     InvalidHeader { header: &'static str, reason: &'static str },
     #[error("a valid bearer token is required")]
@@ -158,7 +160,7 @@ impl ApiError {
     fn problem(&self) -> Problem {
         let detail = self.to_string();
         match self {
-            ApiError::MalformedJson(_) | ApiError::UnreadableBody(_) => {
+            ApiError::MalformedJson(_) | ApiError::UnreadableBody(_) | ApiError::InvalidQuery(_) => {
                 Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed request", detail)
             }
             ApiError::InvalidHeader { header, .. } => {
@@ -210,6 +212,20 @@ impl ApiError {
                 "Concurrent write",
                 "another writer changed the case at the same moment; reload it and try again",
             ),
+            ApiError::Engine(EngineError::IdempotencyKeyReused) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                detail,
+            )
+            .with("header", "Idempotency-Key"),
+            ApiError::Engine(EngineError::Store(StoreError::UnknownPosition(_))) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                detail,
+            )
+            .with("field", "after"),
             ApiError::Engine(EngineError::Store(error)) => store_failure(error),
         }
     }

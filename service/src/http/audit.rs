@@ -1,0 +1,59 @@
+//! Audit endpoints: the global log in order, and verification of every hash chain.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::cases::HistoryEntry;
+use super::extract::Authenticated;
+use super::problem::ApiError;
+use super::AppState;
+use crate::audit::{self, VerifyReport};
+
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// The position of the last event already read; 0 (the default) reads from the start.
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogPage {
+    events: Vec<HistoryEntry>,
+    /// The `after` for the next page: the position of this page's last event.
+    next_after: i64,
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    Authenticated(_actor): Authenticated,
+    query: Result<Query<LogQuery>, QueryRejection>,
+) -> Result<Json<LogPage>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::InvalidQuery(rejection.body_text()))?;
+    let after = query.after.unwrap_or(0);
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if after < 0 {
+        return Err(ApiError::InvalidQuery("`after` is a position, 0 or more".to_owned()));
+    }
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidQuery(format!("`limit` is from 1 to {MAX_PAGE}")));
+    }
+    let events = state.engine.store().log_after(after, limit).await?;
+    let next_after = events.last().map_or(after, |event| event.position);
+    Ok(Json(LogPage {
+        events: events.into_iter().map(HistoryEntry::from).collect(),
+        next_after,
+    }))
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Authenticated(_actor): Authenticated,
+) -> Result<Json<VerifyReport>, ApiError> {
+    Ok(Json(audit::verify(state.engine.store(), |_| {}).await?))
+}
