@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, every test on SQLite and PostgreSQL.
 
 mod api_errors;
+mod audit_log;
 mod case_kinds;
 mod store_conformance;
 mod suggestion_walk;

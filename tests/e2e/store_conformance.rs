@@ -146,7 +146,53 @@ async fn many_cases_written_concurrently_keep_their_own_order_and_distinct_posit
     assert_eq!(positions.len(), cases.len() * 3, "every event has its own position");
 }
 
+async fn a_reader_following_the_log_sees_every_event_once_in_case_order_while_many_write(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    const WRITERS: usize = 12;
+    const CASES_EACH: usize = 10;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let store = test.store.clone();
+            tokio::spawn(async move {
+                for _ in 0..CASES_EACH {
+                    let case = Uuid::now_v7();
+                    append(&store, case, 0, vec![submitted()]).await.unwrap();
+                    append(&store, case, 1, vec![assigned()]).await.unwrap();
+                    append(&store, case, 2, vec![consulted("跟进")]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut cursor = 0;
+    let mut seen: Vec<(String, u64)> = Vec::new();
+    loop {
+        let writing = writers.iter().any(|writer| !writer.is_finished());
+        let page = test.store.log_after(cursor, 50).await.unwrap();
+        if let Some(last) = page.last() {
+            cursor = last.position;
+        }
+        let drained = page.is_empty();
+        seen.extend(page.into_iter().map(|event| (event.aggregate_id, event.sequence)));
+        if !writing && drained {
+            break;
+        }
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(seen.len(), WRITERS * CASES_EACH * 3, "every event is read");
+    let distinct: HashSet<_> = seen.iter().cloned().collect();
+    assert_eq!(distinct.len(), seen.len(), "no event is read twice");
+    let mut next_sequence: HashMap<&str, u64> = HashMap::new();
+    for (case, sequence) in &seen {
+        let expected = next_sequence.entry(case.as_str()).or_insert(1);
+        assert_eq!(sequence, expected, "case {case} is read in its own order");
+        *expected += 1;
+    }
+}
+
 on_both_backends!(
+    a_reader_following_the_log_sees_every_event_once_in_case_order_while_many_write,
     appended_events_load_back_in_order_with_what_the_database_adds,
     an_unknown_case_has_no_events,
     appending_at_a_stale_version_conflicts_and_writes_nothing,

@@ -117,6 +117,20 @@ async fn issue(store: &Store, name: &str, role: Role, member_id: Option<&str>) -
     tokens::create(store, &token).await.expect("a token is created").secret
 }
 
+/// Starts the service on a free port; it runs until the returned sender fires or drops.
+async fn serve(store: Store) -> (String, oneshot::Sender<()>) {
+    let listen: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    let application = Application::build(store, Policy::default(), listen)
+        .await
+        .expect("the service starts");
+    let address = application.local_addr().expect("a bound port");
+    let (stop, stopped) = oneshot::channel();
+    tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    (format!("http://{address}"), stop)
+}
+
 /// A running service on its own port over its own store.
 #[derive(Debug)]
 pub struct TestApp {
@@ -146,22 +160,28 @@ impl TestApp {
             member: issue(store, "member-zhao", Role::Member, Some(MEMBER_ID)).await,
             auditor: issue(store, "auditor-liu", Role::Auditor, None).await,
         };
-        let listen: SocketAddr = "127.0.0.1:0".parse().expect("an address");
-        let application = Application::build(store.clone(), Policy::default(), listen)
-            .await
-            .expect("the service starts");
-        let address = application.local_addr().expect("a bound port");
-        let (stop, stopped) = oneshot::channel();
-        tokio::spawn(application.run_until(async {
-            let _ = stopped.await;
-        }));
+        let (base_url, stop) = serve(store.clone()).await;
         TestApp {
-            base_url: format!("http://{address}"),
+            base_url,
             client: reqwest::Client::new(),
             tokens,
             test_store,
             stop: Some(stop),
         }
+    }
+
+    /// Stops the service and starts a new one on a new port over the same store, through a
+    /// freshly opened pool: what survives is what the store kept.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let store = Store::open(self.test_store.database_url.as_deref(), self.test_store.data_dir.path())
+            .await
+            .expect("the store reopens");
+        let (base_url, stop) = serve(store).await;
+        self.base_url = base_url;
+        self.stop = Some(stop);
     }
 
     pub fn url(&self, path: &str) -> String {
