@@ -236,6 +236,9 @@ pub struct Consult {
     pub note: String,
     #[serde(default)]
     pub participants: Vec<String>,
+    /// Member ids of the committee members who took part; counted in their duty records.
+    #[serde(default)]
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +298,9 @@ pub struct Convene {
     pub scheduled_at: Option<Timestamp>,
     #[serde(default)]
     pub participants: Vec<String>,
+    /// Member ids of the committee members convened.
+    #[serde(default)]
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -418,7 +424,8 @@ impl ActionInput {
             }
             ActionInput::Convene(input) => {
                 validate::line("venue", &input.venue, TITLE_MAX)?;
-                validate::lines("participants", &input.participants, NAME_MAX)
+                validate::lines("participants", &input.participants, NAME_MAX)?;
+                validate::lines("members", &input.members, NAME_MAX)
             }
             ActionInput::RecordVisit(input) => {
                 validate::line("place", &input.place, TITLE_MAX)?;
@@ -426,7 +433,8 @@ impl ActionInput {
             }
             ActionInput::Consult(input) => {
                 validate::text("note", &input.note, TEXT_MAX)?;
-                validate::lines("participants", &input.participants, NAME_MAX)
+                validate::lines("participants", &input.participants, NAME_MAX)?;
+                validate::lines("members", &input.members, NAME_MAX)
             }
             ActionInput::SubmitReport(input) => {
                 validate::line("title", &input.title, TITLE_MAX)?;

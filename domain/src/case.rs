@@ -101,6 +101,38 @@ impl Status {
     }
 }
 
+impl Status {
+    pub const ALL: [Status; 11] = [
+        Status::Submitted,
+        Status::Assigned,
+        Status::Preparing,
+        Status::Researching,
+        Status::Consulting,
+        Status::Reporting,
+        Status::Adopted,
+        Status::Declined,
+        Status::Closed,
+        Status::Withdrawn,
+        Status::Merged,
+    ];
+
+    /// Still being worked on: neither closed nor gone.
+    pub fn is_open(self) -> bool {
+        !matches!(self, Status::Closed | Status::Withdrawn | Status::Merged)
+    }
+}
+
+impl FromStr for Status {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_owned()))
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -239,10 +271,7 @@ impl CaseCore {
 
     /// Whether the response deadline has passed at `at` on an open case.
     pub fn is_overdue(&self, at: Timestamp) -> bool {
-        let open = self
-            .status
-            .is_some_and(|status| !matches!(status, Status::Closed | Status::Withdrawn | Status::Merged));
-        open && self.due_at.is_some_and(|due| due < at)
+        self.status.is_some_and(Status::is_open) && self.due_at.is_some_and(|due| due < at)
     }
 }
 
@@ -350,6 +379,7 @@ impl CaseCore {
         Consulted {
             note: input.note,
             participants: input.participants,
+            members: input.members,
             at,
         }
     }

@@ -44,6 +44,8 @@ pub struct Consulted {
     pub note: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub participants: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
     pub at: Timestamp,
 }
 
@@ -147,6 +149,8 @@ pub struct Convened {
     pub scheduled_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub participants: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
     pub at: Timestamp,
 }
 

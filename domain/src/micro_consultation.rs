@@ -99,6 +99,7 @@ impl Case for MicroConsultation {
                 venue: input.venue,
                 scheduled_at: input.scheduled_at,
                 participants: input.participants,
+                members: input.members,
                 at,
             }),
             ActionInput::Consult(input) => MicroConsultationEvent::Consulted(CaseCore::consulted(input, at)),

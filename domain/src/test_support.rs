@@ -284,6 +284,7 @@ pub fn consult() -> ActionInput {
     ActionInput::Consult(Consult {
         note: "Met the parents' committee at the school gate".to_owned(),
         participants: vec!["Parents' committee".to_owned(), DEPARTMENT.to_owned()],
+        members: vec![MEMBER.to_owned()],
     })
 }
 
@@ -291,6 +292,7 @@ pub fn consulted(at: Timestamp) -> Consulted {
     Consulted {
         note: "Met the parents' committee at the school gate".to_owned(),
         participants: vec!["Parents' committee".to_owned(), DEPARTMENT.to_owned()],
+        members: vec![MEMBER.to_owned()],
         at,
     }
 }
@@ -408,6 +410,7 @@ pub fn convene() -> ActionInput {
         venue: "Jianshe Street consultation room".to_owned(),
         scheduled_at: Some(day(14)),
         participants: vec![MEMBER.to_owned(), "Residents' committee".to_owned()],
+        members: vec![MEMBER.to_owned()],
     })
 }
 
@@ -416,6 +419,7 @@ pub fn convened(at: Timestamp) -> Convened {
         venue: "Jianshe Street consultation room".to_owned(),
         scheduled_at: Some(day(14)),
         participants: vec![MEMBER.to_owned(), "Residents' committee".to_owned()],
+        members: vec![MEMBER.to_owned()],
         at,
     }
 }

@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use domain::Policy;
+use projections::Quotas;
 use tokio::net::TcpListener;
 
 use crate::config::StoreSettings;
-use crate::engine::Engine;
+use crate::engine::{Clock, Engine};
 use crate::http::{self, AppState};
+use crate::projector::Projector;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,14 @@ pub async fn open_store(settings: &StoreSettings) -> Result<Store, StoreError> {
     Ok(store)
 }
 
+/// What the running service decides by: deadlines, quotas, and its clock.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions {
+    pub policy: Policy,
+    pub quotas: Quotas,
+    pub clock: Clock,
+}
+
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
@@ -39,13 +49,19 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(store: Store, policy: Policy, listen: SocketAddr) -> Result<Self, StartError> {
+    /// Binds the listener and starts the projections; serving starts with `run_until`.
+    pub async fn build(store: Store, options: ServiceOptions, listen: SocketAddr) -> Result<Self, StartError> {
         let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen {
             address: listen,
             source,
         })?;
+        let engine = Engine::new(store.clone(), options.policy, options.clock);
+        let projector = Projector::new(store);
+        projector.spawn(engine.appended());
         let state = AppState {
-            engine: Arc::new(Engine::new(store, policy)),
+            engine: Arc::new(engine),
+            projector,
+            quotas: options.quotas,
         };
         Ok(Application { listener, state })
     }

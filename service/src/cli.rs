@@ -9,8 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::app::{self, Application};
 use crate::audit;
 use crate::config::{ServeSettings, StoreSettings};
+use crate::projector::Projector;
 use crate::telemetry::{self, LogFormat};
 use crate::tokens::{self, NewToken};
+use projections::PROJECTIONS;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +42,11 @@ enum Command {
     /// Check the event log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Rebuild projections from the start of the log (all of them when none is named).
+    Replay {
+        /// Projections to rebuild: case_summaries, member_records.
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,7 +109,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(settings) => {
             let store = app::open_store(&cli.store).await?;
-            let application = Application::build(store, settings.policy(), settings.listen).await?;
+            let application = Application::build(store, settings.options(), settings.listen).await?;
             application.run_until(app::shutdown_signal()).await?;
         }
         Command::Migrate => {
@@ -128,6 +135,36 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                 token.role, issued.id, token.name
             );
             println!("{}", issued.secret);
+        }
+        Command::Replay { names } => {
+            let store = app::open_store(&cli.store).await?;
+            let projector = Projector::new(store.clone());
+            let names = if names.is_empty() {
+                PROJECTIONS.iter().map(|name| (*name).to_owned()).collect()
+            } else {
+                names
+            };
+            let head = store.head_position().await?;
+            for name in &names {
+                projector.reset(name).await?;
+                let bar = ProgressBar::new(u64::try_from(head).unwrap_or_default()).with_style(
+                    ProgressStyle::with_template("{msg:>15} {bar:40} {pos}/{len} positions ({per_sec}, {eta} left)")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message(name.clone());
+                let started = std::time::Instant::now();
+                let applied = projector
+                    .catch_up(name, |position| {
+                        bar.set_position(u64::try_from(position).unwrap_or_default())
+                    })
+                    .await?;
+                bar.finish_and_clear();
+                let seconds = started.elapsed().as_secs_f64();
+                println!(
+                    "{name}: rebuilt from {applied} events in {seconds:.2} s ({:.0} events/s)",
+                    applied as f64 / seconds.max(f64::EPSILON)
+                );
+            }
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = app::open_store(&cli.store).await?;

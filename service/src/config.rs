@@ -7,6 +7,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use domain::Policy;
+use projections::Quotas;
+
+use crate::app::ServiceOptions;
+use crate::engine::Clock;
 
 /// Where the events live: PostgreSQL when `DATABASE_URL` names one, else the embedded store.
 #[derive(Clone, Args)]
@@ -52,14 +56,31 @@ pub struct ServeSettings {
     /// Days for a joint research topic, when `assign` names no deadline.
     #[arg(long, env = "LIANXIN_JOINT_RESEARCH_RESPONSE_DAYS", default_value_t = Policy::default().joint_research_response_days)]
     pub joint_research_response_days: u32,
+    /// Yearly quota: constituents a member contacts.
+    #[arg(long, env = "LIANXIN_QUOTA_CONTACTS", default_value_t = Quotas::default().contacts)]
+    pub quota_contacts: u32,
+    /// Yearly quota: grassroots consultations a member joins.
+    #[arg(long, env = "LIANXIN_QUOTA_CONSULTATIONS", default_value_t = Quotas::default().consultations)]
+    pub quota_consultations: u32,
+    /// Yearly quota: social-opinion reports a member submits.
+    #[arg(long, env = "LIANXIN_QUOTA_REPORTS", default_value_t = Quotas::default().reports)]
+    pub quota_reports: u32,
 }
 
 impl ServeSettings {
-    pub fn policy(&self) -> Policy {
-        Policy {
-            suggestion_response_days: self.suggestion_response_days,
-            micro_consultation_response_days: self.micro_consultation_response_days,
-            joint_research_response_days: self.joint_research_response_days,
+    pub fn options(&self) -> ServiceOptions {
+        ServiceOptions {
+            policy: Policy {
+                suggestion_response_days: self.suggestion_response_days,
+                micro_consultation_response_days: self.micro_consultation_response_days,
+                joint_research_response_days: self.joint_research_response_days,
+            },
+            quotas: Quotas {
+                contacts: self.quota_contacts,
+                consultations: self.quota_consultations,
+                reports: self.quota_reports,
+            },
+            clock: Clock::System,
         }
     }
 }

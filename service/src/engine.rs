@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use cqrs_es::persist::SerializedEvent;
-use cqrs_es::EventEnvelope;
+use cqrs_es::{Aggregate, EventEnvelope};
 use domain::{
     Action, ActionInput, Actor, Case, CaseCommand, CaseCore, CaseError, CommandInput, JointResearch, Kind,
     MicroConsultation, Policy, Status, Submit, Suggestion, Timestamp,
@@ -14,6 +14,12 @@ use serde::Serialize;
 use tracing::instrument;
 use uuid::Uuid;
 
+use std::sync::{Arc, Mutex};
+
+use domain::member_record::{LogContact, MemberCommand, MemberError, MemberRecord, STREAM_PREFIX};
+use projections::meta;
+use tokio::sync::Notify;
+
 use crate::chain;
 use crate::store::{Store, StoreError, StoredEvent};
 
@@ -21,6 +27,8 @@ use crate::store::{Store, StoreError, StoredEvent};
 pub enum EngineError {
     #[error(transparent)]
     Refused(#[from] CaseError),
+    #[error(transparent)]
+    MemberRefused(#[from] MemberError),
     /// Another writer appended first. With an expected version, the sender's view is stale.
     #[error("the case was changed by another writer")]
     Conflict { expected_version: Option<u64> },
@@ -80,6 +88,14 @@ pub struct Written {
     pub position: i64,
 }
 
+/// What logging a contact leaves: the member's record version and the event's log position.
+#[derive(Debug, Clone, Serialize)]
+pub struct Logged {
+    pub member_id: String,
+    pub version: u64,
+    pub position: i64,
+}
+
 /// A case as it stands, rebuilt from its events, as the caller may see and act on it.
 #[derive(Debug, Clone)]
 pub struct CaseSnapshot {
@@ -94,24 +110,58 @@ pub struct CaseSnapshot {
     pub details: serde_json::Value,
 }
 
+/// Where the engine reads the time: the system clock, or a clock a test sets.
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(Arc<Mutex<Timestamp>>),
+}
+
+impl Clock {
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => chrono::Utc::now(),
+            Clock::Fixed(time) => *time.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Engine {
     store: Store,
     policy: Policy,
+    clock: Clock,
+    /// Woken after every append, so that projections follow at once.
+    appended: Arc<Notify>,
 }
 
 impl Engine {
-    pub fn new(store: Store, policy: Policy) -> Self {
-        Engine { store, policy }
+    pub fn new(store: Store, policy: Policy, clock: Clock) -> Self {
+        Engine {
+            store,
+            policy,
+            clock,
+            appended: Arc::new(Notify::new()),
+        }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Notified after each append.
+    pub fn appended(&self) -> Arc<Notify> {
+        Arc::clone(&self.appended)
+    }
+
     /// The one place the service reads the clock for commands.
-    fn now() -> Timestamp {
-        chrono::Utc::now()
+    fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     #[instrument(skip_all, fields(kind = %input.kind, case_id, actor = %context.actor.id, role = %context.actor.role))]
@@ -143,12 +193,12 @@ impl Engine {
         if let Some(replayed) = self.replay(&context).await? {
             return Ok(replayed);
         }
-        let events = self.store.case_events(case_id).await?;
+        let events = self.store.stream_events(&case_id.to_string()).await?;
         let Some(first) = events.first() else {
             return Err(CaseError::NotFound.into());
         };
         let input = CommandInput::Act(input);
-        match first.kind {
+        match first.kind().ok_or(CaseError::NotFound)? {
             Kind::Suggestion => self.execute::<Suggestion>(case_id, events, context, input).await,
             Kind::MicroConsultation => self.execute::<MicroConsultation>(case_id, events, context, input).await,
             Kind::JointResearch => self.execute::<JointResearch>(case_id, events, context, input).await,
@@ -187,22 +237,25 @@ impl Engine {
 
     /// The case as `viewer` sees it as of a moment; `None` when it did not exist then.
     pub async fn case(&self, case_id: Uuid, viewer: &Actor, as_of: AsOf) -> Result<Option<CaseSnapshot>, EngineError> {
-        let mut events = self.store.case_events(case_id).await?;
+        let mut events = self.store.stream_events(&case_id.to_string()).await?;
         let at = match as_of {
-            AsOf::Now => Self::now(),
+            AsOf::Now => self.now(),
             AsOf::Time(moment) => {
                 events.retain(|event| event.recorded_at <= moment);
                 moment
             }
             AsOf::Sequence(sequence) => {
                 events.retain(|event| event.sequence <= sequence);
-                events.last().map_or_else(Self::now, |event| event.recorded_at)
+                events.last().map_or_else(|| self.now(), |event| event.recorded_at)
             }
         };
         let Some(first) = events.first() else {
             return Ok(None);
         };
-        let snapshot = match first.kind {
+        let Some(kind) = first.kind() else {
+            return Ok(None);
+        };
+        let snapshot = match kind {
             Kind::Suggestion => snapshot(case_id, &rebuild::<Suggestion>(events)?, viewer, at)?,
             Kind::MicroConsultation => snapshot(case_id, &rebuild::<MicroConsultation>(events)?, viewer, at)?,
             Kind::JointResearch => snapshot(case_id, &rebuild::<JointResearch>(events)?, viewer, at)?,
@@ -210,9 +263,51 @@ impl Engine {
         Ok(Some(snapshot))
     }
 
+    /// Logs a member's constituent contact in the member's duty record.
+    #[instrument(skip_all, fields(member_id, actor = %context.actor.id, role = %context.actor.role))]
+    pub async fn log_contact(
+        &self,
+        member_id: &str,
+        context: CommandContext,
+        input: LogContact,
+    ) -> Result<Logged, EngineError> {
+        let stream = format!("{STREAM_PREFIX}{member_id}");
+        let history = self.store.stream_events(&stream).await?;
+        let prev_hash = history
+            .last()
+            .and_then(StoredEvent::hash)
+            .unwrap_or(chain::GENESIS)
+            .to_owned();
+        let record: MemberRecord = rebuild(history)?;
+        let events = record.decide(MemberCommand {
+            member_id: member_id.to_owned(),
+            actor: context.actor.clone(),
+            at: self.now(),
+            input,
+        })?;
+        let version = record.version + events.len() as u64;
+        let mut metadata = metadata(MemberRecord::TYPE, &context, &prev_hash);
+        metadata.insert("member_id".to_owned(), member_id.to_owned());
+        let position = match self
+            .store
+            .append::<MemberRecord>(&stream, record.version, events, metadata)
+            .await
+        {
+            Ok(position) => position,
+            Err(StoreError::Conflict) => return Err(EngineError::Conflict { expected_version: None }),
+            Err(other) => return Err(other.into()),
+        };
+        self.appended.notify_waiters();
+        Ok(Logged {
+            member_id: member_id.to_owned(),
+            version,
+            position,
+        })
+    }
+
     /// Every stored event of a case, in order.
     pub async fn history(&self, case_id: Uuid) -> Result<Vec<StoredEvent>, EngineError> {
-        Ok(self.store.case_events(case_id).await?)
+        Ok(self.store.stream_events(&case_id.to_string()).await?)
     }
 
     async fn execute<A: Case>(
@@ -232,13 +327,20 @@ impl Engine {
         let command = CaseCommand {
             case_id,
             actor: context.actor.clone(),
-            at: Self::now(),
+            at: self.now(),
             expected_version: context.expected_version,
             input,
         };
         let events = case.decide(command, &self.policy)?;
-        let metadata = metadata(A::KIND, &context, &prev_hash);
-        let position = match self.store.append::<A>(case_id, version, events.clone(), metadata).await {
+        events.iter().cloned().for_each(|event| case.apply(event));
+        let status = case.status().ok_or(CaseError::NotFound)?;
+        let mut metadata = metadata(A::KIND.as_str(), &context, &prev_hash);
+        metadata.insert(meta::STATUS.to_owned(), status.as_str().to_owned());
+        let appended = self
+            .store
+            .append::<A>(&case_id.to_string(), version, events, metadata)
+            .await;
+        let position = match appended {
             Ok(position) => position,
             Err(StoreError::Conflict) => {
                 // A retry that raced its first attempt loses on the idempotency index: answer
@@ -252,11 +354,11 @@ impl Engine {
             }
             Err(other) => return Err(other.into()),
         };
-        events.into_iter().for_each(|event| case.apply(event));
+        self.appended.notify_waiters();
         Ok(Written {
             id: case_id,
             kind: A::KIND,
-            status: case.status().ok_or(CaseError::NotFound)?,
+            status,
             version: case.version(),
             position,
         })
@@ -268,10 +370,10 @@ pub const REQUEST_DIGEST: &str = "request_digest";
 
 /// What every event of a command carries beside its payload. `prev_hash` is read by the
 /// chained repository, which adds the event's own `hash`.
-fn metadata(kind: Kind, context: &CommandContext, prev_hash: &str) -> HashMap<String, String> {
+fn metadata(aggregate_type: &str, context: &CommandContext, prev_hash: &str) -> HashMap<String, String> {
     let command_id = Uuid::now_v7().to_string();
     let mut metadata = HashMap::from([
-        ("kind".to_owned(), kind.as_str().to_owned()),
+        (meta::KIND.to_owned(), aggregate_type.to_owned()),
         ("actor_id".to_owned(), context.actor.id.clone()),
         ("actor_role".to_owned(), context.actor.role.as_str().to_owned()),
         ("request_id".to_owned(), context.request_id.clone()),
@@ -300,13 +402,13 @@ fn metadata(kind: Kind, context: &CommandContext, prev_hash: &str) -> HashMap<St
 }
 
 /// The aggregate as its events leave it.
-fn rebuild<A: Case>(history: Vec<StoredEvent>) -> Result<A, StoreError> {
+fn rebuild<A: Aggregate>(history: Vec<StoredEvent>) -> Result<A, StoreError> {
     let mut case = A::default();
     for stored in history {
         let serialized = SerializedEvent::new(
             stored.aggregate_id,
             usize::try_from(stored.sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?,
-            stored.kind.as_str().to_owned(),
+            stored.aggregate_type,
             stored.event_type,
             stored.event_version,
             stored.payload,

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod projector;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod views;

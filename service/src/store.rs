@@ -11,12 +11,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
-use cqrs_es::{AggregateError, EventStore};
-use domain::{Case, CaseError, Kind, Timestamp};
+use cqrs_es::{Aggregate, AggregateError, EventStore};
+use domain::Timestamp;
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
@@ -25,7 +24,6 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
-use uuid::Uuid;
 
 use crate::chain::ChainedRepository;
 
@@ -71,8 +69,8 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-impl From<AggregateError<CaseError>> for StoreError {
-    fn from(error: AggregateError<CaseError>) -> Self {
+impl<T: std::error::Error + Send + Sync + 'static> From<AggregateError<T>> for StoreError {
+    fn from(error: AggregateError<T>) -> Self {
         match error {
             AggregateError::AggregateConflict => StoreError::Conflict,
             AggregateError::DatabaseConnectionError(source) => StoreError::Unavailable(source),
@@ -102,28 +100,7 @@ fn is_sqlite_duplicate(error: &(dyn std::error::Error + Send + Sync + 'static)) 
 }
 
 /// One stored event with what the database added to it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredEvent {
-    pub kind: Kind,
-    pub aggregate_id: String,
-    pub sequence: u64,
-    pub event_type: String,
-    pub event_version: String,
-    pub payload: Value,
-    pub metadata: Value,
-    pub position: i64,
-    pub recorded_at: Timestamp,
-}
-
-impl StoredEvent {
-    pub fn metadata_text(&self, name: &str) -> Option<&str> {
-        self.metadata.get(name).and_then(Value::as_str)
-    }
-
-    pub fn hash(&self) -> Option<&str> {
-        self.metadata_text(crate::chain::HASH)
-    }
-}
+pub use projections::LogEvent as StoredEvent;
 
 /// Where the events live.
 #[derive(Debug, Clone)]
@@ -145,12 +122,15 @@ macro_rules! on_pool {
 pub(crate) use on_pool;
 
 /// Commits through cqrs-es in event-store mode (no snapshots), with either repository.
-async fn commit<A: Case, R: PersistedEventRepository>(
+async fn commit<A: Aggregate, R: PersistedEventRepository>(
     repository: R,
     events: Vec<A::Event>,
     context: EventStoreAggregateContext<A>,
     metadata: HashMap<String, String>,
-) -> Result<(), StoreError> {
+) -> Result<(), StoreError>
+where
+    A::Error: Send + Sync + 'static,
+{
     PersistedEventStore::<R, A>::new_event_store(repository)
         .commit(events, context, metadata)
         .await?;
@@ -228,18 +208,18 @@ impl Store {
         Ok(applied >= known)
     }
 
-    /// Every event of one case, in order; empty when no such case exists.
-    pub async fn case_events(&self, case_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
-        let id = case_id.to_string();
+    /// Every event of one stream (a case, or a member's record), in order; empty when there
+    /// is no such stream.
+    pub async fn stream_events(&self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE aggregate_id = $1 ORDER BY sequence");
         let rows = on_pool!(self, |pool| {
-            let rows = sqlx::query(&sql).bind(&id).fetch_all(pool).await?;
+            let rows = sqlx::query(&sql).bind(id).fetch_all(pool).await?;
             rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
         });
-        if let Some(odd) = rows.iter().find(|event| event.kind != rows[0].kind) {
+        if let Some(odd) = rows.iter().find(|event| event.aggregate_type != rows[0].aggregate_type) {
             return Err(StoreError::Corrupt(format!(
-                "case {id} has events of two kinds ({} and {})",
-                rows[0].kind, odd.kind
+                "stream {id} has events of two aggregate types ({} and {})",
+                rows[0].aggregate_type, odd.aggregate_type
             )));
         }
         Ok(rows)
@@ -330,6 +310,12 @@ impl Store {
         Ok(())
     }
 
+    /// The largest position in the log; 0 when it is empty.
+    pub async fn head_position(&self) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).fetch_one(pool).await?))
+    }
+
     pub async fn count_events(&self) -> Result<u64, StoreError> {
         let count: i64 = on_pool!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM events")
             .fetch_one(pool)
@@ -339,14 +325,17 @@ impl Store {
 
     /// Appends `events` after `version` in one transaction; returns the position of the last.
     /// Fails with [`StoreError::Conflict`] when another writer appended after `version` first.
-    pub async fn append<A: Case>(
+    pub async fn append<A: Aggregate>(
         &self,
-        case_id: Uuid,
+        aggregate_id: &str,
         version: u64,
         events: Vec<A::Event>,
         metadata: HashMap<String, String>,
-    ) -> Result<i64, StoreError> {
-        let aggregate_id = case_id.to_string();
+    ) -> Result<i64, StoreError>
+    where
+        A::Error: Send + Sync + 'static,
+    {
+        let aggregate_id = aggregate_id.to_owned();
         let last_sequence = version + events.len() as u64;
         // In event-store mode cqrs-es reads only the id and sequence from the context: the
         // aggregate in it is never looked at, so a default one saves rebuilding it.
@@ -389,11 +378,9 @@ where
     Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
     Timestamp: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let aggregate_type: String = row.try_get("aggregate_type")?;
-    let kind = Kind::from_str(&aggregate_type).map_err(|unknown| StoreError::Corrupt(unknown.to_string()))?;
     let sequence: i64 = row.try_get("sequence")?;
     Ok(StoredEvent {
-        kind,
+        aggregate_type: row.try_get("aggregate_type")?,
         aggregate_id: row.try_get("aggregate_id")?,
         sequence: u64::try_from(sequence).map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
         event_type: row.try_get("event_type")?,

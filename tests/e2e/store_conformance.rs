@@ -39,6 +39,7 @@ fn consulted(note: &str) -> SuggestionEvent {
     SuggestionEvent::Consulted(Consulted {
         note: note.into(),
         participants: vec!["居民代表".into()],
+        members: Vec::new(),
         at: Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap(),
     })
 }
@@ -48,7 +49,9 @@ fn metadata(request: &str) -> HashMap<String, String> {
 }
 
 async fn append(store: &Store, case: Uuid, version: u64, events: Vec<SuggestionEvent>) -> Result<i64, StoreError> {
-    store.append::<Suggestion>(case, version, events, metadata("r")).await
+    store
+        .append::<Suggestion>(&case.to_string(), version, events, metadata("r"))
+        .await
 }
 
 async fn appended_events_load_back_in_order_with_what_the_database_adds(backend: Backend) {
@@ -60,7 +63,7 @@ async fn appended_events_load_back_in_order_with_what_the_database_adds(backend:
         .unwrap();
     assert!(last > first, "positions grow: {first} then {last}");
 
-    let events = test.store.case_events(case).await.unwrap();
+    let events = test.store.stream_events(&case.to_string()).await.unwrap();
     assert_eq!(events.iter().map(|event| event.sequence).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(
         events.iter().map(|event| event.event_type.as_str()).collect::<Vec<_>>(),
@@ -68,7 +71,9 @@ async fn appended_events_load_back_in_order_with_what_the_database_adds(backend:
     );
     assert_eq!(events[2].position, last);
     assert!(events.windows(2).all(|pair| pair[0].position < pair[1].position));
-    assert!(events.iter().all(|event| event.kind == domain::Kind::Suggestion));
+    assert!(events
+        .iter()
+        .all(|event| event.kind() == Some(domain::Kind::Suggestion)));
     assert_eq!(events[0].payload["title"], "老旧管网改造");
     assert_eq!(events[0].payload["type"], "submitted");
     assert_eq!(events[1].metadata["request_id"], "r");
@@ -79,7 +84,12 @@ async fn appended_events_load_back_in_order_with_what_the_database_adds(backend:
 
 async fn an_unknown_case_has_no_events(backend: Backend) {
     let test = TestStore::new(backend).await;
-    assert!(test.store.case_events(Uuid::now_v7()).await.unwrap().is_empty());
+    assert!(test
+        .store
+        .stream_events(&Uuid::now_v7().to_string())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn appending_at_a_stale_version_conflicts_and_writes_nothing(backend: Backend) {
@@ -93,7 +103,7 @@ async fn appending_at_a_stale_version_conflicts_and_writes_nothing(backend: Back
     let resubmitted = append(&test.store, case, 0, vec![submitted()]).await;
     assert!(matches!(resubmitted, Err(StoreError::Conflict)), "got {resubmitted:?}");
 
-    let events = test.store.case_events(case).await.unwrap();
+    let events = test.store.stream_events(&case.to_string()).await.unwrap();
     assert_eq!(events.len(), 2, "no part of a refused append is stored");
 }
 
@@ -114,7 +124,10 @@ async fn of_two_writers_racing_on_one_case_exactly_one_wins(backend: Backend) {
             .count();
         assert_eq!((wins, conflicts), (1, 1), "round {round}: {left:?} / {right:?}");
         let expected = if left.is_ok() { 2 } else { 3 };
-        assert_eq!(test.store.case_events(case).await.unwrap().len(), expected);
+        assert_eq!(
+            test.store.stream_events(&case.to_string()).await.unwrap().len(),
+            expected
+        );
     }
 }
 
@@ -137,7 +150,7 @@ async fn many_cases_written_concurrently_keep_their_own_order_and_distinct_posit
     }
     let mut positions = HashSet::new();
     for case in &cases {
-        let events = test.store.case_events(*case).await.unwrap();
+        let events = test.store.stream_events(&*case.to_string()).await.unwrap();
         assert_eq!(events.iter().map(|event| event.sequence).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(events.windows(2).all(|pair| pair[0].position < pair[1].position));
         assert!(events.iter().all(|event| event.aggregate_id == case.to_string()));

@@ -6,11 +6,13 @@
 //! `TEST_LOG` is set.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
-use domain::{Policy, Role};
+use domain::{Role, Timestamp};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
-use service::app::Application;
+use service::app::{Application, ServiceOptions};
+use service::engine::Clock;
 use service::store::Store;
 use service::telemetry::{self, LogFormat};
 use service::tokens::{self, NewToken};
@@ -118,9 +120,9 @@ async fn issue(store: &Store, name: &str, role: Role, member_id: Option<&str>) -
 }
 
 /// Starts the service on a free port; it runs until the returned sender fires or drops.
-async fn serve(store: Store) -> (String, oneshot::Sender<()>) {
+async fn serve(store: Store, options: ServiceOptions) -> (String, oneshot::Sender<()>) {
     let listen: SocketAddr = "127.0.0.1:0".parse().expect("an address");
-    let application = Application::build(store, Policy::default(), listen)
+    let application = Application::build(store, options, listen)
         .await
         .expect("the service starts");
     let address = application.local_addr().expect("a bound port");
@@ -138,6 +140,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub tokens: Tokens,
     pub test_store: TestStore,
+    pub options: ServiceOptions,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -150,7 +153,28 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// A service on the system clock.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Clock::System).await
+    }
+
+    /// A service whose clock stands at `start` until [`TestApp::set_time`] moves it.
+    pub async fn spawn_at(backend: Backend, start: Timestamp) -> Self {
+        Self::spawn_with(backend, Clock::Fixed(Arc::new(Mutex::new(start)))).await
+    }
+
+    /// Moves a fixed clock (see [`TestApp::spawn_at`]).
+    pub fn set_time(&self, time: Timestamp) {
+        if let Clock::Fixed(clock) = &self.options.clock {
+            *clock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = time;
+        }
+    }
+
+    async fn spawn_with(backend: Backend, clock: Clock) -> Self {
+        let options = ServiceOptions {
+            clock,
+            ..ServiceOptions::default()
+        };
         let test_store = TestStore::new(backend).await;
         let store = &test_store.store;
         let tokens = Tokens {
@@ -160,12 +184,13 @@ impl TestApp {
             member: issue(store, "member-zhao", Role::Member, Some(MEMBER_ID)).await,
             auditor: issue(store, "auditor-liu", Role::Auditor, None).await,
         };
-        let (base_url, stop) = serve(store.clone()).await;
+        let (base_url, stop) = serve(store.clone(), options.clone()).await;
         TestApp {
             base_url,
             client: reqwest::Client::new(),
             tokens,
             test_store,
+            options,
             stop: Some(stop),
         }
     }
@@ -179,7 +204,7 @@ impl TestApp {
         let store = Store::open(self.test_store.database_url.as_deref(), self.test_store.data_dir.path())
             .await
             .expect("the store reopens");
-        let (base_url, stop) = serve(store).await;
+        let (base_url, stop) = serve(store, self.options.clone()).await;
         self.base_url = base_url;
         self.stop = Some(stop);
     }

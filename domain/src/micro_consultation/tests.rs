@@ -257,6 +257,7 @@ fn an_invalid_action_is_refused_naming_the_field() {
             venue: venue.to_owned(),
             scheduled_at: None,
             participants: vec![participant.to_owned()],
+            members: Vec::new(),
         })
     };
     let adopting = |change: fn(&mut Adopt)| {
@@ -315,6 +316,7 @@ fn a_convened_session_is_stored_in_its_fixed_json_shape() {
             "venue": "Jianshe Street consultation room",
             "scheduled_at": "2026-03-15T09:00:00Z",
             "participants": ["member-7", "Residents' committee"],
+            "members": ["member-7"],
             "at": "2026-03-03T09:00:00Z"
         }),
     );

@@ -220,7 +220,8 @@ pub struct History {
 #[derive(Debug, Serialize)]
 pub struct HistoryEntry {
     case_id: String,
-    kind: Kind,
+    /// The case kind, or `member_record` for a member's logged contacts.
+    kind: String,
     sequence: u64,
     position: i64,
     #[serde(rename = "type")]
@@ -250,7 +251,7 @@ impl From<StoredEvent> for HistoryEntry {
         let prev_hash = text(chain::PREV_HASH);
         HistoryEntry {
             case_id: event.aggregate_id,
-            kind: event.kind,
+            kind: event.aggregate_type,
             hash,
             prev_hash,
             sequence: event.sequence,
@@ -276,7 +277,7 @@ pub async fn history(
     let events = state.engine.history(case_id).await?;
     let kind = events
         .first()
-        .map(|event| event.kind)
+        .and_then(|event| event.kind())
         .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
     Ok(Json(History {
         id: case_id,

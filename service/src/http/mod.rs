@@ -6,6 +6,7 @@ mod cases;
 mod extract;
 mod health;
 mod problem;
+mod read_models;
 
 use std::sync::Arc;
 
@@ -21,6 +22,8 @@ use tracing::Level;
 pub use problem::ApiError;
 
 use crate::engine::Engine;
+use crate::projector::Projector;
+use projections::Quotas;
 
 /// Large enough for a 20,000-character body in any script, JSON-escaped.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
@@ -28,15 +31,23 @@ pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    pub projector: Projector,
+    pub quotas: Quotas,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/v1/cases", post(cases::submit))
+        .route("/api/v1/cases", post(cases::submit).get(read_models::list))
         .route("/api/v1/cases/{id}", get(cases::show))
         .route("/api/v1/cases/{id}/history", get(cases::history))
         .route("/api/v1/cases/{id}/state", get(cases::state_as_of))
         .route("/api/v1/cases/{id}/{action}", post(cases::act))
+        .route("/api/v1/outcomes", get(read_models::outcomes))
+        .route("/api/v1/overdue", get(read_models::overdue))
+        .route("/api/v1/members/assessment", get(read_models::assessment))
+        .route("/api/v1/members/{id}/record", get(read_models::member_record))
+        .route("/api/v1/members/{id}/contacts", post(read_models::log_contact))
+        .route("/api/v1/projections", get(read_models::projections))
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/healthz", get(health::live))

@@ -5,10 +5,12 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use domain::member_record::MemberError;
 use domain::CaseError;
 use serde_json::{Map, Value};
 
 use crate::engine::EngineError;
+use crate::projector::ProjectorError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,10 @@ pub enum ApiError {
     NoRoute { method: String, path: String },
     #[error("{method} is not allowed on this resource")]
     MethodNotAllowed { method: String },
+    #[error("the `{projection}` projection has not reached position {position} yet")]
+    ProjectionBehind { projection: &'static str, position: i64 },
+    #[error(transparent)]
+    Projector(#[from] ProjectorError),
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -58,6 +64,7 @@ struct Problem {
     title: &'static str,
     detail: String,
     fields: Map<String, Value>,
+    retry_after: Option<u32>,
 }
 
 impl Problem {
@@ -68,7 +75,13 @@ impl Problem {
             title,
             detail: detail.to_string(),
             fields: Map::new(),
+            retry_after: None,
         }
+    }
+
+    fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
@@ -89,6 +102,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -198,6 +216,16 @@ impl ApiError {
                 detail,
             ),
             ApiError::Engine(EngineError::Refused(error)) => refusal(error),
+            ApiError::Engine(EngineError::MemberRefused(MemberError::Forbidden)) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+            }
+            ApiError::Engine(EngineError::MemberRefused(MemberError::InvalidField { field, .. })) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                detail,
+            )
+            .with("field", *field),
             ApiError::Engine(EngineError::Conflict {
                 expected_version: Some(expected),
             }) => Problem::new(
@@ -226,7 +254,26 @@ impl ApiError {
                 detail,
             )
             .with("field", "after"),
-            ApiError::Engine(EngineError::Store(error)) => store_failure(error),
+            ApiError::Engine(EngineError::Store(error)) | ApiError::Projector(ProjectorError::Store(error)) => {
+                store_failure(error)
+            }
+            ApiError::ProjectionBehind { position, .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "projection-behind",
+                "Read model not caught up",
+                detail,
+            )
+            .with("min_position", *position)
+            .retry_after(1),
+            ApiError::Projector(ProjectorError::UnknownProjection(_)) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+            }
+            ApiError::Projector(ProjectorError::InjectedFault(_)) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the request failed on our side; it has been logged",
+            ),
         }
     }
 }

@@ -1,0 +1,207 @@
+//! The case summary: one row per case with what lists, outcome figures, overdue lists and the
+//! public tracking page need, kept up to date event by event.
+
+use domain::{
+    Adopted, Assigned, Channel, Classified, Closed, Consulted, Convened, Declined, Escalated, Extent, FeedbackGiven,
+    Kind, Merged, Outcome, PhaseCompleted, PolicyRecorded, Rating, Reassigned, Relayed, Reopened, ReportSubmitted,
+    Role, Status, Submitted, Timestamp, VisitRecorded, Withdrawn,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::LogEvent;
+
+/// Any case event, whatever its kind: event types and payloads are shared across kinds, so one
+/// reader serves all three.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CaseFact {
+    Submitted(Submitted),
+    Relayed(Relayed),
+    Classified(Classified),
+    Assigned(Assigned),
+    Reassigned(Reassigned),
+    Escalated(Escalated),
+    Convened(Convened),
+    PreparationCompleted(PhaseCompleted),
+    VisitRecorded(VisitRecorded),
+    ResearchCompleted(PhaseCompleted),
+    Consulted(Consulted),
+    ReportSubmitted(ReportSubmitted),
+    Adopted(Adopted),
+    PolicyRecorded(PolicyRecorded),
+    Declined(Declined),
+    Closed(Closed),
+    FeedbackGiven(FeedbackGiven),
+    Reopened(Reopened),
+    Withdrawn(Withdrawn),
+    Merged(Merged),
+}
+
+impl CaseFact {
+    /// The fact a case event states; `None` for events of other streams.
+    pub fn of(event: &LogEvent) -> Option<CaseFact> {
+        event.kind()?;
+        serde_json::from_value(event.payload.clone()).ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub id: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub title: String,
+    pub body: String,
+    pub category: String,
+    pub jurisdiction: String,
+    pub channel: Channel,
+    pub submitter_id: String,
+    pub submitter_role: Role,
+    pub lead_member: Option<String>,
+    /// Members who carried the voice, in order.
+    pub relayed_by: Vec<String>,
+    pub submitted_at: Timestamp,
+    pub department: Option<String>,
+    pub first_assigned_at: Option<Timestamp>,
+    pub due_at: Option<Timestamp>,
+    pub consultations: u32,
+    pub adoption: Option<Extent>,
+    pub declined: bool,
+    pub closed_at: Option<Timestamp>,
+    pub outcome: Option<Outcome>,
+    /// Closed after its deadline.
+    pub late: bool,
+    /// The closing summary: the answer the public tracking page shows.
+    pub public_answer: Option<String>,
+    pub rating: Option<Rating>,
+    pub escalated: bool,
+    pub reopened: u32,
+    pub merged_into: Option<String>,
+    pub version: u64,
+    pub position: i64,
+}
+
+impl CaseSummary {
+    /// The member answering for the case: the first to relay it, or a topic's lead member.
+    pub fn assignee(&self) -> Option<&str> {
+        self.relayed_by
+            .first()
+            .or(self.lead_member.as_ref())
+            .map(String::as_str)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status.is_open()
+    }
+
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        self.is_open() && self.due_at.is_some_and(|due| due < now)
+    }
+
+    fn submitted(event: &LogEvent, kind: Kind, submitted: Submitted) -> Self {
+        CaseSummary {
+            id: event.aggregate_id.clone(),
+            kind,
+            status: event.status_after().unwrap_or(Status::Submitted),
+            title: submitted.title,
+            body: submitted.body,
+            category: submitted.category,
+            jurisdiction: submitted.jurisdiction,
+            channel: submitted.channel,
+            submitter_id: submitted.submitter.id,
+            submitter_role: submitted.submitter.role,
+            lead_member: submitted.lead_member,
+            relayed_by: Vec::new(),
+            submitted_at: submitted.at,
+            department: None,
+            first_assigned_at: None,
+            due_at: None,
+            consultations: 0,
+            adoption: None,
+            declined: false,
+            closed_at: None,
+            outcome: None,
+            late: false,
+            public_answer: None,
+            rating: None,
+            escalated: false,
+            reopened: 0,
+            merged_into: None,
+            version: event.sequence,
+            position: event.position,
+        }
+    }
+}
+
+/// The summary after `event`, from the summary before it (`None` before submission). Events of
+/// other streams, and events that are not of this case, leave it as it was.
+pub fn summarize(before: Option<CaseSummary>, event: &LogEvent) -> Option<CaseSummary> {
+    let (Some(kind), Some(fact)) = (event.kind(), CaseFact::of(event)) else {
+        return before;
+    };
+    let mut case = match (before, fact) {
+        (None, CaseFact::Submitted(submitted)) => return Some(CaseSummary::submitted(event, kind, submitted)),
+        (None, _) => return None,
+        (Some(case), fact) => {
+            let mut case = case;
+            apply(&mut case, fact);
+            case
+        }
+    };
+    if let Some(status) = event.status_after() {
+        case.status = status;
+    }
+    case.version = event.sequence;
+    case.position = event.position;
+    Some(case)
+}
+
+fn apply(case: &mut CaseSummary, fact: CaseFact) {
+    match fact {
+        CaseFact::Submitted(_)
+        | CaseFact::Convened(_)
+        | CaseFact::PreparationCompleted(_)
+        | CaseFact::VisitRecorded(_)
+        | CaseFact::ResearchCompleted(_)
+        | CaseFact::ReportSubmitted(_)
+        | CaseFact::PolicyRecorded(_)
+        | CaseFact::Withdrawn(_) => {}
+        CaseFact::Relayed(relayed) => case.relayed_by.push(relayed.member),
+        CaseFact::Classified(classified) => case.category = classified.category,
+        CaseFact::Assigned(assigned) => {
+            case.department = Some(assigned.department);
+            case.first_assigned_at.get_or_insert(assigned.at);
+            case.due_at = Some(assigned.due_at);
+        }
+        CaseFact::Reassigned(reassigned) => {
+            case.department = Some(reassigned.department);
+            case.due_at = Some(reassigned.due_at);
+        }
+        CaseFact::Escalated(escalated) => {
+            case.escalated = true;
+            case.due_at = Some(escalated.due_at);
+        }
+        CaseFact::Consulted(_) => case.consultations += 1,
+        CaseFact::Adopted(adopted) => case.adoption = Some(adopted.extent),
+        CaseFact::Declined(_) => case.declined = true,
+        CaseFact::Closed(closed) => {
+            case.closed_at = Some(closed.at);
+            case.outcome = Some(closed.outcome);
+            case.late = closed.late;
+            case.public_answer = Some(closed.summary);
+        }
+        CaseFact::FeedbackGiven(feedback) => case.rating = Some(feedback.rating),
+        CaseFact::Reopened(reopened) => {
+            case.reopened += 1;
+            case.due_at = Some(reopened.due_at);
+            case.adoption = None;
+            case.declined = false;
+            case.closed_at = None;
+            case.outcome = None;
+            case.late = false;
+            case.public_answer = None;
+            case.rating = None;
+        }
+        CaseFact::Merged(merged) => case.merged_into = Some(merged.into.to_string()),
+    }
+}

@@ -1,0 +1,121 @@
+//! Members' duty records 一人一档: per member and year, what their events add up to.
+
+use std::collections::BTreeMap;
+
+use chrono::Datelike;
+use domain::member_record::{MemberEvent, STREAM_PREFIX};
+use domain::{Channel, Outcome, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::{CaseFact, LogEvent};
+
+/// One member's counts for one year.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DutyRecord {
+    pub member_id: String,
+    pub year: i32,
+    /// Constituents contacted 联系群众次数.
+    pub contacts: u32,
+    /// Voices carried 反映诉求数量: citizens' suggestions relayed.
+    pub relays: u32,
+    /// Social-opinion reports submitted.
+    pub reports: u32,
+    /// Consultations joined (sessions of micro-consultations, consultations of any case).
+    pub consultations: u32,
+    /// Cases the member carried or reported that closed solved (outcome A) 解决问题成效.
+    pub solved: u32,
+}
+
+impl DutyRecord {
+    fn add(&mut self, other: &DutyRecord) {
+        self.contacts += other.contacts;
+        self.relays += other.relays;
+        self.reports += other.reports;
+        self.consultations += other.consultations;
+        self.solved += other.solved;
+    }
+}
+
+/// What one event changes in the duty records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DutyEffects {
+    /// Counts to add, per (member, year).
+    pub increments: Vec<DutyRecord>,
+    /// Members who from now on answer for this case (their solved count grows when it is solved).
+    pub carried_by: Vec<String>,
+}
+
+impl DutyEffects {
+    fn count(&mut self, member_id: &str, year: i32, change: impl FnOnce(&mut DutyRecord)) {
+        let mut increment = DutyRecord {
+            member_id: member_id.to_owned(),
+            year,
+            ..DutyRecord::default()
+        };
+        change(&mut increment);
+        self.increments.push(increment);
+    }
+}
+
+/// The duty-record effects of `event`; `carriers` are the members already answering for its
+/// case (from earlier effects).
+pub fn duty_effects(event: &LogEvent, carriers: &[String]) -> DutyEffects {
+    let mut effects = DutyEffects::default();
+    if let Some(member_id) = event.aggregate_id.strip_prefix(STREAM_PREFIX) {
+        if let Ok(MemberEvent::ContactLogged(contact)) = serde_json::from_value(event.payload.clone()) {
+            effects.count(member_id, contact.date.year(), |record| record.contacts += 1);
+        }
+        return effects;
+    }
+    let Some(fact) = CaseFact::of(event) else {
+        return effects;
+    };
+    match fact {
+        CaseFact::Submitted(submitted)
+            if submitted.channel == Channel::MemberReport && submitted.submitter.role == Role::Member =>
+        {
+            effects.count(&submitted.submitter.id, submitted.at.year(), |record| {
+                record.reports += 1
+            });
+            effects.carried_by.push(submitted.submitter.id);
+        }
+        CaseFact::Relayed(relayed) => {
+            effects.count(&relayed.member, relayed.at.year(), |record| record.relays += 1);
+            effects.carried_by.push(relayed.member);
+        }
+        CaseFact::Consulted(consulted) => joined(&mut effects, &consulted.members, consulted.at.year()),
+        CaseFact::Convened(convened) => joined(&mut effects, &convened.members, convened.at.year()),
+        CaseFact::Closed(closed) if closed.outcome == Outcome::A => {
+            for member in carriers {
+                effects.count(member, closed.at.year(), |record| record.solved += 1);
+            }
+        }
+        _ => {}
+    }
+    effects
+}
+
+fn joined(effects: &mut DutyEffects, members: &[String], year: i32) {
+    let mut seen: Vec<&String> = Vec::new();
+    for member in members {
+        if !seen.contains(&member) {
+            seen.push(member);
+            effects.count(member, year, |record| record.consultations += 1);
+        }
+    }
+}
+
+/// Sums increments per (member, year), so a batch writes each record once.
+pub fn sum_increments(increments: impl IntoIterator<Item = DutyRecord>) -> Vec<DutyRecord> {
+    let mut sums: BTreeMap<(String, i32), DutyRecord> = BTreeMap::new();
+    for increment in increments {
+        sums.entry((increment.member_id.clone(), increment.year))
+            .or_insert_with(|| DutyRecord {
+                member_id: increment.member_id.clone(),
+                year: increment.year,
+                ..DutyRecord::default()
+            })
+            .add(&increment);
+    }
+    sums.into_values().collect()
+}

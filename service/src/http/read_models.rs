@@ -1,0 +1,282 @@
+//! Read-model endpoints: the case list, outcome figures, duty records and assessment, the
+//! overdue list, contacts, and the projections' own state. Every read takes `min_position`:
+//! it waits (briefly) until the projection has applied that position, so a client reads its
+//! own writes.
+
+use std::time::Duration;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{NaiveDate, TimeZone, Utc};
+use domain::member_record::LogContact;
+use domain::{Kind, Status, Timestamp};
+use projections::{CaseSummary, GroupBy, OutcomeFigures, CASE_SUMMARIES, MEMBER_RECORDS};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Authenticated, CommandHeaders, JsonBody};
+use super::problem::ApiError;
+use super::AppState;
+use crate::engine::{CommandContext, Logged};
+use crate::projector::Checkpoint;
+use crate::views::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment};
+
+/// How long a read waits for a projection to reach `min_position`.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+
+async fn caught_up(state: &AppState, projection: &'static str, min_position: Option<i64>) -> Result<(), ApiError> {
+    let Some(position) = min_position else {
+        return Ok(());
+    };
+    if state.projector.wait_for(projection, position, READ_YOUR_WRITES).await? {
+        Ok(())
+    } else {
+        Err(ApiError::ProjectionBehind { projection, position })
+    }
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(query)| query)
+        .map_err(|rejection| ApiError::InvalidQuery(rejection.body_text()))
+}
+
+/// A moment given as an RFC 3339 time or a date (its first moment, UTC).
+fn moment(name: &str, text: &str) -> Result<Timestamp, ApiError> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    text.parse::<NaiveDate>()
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|moment| Utc.from_utc_datetime(&moment))
+        .ok_or_else(|| ApiError::InvalidQuery(format!("`{name}` is an RFC 3339 time or a YYYY-MM-DD date")))
+}
+
+fn optional_moment(name: &str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    text.map(|text| moment(name, text)).transpose()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    kind: Option<Kind>,
+    status: Option<Status>,
+    category: Option<String>,
+    jurisdiction: Option<String>,
+    department: Option<String>,
+    assignee: Option<String>,
+    overdue: Option<bool>,
+    q: Option<String>,
+    submitted_from: Option<String>,
+    submitted_to: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+    min_position: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CasePage {
+    cases: Vec<CaseSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(_actor): Authenticated,
+    params: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<CasePage>, ApiError> {
+    let params = query(params)?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidQuery(format!("`limit` is from 1 to {MAX_PAGE}")));
+    }
+    let after = match params.cursor.as_deref() {
+        Some(text) => Some(
+            Cursor::parse(text)
+                .ok_or_else(|| ApiError::InvalidQuery("`cursor` is not one this list gave".to_owned()))?,
+        ),
+        None => None,
+    };
+    let text = params.q.filter(|text| !text.trim().is_empty());
+    if text.as_ref().is_some_and(|text| text.chars().count() > 200) {
+        return Err(ApiError::InvalidQuery("`q` is at most 200 characters".to_owned()));
+    }
+    let filter = CaseFilter {
+        kind: params.kind,
+        status: params.status,
+        category: params.category,
+        jurisdiction: params.jurisdiction,
+        department: params.department,
+        assignee: params.assignee,
+        overdue: params.overdue,
+        text,
+        submitted_from: optional_moment("submitted_from", params.submitted_from.as_deref())?,
+        submitted_to: optional_moment("submitted_to", params.submitted_to.as_deref())?,
+        after,
+        limit,
+    };
+    caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
+    let now = state.engine.clock().now();
+    let (cases, next) = views::list_cases(state.engine.store(), &filter, now).await?;
+    Ok(Json(CasePage {
+        cases,
+        next_cursor: next.map(|cursor| cursor.to_string()),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomesQuery {
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<GroupBy>,
+    min_position: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Outcomes {
+    from: Timestamp,
+    to: Timestamp,
+    group_by: Option<GroupBy>,
+    groups: Vec<OutcomeFigures>,
+}
+
+/// Figures over the cases submitted in `[from, to)`; by default the current year so far.
+pub async fn outcomes(
+    State(state): State<AppState>,
+    Authenticated(_actor): Authenticated,
+    params: Result<Query<OutcomesQuery>, QueryRejection>,
+) -> Result<Json<Outcomes>, ApiError> {
+    let params = query(params)?;
+    let now = state.engine.clock().now();
+    let from = match params.from.as_deref() {
+        Some(text) => moment("from", text)?,
+        None => views::year_start(views::current_year(now)).unwrap_or(now),
+    };
+    let to = optional_moment("to", params.to.as_deref())?.unwrap_or(now + chrono::Duration::seconds(1));
+    if to <= from {
+        return Err(ApiError::InvalidQuery("`to` must be after `from`".to_owned()));
+    }
+    caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
+    let groups = views::outcomes(state.engine.store(), from, to, params.group_by, now).await?;
+    Ok(Json(Outcomes {
+        from,
+        to,
+        group_by: params.group_by,
+        groups,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YearQuery {
+    year: Option<i32>,
+    min_position: Option<i64>,
+}
+
+fn year(state: &AppState, year: Option<i32>) -> Result<i32, ApiError> {
+    let year = year.unwrap_or_else(|| views::current_year(state.engine.clock().now()));
+    if (2000..=2200).contains(&year) {
+        Ok(year)
+    } else {
+        Err(ApiError::InvalidQuery("`year` is from 2000 to 2200".to_owned()))
+    }
+}
+
+fn member_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(member) = path.map_err(|rejection| ApiError::NotFound(rejection.body_text()))?;
+    let valid = !member.is_empty() && member.chars().count() <= 100 && !member.chars().any(char::is_control);
+    if valid {
+        Ok(member)
+    } else {
+        Err(ApiError::NotFound(format!("no member has the id `{member}`")))
+    }
+}
+
+pub async fn member_record(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    Authenticated(_actor): Authenticated,
+    params: Result<Query<YearQuery>, QueryRejection>,
+) -> Result<Json<MemberStanding>, ApiError> {
+    let member = member_path(path)?;
+    let params = query(params)?;
+    let year = year(&state, params.year)?;
+    caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
+    let now = state.engine.clock().now();
+    Ok(Json(
+        views::member_record(state.engine.store(), &member, year, &state.quotas, now).await?,
+    ))
+}
+
+pub async fn assessment(
+    State(state): State<AppState>,
+    Authenticated(_actor): Authenticated,
+    params: Result<Query<YearQuery>, QueryRejection>,
+) -> Result<Json<Assessment>, ApiError> {
+    let params = query(params)?;
+    let year = year(&state, params.year)?;
+    caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
+    let now = state.engine.clock().now();
+    Ok(Json(
+        views::assessment(state.engine.store(), year, &state.quotas, now).await?,
+    ))
+}
+
+pub async fn log_contact(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    Authenticated(actor): Authenticated,
+    headers: CommandHeaders,
+    JsonBody(input): JsonBody<LogContact>,
+) -> Result<(StatusCode, Json<Logged>), ApiError> {
+    let member = member_path(path)?;
+    let context = CommandContext {
+        actor,
+        request_id: headers.request_id,
+        expected_version: None,
+        correlation_id: headers.correlation_id,
+        causation_id: headers.causation_id,
+        client_time: headers.client_time,
+        idempotency: None,
+    };
+    let logged = state.engine.log_contact(&member, context, input).await?;
+    Ok((StatusCode::CREATED, Json(logged)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionQuery {
+    min_position: Option<i64>,
+}
+
+pub async fn overdue(
+    State(state): State<AppState>,
+    Authenticated(_actor): Authenticated,
+    params: Result<Query<PositionQuery>, QueryRejection>,
+) -> Result<Json<Vec<OverdueByDepartment>>, ApiError> {
+    let params = query(params)?;
+    caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
+    let now = state.engine.clock().now();
+    Ok(Json(views::overdue(state.engine.store(), now).await?))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Projections {
+    projections: Vec<Checkpoint>,
+}
+
+pub async fn projections(
+    State(state): State<AppState>,
+    Authenticated(_actor): Authenticated,
+) -> Result<Json<Projections>, ApiError> {
+    Ok(Json(Projections {
+        projections: state.projector.checkpoints().await?,
+    }))
+}

@@ -1,0 +1,451 @@
+//! The projection engine: each projection follows the global log from its checkpoint and
+//! applies events in batches. A batch is one transaction that claims the checkpoint row
+//! (compare-and-set on the position the batch started from), writes the view changes and moves
+//! the checkpoint: a crash at any point leaves the projection before or after the batch, and
+//! two runners can never apply the same event twice (the loser's claim fails and it rolls
+//! back). On PostgreSQL an advisory lock, held on a connection for as long as the runner lives,
+//! keeps the work with one process at a time; the others wait and take over if it dies.
+//!
+//! Runners wake on the engine's in-process notification, on PostgreSQL `NOTIFY lianxin_events`
+//! (a trigger on `events`), and at least once a second.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use projections::{duty_effects, sum_increments, summarize, CaseSummary, CASE_SUMMARIES, MEMBER_RECORDS, PROJECTIONS};
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::Row;
+use tokio::sync::{watch, Notify};
+
+use crate::store::{on_pool, Store, StoreError, StoredEvent};
+
+/// Events per transaction.
+const BATCH: i64 = 500;
+/// How often a runner looks at the log when nothing woke it.
+const POLL: Duration = Duration::from_secs(1);
+/// Advisory-lock keys, one per projection.
+fn lease_key(name: &str) -> i64 {
+    0x6c78_0000 + PROJECTIONS.iter().position(|known| *known == name).unwrap_or(0) as i64
+}
+
+/// A test's way to stop a batch between its view writes and its checkpoint, as a crash would.
+pub type Fault = Arc<dyn Fn(&str, &StoredEvent) -> bool + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no projection is named `{0}`")]
+    UnknownProjection(String),
+    #[error("injected fault in `{0}` before its checkpoint")]
+    InjectedFault(String),
+}
+
+impl From<sqlx::Error> for ProjectorError {
+    fn from(error: sqlx::Error) -> Self {
+        ProjectorError::Store(error.into())
+    }
+}
+
+/// A projection's place in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    pub name: &'static str,
+    /// The position of the last event applied; 0 before the first.
+    pub position: i64,
+    /// The log's last position.
+    pub head: i64,
+    /// Events appended after the checkpoint, not yet applied.
+    pub lag: i64,
+}
+
+#[derive(Clone)]
+pub struct Projector {
+    store: Store,
+    /// Bumped after every committed batch, so readers waiting for a position re-check.
+    applied: Arc<watch::Sender<u64>>,
+    fault: Option<Fault>,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector")
+            .field("store", &self.store.backend())
+            .finish()
+    }
+}
+
+fn known(name: &str) -> Result<&'static str, ProjectorError> {
+    PROJECTIONS
+        .iter()
+        .find(|known| **known == name)
+        .copied()
+        .ok_or_else(|| ProjectorError::UnknownProjection(name.to_owned()))
+}
+
+impl Projector {
+    pub fn new(store: Store) -> Self {
+        Projector {
+            store,
+            applied: Arc::new(watch::channel(0).0),
+            fault: None,
+        }
+    }
+
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.fault = Some(fault);
+        self
+    }
+
+    /// Changes whenever a batch commits.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Runs every projection until the process ends.
+    pub fn spawn(&self, appended: Arc<Notify>) {
+        for name in PROJECTIONS {
+            let projector = self.clone();
+            let appended = Arc::clone(&appended);
+            tokio::spawn(async move { projector.run(name, appended).await });
+        }
+    }
+
+    async fn run(self, name: &'static str, appended: Arc<Notify>) {
+        let wake = Arc::new(Notify::new());
+        if let Store::Postgres(pool) = &self.store {
+            listen(pool.clone(), Arc::clone(&wake));
+        }
+        loop {
+            // Held for as long as this runner lives: other processes wait for it.
+            let _lease = match self.lease(name).await {
+                Ok(lease) => lease,
+                Err(error) => {
+                    tracing::warn!(projection = name, %error, "cannot take the projection lease");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+            };
+            loop {
+                match self.catch_up(name, |_| {}).await {
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(projection = name, %error, "projection batch failed; retrying");
+                        tokio::time::sleep(POLL).await;
+                        if matches!(error, ProjectorError::InjectedFault(_)) {
+                            return;
+                        }
+                    }
+                }
+                tokio::select! {
+                    () = appended.notified() => {},
+                    () = wake.notified() => {},
+                    () = tokio::time::sleep(POLL) => {},
+                }
+            }
+        }
+    }
+
+    /// Waits until this process may advance `name` (PostgreSQL); SQLite has one process.
+    async fn lease(&self, name: &str) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, StoreError> {
+        let Store::Postgres(pool) = &self.store else {
+            return Ok(None);
+        };
+        let mut connection = pool.acquire().await?;
+        loop {
+            let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(lease_key(name))
+                .fetch_one(&mut *connection)
+                .await?;
+            if held {
+                return Ok(Some(connection));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Applies every event after the checkpoint, batch by batch; `progress` is told the
+    /// checkpoint after each batch. Returns the number of events applied.
+    pub async fn catch_up(&self, name: &str, mut progress: impl FnMut(i64) + Send) -> Result<u64, ProjectorError> {
+        let name = known(name)?;
+        let mut applied = 0;
+        loop {
+            let from = self.position(name).await?;
+            let batch = self.store.log_after(from, BATCH).await?;
+            if batch.is_empty() {
+                return Ok(applied);
+            }
+            if self.apply_batch(name, from, &batch).await? {
+                applied += batch.len() as u64;
+                self.applied.send_modify(|generation| *generation += 1);
+                progress(batch.last().map_or(from, |event| event.position));
+            }
+        }
+    }
+
+    async fn position(&self, name: &str) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT position FROM projection_checkpoints WHERE name = $1";
+        Ok(on_pool!(&self.store, |pool| sqlx::query_scalar(SQL)
+            .bind(name)
+            .fetch_one(pool)
+            .await?))
+    }
+
+    /// One transaction: claim the checkpoint at `from`, apply `batch`, move the checkpoint.
+    /// `false` when another runner moved the checkpoint first (nothing is written).
+    async fn apply_batch(&self, name: &'static str, from: i64, batch: &[StoredEvent]) -> Result<bool, ProjectorError> {
+        const CLAIM: &str = "UPDATE projection_checkpoints SET position = position WHERE name = $1 AND position = $2";
+        const MOVE: &str =
+            "UPDATE projection_checkpoints SET position = $1, updated_at = CURRENT_TIMESTAMP WHERE name = $2";
+        let last = batch.last().map_or(from, |event| event.position);
+        on_pool!(&self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(CLAIM).bind(name).bind(from).execute(&mut *tx).await?;
+            if claimed.rows_affected() != 1 {
+                return Ok(false);
+            }
+            match name {
+                CASE_SUMMARIES => {
+                    for event in batch.iter().filter(|event| event.kind().is_some()) {
+                        let before: Option<Json<CaseSummary>> =
+                            sqlx::query_scalar("SELECT summary FROM case_summaries WHERE id = $1")
+                                .bind(&event.aggregate_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        let before = before.map(|summary| summary.0);
+                        let after = summarize(before.clone(), event);
+                        if let Some(case) = after.filter(|after| Some(after) != before.as_ref()) {
+                            sqlx::query(UPSERT_CASE_SUMMARY)
+                                .bind(&case.id)
+                                .bind(case.kind.as_str())
+                                .bind(case.status.as_str())
+                                .bind(&case.category)
+                                .bind(&case.jurisdiction)
+                                .bind(&case.department)
+                                .bind(case.assignee())
+                                .bind(case.submitted_at)
+                                .bind(case.due_at)
+                                .bind(case.is_open())
+                                .bind(&case.title)
+                                .bind(&case.body)
+                                .bind(Json(&case))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+                MEMBER_RECORDS => {
+                    let mut increments = Vec::new();
+                    for event in batch {
+                        let carriers: Vec<String> = if event.event_type == "closed" {
+                            sqlx::query_scalar(
+                                "SELECT member_id FROM member_cases WHERE case_id = $1 ORDER BY member_id",
+                            )
+                            .bind(&event.aggregate_id)
+                            .fetch_all(&mut *tx)
+                            .await?
+                        } else {
+                            Vec::new()
+                        };
+                        let effects = duty_effects(event, &carriers);
+                        for member in &effects.carried_by {
+                            sqlx::query(
+                                "INSERT INTO member_cases (case_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                            )
+                            .bind(&event.aggregate_id)
+                            .bind(member)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        increments.extend(effects.increments);
+                    }
+                    for record in sum_increments(increments) {
+                        sqlx::query(ADD_TO_MEMBER_YEAR)
+                            .bind(&record.member_id)
+                            .bind(record.year)
+                            .bind(i64::from(record.contacts))
+                            .bind(i64::from(record.relays))
+                            .bind(i64::from(record.reports))
+                            .bind(i64::from(record.consultations))
+                            .bind(i64::from(record.solved))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                other => return Err(ProjectorError::UnknownProjection(other.to_owned())),
+            }
+            if let (Some(fault), Some(event)) = (&self.fault, batch.last()) {
+                if fault(name, event) {
+                    // Dropping the transaction rolls back the view writes, as a crash would.
+                    return Err(ProjectorError::InjectedFault(name.to_owned()));
+                }
+            }
+            sqlx::query(MOVE).bind(last).bind(name).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Empties the views of `name` and sets its checkpoint back to the start, in one
+    /// transaction; the next catch-up rebuilds it from the whole log.
+    pub async fn reset(&self, name: &str) -> Result<(), ProjectorError> {
+        let name = known(name)?;
+        let tables: &[&str] = match name {
+            CASE_SUMMARIES => &["case_summaries"],
+            _ => &["member_years", "member_cases"],
+        };
+        on_pool!(&self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE projection_checkpoints SET position = 0 WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            for table in tables {
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Every projection's checkpoint, the log's head and the lag between them.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, ProjectorError> {
+        const LAG: &str = "SELECT COUNT(*) FROM events WHERE position > $1";
+        let head = self.store.head_position().await?;
+        let mut checkpoints = Vec::new();
+        for name in PROJECTIONS {
+            let position = self.position(name).await?;
+            let lag: i64 = on_pool!(&self.store, |pool| sqlx::query_scalar(LAG)
+                .bind(position)
+                .fetch_one(pool)
+                .await?);
+            checkpoints.push(Checkpoint {
+                name,
+                position,
+                head,
+                lag,
+            });
+        }
+        Ok(checkpoints)
+    }
+
+    /// Whether `name` has applied the event at `position` (and so everything before it in
+    /// log order).
+    pub async fn has_applied(&self, name: &str, position: i64) -> Result<bool, ProjectorError> {
+        let name = known(name)?;
+        let covered: bool = match &self.store {
+            Store::Postgres(pool) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM projection_checkpoints c \
+                   JOIN events applied ON applied.position = c.position \
+                   JOIN events wanted ON wanted.position = $2 \
+                  WHERE c.name = $1 \
+                    AND (wanted.transaction_id, wanted.position) <= (applied.transaction_id, applied.position))",
+            )
+            .bind(name)
+            .bind(position)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::from)?,
+            Store::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM projection_checkpoints WHERE name = $1 AND position >= $2)",
+            )
+            .bind(name)
+            .bind(position)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::from)?,
+        };
+        Ok(covered)
+    }
+
+    /// Waits (up to `limit`) until `name` has applied `position`; `false` if it has not by then.
+    pub async fn wait_for(&self, name: &str, position: i64, limit: Duration) -> Result<bool, ProjectorError> {
+        let mut applied = self.applied();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.has_applied(name, position).await? {
+                return Ok(true);
+            }
+            let changed = tokio::time::timeout_at(deadline, applied.changed()).await;
+            if changed.is_err() {
+                return self.has_applied(name, position).await;
+            }
+        }
+    }
+
+    /// Every row of every view, in a stable order: two projections are equal when these are.
+    pub async fn dump(&self) -> Result<HashMap<&'static str, Vec<String>>, ProjectorError> {
+        let mut dump = HashMap::new();
+        let cases: Vec<Json<CaseSummary>> = on_pool!(&self.store, |pool| sqlx::query_scalar(
+            "SELECT summary FROM case_summaries ORDER BY id"
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::from)?);
+        dump.insert(
+            CASE_SUMMARIES,
+            cases
+                .into_iter()
+                .map(|case| serde_json::to_string(&case.0).unwrap_or_default())
+                .collect(),
+        );
+        let members: Vec<String> = on_pool!(&self.store, |pool| {
+            let rows = sqlx::query(
+                "SELECT member_id, year, contacts, relays, reports, consultations, solved \
+                 FROM member_years ORDER BY member_id, year",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::from)?;
+            let mut lines = Vec::new();
+            for row in rows {
+                let member: String = row.try_get(0)?;
+                let numbers: Vec<i64> = (1..7).map(|index| row.try_get(index)).collect::<Result<_, _>>()?;
+                lines.push(format!("{member} {numbers:?}"));
+            }
+            lines
+        });
+        dump.insert(MEMBER_RECORDS, members);
+        Ok(dump)
+    }
+}
+
+const UPSERT_CASE_SUMMARY: &str = "\
+INSERT INTO case_summaries \
+    (id, kind, status, category, jurisdiction, department, assignee, submitted_at, due_at, is_open, title, body, summary) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+ON CONFLICT (id) DO UPDATE SET \
+    kind = excluded.kind, status = excluded.status, category = excluded.category, \
+    jurisdiction = excluded.jurisdiction, department = excluded.department, assignee = excluded.assignee, \
+    submitted_at = excluded.submitted_at, due_at = excluded.due_at, is_open = excluded.is_open, \
+    title = excluded.title, body = excluded.body, summary = excluded.summary";
+
+const ADD_TO_MEMBER_YEAR: &str = "\
+INSERT INTO member_years (member_id, year, contacts, relays, reports, consultations, solved) \
+VALUES ($1, $2, $3, $4, $5, $6, $7) \
+ON CONFLICT (member_id, year) DO UPDATE SET \
+    contacts = member_years.contacts + excluded.contacts, relays = member_years.relays + excluded.relays, \
+    reports = member_years.reports + excluded.reports, \
+    consultations = member_years.consultations + excluded.consultations, \
+    solved = member_years.solved + excluded.solved";
+
+/// Forwards PostgreSQL notifications of appended events to `wake`, reconnecting when needed.
+fn listen(pool: sqlx::PgPool, wake: Arc<Notify>) {
+    tokio::spawn(async move {
+        loop {
+            match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if listener.listen("lianxin_events").await.is_ok() {
+                        while listener.recv().await.is_ok() {
+                            wake.notify_waiters();
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot listen for appended events"),
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    });
+}
