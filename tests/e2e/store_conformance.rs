@@ -150,7 +150,7 @@ async fn many_cases_written_concurrently_keep_their_own_order_and_distinct_posit
     }
     let mut positions = HashSet::new();
     for case in &cases {
-        let events = test.store.stream_events(&*case.to_string()).await.unwrap();
+        let events = test.store.stream_events(&case.to_string()).await.unwrap();
         assert_eq!(events.iter().map(|event| event.sequence).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(events.windows(2).all(|pair| pair[0].position < pair[1].position));
         assert!(events.iter().all(|event| event.aggregate_id == case.to_string()));
