@@ -39,12 +39,12 @@ CREATE INDEX case_summaries_open_by_due ON case_summaries (due_at) WHERE is_open
 CREATE TABLE member_years
 (
     member_id     text    NOT NULL,
-    year          integer NOT NULL,
-    contacts      integer NOT NULL DEFAULT 0,
-    relays        integer NOT NULL DEFAULT 0,
-    reports       integer NOT NULL DEFAULT 0,
-    consultations integer NOT NULL DEFAULT 0,
-    solved        integer NOT NULL DEFAULT 0,
+    year          bigint NOT NULL,
+    contacts      bigint NOT NULL DEFAULT 0,
+    relays        bigint NOT NULL DEFAULT 0,
+    reports       bigint NOT NULL DEFAULT 0,
+    consultations bigint NOT NULL DEFAULT 0,
+    solved        bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (member_id, year)
 );
 CREATE INDEX member_years_by_year ON member_years (year);

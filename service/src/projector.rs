@@ -264,7 +264,7 @@ impl Projector {
                     for record in sum_increments(increments) {
                         sqlx::query(ADD_TO_MEMBER_YEAR)
                             .bind(&record.member_id)
-                            .bind(record.year)
+                            .bind(i64::from(record.year))
                             .bind(i64::from(record.contacts))
                             .bind(i64::from(record.relays))
                             .bind(i64::from(record.reports))

@@ -165,7 +165,11 @@ async fn duty_records(store: &Store, member: Option<&str>, years: [i32; 2]) -> R
         let mut query = QueryBuilder::new(
             "SELECT member_id, year, contacts, relays, reports, consultations, solved FROM member_years WHERE year IN (",
         );
-        query.push_bind(years[0]).push(", ").push_bind(years[1]).push(")");
+        query
+            .push_bind(i64::from(years[0]))
+            .push(", ")
+            .push_bind(i64::from(years[1]))
+            .push(")");
         if let Some(member) = member {
             query.push(" AND member_id = ").push_bind(member.to_owned());
         }

@@ -3,5 +3,6 @@
 mod api_errors;
 mod audit_log;
 mod case_kinds;
+mod read_models;
 mod store_conformance;
 mod suggestion_walk;

@@ -133,6 +133,21 @@ async fn serve(store: Store, options: ServiceOptions) -> (String, oneshot::Sende
     (format!("http://{address}"), stop)
 }
 
+/// A second service process over a [`TestApp`]'s store; stops when dropped.
+#[derive(Debug)]
+pub struct Sibling {
+    pub base_url: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// A running service on its own port over its own store.
 #[derive(Debug)]
 pub struct TestApp {
@@ -207,6 +222,19 @@ impl TestApp {
         let (base_url, stop) = serve(store, self.options.clone()).await;
         self.base_url = base_url;
         self.stop = Some(stop);
+    }
+
+    /// Another service process on the same store, with its own pool, engine and projectors,
+    /// as a second server on one PostgreSQL database would be.
+    pub async fn sibling(&self) -> Sibling {
+        let store = Store::open(self.test_store.database_url.as_deref(), self.test_store.data_dir.path())
+            .await
+            .expect("the store opens again");
+        let (base_url, stop) = serve(store, self.options.clone()).await;
+        Sibling {
+            base_url,
+            stop: Some(stop),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,610 @@
+//! The projections and the read models on them: rebuilt equals live, crash safety, several
+//! service processes on one database, outcome figures checked by hand, the duty-record rules.
+
+use std::collections::HashMap;
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use service::engine::{Clock, CommandContext, Engine};
+use service::projector::Projector;
+use tests::{on_both_backends, problem, suggestion, Backend, TestApp, TestStore, MEMBER_ID};
+
+/// A small, fixed-seed generator (xorshift64*): the same sequence on every run.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// A valid body for `action` on `kind`, with some variety.
+fn body_for(action: &str, kind: &str, dice: &mut Dice) -> Value {
+    let departments = ["市住建局", "市交通局", "市教育局", "市卫健委"];
+    match action {
+        "relay" => json!({"note": "走访中群众反映"}),
+        "classify" => json!({"category": dice.pick(&["交通", "住房", "教育", "医疗"])}),
+        "assign" | "reassign" => json!({"department": dice.pick(&departments)}),
+        "escalate" | "decline" | "reopen" => json!({"reason": "理由"}),
+        "convene" => json!({"venue": "协商议事室", "members": [MEMBER_ID, "m-0002"]}),
+        "consult" => json!({"note": "协商纪要", "members": [dice.pick(&[MEMBER_ID, "m-0002", "m-0003"])]}),
+        "complete_preparation" | "complete_research" => json!({"note": "完成"}),
+        "record_visit" => json!({"place": "达拉特旗", "findings": "发现"}),
+        "submit_report" => json!({"title": "报告", "recommendations": ["一", "二", "三"]}),
+        "adopt" if kind == "joint_research" => json!({"by": "市委", "extent": "full"}),
+        "adopt" => json!({"by": "市政府", "extent": dice.pick(&["full", "partial"])}),
+        "record_policy" => json!({"title": "配套政策"}),
+        "close" => json!({"outcome": dice.pick(&["A", "B", "C"]), "summary": "办结"}),
+        "feedback" => json!({"rating": dice.pick(&["satisfied", "basically_satisfied", "unsatisfied"])}),
+        "withdraw" => json!({"reason": "撤回"}),
+        _ => json!({}),
+    }
+}
+
+/// Waits until every projection has applied the whole log.
+async fn settled(app: &TestApp) {
+    for _ in 0..200 {
+        let body: Value = app
+            .get(&app.tokens.auditor, "/api/v1/projections")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let projections = body["projections"].as_array().unwrap();
+        if projections.iter().all(|projection| projection["lag"] == 0) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the projections did not catch up");
+}
+
+/// Drives `steps` random commands over all kinds through the API.
+async fn random_history(app: &TestApp, seed: u64, steps: usize) {
+    let mut dice = Dice(seed);
+    let mut cases: Vec<(String, String)> = Vec::new();
+    let kinds = ["suggestion", "suggestion", "micro_consultation", "joint_research"];
+    for step in 0..steps {
+        if cases.is_empty() || dice.below(6) == 0 {
+            let kind = *dice.pick(&kinds);
+            let mut body = suggestion();
+            body["kind"] = json!(kind);
+            body["category"] = json!(dice.pick(&["交通", "住房", "教育"]));
+            body["jurisdiction"] = json!(dice.pick(&["东胜区", "康巴什区", "达拉特旗"]));
+            if kind == "joint_research" {
+                body["lead_member"] = json!(MEMBER_ID);
+            }
+            let token = if dice.below(2) == 0 {
+                &app.tokens.citizen
+            } else {
+                &app.tokens.member
+            };
+            let created: Value = app.submit(token, &body).await.json().await.unwrap();
+            cases.push((created["id"].as_str().unwrap().to_owned(), kind.to_owned()));
+            continue;
+        }
+        if step % 17 == 0 {
+            let contact = json!({"date": "2026-01-15", "constituent": "居民", "summary": "反映情况"});
+            let response = app
+                .post(
+                    &app.tokens.member,
+                    &format!("/api/v1/members/{MEMBER_ID}/contacts"),
+                    &contact,
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::CREATED);
+        }
+        let (id, kind) = dice.pick(&cases).clone();
+        let token = if dice.below(3) == 0 {
+            app.tokens.member.clone()
+        } else {
+            app.tokens.staff.clone()
+        };
+        let case: Value = app
+            .get(&token, &format!("/api/v1/cases/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let allowed: Vec<String> = serde_json::from_value(case["allowed_actions"].clone()).unwrap();
+        if allowed.is_empty() {
+            continue;
+        }
+        let action = dice.pick(&allowed).clone();
+        let body = body_for(&action, &kind, &mut dice);
+        let response = app.act(&token, &id, &action, &body).await;
+        let status = response.status();
+        assert!(
+            status == StatusCode::OK || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{action} on {kind}: {status} {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+}
+
+async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    random_history(&app, 0x6c69_616e_7869_6e01, 240).await;
+    settled(&app).await;
+    let projector = Projector::new(app.test_store.store.clone());
+    let live = projector.dump().await.unwrap();
+    assert!(live["case_summaries"].len() > 20, "the history made cases");
+    assert!(!live["member_records"].is_empty(), "the history made duty records");
+    for name in projections::PROJECTIONS {
+        projector.reset(name).await.unwrap();
+        projector.catch_up(name, |_| {}).await.unwrap();
+    }
+    let rebuilt = projector.dump().await.unwrap();
+    assert_eq!(rebuilt, live);
+}
+
+fn context(id: &str, role: Role) -> CommandContext {
+    CommandContext {
+        actor: Actor {
+            id: id.to_owned(),
+            role,
+        },
+        request_id: "test".to_owned(),
+        expected_version: None,
+        correlation_id: None,
+        causation_id: None,
+        client_time: None,
+        idempotency: None,
+    }
+}
+
+/// A suggestion relayed by the member and closed solved, through the engine.
+async fn solved_with_a_member(engine: &Engine) {
+    let input: Submit = serde_json::from_value(suggestion()).unwrap();
+    let case = engine.submit(context("c-1", Role::Citizen), input).await.unwrap().id;
+    let relay = ActionInput::from_json(Action::Relay, json!({"note": "反映"})).unwrap();
+    engine.act(case, context(MEMBER_ID, Role::Member), relay).await.unwrap();
+    for (action, body) in [
+        (Action::Assign, json!({"department": "市住建局"})),
+        (Action::Consult, json!({"note": "协商", "members": [MEMBER_ID]})),
+        (Action::Adopt, json!({"by": "市住建局", "extent": "full"})),
+        (Action::Close, json!({"outcome": "A", "summary": "已解决"})),
+    ] {
+        let input = ActionInput::from_json(action, body).unwrap();
+        engine.act(case, context("s-1", Role::Staff), input).await.unwrap();
+    }
+}
+
+/// A batch stopped between its view writes and its checkpoint leaves the projection where the
+/// previous batch left it; after a restart nothing is lost or counted twice.
+async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let engine = Engine::new(
+        test.store.clone(),
+        Policy::default(),
+        Clock::Fixed(Arc::new(Mutex::new(at(3, 1)))),
+    );
+    solved_with_a_member(&engine).await;
+    let projector = Projector::new(test.store.clone());
+    for name in projections::PROJECTIONS {
+        projector.catch_up(name, |_| {}).await.unwrap();
+    }
+    let first = projector.dump().await.unwrap();
+    let first_checkpoints = projector.checkpoints().await.unwrap();
+
+    solved_with_a_member(&engine).await;
+    let crashing = Projector::new(test.store.clone()).with_fault(Arc::new(|_, _| true));
+    for name in projections::PROJECTIONS {
+        let failed = crashing.catch_up(name, |_| {}).await;
+        assert!(failed.is_err(), "{name}: the injected fault stops the batch");
+    }
+    let after_crash = projector.checkpoints().await.unwrap();
+    let positions = |checkpoints: &[service::projector::Checkpoint]| -> Vec<i64> {
+        checkpoints.iter().map(|checkpoint| checkpoint.position).collect()
+    };
+    assert_eq!(
+        positions(&after_crash),
+        positions(&first_checkpoints),
+        "the checkpoints stayed"
+    );
+    assert_eq!(projector.dump().await.unwrap(), first, "the views stayed");
+
+    let restarted = Projector::new(test.store.clone());
+    for name in projections::PROJECTIONS {
+        restarted.catch_up(name, |_| {}).await.unwrap();
+    }
+    let caught_up = restarted.dump().await.unwrap();
+    assert_eq!(caught_up["case_summaries"].len(), 2);
+    assert_eq!(
+        caught_up["member_records"],
+        [format!("{MEMBER_ID} [2026, 0, 2, 0, 2, 2]")],
+        "two relays, two consultations, two solved: each counted once"
+    );
+    for name in projections::PROJECTIONS {
+        restarted.reset(name).await.unwrap();
+        restarted.catch_up(name, |_| {}).await.unwrap();
+    }
+    assert_eq!(
+        restarted.dump().await.unwrap(),
+        caught_up,
+        "equal to a rebuild from zero"
+    );
+}
+
+fn at(month: u32, day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, month, day, 9, 0, 0).unwrap()
+}
+
+/// Runs `steps` on case `id` as staff, each at its own moment.
+async fn walk(app: &TestApp, id: &str, steps: &[(DateTime<Utc>, &str, Value)]) {
+    for (moment, action, body) in steps {
+        app.set_time(*moment);
+        app.staff_does(id, action, body).await;
+    }
+}
+
+async fn submitted_at(app: &TestApp, moment: DateTime<Utc>, kind: &str, category: &str) -> String {
+    app.set_time(moment);
+    let mut body = suggestion();
+    body["kind"] = json!(kind);
+    body["category"] = json!(category);
+    app.submitted(&body).await
+}
+
+async fn outcome_figures_match_a_year_worked_out_by_hand(backend: Backend) {
+    let app = TestApp::spawn_at(backend, at(1, 1)).await;
+    let assign = |department: &str| json!({"department": department});
+    let consult = json!({"note": "协商"});
+    let c1 = submitted_at(&app, at(1, 10), "suggestion", "交通").await;
+    walk(
+        &app,
+        &c1,
+        &[
+            (at(1, 12), "assign", assign("市交通局")),
+            (at(1, 13), "consult", consult.clone()),
+            (at(1, 15), "adopt", json!({"by": "市交通局", "extent": "full"})),
+            (at(1, 20), "close", json!({"outcome": "A", "summary": "已解决"})),
+        ],
+    )
+    .await;
+    let c2 = submitted_at(&app, at(2, 1), "suggestion", "住房").await;
+    walk(
+        &app,
+        &c2,
+        &[
+            (at(2, 5), "assign", assign("市住建局")),
+            (at(2, 8), "decline", json!({"reason": "条件不具备"})),
+            (at(2, 11), "close", json!({"outcome": "C", "summary": "已说明"})),
+        ],
+    )
+    .await;
+    let c3 = submitted_at(&app, at(3, 1), "suggestion", "交通").await;
+    app.set_time(at(3, 1));
+    assert_eq!(
+        app.act(&app.tokens.member, &c3, "relay", &json!({"note": "反映"}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    walk(
+        &app,
+        &c3,
+        &[
+            (at(3, 2), "assign", assign("市交通局")),
+            (at(3, 5), "consult", consult.clone()),
+            (at(3, 20), "adopt", json!({"by": "市交通局", "extent": "partial"})),
+            (at(4, 1), "close", json!({"outcome": "B", "summary": "列入计划"})),
+        ],
+    )
+    .await;
+    let c4 = submitted_at(&app, at(4, 1), "suggestion", "教育").await;
+    walk(&app, &c4, &[(at(4, 4), "assign", assign("市教育局"))]).await;
+    submitted_at(&app, at(5, 1), "suggestion", "教育").await;
+    let c6 = submitted_at(&app, at(1, 5), "micro_consultation", "交通").await;
+    walk(
+        &app,
+        &c6,
+        &[
+            (at(1, 6), "assign", assign("街道办")),
+            (at(1, 8), "convene", json!({"venue": "凳凳议事会"})),
+            (at(1, 10), "consult", consult.clone()),
+            (at(1, 15), "adopt", json!({"by": "街道办", "extent": "full"})),
+            (at(1, 25), "close", json!({"outcome": "A", "summary": "已解决"})),
+        ],
+    )
+    .await;
+    app.set_time(at(1, 21));
+    for (id, rating) in [(&c1, "satisfied"), (&c2, "unsatisfied")] {
+        let rated = app
+            .act(&app.tokens.citizen, id, "feedback", &json!({"rating": rating}))
+            .await;
+        assert_eq!(rated.status(), StatusCode::OK);
+    }
+    app.set_time(at(4, 2));
+    let rated = app
+        .act(
+            &app.tokens.citizen,
+            &c3,
+            "feedback",
+            &json!({"rating": "basically_satisfied"}),
+        )
+        .await;
+    assert_eq!(rated.status(), StatusCode::OK);
+    let last_position = rated.json::<Value>().await.unwrap()["position"].as_i64().unwrap();
+
+    app.set_time(at(6, 1));
+    let figures: Value = app
+        .get(
+            &app.tokens.staff,
+            &format!("/api/v1/outcomes?from=2026-01-01&to=2027-01-01&min_position={last_position}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let all = &figures["groups"][0];
+    assert_eq!(all["group"], "all");
+    let expected = json!({
+        "group": "all", "submitted": 6, "relayed": 1, "assigned": 5, "consulted": 3, "adopted": 3,
+        "declined": 1, "closed": 4, "closed_by_outcome": {"A": 2, "B": 1, "C": 1}, "rated": 3,
+        "resolution_rate": 0.5, "adoption_rate": 0.75, "satisfaction_rate": 2.0 / 3.0, "on_time_rate": 0.75,
+        "days_to_assign": {"count": 5, "median": 2.0, "p90": 4.0},
+        "days_to_close": {"count": 4, "median": 15.0, "p90": 31.0},
+        "open_overdue": 1
+    });
+    assert_eq!(all, &expected);
+
+    let by_kind: Value = app
+        .get(
+            &app.tokens.staff,
+            "/api/v1/outcomes?from=2026-01-01&to=2027-01-01&group_by=kind",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let groups: HashMap<String, u64> = by_kind["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|group| {
+            (
+                group["group"].as_str().unwrap().to_owned(),
+                group["submitted"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        HashMap::from([("suggestion".to_owned(), 5), ("micro_consultation".to_owned(), 1)])
+    );
+    let by_month: Value = app
+        .get(
+            &app.tokens.staff,
+            "/api/v1/outcomes?from=2026-01-01&to=2026-02-01&group_by=month",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_month["groups"][0]["group"], "2026-01");
+    assert_eq!(by_month["groups"][0]["submitted"], 2);
+
+    let overdue: Value = app
+        .get(&app.tokens.staff, "/api/v1/overdue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overdue[0]["department"], "市教育局");
+    assert_eq!(overdue[0]["cases"][0]["id"], c4.as_str());
+}
+
+async fn two_years_below_quota_is_flagged_when_the_second_year_ends(backend: Backend) {
+    let app = TestApp::spawn_at(backend, Utc.with_ymd_and_hms(2025, 6, 1, 9, 0, 0).unwrap()).await;
+    let log = |date: &'static str| {
+        let app = &app;
+        async move {
+            let contact = json!({"date": date, "constituent": "牧民", "summary": "走访"});
+            let response = app
+                .post(
+                    &app.tokens.member,
+                    &format!("/api/v1/members/{MEMBER_ID}/contacts"),
+                    &contact,
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::CREATED);
+            response.json::<Value>().await.unwrap()["position"].as_i64().unwrap()
+        }
+    };
+    log("2025-06-01").await;
+    app.set_time(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap());
+    let position = log("2026-06-01").await;
+    let standing = |year: i32, moment: DateTime<Utc>| {
+        let app = &app;
+        async move {
+            app.set_time(moment);
+            let body: Value = app
+                .get(
+                    &app.tokens.staff,
+                    &format!("/api/v1/members/assessment?year={year}&min_position={position}"),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            let member = body["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|member| member["member_id"] == MEMBER_ID)
+                .cloned()
+                .unwrap();
+            member["standing"].as_str().unwrap().to_owned()
+        }
+    };
+    let last_day = Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap();
+    let new_year = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+    assert_eq!(standing(2025, last_day).await, "below_quota");
+    assert_eq!(standing(2026, last_day).await, "at_risk");
+    assert_eq!(standing(2026, new_year).await, "below_two_years_running");
+    let record: Value = app
+        .get(
+            &app.tokens.staff,
+            &format!("/api/v1/members/{MEMBER_ID}/record?year=2026"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["contacts"], 1);
+    assert_eq!(record["standing"], "below_two_years_running");
+    assert_eq!(
+        record["shortfalls"][0],
+        json!({"quota": "contacts", "required": 5, "actual": 1})
+    );
+}
+
+async fn the_case_list_filters_pages_and_reads_its_own_writes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ids = Vec::new();
+    for (title, category) in [("充电桩", "交通"), ("学校门口拥堵", "交通"), ("老旧管网", "住房")] {
+        let mut body = suggestion();
+        body["title"] = json!(title);
+        body["category"] = json!(category);
+        ids.push(app.submitted(&body).await);
+    }
+    let assigned = app
+        .staff_does(&ids[2], "assign", &json!({"department": "市住建局"}))
+        .await;
+    let position = assigned["position"].as_i64().unwrap();
+    let list = |query: String| {
+        let app = &app;
+        async move {
+            let response = app.get(&app.tokens.staff, &format!("/api/v1/cases?{query}")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let titles = |page: &Value| -> Vec<String> {
+        page["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|case| case["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = list(format!("min_position={position}")).await;
+    assert_eq!(titles(&all), ["老旧管网", "学校门口拥堵", "充电桩"], "newest first");
+    assert_eq!(
+        titles(&list("category=%E4%BA%A4%E9%80%9A".to_owned()).await),
+        ["学校门口拥堵", "充电桩"]
+    );
+    assert_eq!(titles(&list("status=assigned".to_owned()).await), ["老旧管网"]);
+    assert_eq!(
+        titles(&list("department=%E5%B8%82%E4%BD%8F%E5%BB%BA%E5%B1%80".to_owned()).await),
+        ["老旧管网"]
+    );
+    assert_eq!(titles(&list("q=%E6%8B%A5%E5%A0%B5".to_owned()).await), ["学校门口拥堵"]);
+    assert_eq!(titles(&list("overdue=true".to_owned()).await), Vec::<String>::new());
+    assert_eq!(
+        titles(&list("kind=joint_research".to_owned()).await),
+        Vec::<String>::new()
+    );
+    let first = list("limit=2".to_owned()).await;
+    assert_eq!(titles(&first), ["老旧管网", "学校门口拥堵"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = list(format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(titles(&second), ["充电桩"]);
+    assert!(second.get("next_cursor").is_none());
+    for bad in [
+        "limit=0",
+        "status=lost",
+        "cursor=nonsense",
+        "submitted_from=yesterday",
+        "colour=red",
+    ] {
+        problem(
+            app.get(&app.tokens.staff, &format!("/api/v1/cases?{bad}")).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    let beyond = app
+        .get(
+            &app.tokens.staff,
+            &format!("/api/v1/cases?min_position={}", position + 1000),
+        )
+        .await;
+    assert_eq!(beyond.headers()["retry-after"], "1");
+    problem(beyond, StatusCode::SERVICE_UNAVAILABLE).await;
+}
+
+/// Two service processes on one database take commands at once; each projection is advanced
+/// by one of them at a time, and what they build equals a fresh rebuild.
+async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let sibling = app.sibling().await;
+    let through = |base: String, staff: String, client: reqwest::Client| async move {
+        for round in 0..12 {
+            let created: Value = client
+                .post(format!("{base}/api/v1/cases"))
+                .bearer_auth(&staff)
+                .json(&suggestion())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = created["id"].as_str().unwrap().to_owned();
+            for (action, body) in [
+                ("assign", json!({"department": format!("部门{}", round % 3)})),
+                ("consult", json!({"note": "协商", "members": [MEMBER_ID]})),
+            ] {
+                let response = client
+                    .post(format!("{base}/api/v1/cases/{id}/{action}"))
+                    .bearer_auth(&staff)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+        }
+    };
+    tokio::join!(
+        through(app.base_url.clone(), app.tokens.staff.clone(), app.client.clone()),
+        through(sibling.base_url.clone(), app.tokens.staff.clone(), app.client.clone()),
+    );
+    settled(&app).await;
+    let projector = Projector::new(app.test_store.store.clone());
+    let live = projector.dump().await.unwrap();
+    assert_eq!(live["case_summaries"].len(), 24);
+    assert_eq!(live["member_records"].len(), 1);
+    assert!(
+        live["member_records"][0].contains(" 24, "),
+        "{:?}",
+        live["member_records"]
+    );
+    for name in projections::PROJECTIONS {
+        projector.reset(name).await.unwrap();
+        projector.catch_up(name, |_| {}).await.unwrap();
+    }
+    assert_eq!(projector.dump().await.unwrap(), live);
+}
+
+on_both_backends!(
+    two_processes_on_one_database_build_the_views_a_rebuild_builds,
+    a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_history,
+    a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing,
+    outcome_figures_match_a_year_worked_out_by_hand,
+    two_years_below_quota_is_flagged_when_the_second_year_ends,
+    the_case_list_filters_pages_and_reads_its_own_writes,
+);
