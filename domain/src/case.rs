@@ -265,6 +265,15 @@ impl CaseCore {
         self.closure = Some(event);
     }
 
+    /// The submitter, when a member submitted the case (a social-opinion report).
+    pub fn reporting_member(&self) -> Vec<String> {
+        self.submitter
+            .iter()
+            .filter(|submitter| submitter.role == Role::Member)
+            .map(|submitter| submitter.id.clone())
+            .collect()
+    }
+
     pub fn on_feedback(&mut self, event: crate::FeedbackGiven) {
         self.feedback = Some(event);
     }
@@ -290,6 +299,9 @@ pub trait Case: Aggregate<Command = CaseCommand, Error = CaseError, Services = P
     fn status(&self) -> Option<Status> {
         self.core().status
     }
+
+    /// Members who carry the case (委员有反映): who reported it, and what each kind adds.
+    fn carriers(&self) -> Vec<String>;
 
     fn version(&self) -> u64 {
         self.core().version

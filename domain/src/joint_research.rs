@@ -114,6 +114,16 @@ impl Case for JointResearch {
         &self.core
     }
 
+    fn carriers(&self) -> Vec<String> {
+        let mut carriers = self.core.reporting_member();
+        for member in self.lead_member.iter().chain(&self.team) {
+            if !carriers.contains(member) {
+                carriers.push(member.clone());
+            }
+        }
+        carriers
+    }
+
     fn precondition(&self, action: Action, _actor: &Actor, _at: Timestamp) -> Result<(), Refusal> {
         use Status::{Adopted, Consulting, Preparing, Reporting, Researching, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;

@@ -58,6 +58,16 @@ impl Case for MicroConsultation {
         &self.core
     }
 
+    fn carriers(&self) -> Vec<String> {
+        let mut carriers = self.core.reporting_member();
+        for member in self.convened.iter().flat_map(|session| &session.members) {
+            if !carriers.contains(member) {
+                carriers.push(member.clone());
+            }
+        }
+        carriers
+    }
+
     fn precondition(&self, action: Action, _actor: &Actor, _at: Timestamp) -> Result<(), Refusal> {
         use Status::{Adopted, Assigned, Closed, Consulting, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;

@@ -89,6 +89,12 @@ impl Case for Suggestion {
         &self.core
     }
 
+    fn carriers(&self) -> Vec<String> {
+        let mut carriers = self.core.reporting_member();
+        carriers.extend(self.relayed_by.iter().cloned());
+        carriers
+    }
+
     fn precondition(&self, action: Action, actor: &Actor, at: Timestamp) -> Result<(), Refusal> {
         use Status::{Adopted, Assigned, Closed, Consulting, Declined, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;

@@ -71,20 +71,26 @@ pub fn duty_effects(event: &LogEvent, carriers: &[String]) -> DutyEffects {
         return effects;
     };
     match fact {
-        CaseFact::Submitted(submitted)
-            if submitted.channel == Channel::MemberReport && submitted.submitter.role == Role::Member =>
-        {
-            effects.count(&submitted.submitter.id, submitted.at.year(), |record| {
-                record.reports += 1
-            });
-            effects.carried_by.push(submitted.submitter.id);
+        CaseFact::Submitted(submitted) => {
+            if submitted.channel == Channel::MemberReport && submitted.submitter.role == Role::Member {
+                effects.count(&submitted.submitter.id, submitted.at.year(), |record| {
+                    record.reports += 1
+                });
+                effects.carried_by.push(submitted.submitter.id);
+            }
+            effects
+                .carried_by
+                .extend(submitted.lead_member.into_iter().chain(submitted.team));
         }
         CaseFact::Relayed(relayed) => {
             effects.count(&relayed.member, relayed.at.year(), |record| record.relays += 1);
             effects.carried_by.push(relayed.member);
         }
         CaseFact::Consulted(consulted) => joined(&mut effects, &consulted.members, consulted.at.year()),
-        CaseFact::Convened(convened) => joined(&mut effects, &convened.members, convened.at.year()),
+        CaseFact::Convened(convened) => {
+            joined(&mut effects, &convened.members, convened.at.year());
+            effects.carried_by.extend(convened.members);
+        }
         CaseFact::Closed(closed) if closed.outcome == Outcome::A => {
             for member in carriers {
                 effects.count(member, closed.at.year(), |record| record.solved += 1);

@@ -72,9 +72,19 @@ enum TokenCommand {
         /// The department id, for staff of one department.
         #[arg(long)]
         department: Option<String>,
+        /// Staff only: the banner or district the holder acts in (none: city staff, everywhere).
+        #[arg(long)]
+        jurisdiction: Option<String>,
         /// Who holds the token (recorded as the actor of what it does).
         #[arg(long)]
         name: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token at once.
+    Revoke {
+        /// The token's id, as `create` and `list` show it.
+        id: String,
     },
 }
 
@@ -120,6 +130,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             role,
             member,
             department,
+            jurisdiction,
             name,
         }) => {
             let store = app::open_store(&cli.store).await?;
@@ -128,6 +139,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                 role,
                 member_id: member,
                 department_id: department,
+                jurisdiction,
             };
             let issued = tokens::create(&store, &token).await?;
             println!(
@@ -165,6 +177,17 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                     applied as f64 / seconds.max(f64::EPSILON)
                 );
             }
+        }
+        Command::Token(TokenCommand::List) => {
+            let store = app::open_store(&cli.store).await?;
+            for token in tokens::list(&store).await? {
+                println!("{}", serde_json::to_string(&token)?);
+            }
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let store = app::open_store(&cli.store).await?;
+            tokens::revoke(&store, &id).await?;
+            println!("revoked token {id}");
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = app::open_store(&cli.store).await?;

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, EventEnvelope};
 use domain::{
-    Action, ActionInput, Actor, Case, CaseCommand, CaseCore, CaseError, CommandInput, JointResearch, Kind,
-    MicroConsultation, Policy, Status, Submit, Suggestion, Timestamp,
+    Action, ActionInput, Case, CaseCommand, CaseCore, CaseError, CommandInput, JointResearch, Kind, MicroConsultation,
+    Policy, Status, Submit, Suggestion, Timestamp,
 };
 use serde::Serialize;
 use tracing::instrument;
@@ -20,8 +20,10 @@ use domain::member_record::{LogContact, MemberCommand, MemberError, MemberRecord
 use projections::meta;
 use tokio::sync::Notify;
 
+use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::chain;
 use crate::store::{Store, StoreError, StoredEvent};
+use crate::tokens::Principal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -29,6 +31,8 @@ pub enum EngineError {
     Refused(#[from] CaseError),
     #[error(transparent)]
     MemberRefused(#[from] MemberError),
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// Another writer appended first. With an expected version, the sender's view is stale.
     #[error("the case was changed by another writer")]
     Conflict { expected_version: Option<u64> },
@@ -48,7 +52,7 @@ impl From<StoreError> for EngineError {
 /// Who sends a command and under which request; the engine adds the time.
 #[derive(Debug, Clone)]
 pub struct CommandContext {
-    pub actor: Actor,
+    pub principal: Principal,
     pub request_id: String,
     pub expected_version: Option<u64>,
     /// Ties together every command of one piece of work; the request id when not given.
@@ -164,7 +168,7 @@ impl Engine {
         self.clock.now()
     }
 
-    #[instrument(skip_all, fields(kind = %input.kind, case_id, actor = %context.actor.id, role = %context.actor.role))]
+    #[instrument(skip_all, fields(kind = %input.kind, case_id, actor = %context.principal.actor.id, role = %context.principal.actor.role))]
     pub async fn submit(&self, context: CommandContext, input: Submit) -> Result<Written, EngineError> {
         if let Some(replayed) = self.replay(&context).await? {
             return Ok(replayed);
@@ -183,7 +187,7 @@ impl Engine {
         }
     }
 
-    #[instrument(skip_all, fields(%case_id, action = %input.action(), actor = %context.actor.id, role = %context.actor.role))]
+    #[instrument(skip_all, fields(%case_id, action = %input.action(), actor = %context.principal.actor.id, role = %context.principal.actor.role))]
     pub async fn act(
         &self,
         case_id: Uuid,
@@ -212,7 +216,7 @@ impl Engine {
         };
         let Some(first) = self
             .store
-            .event_for_idempotency_key(&context.actor.id, &idempotency.key)
+            .event_for_idempotency_key(&context.principal.actor.id, &idempotency.key)
             .await?
         else {
             return Ok(None);
@@ -222,7 +226,7 @@ impl Engine {
         }
         let case_id = Uuid::parse_str(&first.aggregate_id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let snapshot = self
-            .case(case_id, &context.actor, AsOf::Sequence(first.sequence))
+            .case(case_id, &context.principal, AsOf::Sequence(first.sequence))
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("case {case_id} lost its events")))?;
         tracing::info!(%case_id, key = %idempotency.key, "replayed an idempotent command");
@@ -236,7 +240,12 @@ impl Engine {
     }
 
     /// The case as `viewer` sees it as of a moment; `None` when it did not exist then.
-    pub async fn case(&self, case_id: Uuid, viewer: &Actor, as_of: AsOf) -> Result<Option<CaseSnapshot>, EngineError> {
+    pub async fn case(
+        &self,
+        case_id: Uuid,
+        viewer: &Principal,
+        as_of: AsOf,
+    ) -> Result<Option<CaseSnapshot>, EngineError> {
         let mut events = self.store.stream_events(&case_id.to_string()).await?;
         let at = match as_of {
             AsOf::Now => self.now(),
@@ -264,7 +273,7 @@ impl Engine {
     }
 
     /// Logs a member's constituent contact in the member's duty record.
-    #[instrument(skip_all, fields(member_id, actor = %context.actor.id, role = %context.actor.role))]
+    #[instrument(skip_all, fields(member_id, actor = %context.principal.actor.id, role = %context.principal.actor.role))]
     pub async fn log_contact(
         &self,
         member_id: &str,
@@ -278,10 +287,11 @@ impl Engine {
             .and_then(StoredEvent::hash)
             .unwrap_or(chain::GENESIS)
             .to_owned();
+        access::check(&context.principal, Operation::LogContact(member_id))?;
         let record: MemberRecord = rebuild(history)?;
         let events = record.decide(MemberCommand {
             member_id: member_id.to_owned(),
-            actor: context.actor.clone(),
+            actor: context.principal.actor.clone(),
             at: self.now(),
             input,
         })?;
@@ -305,9 +315,19 @@ impl Engine {
         })
     }
 
-    /// Every stored event of a case, in order.
-    pub async fn history(&self, case_id: Uuid) -> Result<Vec<StoredEvent>, EngineError> {
-        Ok(self.store.stream_events(&case_id.to_string()).await?)
+    /// Every stored event of a case, in order, for a caller who may read it.
+    pub async fn history(&self, case_id: Uuid, viewer: &Principal) -> Result<Vec<StoredEvent>, EngineError> {
+        let events = self.store.stream_events(&case_id.to_string()).await?;
+        let Some(kind) = events.first().and_then(StoredEvent::kind) else {
+            return Ok(Vec::new());
+        };
+        let access = match kind {
+            Kind::Suggestion => case_access(&rebuild::<Suggestion>(events.clone())?),
+            Kind::MicroConsultation => case_access(&rebuild::<MicroConsultation>(events.clone())?),
+            Kind::JointResearch => case_access(&rebuild::<JointResearch>(events.clone())?),
+        };
+        access::check(viewer, Operation::ReadHistory(&access))?;
+        Ok(events)
     }
 
     async fn execute<A: Case>(
@@ -323,10 +343,16 @@ impl Engine {
             .unwrap_or(chain::GENESIS)
             .to_owned();
         let mut case = rebuild::<A>(history)?;
+        let access = case_access(&case);
+        let operation = match &input {
+            CommandInput::Submit(_) => Operation::Submit(A::KIND),
+            CommandInput::Act(input) => Operation::Act(input.action(), &access),
+        };
+        access::check(&context.principal, operation)?;
         let version = case.version();
         let command = CaseCommand {
             case_id,
-            actor: context.actor.clone(),
+            actor: context.principal.actor.clone(),
             at: self.now(),
             expected_version: context.expected_version,
             input,
@@ -374,8 +400,11 @@ fn metadata(aggregate_type: &str, context: &CommandContext, prev_hash: &str) -> 
     let command_id = Uuid::now_v7().to_string();
     let mut metadata = HashMap::from([
         (meta::KIND.to_owned(), aggregate_type.to_owned()),
-        ("actor_id".to_owned(), context.actor.id.clone()),
-        ("actor_role".to_owned(), context.actor.role.as_str().to_owned()),
+        ("actor_id".to_owned(), context.principal.actor.id.clone()),
+        (
+            "actor_role".to_owned(),
+            context.principal.actor.role.as_str().to_owned(),
+        ),
         ("request_id".to_owned(), context.request_id.clone()),
         (
             "correlation_id".to_owned(),
@@ -421,7 +450,26 @@ fn rebuild<A: Aggregate>(history: Vec<StoredEvent>) -> Result<A, StoreError> {
     Ok(case)
 }
 
-fn snapshot<A: Case>(case_id: Uuid, case: &A, viewer: &Actor, at: Timestamp) -> Result<CaseSnapshot, StoreError> {
+/// What the access rules need to know of a case.
+fn case_access<A: Case>(case: &A) -> CaseAccess {
+    CaseAccess {
+        kind: A::KIND,
+        jurisdiction: case.core().jurisdiction.clone(),
+        submitter: case.core().submitter.clone(),
+        carriers: case.carriers(),
+    }
+}
+
+/// The case as `viewer` may see it, with the actions both the domain and the access rules
+/// would let `viewer` take.
+fn snapshot<A: Case>(case_id: Uuid, case: &A, viewer: &Principal, at: Timestamp) -> Result<CaseSnapshot, EngineError> {
+    let access = case_access(case);
+    access::check(viewer, Operation::ReadCase(&access))?;
+    let allowed_actions = case
+        .allowed_actions(&viewer.actor, at)
+        .into_iter()
+        .filter(|action| access::check(viewer, Operation::Act(*action, &access)).is_ok())
+        .collect();
     let mut details = serde_json::to_value(case).map_err(|error| StoreError::Corrupt(error.to_string()))?;
     if let Some(fields) = details.as_object_mut() {
         fields.remove("core");
@@ -433,7 +481,7 @@ fn snapshot<A: Case>(case_id: Uuid, case: &A, viewer: &Actor, at: Timestamp) -> 
             .status()
             .ok_or_else(|| StoreError::Corrupt(format!("case {case_id} has no submission")))?,
         version: case.version(),
-        allowed_actions: case.allowed_actions(viewer, at),
+        allowed_actions,
         overdue: case.core().is_overdue(at),
         core: case.core().clone(),
         details,

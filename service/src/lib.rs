@@ -1,6 +1,7 @@
 //! lianxin's service: event store wiring, the HTTP API, the `lianxin` command line and
 //! telemetry, around the pure `domain` crate.
 
+pub mod access;
 pub mod app;
 pub mod audit;
 pub mod chain;

@@ -231,6 +231,7 @@ impl Projector {
                                 .bind(&case.title)
                                 .bind(&case.body)
                                 .bind(Json(&case))
+                                .bind(&case.submitter_id)
                                 .execute(&mut *tx)
                                 .await?;
                         }
@@ -414,13 +415,14 @@ impl Projector {
 
 const UPSERT_CASE_SUMMARY: &str = "\
 INSERT INTO case_summaries \
-    (id, kind, status, category, jurisdiction, department, assignee, submitted_at, due_at, is_open, title, body, summary) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+    (id, kind, status, category, jurisdiction, department, assignee, submitted_at, due_at, is_open, title, body, summary, \
+     submitter_id) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
 ON CONFLICT (id) DO UPDATE SET \
     kind = excluded.kind, status = excluded.status, category = excluded.category, \
     jurisdiction = excluded.jurisdiction, department = excluded.department, assignee = excluded.assignee, \
     submitted_at = excluded.submitted_at, due_at = excluded.due_at, is_open = excluded.is_open, \
-    title = excluded.title, body = excluded.body, summary = excluded.summary";
+    title = excluded.title, body = excluded.body, summary = excluded.summary, submitter_id = excluded.submitter_id";
 
 const ADD_TO_MEMBER_YEAR: &str = "\
 INSERT INTO member_years (member_id, year, contacts, relays, reports, consultations, solved) \

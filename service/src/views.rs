@@ -10,10 +10,11 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 
+use crate::access::ListScope;
 use crate::store::{on_pool, Store, StoreError};
 
 /// What the case list may be narrowed to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CaseFilter {
     pub kind: Option<Kind>,
     pub status: Option<Status>,
@@ -27,6 +28,8 @@ pub struct CaseFilter {
     pub submitted_to: Option<Timestamp>,
     pub after: Option<Cursor>,
     pub limit: i64,
+    /// How far the caller's list reaches (its role decides).
+    pub scope: ListScope,
 }
 
 /// Where a page of the list ends: the last case's submission time and id. Written as
@@ -68,6 +71,23 @@ pub async fn list_cases(
 ) -> Result<(Vec<CaseSummary>, Option<Cursor>), StoreError> {
     let mut rows: Vec<Json<CaseSummary>> = on_pool!(store, |pool| {
         let mut query = QueryBuilder::new("SELECT summary FROM case_summaries WHERE 1 = 1");
+        match &filter.scope {
+            ListScope::All => {}
+            ListScope::SubmittedBy(submitter) => {
+                query.push(" AND submitter_id = ").push_bind(submitter.clone());
+            }
+            ListScope::CarriedBy(member) => {
+                query
+                    .push(" AND (submitter_id = ")
+                    .push_bind(member.clone())
+                    .push(" OR id IN (SELECT case_id FROM member_cases WHERE member_id = ")
+                    .push_bind(member.clone())
+                    .push("))");
+            }
+            ListScope::Jurisdiction(jurisdiction) => {
+                query.push(" AND jurisdiction = ").push_bind(jurisdiction.clone());
+            }
+        }
         let equal = [
             ("kind", filter.kind.map(|kind| kind.as_str().to_owned())),
             ("status", filter.status.map(|status| status.as_str().to_owned())),

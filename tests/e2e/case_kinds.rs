@@ -14,7 +14,7 @@ async fn a_micro_consultation_is_convened_held_agreed_and_closed(backend: Backen
     let app = TestApp::spawn(backend).await;
     let mut body = case_of("micro_consultation");
     body["title"] = json!("校园周边交通治理");
-    let id = app.submitted(&body).await;
+    let id = app.submitted_by(&app.tokens.member, &body).await;
     let early = app
         .act(
             &app.tokens.staff,
@@ -63,7 +63,7 @@ async fn a_joint_research_topic_passes_each_gate_in_turn(backend: Backend) {
     body["title"] = json!("巩固农牧区“三区”建设成果");
     body["lead_member"] = json!("m-0001");
     body["team"] = json!(["m-0002", "m-0003"]);
-    let id = app.submitted(&body).await;
+    let id = app.submitted_by(&app.tokens.member, &body).await;
     app.staff_does(&id, "assign", &json!({"department": "市政协农牧委"}))
         .await;
 
@@ -132,8 +132,9 @@ async fn only_a_member_relays_and_only_the_submitter_or_staff_withdraws(backend:
         .act(&app.tokens.staff, &id, "relay", &json!({"note": "代为反映"}))
         .await;
     problem(by_staff, StatusCode::FORBIDDEN).await;
+    // Another citizen may not even learn that the case exists.
     let by_stranger = app.act(&app.tokens.other_citizen, &id, "withdraw", &json!({})).await;
-    problem(by_stranger, StatusCode::FORBIDDEN).await;
+    problem(by_stranger, StatusCode::NOT_FOUND).await;
     assert_eq!(app.history(&id).await.len(), 1);
     let by_submitter = app
         .act(&app.tokens.citizen, &id, "withdraw", &json!({"reason": "已自行解决"}))

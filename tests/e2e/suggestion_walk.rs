@@ -113,11 +113,23 @@ async fn the_case_read_model_tells_each_caller_what_it_may_do(backend: Backend) 
         staff_view["allowed_actions"],
         json!(["classify", "assign", "withdraw", "merge"])
     );
-    let response = app.get(&app.tokens.member, &format!("/api/v1/cases/{id}")).await;
-    let member_view: Value = response.json().await.unwrap();
+    let view = |token: String| {
+        let app = &app;
+        let path = format!("/api/v1/cases/{id}");
+        async move { app.get(&token, &path).await }
+    };
+    let citizen_view: Value = view(app.tokens.citizen.clone()).await.json().await.unwrap();
+    assert_eq!(citizen_view["allowed_actions"], json!(["withdraw"]));
+    problem(view(app.tokens.member.clone()).await, StatusCode::NOT_FOUND).await;
+    let relayed = app
+        .act(&app.tokens.member, &id, "relay", &json!({"note": "反映"}))
+        .await;
+    assert_eq!(relayed.status(), StatusCode::OK);
+    let member_view: Value = view(app.tokens.member.clone()).await.json().await.unwrap();
     assert_eq!(
         member_view["allowed_actions"],
-        json!(["relay", "classify", "assign", "merge"])
+        json!([]),
+        "a member relays once, and does nothing else"
     );
 }
 

@@ -104,17 +104,24 @@ pub struct Tokens {
     pub other_citizen: String,
     pub member: String,
     pub auditor: String,
+    pub admin: String,
+    /// Staff of one banner ([`BANNER`]), not the city.
+    pub banner_staff: String,
 }
 
 /// The member id behind [`Tokens::member`].
 pub const MEMBER_ID: &str = "m-0001";
 
-async fn issue(store: &Store, name: &str, role: Role, member_id: Option<&str>) -> String {
+/// The jurisdiction of [`Tokens::banner_staff`]; [`suggestion`] is in another.
+pub const BANNER: &str = "康巴什区";
+
+async fn issue(store: &Store, name: &str, role: Role, member_id: Option<&str>, jurisdiction: Option<&str>) -> String {
     let token = NewToken {
         name: name.to_owned(),
         role,
         member_id: member_id.map(str::to_owned),
         department_id: None,
+        jurisdiction: jurisdiction.map(str::to_owned),
     };
     tokens::create(store, &token).await.expect("a token is created").secret
 }
@@ -193,11 +200,13 @@ impl TestApp {
         let test_store = TestStore::new(backend).await;
         let store = &test_store.store;
         let tokens = Tokens {
-            staff: issue(store, "staff-wang", Role::Staff, None).await,
-            citizen: issue(store, "citizen-zhang", Role::Citizen, None).await,
-            other_citizen: issue(store, "citizen-li", Role::Citizen, None).await,
-            member: issue(store, "member-zhao", Role::Member, Some(MEMBER_ID)).await,
-            auditor: issue(store, "auditor-liu", Role::Auditor, None).await,
+            staff: issue(store, "staff-wang", Role::Staff, None, None).await,
+            citizen: issue(store, "citizen-zhang", Role::Citizen, None, None).await,
+            other_citizen: issue(store, "citizen-li", Role::Citizen, None, None).await,
+            member: issue(store, "member-zhao", Role::Member, Some(MEMBER_ID), None).await,
+            auditor: issue(store, "auditor-liu", Role::Auditor, None, None).await,
+            admin: issue(store, "admin-sun", Role::Admin, None, None).await,
+            banner_staff: issue(store, "staff-kang", Role::Staff, None, Some(BANNER)).await,
         };
         let (base_url, stop) = serve(store.clone(), options.clone()).await;
         TestApp {
@@ -271,7 +280,12 @@ impl TestApp {
 
     /// Submits as the citizen and returns the new case's id.
     pub async fn submitted(&self, body: &Value) -> String {
-        let response = self.submit(&self.tokens.citizen, body).await;
+        self.submitted_by(&self.tokens.citizen, body).await
+    }
+
+    /// Submits with `token` and returns the new case's id.
+    pub async fn submitted_by(&self, token: &str, body: &Value) -> String {
+        let response = self.submit(token, body).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let created: Value = response.json().await.expect("JSON");
         created["id"].as_str().expect("an id").to_owned()

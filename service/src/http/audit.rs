@@ -9,6 +9,7 @@ use super::cases::HistoryEntry;
 use super::extract::Authenticated;
 use super::problem::ApiError;
 use super::AppState;
+use crate::access::{self, Operation};
 use crate::audit::{self, VerifyReport};
 
 const DEFAULT_PAGE: i64 = 100;
@@ -31,9 +32,10 @@ pub struct LogPage {
 
 pub async fn events(
     State(state): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
     query: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Json<LogPage>, ApiError> {
+    access::check(&principal, Operation::ReadAuditLog)?;
     let Query(query) = query.map_err(|rejection| ApiError::InvalidQuery(rejection.body_text()))?;
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
@@ -53,7 +55,8 @@ pub async fn events(
 
 pub async fn verify(
     State(state): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
 ) -> Result<Json<VerifyReport>, ApiError> {
+    access::check(&principal, Operation::ReadAuditLog)?;
     Ok(Json(audit::verify(state.engine.store(), |_| {}).await?))
 }

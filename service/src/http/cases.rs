@@ -17,6 +17,7 @@ use super::AppState;
 use crate::chain;
 use crate::engine::{AsOf, CaseSnapshot, CommandContext, Idempotency, Written};
 use crate::store::StoredEvent;
+use crate::tokens::Principal;
 
 /// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
 fn etag(version: u64) -> HeaderMap {
@@ -38,7 +39,7 @@ fn path_error(rejection: PathRejection) -> ApiError {
 
 /// The command context from the token and headers; the request digest binds an
 /// idempotency key to what it was first used for.
-fn command_context(actor: Actor, headers: CommandHeaders, target: &str, body: &Value) -> CommandContext {
+fn command_context(principal: Principal, headers: CommandHeaders, target: &str, body: &Value) -> CommandContext {
     let idempotency = headers.idempotency_key.map(|key| {
         let digest = Sha256::digest(format!("{target}\n{}", chain::canonical(body)).as_bytes());
         Idempotency {
@@ -47,7 +48,7 @@ fn command_context(actor: Actor, headers: CommandHeaders, target: &str, body: &V
         }
     });
     CommandContext {
-        actor,
+        principal,
         request_id: headers.request_id,
         expected_version: headers.expected_version,
         correlation_id: headers.correlation_id,
@@ -59,11 +60,11 @@ fn command_context(actor: Actor, headers: CommandHeaders, target: &str, body: &V
 
 pub async fn submit(
     State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Authenticated(principal): Authenticated,
     headers: CommandHeaders,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, HeaderMap, Json<Written>), ApiError> {
-    let context = command_context(actor, headers, "submit", &body);
+    let context = command_context(principal, headers, "submit", &body);
     let input: Submit = serde_json::from_value(body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
     let written = state.engine.submit(context, input).await?;
     let mut headers = etag(written.version);
@@ -76,7 +77,7 @@ pub async fn submit(
 pub async fn act(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
-    Authenticated(actor): Authenticated,
+    Authenticated(principal): Authenticated,
     headers: CommandHeaders,
     request: Request,
 ) -> Result<(HeaderMap, Json<Written>), ApiError> {
@@ -86,7 +87,7 @@ pub async fn act(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("there is no action `{action}`")))?;
     let body = read_json(request, &state).await?;
-    let context = command_context(actor, headers, &format!("{case_id}/{action}"), &body);
+    let context = command_context(principal, headers, &format!("{case_id}/{action}"), &body);
     let input = ActionInput::from_json(action, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
     let written = state.engine.act(case_id, context, input).await?;
     Ok((etag(written.version), Json(written)))
@@ -151,13 +152,13 @@ impl From<CaseSnapshot> for CaseView {
 pub async fn show(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    Authenticated(actor): Authenticated,
+    Authenticated(principal): Authenticated,
 ) -> Result<(HeaderMap, Json<CaseView>), ApiError> {
     let Path(id) = path.map_err(path_error)?;
     let case_id = case_id(&id)?;
     let snapshot = state
         .engine
-        .case(case_id, &actor, AsOf::Now)
+        .case(case_id, &principal, AsOf::Now)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
     Ok((etag(snapshot.version), Json(snapshot.into())))
@@ -175,7 +176,7 @@ pub struct StateQuery {
 pub async fn state_as_of(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    Authenticated(actor): Authenticated,
+    Authenticated(principal): Authenticated,
     query: Result<Query<StateQuery>, QueryRejection>,
 ) -> Result<Json<CaseView>, ApiError> {
     let Path(id) = path.map_err(path_error)?;
@@ -191,7 +192,7 @@ pub async fn state_as_of(
             ))
         }
     };
-    let snapshot = state.engine.case(case_id, &actor, as_of).await?;
+    let snapshot = state.engine.case(case_id, &principal, as_of).await?;
     let snapshot = match (snapshot, as_of) {
         (Some(snapshot), AsOf::Sequence(sequence)) if snapshot.version < sequence => {
             return Err(ApiError::NotFound(format!(
@@ -270,11 +271,11 @@ impl From<StoredEvent> for HistoryEntry {
 pub async fn history(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
 ) -> Result<Json<History>, ApiError> {
     let Path(id) = path.map_err(path_error)?;
     let case_id = case_id(&id)?;
-    let events = state.engine.history(case_id).await?;
+    let events = state.engine.history(case_id, &principal).await?;
     let kind = events
         .first()
         .and_then(|event| event.kind())

@@ -6,14 +6,14 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use domain::{Actor, Timestamp};
+use domain::Timestamp;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tower_http::request_id::RequestId;
 
 use super::problem::ApiError;
 use super::AppState;
-use crate::tokens;
+use crate::tokens::{self, Principal};
 
 /// A JSON request body, read as `T`. Bad syntax is a 400; well-formed JSON of the wrong shape
 /// (missing, unknown or mistyped fields) is a 422. An empty body reads as `{}`.
@@ -59,9 +59,9 @@ pub async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Va
     serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
 }
 
-/// The actor behind the request's bearer token.
+/// The principal behind the request's bearer token.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Actor);
+pub struct Authenticated(pub Principal);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
@@ -74,11 +74,11 @@ impl FromRequestParts<AppState> for Authenticated {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated)?;
-        let actor = tokens::authenticate(state.engine.store(), secret)
+        let principal = tokens::authenticate(state.engine.store(), secret)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
-        tracing::Span::current().record("actor", tracing::field::display(&actor.id));
-        Ok(Authenticated(actor))
+        tracing::Span::current().record("actor", tracing::field::display(&principal.actor.id));
+        Ok(Authenticated(principal))
     }
 }
 

@@ -9,6 +9,7 @@ use domain::member_record::MemberError;
 use domain::CaseError;
 use serde_json::{Map, Value};
 
+use crate::access::Denied;
 use crate::engine::EngineError;
 use crate::projector::ProjectorError;
 use crate::store::StoreError;
@@ -48,6 +49,12 @@ pub enum ApiError {
 impl From<CaseError> for ApiError {
     fn from(error: CaseError) -> Self {
         ApiError::Engine(EngineError::Refused(error))
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
+        ApiError::Engine(EngineError::Denied(denied))
     }
 }
 
@@ -216,6 +223,12 @@ impl ApiError {
                 detail,
             ),
             ApiError::Engine(EngineError::Refused(error)) => refusal(error),
+            ApiError::Engine(EngineError::Denied(Denied::Hidden)) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no case has this id")
+            }
+            ApiError::Engine(EngineError::Denied(Denied::Forbidden(_))) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+            }
             ApiError::Engine(EngineError::MemberRefused(MemberError::Forbidden)) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
             }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
+use crate::access::{self, Operation};
 use crate::engine::{CommandContext, Logged};
 use crate::projector::Checkpoint;
 use crate::views::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment};
@@ -88,9 +89,10 @@ pub struct CasePage {
 
 pub async fn list(
     State(state): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
     params: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<CasePage>, ApiError> {
+    access::check(&principal, Operation::ListCases)?;
     let params = query(params)?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -120,6 +122,7 @@ pub async fn list(
         submitted_to: optional_moment("submitted_to", params.submitted_to.as_deref())?,
         after,
         limit,
+        scope: access::list_scope(&principal),
     };
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();
@@ -150,9 +153,10 @@ pub struct Outcomes {
 /// Figures over the cases submitted in `[from, to)`; by default the current year so far.
 pub async fn outcomes(
     State(state): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
     params: Result<Query<OutcomesQuery>, QueryRejection>,
 ) -> Result<Json<Outcomes>, ApiError> {
+    access::check(&principal, Operation::ReadDashboards)?;
     let params = query(params)?;
     let now = state.engine.clock().now();
     let from = match params.from.as_deref() {
@@ -202,10 +206,11 @@ fn member_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiE
 pub async fn member_record(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
     params: Result<Query<YearQuery>, QueryRejection>,
 ) -> Result<Json<MemberStanding>, ApiError> {
     let member = member_path(path)?;
+    access::check(&principal, Operation::ReadMemberRecord(&member))?;
     let params = query(params)?;
     let year = year(&state, params.year)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
@@ -217,9 +222,10 @@ pub async fn member_record(
 
 pub async fn assessment(
     State(state): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
     params: Result<Query<YearQuery>, QueryRejection>,
 ) -> Result<Json<Assessment>, ApiError> {
+    access::check(&principal, Operation::ReadDashboards)?;
     let params = query(params)?;
     let year = year(&state, params.year)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
@@ -232,13 +238,13 @@ pub async fn assessment(
 pub async fn log_contact(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    Authenticated(actor): Authenticated,
+    Authenticated(principal): Authenticated,
     headers: CommandHeaders,
     JsonBody(input): JsonBody<LogContact>,
 ) -> Result<(StatusCode, Json<Logged>), ApiError> {
     let member = member_path(path)?;
     let context = CommandContext {
-        actor,
+        principal,
         request_id: headers.request_id,
         expected_version: None,
         correlation_id: headers.correlation_id,
@@ -258,9 +264,10 @@ pub struct PositionQuery {
 
 pub async fn overdue(
     State(state): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
     params: Result<Query<PositionQuery>, QueryRejection>,
 ) -> Result<Json<Vec<OverdueByDepartment>>, ApiError> {
+    access::check(&principal, Operation::ReadDashboards)?;
     let params = query(params)?;
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();
@@ -274,8 +281,9 @@ pub struct Projections {
 
 pub async fn projections(
     State(state): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(principal): Authenticated,
 ) -> Result<Json<Projections>, ApiError> {
+    access::check(&principal, Operation::ReadProjections)?;
     Ok(Json(Projections {
         projections: state.projector.checkpoints().await?,
     }))

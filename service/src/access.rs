@@ -1,0 +1,179 @@
+//! Who may do what: the one place roles are enforced. Handlers and the engine ask
+//! [`check`] before they read or write anything; the domain adds only the rules it owns
+//! (only a member relays; only the submitter or staff withdraws, rates or reopens).
+//!
+//! | operation | citizen | member | staff | auditor | admin |
+//! | --- | --- | --- | --- | --- | --- |
+//! | submit a suggestion | yes | yes | yes | no | no |
+//! | submit a micro-consultation or joint research | no | yes | yes | no | no |
+//! | act on a case | own case: feedback, reopen, withdraw | relay any suggestion; own case: feedback, reopen, withdraw | every action, in its jurisdiction (city staff: all) | no | no |
+//! | read a case, its state as of a time | own cases | cases it carries or submitted | in its jurisdiction | all | no |
+//! | read a case's history | no | no | in its jurisdiction | all | no |
+//! | list cases | own cases | cases it carries | in its jurisdiction | all | no |
+//! | outcomes, overdue, assessment | no | no | yes | yes | no |
+//! | a member's duty record | no | its own | yes | yes | no |
+//! | log a member's contact | no | its own | yes | no | no |
+//! | audit log export, verify | no | no | no | yes | no |
+//! | projection status | no | no | yes | yes | yes |
+//!
+//! A case the caller may not read is "not found" (404), so its existence is not revealed; an
+//! operation the caller's role may not do is "forbidden" (403).
+
+use domain::{Action, Actor, Kind, Role};
+
+use crate::tokens::Principal;
+
+/// What a rule needs to know about a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseAccess {
+    pub kind: Kind,
+    pub jurisdiction: String,
+    pub submitter: Option<Actor>,
+    /// Members who carry the case: relayed or reported it, lead or sit on its team.
+    pub carriers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation<'a> {
+    Submit(Kind),
+    Act(Action, &'a CaseAccess),
+    ReadCase(&'a CaseAccess),
+    ReadHistory(&'a CaseAccess),
+    ListCases,
+    ReadDashboards,
+    ReadMemberRecord(&'a str),
+    LogContact(&'a str),
+    ReadAuditLog,
+    ReadProjections,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("a {0} may not do this")]
+    Forbidden(Role),
+    /// The caller may not know the case exists.
+    #[error("no such case")]
+    Hidden,
+}
+
+/// How far a case list reaches for this caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListScope {
+    All,
+    SubmittedBy(String),
+    CarriedBy(String),
+    Jurisdiction(String),
+}
+
+fn own(principal: &Principal, case: &CaseAccess) -> bool {
+    case.submitter.as_ref() == Some(&principal.actor)
+}
+
+fn carries(principal: &Principal, case: &CaseAccess) -> bool {
+    case.carriers.contains(&principal.actor.id)
+}
+
+fn in_jurisdiction(principal: &Principal, case: &CaseAccess) -> bool {
+    principal
+        .jurisdiction
+        .as_ref()
+        .is_none_or(|jurisdiction| *jurisdiction == case.jurisdiction)
+}
+
+/// May this caller read the case at all?
+fn may_read(principal: &Principal, case: &CaseAccess) -> bool {
+    match principal.actor.role {
+        Role::Citizen => own(principal, case),
+        Role::Member => own(principal, case) || carries(principal, case),
+        Role::Staff => in_jurisdiction(principal, case),
+        Role::Auditor => true,
+        Role::Admin => false,
+    }
+}
+
+pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Denied> {
+    let role = principal.actor.role;
+    let forbidden = Err(Denied::Forbidden(role));
+    let submitters_own = |action: Action| matches!(action, Action::Feedback | Action::Reopen | Action::Withdraw);
+    match operation {
+        Operation::Submit(kind) => match (role, kind) {
+            (Role::Member | Role::Staff, _) | (Role::Citizen, Kind::Suggestion) => Ok(()),
+            _ => forbidden,
+        },
+        Operation::Act(action, case) => {
+            let relay = role == Role::Member && action == Action::Relay && case.kind == Kind::Suggestion;
+            if !relay && !may_read(principal, case) {
+                return Err(Denied::Hidden);
+            }
+            let allowed = match role {
+                Role::Staff => true,
+                Role::Member => relay || (own(principal, case) && submitters_own(action)),
+                Role::Citizen => own(principal, case) && submitters_own(action),
+                Role::Auditor | Role::Admin => false,
+            };
+            if allowed {
+                Ok(())
+            } else {
+                forbidden
+            }
+        }
+        Operation::ReadCase(case) => {
+            if may_read(principal, case) {
+                Ok(())
+            } else if matches!(role, Role::Admin) {
+                forbidden
+            } else {
+                Err(Denied::Hidden)
+            }
+        }
+        Operation::ReadHistory(case) => match role {
+            Role::Staff | Role::Auditor if may_read(principal, case) => Ok(()),
+            Role::Staff => Err(Denied::Hidden),
+            _ => forbidden,
+        },
+        Operation::ListCases => match role {
+            Role::Admin => forbidden,
+            _ => Ok(()),
+        },
+        Operation::ReadDashboards => match role {
+            Role::Staff | Role::Auditor => Ok(()),
+            _ => forbidden,
+        },
+        Operation::ReadMemberRecord(member) => match role {
+            Role::Staff | Role::Auditor => Ok(()),
+            Role::Member if principal.actor.id == member => Ok(()),
+            _ => forbidden,
+        },
+        Operation::LogContact(member) => match role {
+            Role::Staff => Ok(()),
+            Role::Member if principal.actor.id == member => Ok(()),
+            _ => forbidden,
+        },
+        Operation::ReadAuditLog => match role {
+            Role::Auditor => Ok(()),
+            _ => forbidden,
+        },
+        Operation::ReadProjections => match role {
+            Role::Staff | Role::Auditor | Role::Admin => Ok(()),
+            _ => forbidden,
+        },
+    }
+}
+
+/// The cases a caller's list may show (after [`check`] allowed listing at all).
+pub fn list_scope(principal: &Principal) -> ListScope {
+    match principal.actor.role {
+        Role::Citizen => ListScope::SubmittedBy(principal.actor.id.clone()),
+        Role::Member => ListScope::CarriedBy(principal.actor.id.clone()),
+        Role::Staff => principal
+            .jurisdiction
+            .clone()
+            .map_or(ListScope::All, ListScope::Jurisdiction),
+        Role::Auditor | Role::Admin => ListScope::All,
+    }
+}
+
+/// Whether the caller may see submitters' personal data (name, phone).
+pub fn sees_personal_data(principal: &Principal) -> bool {
+    matches!(principal.actor.role, Role::Staff | Role::Auditor)
+}
