@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::StoreSettings;
 use crate::engine::{Clock, Engine};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, RateLimits};
 use crate::projector::Projector;
 use crate::store::{Store, StoreError};
 
@@ -62,6 +62,7 @@ impl Application {
             engine: Arc::new(engine),
             projector,
             quotas: options.quotas,
+            limits: RateLimits::default(),
         };
         Ok(Application { listener, state })
     }
@@ -74,7 +75,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let backend = self.state.engine.store().backend();
         tracing::info!(address = %self.listener.local_addr()?, store = backend, "lianxin is serving");
-        axum::serve(self.listener, http::router(self.state))
+        let router = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
     }

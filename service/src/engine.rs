@@ -168,12 +168,22 @@ impl Engine {
         self.clock.now()
     }
 
-    #[instrument(skip_all, fields(kind = %input.kind, case_id, actor = %context.principal.actor.id, role = %context.principal.actor.role))]
     pub async fn submit(&self, context: CommandContext, input: Submit) -> Result<Written, EngineError> {
+        self.submit_as(Uuid::now_v7(), context, input).await
+    }
+
+    /// Submits under an id the caller chose (the public channel registers its tracking code
+    /// under it first).
+    #[instrument(skip_all, fields(kind = %input.kind, case_id, actor = %context.principal.actor.id, role = %context.principal.actor.role))]
+    pub async fn submit_as(
+        &self,
+        case_id: Uuid,
+        context: CommandContext,
+        input: Submit,
+    ) -> Result<Written, EngineError> {
         if let Some(replayed) = self.replay(&context).await? {
             return Ok(replayed);
         }
-        let case_id = Uuid::now_v7();
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
         let kind = input.kind;
         let input = CommandInput::Submit(input);

@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod projector;
+pub mod public;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, every test on SQLite and PostgreSQL.
 
+mod access;
 mod api_errors;
 mod audit_log;
 mod case_kinds;

@@ -14,8 +14,10 @@ use uuid::Uuid;
 use super::extract::{read_json, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
+use crate::access;
 use crate::chain;
 use crate::engine::{AsOf, CaseSnapshot, CommandContext, Idempotency, Written};
+use crate::public::{self, PersonalData};
 use crate::store::StoredEvent;
 use crate::tokens::Principal;
 
@@ -118,6 +120,9 @@ pub struct CaseView {
     feedback: Option<FeedbackGiven>,
     /// What only this kind of case has: relays and escalation, sessions, research phases.
     details: Value,
+    /// The submitter's name and phone, when left on the public channel: staff and auditors only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    submitter_contact: Option<PersonalData>,
 }
 
 impl From<CaseSnapshot> for CaseView {
@@ -145,6 +150,7 @@ impl From<CaseSnapshot> for CaseView {
             closure: core.closure,
             feedback: core.feedback,
             details: snapshot.details,
+            submitter_contact: None,
         }
     }
 }
@@ -161,7 +167,12 @@ pub async fn show(
         .case(case_id, &principal, AsOf::Now)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
-    Ok((etag(snapshot.version), Json(snapshot.into())))
+    let version = snapshot.version;
+    let mut view = CaseView::from(snapshot);
+    if access::sees_personal_data(&principal) {
+        view.submitter_contact = public::personal_data(state.engine.store(), case_id).await?;
+    }
+    Ok((etag(version), Json(view)))
 }
 
 /// `?at=<time>` or `?sequence=<n>`: one of them.

@@ -6,6 +6,8 @@ mod cases;
 mod extract;
 mod health;
 mod problem;
+mod public;
+mod rate_limit;
 mod read_models;
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use problem::ApiError;
+pub use rate_limit::RateLimits;
 
 use crate::engine::Engine;
 use crate::projector::Projector;
@@ -33,6 +36,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub projector: Projector,
     pub quotas: Quotas,
+    pub limits: RateLimits,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,11 +54,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/projections", get(read_models::projections))
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/public/suggestions", post(public::submit))
+        .route("/api/v1/public/suggestions/{id}", get(public::status))
+        .route("/api/v1/public/suggestions/{id}/feedback", post(public::feedback))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -98,5 +106,16 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
 async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed {
         method: method.to_string(),
+    }
+}
+
+/// The longest a request may take before it is answered 503; reads that wait for a
+/// projection give up well before (5 s).
+const REQUEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn time_limit(request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    match tokio::time::timeout(REQUEST_TIME_LIMIT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(ApiError::TimedOut),
     }
 }

@@ -38,6 +38,12 @@ pub enum ApiError {
     NoRoute { method: String, path: String },
     #[error("{method} is not allowed on this resource")]
     MethodNotAllowed { method: String },
+    #[error("the request took too long and was abandoned")]
+    TimedOut,
+    #[error("too many requests from this address; try again in {retry_after} s")]
+    RateLimited { retry_after: u32 },
+    #[error("no randomness for a tracking code: {0}")]
+    NoRandomness(String),
     #[error("the `{projection}` projection has not reached position {position} yet")]
     ProjectionBehind { projection: &'static str, position: i64 },
     #[error(transparent)]
@@ -270,6 +276,22 @@ impl ApiError {
             ApiError::Engine(EngineError::Store(error)) | ApiError::Projector(ProjectorError::Store(error)) => {
                 store_failure(error)
             }
+            ApiError::RateLimited { retry_after } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                detail,
+            )
+            .retry_after(*retry_after),
+            ApiError::TimedOut => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "timed-out", "Timed out", detail).retry_after(1)
+            }
+            ApiError::NoRandomness(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no-randomness",
+                "Service unavailable",
+                "no tracking code could be made; try again shortly",
+            ),
             ApiError::ProjectionBehind { position, .. } => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "projection-behind",

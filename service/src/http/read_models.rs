@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
-use crate::access::{self, Operation};
+use crate::access::{self, ListScope, Operation};
 use crate::engine::{CommandContext, Logged};
 use crate::projector::Checkpoint;
 use crate::views::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment};
@@ -125,6 +125,10 @@ pub async fn list(
         scope: access::list_scope(&principal),
     };
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
+    if matches!(filter.scope, ListScope::CarriedBy(_)) {
+        // Which cases a member carries is kept by the duty-record projection.
+        caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
+    }
     let now = state.engine.clock().now();
     let (cases, next) = views::list_cases(state.engine.store(), &filter, now).await?;
     Ok(Json(CasePage {

@@ -1,0 +1,220 @@
+//! The public channel 我要建言: anonymous submission with a tracking code, the status and
+//! answer for whoever holds the code, and the submitter's rating. No token; rate limited per
+//! client address. A wrong code and an unknown case get the same 404.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use domain::{Action, ActionInput, Actor, Channel, Kind, Outcome, Rating, Role, Status, Submit, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::extract::{CommandHeaders, JsonBody};
+use super::problem::ApiError;
+use super::AppState;
+use crate::engine::{AsOf, CommandContext, Written};
+use crate::public::{self, PersonalData};
+use crate::tokens::Principal;
+
+/// What an anonymous citizen sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicSuggestion {
+    pub title: String,
+    pub body: String,
+    pub category: String,
+    pub jurisdiction: String,
+    /// For staff to call back; never shown publicly.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tracked {
+    id: Uuid,
+    /// Keep it: it is shown once, and it is the only way to follow the case.
+    tracking_code: String,
+    status: Status,
+    position: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeQuery {
+    code: String,
+}
+
+/// What the holder of a tracking code sees.
+#[derive(Debug, Serialize)]
+pub struct PublicStatus {
+    id: Uuid,
+    title: String,
+    category: String,
+    jurisdiction: String,
+    status: Status,
+    submitted_at: Option<Timestamp>,
+    department: Option<String>,
+    /// The answer given at closing.
+    answer: Option<String>,
+    outcome: Option<Outcome>,
+    closed_at: Option<Timestamp>,
+    rating: Option<Rating>,
+}
+
+/// The anonymous citizen behind a public case: one identity per case.
+fn public_principal(case_id: Uuid) -> Principal {
+    Principal {
+        actor: Actor {
+            id: format!("public:{case_id}"),
+            role: Role::Citizen,
+        },
+        jurisdiction: None,
+        department: None,
+    }
+}
+
+fn check_personal(data: &PersonalData) -> Result<(), ApiError> {
+    let invalid = |field: &str, reason: &str| Err(ApiError::InvalidBody(format!("`{field}` {reason}")));
+    if let Some(name) = &data.name {
+        if name.trim().is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
+            return invalid("name", "is 1 to 50 characters on one line");
+        }
+    }
+    if let Some(phone) = &data.phone {
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        let allowed = phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
+        if !allowed || !(5..=20).contains(&digits) {
+            return invalid("phone", "is 5 to 20 digits, with + - or spaces");
+        }
+    }
+    Ok(())
+}
+
+fn case_and_code(
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<CodeQuery>, QueryRejection>,
+) -> Result<(Uuid, String), ApiError> {
+    let not_found = || ApiError::NotFound("no suggestion matches this id and code".to_owned());
+    let Path(id) = path.map_err(|_| not_found())?;
+    let Query(CodeQuery { code }) = query.map_err(|_| not_found())?;
+    let case_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    Ok((case_id, code))
+}
+
+async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), ApiError> {
+    if public::verify(state.engine.store(), case_id, code).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("no suggestion matches this id and code".to_owned()))
+    }
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: CommandHeaders,
+    JsonBody(input): JsonBody<PublicSuggestion>,
+) -> Result<(StatusCode, Json<Tracked>), ApiError> {
+    state.limits.submission(client.ip())?;
+    let personal = PersonalData {
+        name: input.name,
+        phone: input.phone,
+    };
+    check_personal(&personal)?;
+    let submit = Submit {
+        kind: Kind::Suggestion,
+        title: input.title,
+        body: input.body,
+        category: input.category,
+        jurisdiction: input.jurisdiction,
+        channel: Some(Channel::Online),
+        lead_member: None,
+        team: Vec::new(),
+    };
+    submit.validate()?;
+    let case_id = Uuid::now_v7();
+    let code = public::new_tracking_code().map_err(|error| ApiError::NoRandomness(error.to_string()))?;
+    public::register(state.engine.store(), case_id, &code, &personal).await?;
+    let context = CommandContext {
+        principal: public_principal(case_id),
+        request_id: headers.request_id,
+        expected_version: None,
+        correlation_id: headers.correlation_id,
+        causation_id: headers.causation_id,
+        client_time: headers.client_time,
+        idempotency: None,
+    };
+    let written = state.engine.submit_as(case_id, context, submit).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Tracked {
+            id: written.id,
+            tracking_code: code,
+            status: written.status,
+            position: written.position,
+        }),
+    ))
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<CodeQuery>, QueryRejection>,
+) -> Result<Json<PublicStatus>, ApiError> {
+    state.limits.lookup(client.ip())?;
+    let (case_id, code) = case_and_code(path, query)?;
+    verified(&state, case_id, &code).await?;
+    let snapshot = state
+        .engine
+        .case(case_id, &public_principal(case_id), AsOf::Now)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no suggestion matches this id and code".to_owned()))?;
+    let core = snapshot.core;
+    Ok(Json(PublicStatus {
+        id: case_id,
+        title: core.title,
+        category: core.category,
+        jurisdiction: core.jurisdiction,
+        status: snapshot.status,
+        submitted_at: core.submitted_at,
+        department: core.department,
+        answer: core.closure.as_ref().map(|closure| closure.summary.clone()),
+        outcome: core.closure.as_ref().map(|closure| closure.outcome),
+        closed_at: core.closure.as_ref().map(|closure| closure.at),
+        rating: core.feedback.as_ref().map(|feedback| feedback.rating),
+    }))
+}
+
+pub async fn feedback(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<CodeQuery>, QueryRejection>,
+    headers: CommandHeaders,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Written>, ApiError> {
+    state.limits.lookup(client.ip())?;
+    let (case_id, code) = case_and_code(path, query)?;
+    verified(&state, case_id, &code).await?;
+    let input =
+        ActionInput::from_json(Action::Feedback, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
+    let context = CommandContext {
+        principal: public_principal(case_id),
+        request_id: headers.request_id,
+        expected_version: headers.expected_version,
+        correlation_id: headers.correlation_id,
+        causation_id: headers.causation_id,
+        client_time: headers.client_time,
+        idempotency: None,
+    };
+    Ok(Json(state.engine.act(case_id, context, input).await?))
+}

@@ -1,0 +1,368 @@
+//! Who may do what: every endpoint against every role (and no token, a revoked token, a wrong
+//! tracking code) gets exactly the status the rules in `access.rs` and ARCHITECTURE.md say,
+//! and denied requests write nothing. Personal data stays out of public answers, members'
+//! lists and the log.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use service::tokens;
+use tests::{on_both_backends, problem, suggestion, Backend, TestApp, MEMBER_ID};
+
+const OK: u16 = 200;
+const CREATED: u16 = 201;
+const UNAUTHENTICATED: u16 = 401;
+const FORBIDDEN: u16 = 403;
+const HIDDEN: u16 = 404;
+
+/// The callers of the matrix, in column order.
+const CALLERS: [&str; 9] = [
+    "citizen",
+    "other_citizen",
+    "member",
+    "staff",
+    "banner_staff",
+    "auditor",
+    "admin",
+    "no token",
+    "revoked",
+];
+
+async fn revoked_token(app: &TestApp) -> String {
+    let token = tokens::NewToken {
+        name: "former-staff".to_owned(),
+        role: domain::Role::Staff,
+        member_id: None,
+        department_id: None,
+        jurisdiction: None,
+    };
+    let issued = tokens::create(&app.test_store.store, &token).await.unwrap();
+    tokens::revoke(&app.test_store.store, &issued.id.to_string())
+        .await
+        .unwrap();
+    issued.secret
+}
+
+async fn send(app: &TestApp, token: Option<&str>, method: Method, path: &str, body: Option<&Value>) -> StatusCode {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.unwrap().status()
+}
+
+async fn every_endpoint_answers_every_caller_as_the_rules_say(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let revoked = revoked_token(&app).await;
+    let case = app.submitted(&suggestion()).await;
+    let token = |caller: &str| -> Option<String> {
+        let tokens = &app.tokens;
+        match caller {
+            "citizen" => Some(tokens.citizen.clone()),
+            "other_citizen" => Some(tokens.other_citizen.clone()),
+            "member" => Some(tokens.member.clone()),
+            "staff" => Some(tokens.staff.clone()),
+            "banner_staff" => Some(tokens.banner_staff.clone()),
+            "auditor" => Some(tokens.auditor.clone()),
+            "admin" => Some(tokens.admin.clone()),
+            "revoked" => Some(revoked.clone()),
+            _ => None,
+        }
+    };
+    let mut micro = suggestion();
+    micro["kind"] = json!("micro_consultation");
+    let contact = json!({"date": "2026-01-02", "constituent": "居民", "summary": "走访"});
+    let assign = json!({"department": "市住建局"});
+    // Reads first, then writes that every caller is refused, then the ones some may do.
+    #[rustfmt::skip]
+    let rows: Vec<(Method, String, Option<Value>, [u16; 9])> = vec![
+        (Method::GET, format!("/api/v1/cases/{case}"), None, [OK, HIDDEN, HIDDEN, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, format!("/api/v1/cases/{case}/state?sequence=1"), None, [OK, HIDDEN, HIDDEN, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, format!("/api/v1/cases/{case}/history"), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/cases".to_owned(), None, [OK, OK, OK, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/outcomes".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/overdue".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/members/assessment".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, format!("/api/v1/members/{MEMBER_ID}/record"), None, [FORBIDDEN, FORBIDDEN, OK, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/members/m-0002/record".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/projections".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, OK, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/audit/events".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/audit/verify".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, format!("/api/v1/cases/{case}/assign"), Some(assign.clone()), [FORBIDDEN, HIDDEN, HIDDEN, 0, HIDDEN, FORBIDDEN, HIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, "/api/v1/members/m-0002/contacts".to_owned(), Some(contact.clone()), [FORBIDDEN, FORBIDDEN, FORBIDDEN, 0, 0, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, format!("/api/v1/members/{MEMBER_ID}/contacts"), Some(contact), [FORBIDDEN, FORBIDDEN, CREATED, CREATED, CREATED, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, "/api/v1/cases".to_owned(), Some(micro), [FORBIDDEN, FORBIDDEN, CREATED, CREATED, CREATED, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, "/api/v1/cases".to_owned(), Some(suggestion()), [CREATED, CREATED, CREATED, CREATED, CREATED, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    ];
+    for (method, path, body, expected) in rows {
+        for (caller, expected) in CALLERS.iter().zip(expected) {
+            // 0: allowed, but left out so the refusals above are checked on an unchanged case.
+            if expected == 0 {
+                continue;
+            }
+            let status = send(&app, token(caller).as_deref(), method.clone(), &path, body.as_ref()).await;
+            assert_eq!(status.as_u16(), expected, "{method} {path} as {caller}");
+        }
+    }
+    assert_eq!(app.history(&case).await.len(), 1, "no refused request wrote anything");
+    let staff_assigns = send(
+        &app,
+        token("staff").as_deref(),
+        Method::POST,
+        &format!("/api/v1/cases/{case}/assign"),
+        Some(&assign),
+    )
+    .await;
+    assert_eq!(staff_assigns, StatusCode::OK);
+}
+
+async fn lists_show_each_caller_only_its_cases(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let own = app.submitted(&suggestion()).await;
+    let mut elsewhere = suggestion();
+    elsewhere["jurisdiction"] = json!(tests::BANNER);
+    let other = app.submitted_by(&app.tokens.other_citizen, &elsewhere).await;
+    let relayed = app
+        .act(&app.tokens.member, &other, "relay", &json!({"note": "反映"}))
+        .await;
+    assert_eq!(relayed.status(), StatusCode::OK);
+    let position = relayed.json::<Value>().await.unwrap()["position"].as_i64().unwrap();
+    let listed = |token: String| {
+        let app = &app;
+        async move {
+            let path = format!("/api/v1/cases?min_position={position}");
+            let page: Value = app.get(&token, &path).await.json().await.unwrap();
+            let mut ids: Vec<String> = page["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|case| case["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut both = vec![own.clone(), other.clone()];
+    both.sort();
+    assert_eq!(listed(app.tokens.citizen.clone()).await, std::slice::from_ref(&own));
+    assert_eq!(
+        listed(app.tokens.other_citizen.clone()).await,
+        std::slice::from_ref(&other)
+    );
+    assert_eq!(
+        listed(app.tokens.member.clone()).await,
+        std::slice::from_ref(&other),
+        "the member carries only this one"
+    );
+    assert_eq!(
+        listed(app.tokens.banner_staff.clone()).await,
+        std::slice::from_ref(&other),
+        "staff see their banner"
+    );
+    assert_eq!(
+        listed(app.tokens.staff.clone()).await,
+        both,
+        "city staff see everything"
+    );
+    assert_eq!(listed(app.tokens.auditor.clone()).await, both);
+}
+
+async fn the_public_channel_tracks_a_suggestion_by_its_code_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = json!({"title": "路灯坏了", "body": "小区门口路灯坏了一个月", "category": "住房",
+                      "jurisdiction": "东胜区", "name": "李秀英", "phone": "138 0000 1234"});
+    let response = app
+        .client
+        .post(app.url("/api/v1/public/suggestions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = created["tracking_code"].as_str().unwrap().to_owned();
+    assert!(code.len() >= 32, "at least 128 bits");
+    let status_of = |id: String, code: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&format!("/api/v1/public/suggestions/{id}?code={code}")))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let status: Value = status_of(id.clone(), code.clone()).await.json().await.unwrap();
+    assert_eq!(status["status"], "submitted");
+    let text = status.to_string();
+    assert!(
+        !text.contains("李秀英") && !text.contains("1234"),
+        "no personal data in public answers: {text}"
+    );
+
+    let wrong_code = problem(status_of(id.clone(), "0".repeat(32)).await, StatusCode::NOT_FOUND).await;
+    let unknown_case = problem(
+        status_of(uuid::Uuid::now_v7().to_string(), code.clone()).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(
+        wrong_code, unknown_case,
+        "a wrong code looks exactly like an unknown case"
+    );
+
+    for (action, body) in [
+        ("assign", json!({"department": "市住建局"})),
+        ("adopt", json!({"by": "市住建局", "extent": "full"})),
+        ("close", json!({"outcome": "A", "summary": "已修复"})),
+    ] {
+        app.staff_does(&id, action, &body).await;
+    }
+    let staff_view = app.case(&id).await;
+    assert_eq!(
+        staff_view["submitter_contact"],
+        json!({"name": "李秀英", "phone": "138 0000 1234"})
+    );
+    let rate = |code: String| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.client
+                .post(app.url(&format!("/api/v1/public/suggestions/{id}/feedback?code={code}")))
+                .json(&json!({"rating": "satisfied"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    problem(rate("f".repeat(32)).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(rate(code.clone()).await.status(), StatusCode::OK);
+    let status: Value = status_of(id.clone(), code).await.json().await.unwrap();
+    assert_eq!(status["answer"], "已修复");
+    assert_eq!(status["rating"], "satisfied");
+    assert_eq!(app.history(&id).await.len(), 5);
+
+    let member_page: Value = app
+        .get(&app.tokens.auditor, "/api/v1/cases")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !member_page.to_string().contains("李秀英"),
+        "no personal data in list views"
+    );
+}
+
+async fn the_public_channel_is_rate_limited_per_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = json!({"title": "建议", "body": "内容", "category": "交通", "jurisdiction": "东胜区"});
+    for _ in 0..20 {
+        let response = app
+            .client
+            .post(app.url("/api/v1/public/suggestions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let limited = app
+        .client
+        .post(app.url("/api/v1/public/suggestions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    problem(limited, StatusCode::TOO_MANY_REQUESTS).await;
+    let bad = app
+        .client
+        .post(app.url("/api/v1/public/suggestions"))
+        .json(&json!({"title": "x", "body": "y", "category": "c", "jurisdiction": "j", "phone": "call me"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the limit comes before anything else"
+    );
+}
+
+/// A log writer that keeps every line in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn personal_data_never_reaches_the_log(backend: Backend) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let installed = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .json()
+        .with_writer(move || writer.clone())
+        .try_init();
+    if installed.is_err() {
+        // Another test of this process installed the global subscriber first (cargo test
+        // without nextest); this test needs a process of its own.
+        return;
+    }
+    let app = TestApp::spawn(backend).await;
+    let body = json!({"title": "噪音扰民", "body": "夜间施工", "category": "生态环境", "jurisdiction": "东胜区",
+                      "name": "王建国", "phone": "13912345678"});
+    let created: Value = app
+        .client
+        .post(app.url("/api/v1/public/suggestions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    app.case(id).await;
+    app.history(id).await;
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("/api/v1/public/suggestions"), "the log was captured");
+    assert!(
+        !log.contains("王建国") && !log.contains("13912345678"),
+        "personal data leaked into the log"
+    );
+    assert!(
+        !log.contains(created["tracking_code"].as_str().unwrap()),
+        "the tracking code leaked into the log"
+    );
+}
+
+on_both_backends!(
+    every_endpoint_answers_every_caller_as_the_rules_say,
+    lists_show_each_caller_only_its_cases,
+    the_public_channel_tracks_a_suggestion_by_its_code_alone,
+    the_public_channel_is_rate_limited_per_address,
+    personal_data_never_reaches_the_log,
+);
