@@ -2,6 +2,7 @@
 //! These are the request bodies of the API as well: a separate copy in the service would only
 //! repeat them field for field. Unknown fields are refused so that a typo is never ignored.
 
+use chrono::{DateTime, Utc};
 use std::fmt;
 use std::str::FromStr;
 
@@ -12,6 +13,7 @@ use crate::validate::{self, BODY_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
 use crate::{CaseError, Kind, Timestamp, UnknownName};
 
 /// Every action a case may take after submission, across all kinds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -102,6 +104,7 @@ impl FromStr for Action {
 }
 
 /// How a voice reached the conference.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -114,6 +117,7 @@ pub enum Channel {
 }
 
 /// How much of a proposal the adopting body took up.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Extent {
@@ -122,6 +126,7 @@ pub enum Extent {
 }
 
 /// The outcome category at close, as in proposal handling practice.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// 已解决或基本解决: solved or basically solved.
@@ -133,6 +138,7 @@ pub enum Outcome {
 }
 
 /// The submitter's rating of the answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rating {
@@ -141,6 +147,7 @@ pub enum Rating {
     Unsatisfied,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Submit {
@@ -193,43 +200,49 @@ impl Submit {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
     pub note: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     pub reason: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Classify {
     pub category: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assign {
     pub department: String,
     /// Defaults to the kind's configured response deadline.
     #[serde(default)]
-    pub due_at: Option<Timestamp>,
+    pub due_at: Option<DateTime<Utc>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reassign {
     pub department: String,
     #[serde(default)]
-    pub due_at: Option<Timestamp>,
+    pub due_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub reason: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Consult {
@@ -241,6 +254,7 @@ pub struct Consult {
     pub members: Vec<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Adopt {
@@ -257,9 +271,10 @@ pub struct Adopt {
     pub responsible_parties: Vec<String>,
     /// Micro-consultation: when the agreed solution is due.
     #[serde(default)]
-    pub due_at: Option<Timestamp>,
+    pub due_at: Option<DateTime<Utc>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Close {
@@ -267,6 +282,7 @@ pub struct Close {
     pub summary: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Feedback {
@@ -275,6 +291,7 @@ pub struct Feedback {
     pub comment: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Withdraw {
@@ -282,6 +299,7 @@ pub struct Withdraw {
     pub reason: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Merge {
@@ -289,13 +307,14 @@ pub struct Merge {
     pub into: Uuid,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Convene {
     /// 协商议事室, a contact point, "凳凳议事会", …
     pub venue: String,
     #[serde(default)]
-    pub scheduled_at: Option<Timestamp>,
+    pub scheduled_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub participants: Vec<String>,
     /// Member ids of the committee members convened.
@@ -303,6 +322,7 @@ pub struct Convene {
     pub members: Vec<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordVisit {
@@ -310,6 +330,7 @@ pub struct RecordVisit {
     pub findings: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitReport {
@@ -317,6 +338,7 @@ pub struct SubmitReport {
     pub recommendations: Vec<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPolicy {

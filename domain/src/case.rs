@@ -15,6 +15,7 @@ use crate::{Action, ActionInput, Assigned, CaseError, Closed, Consulted, Policy,
 pub type Timestamp = DateTime<Utc>;
 
 /// The kind of a case; also its aggregate type in the event store.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -58,6 +59,7 @@ impl FromStr for Kind {
 pub struct UnknownName(pub String);
 
 /// Where a case stands. Joint research adds the phases of its gated method.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -141,6 +143,7 @@ impl fmt::Display for Status {
 
 /// The role a token carries. Who may do what is decided in the service; the domain only
 /// needs roles where a rule names one (only a member relays a voice).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -183,6 +186,7 @@ impl FromStr for Role {
 }
 
 /// Who acts: an id (a member id for members, a token's name otherwise) and a role.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub id: String,

@@ -5,6 +5,7 @@
 //! The five shared events (submitted, assigned, consulted, adopted, closed) have one payload
 //! for every kind, so one outcome projection reads them all alike.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -49,6 +50,7 @@ pub struct Consulted {
     pub at: Timestamp,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Adopted {
     pub by: String,
@@ -60,10 +62,11 @@ pub struct Adopted {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub responsible_parties: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_at: Option<Timestamp>,
-    pub at: Timestamp,
+    pub due_at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Closed {
     pub outcome: Outcome,
@@ -71,7 +74,7 @@ pub struct Closed {
     /// Closed after the response deadline had passed.
     #[serde(default, skip_serializing_if = "is_false")]
     pub late: bool,
-    pub at: Timestamp,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,12 +117,13 @@ pub struct Declined {
     pub at: Timestamp,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackGiven {
     pub rating: Rating,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    pub at: Timestamp,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use crate::validate::{self, NAME_MAX, TEXT_MAX};
 use crate::{Actor, Policy, Role, Timestamp, EVENT_VERSION};
 
 /// A constituent contact, as logged.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogContact {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::DutyRecord;
 
 /// Yearly minimums.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quotas {
     pub contacts: u32,
@@ -25,6 +26,7 @@ impl Default for Quotas {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
@@ -39,6 +41,7 @@ pub enum Standing {
 }
 
 /// A quota not (yet) met.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shortfall {
     pub quota: &'static str,

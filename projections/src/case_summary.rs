@@ -1,6 +1,7 @@
 //! The case summary: one row per case with what lists, outcome figures, overdue lists and the
 //! public tracking page need, kept up to date event by event.
 
+use chrono::{DateTime, Utc};
 use domain::{
     Adopted, Assigned, Channel, Classified, Closed, Consulted, Convened, Declined, Escalated, Extent, FeedbackGiven,
     Kind, Merged, Outcome, PhaseCompleted, PolicyRecorded, Rating, Reassigned, Relayed, Reopened, ReportSubmitted,
@@ -45,6 +46,7 @@ impl CaseFact {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseSummary {
     pub id: String,
@@ -60,14 +62,14 @@ pub struct CaseSummary {
     pub lead_member: Option<String>,
     /// Members who carried the voice, in order.
     pub relayed_by: Vec<String>,
-    pub submitted_at: Timestamp,
+    pub submitted_at: DateTime<Utc>,
     pub department: Option<String>,
-    pub first_assigned_at: Option<Timestamp>,
-    pub due_at: Option<Timestamp>,
+    pub first_assigned_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
     pub consultations: u32,
     pub adoption: Option<Extent>,
     pub declined: bool,
-    pub closed_at: Option<Timestamp>,
+    pub closed_at: Option<DateTime<Utc>>,
     pub outcome: Option<Outcome>,
     /// Closed after its deadline.
     pub late: bool,

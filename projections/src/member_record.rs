@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{CaseFact, LogEvent};
 
 /// One member's counts for one year.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DutyRecord {
     pub member_id: String,

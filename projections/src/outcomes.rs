@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CaseSummary;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
@@ -44,6 +45,7 @@ impl GroupBy {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClosedByOutcome {
     #[serde(rename = "A")]
@@ -54,6 +56,7 @@ pub struct ClosedByOutcome {
     pub c: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Durations {
     pub count: u64,
@@ -61,6 +64,7 @@ pub struct Durations {
     pub p90: Option<f64>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutcomeFigures {
     /// The group's key; `all` when not grouped.

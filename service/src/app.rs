@@ -29,7 +29,8 @@ pub enum StartError {
 
 /// Opens the configured store and brings its schema up to date.
 pub async fn open_store(settings: &StoreSettings) -> Result<Store, StoreError> {
-    let store = Store::open(settings.database_url.as_deref(), &settings.data_dir).await?;
+    let database_url = settings.database_url.as_deref().filter(|url| !url.is_empty());
+    let store = Store::open(database_url, &settings.data_dir).await?;
     store.migrate().await?;
     Ok(store)
 }

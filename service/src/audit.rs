@@ -7,14 +7,14 @@ use sha2::{Digest, Sha256};
 use crate::chain::{event_hash, GENESIS, PREV_HASH};
 use crate::store::{Store, StoreError, StoredEvent};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrokenLink {
     pub case_id: String,
     pub sequence: u64,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     pub cases: u64,
     pub events: u64,

@@ -33,8 +33,9 @@ impl fmt::Debug for StoreSettings {
     }
 }
 
+/// An empty value counts as unset, so `DATABASE_URL=` selects the embedded store.
 fn postgres_url(value: &str) -> Result<String, String> {
-    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+    if value.is_empty() || value.starts_with("postgres://") || value.starts_with("postgresql://") {
         Ok(value.to_owned())
     } else {
         Err("DATABASE_URL must name a PostgreSQL database (postgres://…)".to_owned())

@@ -83,7 +83,7 @@ pub enum AsOf {
 
 /// What a successful command leaves: the case's new status and version, and where its last
 /// event stands in the global log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Written {
     pub id: Uuid,
     pub kind: Kind,
@@ -93,7 +93,7 @@ pub struct Written {
 }
 
 /// What logging a contact leaves: the member's record version and the event's log position.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Logged {
     pub member_id: String,
     pub version: u64,

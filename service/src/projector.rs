@@ -25,6 +25,9 @@ use crate::store::{on_pool, Store, StoreError, StoredEvent};
 const BATCH: i64 = 500;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a catch-up sleeps while the head is not yet readable, and when it says so.
+const STALL_STEP: Duration = Duration::from_millis(20);
+const STALL_WARNING: Duration = Duration::from_secs(10);
 /// Advisory-lock keys, one per projection.
 fn lease_key(name: &str) -> i64 {
     0x6c78_0000 + PROJECTIONS.iter().position(|known| *known == name).unwrap_or(0) as i64
@@ -50,7 +53,7 @@ impl From<sqlx::Error> for ProjectorError {
 }
 
 /// A projection's place in the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Checkpoint {
     pub name: &'static str,
     /// The position of the last event applied; 0 before the first.
@@ -166,16 +169,29 @@ impl Projector {
         }
     }
 
-    /// Applies every event after the checkpoint, batch by batch; `progress` is told the
-    /// checkpoint after each batch. Returns the number of events applied.
+    /// Applies every event up to the log's head as it stood when called, batch by batch;
+    /// `progress` is told the checkpoint after each batch. Returns the number of events applied.
+    ///
+    /// On PostgreSQL the head may not be readable yet while an older transaction (of any
+    /// database on the server) is still open; it then waits for it, saying so after a while.
     pub async fn catch_up(&self, name: &str, mut progress: impl FnMut(i64) + Send) -> Result<u64, ProjectorError> {
         let name = known(name)?;
+        let target = self.store.head_position().await?;
         let mut applied = 0;
+        let mut waited = Duration::ZERO;
         loop {
             let from = self.position(name).await?;
             let batch = self.store.log_after(from, BATCH).await?;
             if batch.is_empty() {
-                return Ok(applied);
+                if target == 0 || self.has_applied(name, target).await? {
+                    return Ok(applied);
+                }
+                if waited == STALL_WARNING {
+                    tracing::warn!(projection = name, target, "waiting for an older transaction to end");
+                }
+                tokio::time::sleep(STALL_STEP).await;
+                waited += STALL_STEP;
+                continue;
             }
             if self.apply_batch(name, from, &batch).await? {
                 applied += batch.len() as u64;
@@ -362,7 +378,17 @@ impl Projector {
     }
 
     /// Waits (up to `limit`) until `name` has applied `position`; `false` if it has not by then.
+    /// A position no event holds (beyond the head, or a gap) is refused at once.
     pub async fn wait_for(&self, name: &str, position: i64, limit: Duration) -> Result<bool, ProjectorError> {
+        const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM events WHERE position = $1)";
+        let exists: bool = on_pool!(&self.store, |pool| sqlx::query_scalar(EXISTS)
+            .bind(position)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::from)?);
+        if !exists {
+            return Err(ProjectorError::Store(StoreError::UnknownPosition(position)));
+        }
         let mut applied = self.applied();
         let deadline = tokio::time::Instant::now() + limit;
         loop {

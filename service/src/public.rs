@@ -10,7 +10,7 @@ use crate::store::{on_pool, Store, StoreError};
 use crate::tokens::hash;
 
 /// Name and phone a citizen may leave for staff to call back; never shown publicly.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalData {
     pub name: Option<String>,
     pub phone: Option<String>,

@@ -171,7 +171,7 @@ pub async fn outcomes(
 }
 
 /// A member's duty record for a year, measured against the quotas.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct MemberStanding {
     #[serde(flatten)]
     pub record: DutyRecord,
@@ -243,7 +243,7 @@ pub async fn member_record(
     Ok(standing_of(member_id, year, &records, quotas, now))
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, Serialize)]
 pub struct Assessment {
     pub year: i32,
     pub on_track: u32,
@@ -278,17 +278,17 @@ pub async fn assessment(store: &Store, year: i32, quotas: &Quotas, now: Timestam
     Ok(assessment)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct OverdueCase {
     pub id: String,
     pub kind: Kind,
     pub title: String,
     pub status: Status,
-    pub due_at: Option<Timestamp>,
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
     pub days_overdue: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct OverdueByDepartment {
     pub department: String,
     pub count: usize,

@@ -15,7 +15,8 @@ use crate::audit::{self, VerifyReport};
 const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     /// The position of the last event already read; 0 (the default) reads from the start.
@@ -23,13 +24,15 @@ pub struct LogQuery {
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct LogPage {
     events: Vec<HistoryEntry>,
     /// The `after` for the next page: the position of this page's last event.
     next_after: i64,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(LogQuery),
+    responses((status = 200, description = "a page of the global log, in order", body = LogPage)))]
 pub async fn events(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -53,6 +56,8 @@ pub async fn events(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, description = "every hash chain recomputed", body = VerifyReport)))]
 pub async fn verify(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

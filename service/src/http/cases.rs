@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
-use domain::{Action, ActionInput, Actor, Adopted, Channel, Closed, FeedbackGiven, Kind, Status, Submit, Timestamp};
+use domain::{Action, ActionInput, Actor, Adopted, Channel, Closed, FeedbackGiven, Kind, Status, Submit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -60,6 +60,8 @@ fn command_context(principal: Principal, headers: CommandHeaders, target: &str, 
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = domain::Submit,
+    responses((status = 201, description = "submitted", body = crate::engine::Written)))]
 pub async fn submit(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -76,6 +78,9 @@ pub async fn submit(
     Ok((StatusCode::CREATED, headers, Json(written)))
 }
 
+#[utoipa::path(post, path = "/api/v1/cases/{id}/{action}", tag = "cases",
+    params(("id" = String, Path, description = "the case id (a UUID)"), ("action" = domain::Action, Path, description = "the action; its body is the schema of the same name")),
+    responses((status = 200, description = "done", body = crate::engine::Written)))]
 pub async fn act(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -96,7 +101,7 @@ pub async fn act(
 }
 
 /// A case as the caller sees it now.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct CaseView {
     id: Uuid,
     kind: Kind,
@@ -110,10 +115,10 @@ pub struct CaseView {
     jurisdiction: String,
     channel: Option<Channel>,
     submitted_by: Option<Actor>,
-    submitted_at: Option<Timestamp>,
+    submitted_at: Option<chrono::DateTime<chrono::Utc>>,
     department: Option<String>,
-    assigned_at: Option<Timestamp>,
-    due_at: Option<Timestamp>,
+    assigned_at: Option<chrono::DateTime<chrono::Utc>>,
+    due_at: Option<chrono::DateTime<chrono::Utc>>,
     consultations: u32,
     adoption: Option<Adopted>,
     closure: Option<Closed>,
@@ -155,6 +160,8 @@ impl From<CaseSnapshot> for CaseView {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = String, Path, description = "the case id (a UUID)")),
+    responses((status = 200, description = "the case as it stands, with the actions the caller may take", body = CaseView)))]
 pub async fn show(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -176,14 +183,19 @@ pub async fn show(
 }
 
 /// `?at=<time>` or `?sequence=<n>`: one of them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StateQuery {
-    at: Option<Timestamp>,
+    /// A moment (RFC 3339): the case as its events recorded up to then left it.
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A sequence: the case as its first `sequence` events left it.
     sequence: Option<u64>,
 }
 
 /// The case as it stood at a moment or after a given event, rebuilt from its events.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/state", tag = "cases", params(("id" = String, Path, description = "the case id (a UUID)"), StateQuery),
+    responses((status = 200, description = "the case as it stood then, rebuilt from its events", body = CaseView)))]
 pub async fn state_as_of(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -221,7 +233,7 @@ pub async fn state_as_of(
     Ok(Json(snapshot.into()))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct History {
     id: Uuid,
     kind: Kind,
@@ -229,7 +241,7 @@ pub struct History {
 }
 
 /// One event as auditors read it.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct HistoryEntry {
     case_id: String,
     /// The case kind, or `member_record` for a member's logged contacts.
@@ -241,7 +253,7 @@ pub struct HistoryEntry {
     /// The version of the event's schema.
     version: String,
     payload: Value,
-    recorded_at: Timestamp,
+    recorded_at: chrono::DateTime<chrono::Utc>,
     actor: Option<Actor>,
     request_id: Option<String>,
     hash: Option<String>,
@@ -279,6 +291,8 @@ impl From<StoredEvent> for HistoryEntry {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/cases/{id}/history", tag = "audit", params(("id" = String, Path, description = "the case id (a UUID)")),
+    responses((status = 200, description = "every event of the case, with metadata and hash chain", body = History)))]
 pub async fn history(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

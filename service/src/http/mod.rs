@@ -5,6 +5,7 @@ mod audit;
 mod cases;
 mod extract;
 mod health;
+mod openapi;
 mod problem;
 mod public;
 mod rate_limit;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/public/suggestions", post(public::submit))
         .route("/api/v1/public/suggestions/{id}", get(public::status))
         .route("/api/v1/public/suggestions/{id}/feedback", post(public::feedback))
+        .route("/openapi.json", get(openapi_document))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(no_route)
@@ -94,6 +96,10 @@ fn request_span(request: &Request) -> tracing::Span {
         request_id,
         actor = tracing::field::Empty,
     )
+}
+
+async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

@@ -273,6 +273,13 @@ impl ApiError {
                 detail,
             )
             .with("field", "after"),
+            ApiError::Projector(ProjectorError::Store(StoreError::UnknownPosition(_))) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                detail,
+            )
+            .with("field", "min_position"),
             ApiError::Engine(EngineError::Store(error)) | ApiError::Projector(ProjectorError::Store(error)) => {
                 store_failure(error)
             }

@@ -8,7 +8,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use domain::{Action, ActionInput, Actor, Channel, Kind, Outcome, Rating, Role, Status, Submit, Timestamp};
+use domain::{Action, ActionInput, Actor, Channel, Kind, Outcome, Rating, Role, Status, Submit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -21,7 +21,7 @@ use crate::public::{self, PersonalData};
 use crate::tokens::Principal;
 
 /// What an anonymous citizen sends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublicSuggestion {
     pub title: String,
@@ -35,7 +35,7 @@ pub struct PublicSuggestion {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Tracked {
     id: Uuid,
     /// Keep it: it is shown once, and it is the only way to follow the case.
@@ -44,26 +44,27 @@ pub struct Tracked {
     position: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CodeQuery {
     code: String,
 }
 
 /// What the holder of a tracking code sees.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct PublicStatus {
     id: Uuid,
     title: String,
     category: String,
     jurisdiction: String,
     status: Status,
-    submitted_at: Option<Timestamp>,
+    submitted_at: Option<chrono::DateTime<chrono::Utc>>,
     department: Option<String>,
     /// The answer given at closing.
     answer: Option<String>,
     outcome: Option<Outcome>,
-    closed_at: Option<Timestamp>,
+    closed_at: Option<chrono::DateTime<chrono::Utc>>,
     rating: Option<Rating>,
 }
 
@@ -117,6 +118,8 @@ async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), Api
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/public/suggestions", tag = "public", security(()), request_body = PublicSuggestion,
+    responses((status = 201, description = "submitted; keep the tracking code", body = Tracked)))]
 pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -164,6 +167,9 @@ pub async fn submit(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/public/suggestions/{id}", tag = "public", security(()),
+    params(("id" = String, Path, description = "the case id"), CodeQuery),
+    responses((status = 200, description = "status and answer", body = PublicStatus)))]
 pub async fn status(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -194,6 +200,9 @@ pub async fn status(
     }))
 }
 
+#[utoipa::path(post, path = "/api/v1/public/suggestions/{id}/feedback", tag = "public", security(()),
+    params(("id" = String, Path, description = "the case id"), CodeQuery), request_body = domain::Feedback,
+    responses((status = 200, description = "rated", body = crate::engine::Written)))]
 pub async fn feedback(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,

@@ -61,7 +61,8 @@ fn optional_moment(name: &str, text: Option<&str>) -> Result<Option<Timestamp>, 
     text.map(|text| moment(name, text)).transpose()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     kind: Option<Kind>,
@@ -79,7 +80,7 @@ pub struct ListQuery {
     min_position: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct CasePage {
     cases: Vec<CaseSummary>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -87,6 +88,8 @@ pub struct CasePage {
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/cases", tag = "read models", params(ListQuery),
+    responses((status = 200, description = "a page of cases, newest first", body = CasePage)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -137,7 +140,8 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomesQuery {
     from: Option<String>,
@@ -146,15 +150,17 @@ pub struct OutcomesQuery {
     min_position: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Outcomes {
-    from: Timestamp,
-    to: Timestamp,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
     group_by: Option<GroupBy>,
     groups: Vec<OutcomeFigures>,
 }
 
 /// Figures over the cases submitted in `[from, to)`; by default the current year so far.
+#[utoipa::path(get, path = "/api/v1/outcomes", tag = "read models", params(OutcomesQuery),
+    responses((status = 200, description = "the funnel, rates and times (definitions: resolution = closed A / closed; adoption = adopted / (adopted + declined); satisfaction = satisfied or basically satisfied / rated; on time = closed by the deadline / closed with one; days: median and nearest-rank p90; null when nothing to divide by)", body = Outcomes)))]
 pub async fn outcomes(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -181,7 +187,8 @@ pub async fn outcomes(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct YearQuery {
     year: Option<i32>,
@@ -207,6 +214,8 @@ fn member_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiE
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/members/{id}/record", tag = "members", params(("id" = String, Path, description = "the member id"), YearQuery),
+    responses((status = 200, description = "the member's duty record and standing", body = MemberStanding)))]
 pub async fn member_record(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -224,6 +233,8 @@ pub async fn member_record(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/members/assessment", tag = "members", params(YearQuery),
+    responses((status = 200, description = "every member's standing", body = Assessment)))]
 pub async fn assessment(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -239,6 +250,9 @@ pub async fn assessment(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/members/{id}/contacts", tag = "members", params(("id" = String, Path, description = "the member id")),
+    request_body = domain::member_record::LogContact,
+    responses((status = 201, description = "logged", body = crate::engine::Logged)))]
 pub async fn log_contact(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -260,12 +274,15 @@ pub async fn log_contact(
     Ok((StatusCode::CREATED, Json(logged)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PositionQuery {
     min_position: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/overdue", tag = "read models", params(PositionQuery),
+    responses((status = 200, description = "open cases past their deadline, by department", body = [OverdueByDepartment])))]
 pub async fn overdue(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -278,11 +295,13 @@ pub async fn overdue(
     Ok(Json(views::overdue(state.engine.store(), now).await?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Projections {
     projections: Vec<Checkpoint>,
 }
 
+#[utoipa::path(get, path = "/api/v1/projections", tag = "operations",
+    responses((status = 200, description = "each projection's checkpoint and lag", body = Projections)))]
 pub async fn projections(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
