@@ -56,6 +56,7 @@ impl Application {
             address: listen,
             source,
         })?;
+        crate::telemetry::metrics();
         let engine = Engine::new(store.clone(), options.policy, options.clock);
         let projector = Projector::new(store);
         projector.spawn(engine.appended());

@@ -354,11 +354,15 @@ impl Engine {
             .to_owned();
         let mut case = rebuild::<A>(history)?;
         let access = case_access(&case);
-        let operation = match &input {
-            CommandInput::Submit(_) => Operation::Submit(A::KIND),
-            CommandInput::Act(input) => Operation::Act(input.action(), &access),
+        let (operation, action) = match &input {
+            CommandInput::Submit(_) => (Operation::Submit(A::KIND), "submit"),
+            CommandInput::Act(input) => (Operation::Act(input.action(), &access), input.action().as_str()),
         };
-        access::check(&context.principal, operation)?;
+        let count = |result: &'static str| {
+            let labels = [("kind", A::KIND.as_str()), ("action", action), ("result", result)];
+            metrics::counter!("lianxin_commands_total", &labels).increment(1);
+        };
+        access::check(&context.principal, operation).inspect_err(|_| count("denied"))?;
         let version = case.version();
         let command = CaseCommand {
             case_id,
@@ -367,7 +371,7 @@ impl Engine {
             expected_version: context.expected_version,
             input,
         };
-        let events = case.decide(command, &self.policy)?;
+        let events = case.decide(command, &self.policy).inspect_err(|_| count("refused"))?;
         events.iter().cloned().for_each(|event| case.apply(event));
         let status = case.status().ok_or(CaseError::NotFound)?;
         let mut metadata = metadata(A::KIND.as_str(), &context, &prev_hash);
@@ -379,6 +383,7 @@ impl Engine {
         let position = match appended {
             Ok(position) => position,
             Err(StoreError::Conflict) => {
+                count("conflict");
                 // A retry that raced its first attempt loses on the idempotency index: answer
                 // with the first attempt's result.
                 if let Some(replayed) = self.replay(&context).await? {
@@ -388,8 +393,12 @@ impl Engine {
                     expected_version: context.expected_version,
                 });
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => {
+                count("error");
+                return Err(other.into());
+            }
         };
+        count("written");
         self.appended.notify_waiters();
         Ok(Written {
             id: case_id,

@@ -196,6 +196,10 @@ impl Projector {
             if self.apply_batch(name, from, &batch).await? {
                 applied += batch.len() as u64;
                 self.applied.send_modify(|generation| *generation += 1);
+                let position = batch.last().map_or(from, |event| event.position);
+                metrics::gauge!("lianxin_projection_position", "projection" => name).set(position as f64);
+                metrics::counter!("lianxin_projection_events_total", "projection" => name)
+                    .increment(batch.len() as u64);
                 progress(batch.last().map_or(from, |event| event.position));
             }
         }

@@ -1,6 +1,11 @@
-//! Logging, set up once per process: human-readable text by default, JSON lines on request,
-//! always on stderr so that stdout carries only a command's result.
+//! Logging and metrics, set up once per process. Logs: human-readable text by default, JSON
+//! lines on request, always on stderr so that stdout carries only a command's result. Metrics:
+//! Prometheus text at `/metrics`, labelled by route, kind and action, never by anything a
+//! caller typed.
 
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -34,4 +39,16 @@ pub fn init(format: LogFormat) {
     };
     // Already installed: keep the first subscriber.
     drop(result);
+}
+
+/// The process's metrics recorder, installed on first use; what `/metrics` renders.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (a library user's): ours still renders, empty.
+        drop(metrics::set_global_recorder(recorder));
+        handle
+    })
 }

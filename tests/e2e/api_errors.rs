@@ -213,7 +213,61 @@ async fn health_and_readiness_answer(backend: Backend) {
     assert_eq!(ready["store"], expected);
 }
 
+async fn metrics_count_requests_and_commands_by_route_kind_and_action(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut body = suggestion();
+    body["title"] = json!("独一无二的标题");
+    let id = app.submitted(&body).await;
+    app.staff_does(&id, "assign", &json!({"department": "市住建局"})).await;
+    let refused = app
+        .act(
+            &app.tokens.staff,
+            &id,
+            "close",
+            &json!({"outcome": "A", "summary": "x"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    let has = |fragments: &[&str]| {
+        text.lines()
+            .any(|line| fragments.iter().all(|fragment| line.contains(fragment)))
+    };
+    assert!(
+        has(&[
+            "lianxin_commands_total{",
+            "kind=\"suggestion\"",
+            "action=\"assign\"",
+            "result=\"written\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&["lianxin_commands_total{", "action=\"close\"", "result=\"refused\""]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "lianxin_http_requests_total{",
+            "route=\"/api/v1/cases/{id}/{action}\"",
+            "status=\"409\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&id) && !text.contains("独一无二"),
+        "labels carry no ids and nothing a caller typed"
+    );
+}
+
 on_both_backends!(
+    metrics_count_requests_and_commands_by_route_kind_and_action,
     malformed_json_is_400_and_writes_nothing,
     a_request_without_a_valid_token_is_401,
     an_unknown_case_or_action_is_404,

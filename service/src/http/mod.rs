@@ -59,12 +59,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/public/suggestions/{id}", get(public::status))
         .route("/api/v1/public/suggestions/{id}/feedback", post(public::feedback))
         .route("/openapi.json", get(openapi_document))
+        .route("/metrics", get(prometheus))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::middleware::from_fn(count_request))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -95,6 +97,29 @@ fn request_span(request: &Request) -> tracing::Span {
         route,
         request_id,
         actor = tracing::field::Empty,
+    )
+}
+
+/// Counts every request and its latency by method, route (never the raw path) and status.
+async fn count_request(request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("lianxin_http_requests_total", &labels).increment(1);
+    metrics::histogram!("lianxin_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn prometheus() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::metrics().render(),
     )
 }
 
