@@ -8,7 +8,7 @@ use axum::Json;
 use domain::{Action, ActionInput, Actor, Adopted, Channel, Closed, FeedbackGiven, Kind, Status, Submit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+
 use uuid::Uuid;
 
 use super::extract::{read_json, Authenticated, CommandHeaders, JsonBody};
@@ -16,10 +16,9 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::access;
 use crate::chain;
-use crate::engine::{AsOf, CaseSnapshot, CommandContext, Idempotency, Written};
+use crate::engine::{AsOf, CaseSnapshot, Written};
 use crate::public::{self, PersonalData};
 use crate::store::StoredEvent;
-use crate::tokens::Principal;
 
 /// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
 fn etag(version: u64) -> HeaderMap {
@@ -39,27 +38,6 @@ fn path_error(rejection: PathRejection) -> ApiError {
     ApiError::NotFound(rejection.body_text())
 }
 
-/// The command context from the token and headers; the request digest binds an
-/// idempotency key to what it was first used for.
-fn command_context(principal: Principal, headers: CommandHeaders, target: &str, body: &Value) -> CommandContext {
-    let idempotency = headers.idempotency_key.map(|key| {
-        let digest = Sha256::digest(format!("{target}\n{}", chain::canonical(body)).as_bytes());
-        Idempotency {
-            key,
-            request_digest: hex::encode(digest),
-        }
-    });
-    CommandContext {
-        principal,
-        request_id: headers.request_id,
-        expected_version: headers.expected_version,
-        correlation_id: headers.correlation_id,
-        causation_id: headers.causation_id,
-        client_time: headers.client_time,
-        idempotency,
-    }
-}
-
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = domain::Submit,
     responses((status = 201, description = "submitted", body = crate::engine::Written)))]
 pub async fn submit(
@@ -68,7 +46,7 @@ pub async fn submit(
     headers: CommandHeaders,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, HeaderMap, Json<Written>), ApiError> {
-    let context = command_context(principal, headers, "submit", &body);
+    let context = headers.context(principal, Some(("submit", &body)));
     let input: Submit = serde_json::from_value(body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
     let written = state.engine.submit(context, input).await?;
     let mut headers = etag(written.version);
@@ -94,7 +72,7 @@ pub async fn act(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("there is no action `{action}`")))?;
     let body = read_json(request, &state).await?;
-    let context = command_context(principal, headers, &format!("{case_id}/{action}"), &body);
+    let context = headers.context(principal, Some((&format!("{case_id}/{action}"), &body)));
     let input = ActionInput::from_json(action, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
     let written = state.engine.act(case_id, context, input).await?;
     Ok((etag(written.version), Json(written)))

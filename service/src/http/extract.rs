@@ -9,10 +9,13 @@ use axum::http::StatusCode;
 use domain::Timestamp;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tower_http::request_id::RequestId;
 
 use super::problem::ApiError;
 use super::AppState;
+use crate::chain;
+use crate::engine::{CommandContext, Idempotency};
 use crate::tokens::{self, Principal};
 
 /// A JSON request body, read as `T`. Bad syntax is a 400; well-formed JSON of the wrong shape
@@ -92,6 +95,30 @@ pub struct CommandHeaders {
     pub correlation_id: Option<String>,
     pub causation_id: Option<String>,
     pub client_time: Option<Timestamp>,
+}
+
+impl CommandHeaders {
+    /// The context of a command by `principal`. With `idempotent` (what the command is for,
+    /// and its body) an `Idempotency-Key` is honoured, bound to a digest of both; without, it
+    /// is ignored.
+    pub fn context(self, principal: Principal, idempotent: Option<(&str, &Value)>) -> CommandContext {
+        let idempotency = self.idempotency_key.zip(idempotent).map(|(key, (target, body))| {
+            let digest = Sha256::digest(format!("{target}\n{}", chain::canonical(body)).as_bytes());
+            Idempotency {
+                key,
+                request_digest: hex::encode(digest),
+            }
+        });
+        CommandContext {
+            principal,
+            request_id: self.request_id,
+            expected_version: self.expected_version,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            client_time: self.client_time,
+            idempotency,
+        }
+    }
 }
 
 /// Longest accepted value of the free-form id headers.

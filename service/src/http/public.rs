@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::extract::{CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
-use crate::engine::{AsOf, CommandContext, Written};
+use crate::engine::{AsOf, Written};
 use crate::public::{self, PersonalData};
 use crate::tokens::Principal;
 
@@ -146,15 +146,7 @@ pub async fn submit(
     let case_id = Uuid::now_v7();
     let code = public::new_tracking_code().map_err(|error| ApiError::NoRandomness(error.to_string()))?;
     public::register(state.engine.store(), case_id, &code, &personal).await?;
-    let context = CommandContext {
-        principal: public_principal(case_id),
-        request_id: headers.request_id,
-        expected_version: None,
-        correlation_id: headers.correlation_id,
-        causation_id: headers.causation_id,
-        client_time: headers.client_time,
-        idempotency: None,
-    };
+    let context = headers.context(public_principal(case_id), None);
     let written = state.engine.submit_as(case_id, context, submit).await?;
     Ok((
         StatusCode::CREATED,
@@ -216,14 +208,6 @@ pub async fn feedback(
     verified(&state, case_id, &code).await?;
     let input =
         ActionInput::from_json(Action::Feedback, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
-    let context = CommandContext {
-        principal: public_principal(case_id),
-        request_id: headers.request_id,
-        expected_version: headers.expected_version,
-        correlation_id: headers.correlation_id,
-        causation_id: headers.causation_id,
-        client_time: headers.client_time,
-        idempotency: None,
-    };
+    let context = headers.context(public_principal(case_id), None);
     Ok(Json(state.engine.act(case_id, context, input).await?))
 }

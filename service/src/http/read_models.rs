@@ -19,7 +19,7 @@ use super::extract::{Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::{self, ListScope, Operation};
-use crate::engine::{CommandContext, Logged};
+use crate::engine::Logged;
 use crate::projector::Checkpoint;
 use crate::views::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment};
 
@@ -261,15 +261,7 @@ pub async fn log_contact(
     JsonBody(input): JsonBody<LogContact>,
 ) -> Result<(StatusCode, Json<Logged>), ApiError> {
     let member = member_path(path)?;
-    let context = CommandContext {
-        principal,
-        request_id: headers.request_id,
-        expected_version: None,
-        correlation_id: headers.correlation_id,
-        causation_id: headers.causation_id,
-        client_time: headers.client_time,
-        idempotency: None,
-    };
+    let context = headers.context(principal, None);
     let logged = state.engine.log_contact(&member, context, input).await?;
     Ok((StatusCode::CREATED, Json(logged)))
 }
