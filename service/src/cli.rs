@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{self, Application};
 use crate::audit;
+use crate::bench;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::projector::Projector;
 use crate::telemetry::{self, LogFormat};
@@ -42,11 +43,33 @@ enum Command {
     /// Check the event log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the benchmark workloads against the configured store.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Rebuild projections from the start of the log (all of them when none is named).
     Replay {
         /// Projections to rebuild: case_summaries, member_records.
         names: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Suggestions driven from submission to closed, five commands each.
+    Lifecycle {
+        #[arg(long, default_value_t = 2_000)]
+        cases: usize,
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Drive a running service at this base URL instead of the engine in this process.
+        #[arg(long, requires = "token")]
+        http: Option<String>,
+        /// A staff token of that service.
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Read every event back in global order and rebuild an outcome summary in memory.
+    Replay,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +211,36 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             let store = app::open_store(&cli.store).await?;
             tokens::revoke(&store, &id).await?;
             println!("revoked token {id}");
+        }
+        Command::Bench(BenchCommand::Lifecycle {
+            cases,
+            workers,
+            http,
+            token,
+        }) => {
+            let store = app::open_store(&cli.store).await?;
+            let target = match (http, token) {
+                (Some(base_url), Some(token)) => bench::Target::Http {
+                    base_url: base_url.trim_end_matches('/').to_owned(),
+                    token,
+                },
+                _ => bench::Target::Engine,
+            };
+            let bar = ProgressBar::new((cases * 5) as u64).with_style(
+                ProgressStyle::with_template("lifecycle {bar:40} {pos}/{len} commands ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let report = bench::lifecycle(store, target, cases, workers, bar).await?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Bench(BenchCommand::Replay) => {
+            let store = app::open_store(&cli.store).await?;
+            let bar = ProgressBar::new(store.count_events().await?).with_style(
+                ProgressStyle::with_template("replay {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let report = bench::replay(&store, bar).await?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = app::open_store(&cli.store).await?;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use domain::member_record::{LogContact, MemberCommand, MemberError, MemberRecord, STREAM_PREFIX};
 use projections::meta;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::chain;
@@ -136,8 +136,8 @@ pub struct Engine {
     store: Store,
     policy: Policy,
     clock: Clock,
-    /// Woken after every append, so that projections follow at once.
-    appended: Arc<Notify>,
+    /// Bumped after every append, so that projections follow at once.
+    appended: Arc<watch::Sender<u64>>,
 }
 
 impl Engine {
@@ -146,7 +146,7 @@ impl Engine {
             store,
             policy,
             clock,
-            appended: Arc::new(Notify::new()),
+            appended: Arc::new(watch::channel(0).0),
         }
     }
 
@@ -158,9 +158,9 @@ impl Engine {
         &self.clock
     }
 
-    /// Notified after each append.
-    pub fn appended(&self) -> Arc<Notify> {
-        Arc::clone(&self.appended)
+    /// Changes after each append: what projection runners wait on.
+    pub fn appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     /// The one place the service reads the clock for commands.
@@ -317,7 +317,7 @@ impl Engine {
             Err(StoreError::Conflict) => return Err(EngineError::Conflict { expected_version: None }),
             Err(other) => return Err(other.into()),
         };
-        self.appended.notify_waiters();
+        self.appended.send_modify(|appends| *appends += 1);
         Ok(Logged {
             member_id: member_id.to_owned(),
             version,
@@ -399,7 +399,7 @@ impl Engine {
             }
         };
         count("written");
-        self.appended.notify_waiters();
+        self.appended.send_modify(|appends| *appends += 1);
         Ok(Written {
             id: case_id,
             kind: A::KIND,

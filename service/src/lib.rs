@@ -4,6 +4,7 @@
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod config;

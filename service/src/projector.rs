@@ -17,7 +17,7 @@ use projections::{duty_effects, sum_increments, summarize, CaseSummary, CASE_SUM
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::Row;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::store::{on_pool, Store, StoreError, StoredEvent};
 
@@ -108,18 +108,20 @@ impl Projector {
     }
 
     /// Runs every projection until the process ends.
-    pub fn spawn(&self, appended: Arc<Notify>) {
+    pub fn spawn(&self, appended: watch::Receiver<u64>) {
         for name in PROJECTIONS {
             let projector = self.clone();
-            let appended = Arc::clone(&appended);
+            let appended = appended.clone();
             tokio::spawn(async move { projector.run(name, appended).await });
         }
     }
 
-    async fn run(self, name: &'static str, appended: Arc<Notify>) {
-        let wake = Arc::new(Notify::new());
+    /// Runs one projection. Wake-ups come through watch channels, which remember a change
+    /// made while the runner was busy, so no append goes unnoticed until the next poll.
+    async fn run(self, name: &'static str, mut appended: watch::Receiver<u64>) {
+        let (notified, mut wake) = watch::channel(0u64);
         if let Store::Postgres(pool) = &self.store {
-            listen(pool.clone(), Arc::clone(&wake));
+            listen(pool.clone(), notified);
         }
         loop {
             // Held for as long as this runner lives: other processes wait for it.
@@ -143,8 +145,8 @@ impl Projector {
                     }
                 }
                 tokio::select! {
-                    () = appended.notified() => {},
-                    () = wake.notified() => {},
+                    changed = appended.changed(), if appended.has_changed().is_ok() => drop(changed),
+                    changed = wake.changed(), if wake.has_changed().is_ok() => drop(changed),
                     () = tokio::time::sleep(POLL) => {},
                 }
             }
@@ -464,14 +466,14 @@ ON CONFLICT (member_id, year) DO UPDATE SET \
     solved = member_years.solved + excluded.solved";
 
 /// Forwards PostgreSQL notifications of appended events to `wake`, reconnecting when needed.
-fn listen(pool: sqlx::PgPool, wake: Arc<Notify>) {
+fn listen(pool: sqlx::PgPool, wake: watch::Sender<u64>) {
     tokio::spawn(async move {
         loop {
             match sqlx::postgres::PgListener::connect_with(&pool).await {
                 Ok(mut listener) => {
                     if listener.listen("lianxin_events").await.is_ok() {
                         while listener.recv().await.is_ok() {
-                            wake.notify_waiters();
+                            wake.send_modify(|count| *count += 1);
                         }
                     }
                 }

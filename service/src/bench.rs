@@ -1,0 +1,349 @@
+//! The benchmark workloads (`lianxin bench`): `lifecycle` drives suggestions from submission
+//! to closed through the engine's real command path (authorization, metadata, hash chain,
+//! optimistic concurrency, projections running) or, with `--http`, through a running service;
+//! `replay` reads the whole log back in order and rebuilds an outcome summary in memory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::{Action, ActionInput, Actor, Policy, Role, Status, Submit};
+use indicatif::ProgressBar;
+use projections::{durations, summarize, CaseSummary};
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::engine::{Clock, CommandContext, Engine, EngineError};
+use crate::projector::{Projector, ProjectorError};
+use crate::store::{Store, StoreError};
+use crate::tokens::Principal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Projector(#[from] ProjectorError),
+    #[error("the service answered {status} to {what}: {body}")]
+    Http { what: String, status: u16, body: String },
+    #[error("cannot reach the service")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("a worker failed")]
+    Worker(#[from] tokio::task::JoinError),
+}
+
+/// Where the commands go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Straight into the engine, as the HTTP handlers call it.
+    Engine,
+    /// A running service, over HTTP, with a staff token.
+    Http { base_url: String, token: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LifecycleReport {
+    pub system: &'static str,
+    pub workload: &'static str,
+    pub store: &'static str,
+    pub path: &'static str,
+    pub cases: usize,
+    pub workers: usize,
+    pub commands: usize,
+    pub seconds: f64,
+    pub commands_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Events the slowest projection had still to apply when the last command returned.
+    pub projection_lag_at_end: i64,
+    /// Seconds from the last command until every projection had caught up.
+    pub projection_catch_up_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayReport {
+    pub system: &'static str,
+    pub workload: &'static str,
+    pub store: &'static str,
+    pub events: u64,
+    pub cases: usize,
+    pub seconds: f64,
+    pub events_per_s: f64,
+    pub cases_by_status: HashMap<String, u64>,
+    pub cases_by_category: HashMap<String, u64>,
+    pub median_days_to_close: Option<f64>,
+}
+
+/// Realistic payloads: a title of about 20 characters, a body of about 200, notes of about 100.
+const TITLE: &str = "关于小区电动汽车充电桩安装难问题的建议";
+const BODY_SENTENCE: &str = "我们小区有三十多户居民购买了电动汽车，物业以电力容量不足为由不同意安装充电桩，居民只能到很远的公共充电站排队充电。";
+const NOTE: &str =
+    "承办单位与物业公司、供电公司到现场协调，核实小区变压器容量，商定分批增容并统一规划充电车位，群众表示认可。";
+const CATEGORIES: [&str; 4] = ["交通", "住房", "教育", "医疗"];
+const JURISDICTIONS: [&str; 3] = ["东胜区", "康巴什区", "达拉特旗"];
+
+fn body() -> String {
+    BODY_SENTENCE.repeat(3)
+}
+
+/// The five commands of one case, after submission.
+fn steps() -> [(Action, Value); 4] {
+    [
+        (Action::Assign, json!({"department": "市住房和城乡建设局"})),
+        (
+            Action::Consult,
+            json!({"note": NOTE, "participants": ["物业公司", "供电公司"]}),
+        ),
+        (
+            Action::Adopt,
+            json!({"by": "市住房和城乡建设局", "extent": "full", "note": NOTE}),
+        ),
+        (Action::Close, json!({"outcome": "A", "summary": NOTE})),
+    ]
+}
+
+fn submission(index: usize) -> Value {
+    json!({
+        "kind": "suggestion",
+        "title": TITLE,
+        "body": body(),
+        "category": CATEGORIES[index % CATEGORIES.len()],
+        "jurisdiction": JURISDICTIONS[index % JURISDICTIONS.len()],
+    })
+}
+
+fn staff() -> Principal {
+    Principal {
+        actor: Actor {
+            id: "bench-staff".to_owned(),
+            role: Role::Staff,
+        },
+        jurisdiction: None,
+        department: None,
+    }
+}
+
+fn context() -> CommandContext {
+    CommandContext {
+        principal: staff(),
+        request_id: Uuid::now_v7().to_string(),
+        expected_version: None,
+        correlation_id: None,
+        causation_id: None,
+        client_time: None,
+        idempotency: None,
+    }
+}
+
+/// Milliseconds at the nearest-rank percentile `p` of sorted latencies.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Runs one case's five commands; returns each command's latency in milliseconds.
+async fn one_case(
+    target: &Target,
+    engine: &Engine,
+    client: &reqwest::Client,
+    index: usize,
+) -> Result<Vec<f64>, BenchError> {
+    let mut latencies = Vec::with_capacity(5);
+    let started = Instant::now();
+    let case_id = match target {
+        Target::Engine => {
+            let input: Submit =
+                serde_json::from_value(submission(index)).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            engine.submit(context(), input).await?.id.to_string()
+        }
+        Target::Http { base_url, token } => {
+            let response = client
+                .post(format!("{base_url}/api/v1/cases"))
+                .bearer_auth(token)
+                .json(&submission(index))
+                .send()
+                .await?;
+            let created = checked(response, "submit").await?;
+            created["id"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    latencies.push(started.elapsed().as_secs_f64() * 1_000.0);
+    for (action, body) in steps() {
+        let started = Instant::now();
+        match target {
+            Target::Engine => {
+                let input =
+                    ActionInput::from_json(action, body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                let id = Uuid::parse_str(&case_id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                engine.act(id, context(), input).await?;
+            }
+            Target::Http { base_url, token } => {
+                let response = client
+                    .post(format!("{base_url}/api/v1/cases/{case_id}/{action}"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                checked(response, action.as_str()).await?;
+            }
+        }
+        latencies.push(started.elapsed().as_secs_f64() * 1_000.0);
+    }
+    Ok(latencies)
+}
+
+async fn checked(response: reqwest::Response, what: &str) -> Result<Value, BenchError> {
+    let status = response.status();
+    let body = response.text().await?;
+    if status.is_success() {
+        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+    } else {
+        Err(BenchError::Http {
+            what: what.to_owned(),
+            status: status.as_u16(),
+            body,
+        })
+    }
+}
+
+/// The largest lag of any projection, in events.
+async fn lag(target: &Target, projector: &Projector, client: &reqwest::Client) -> Result<i64, BenchError> {
+    match target {
+        Target::Engine => Ok(projector
+            .checkpoints()
+            .await?
+            .iter()
+            .map(|checkpoint| checkpoint.lag)
+            .max()
+            .unwrap_or(0)),
+        Target::Http { base_url, token } => {
+            let response = client
+                .get(format!("{base_url}/api/v1/projections"))
+                .bearer_auth(token)
+                .send()
+                .await?;
+            let body = checked(response, "projections").await?;
+            Ok(body["projections"]
+                .as_array()
+                .map(|projections| projections.iter().filter_map(|p| p["lag"].as_i64()).max().unwrap_or(0))
+                .unwrap_or(0))
+        }
+    }
+}
+
+pub async fn lifecycle(
+    store: Store,
+    target: Target,
+    cases: usize,
+    workers: usize,
+    progress: ProgressBar,
+) -> Result<LifecycleReport, BenchError> {
+    let backend = store.backend();
+    let engine = Arc::new(Engine::new(store.clone(), Policy::default(), Clock::System));
+    let projector = Projector::new(store);
+    if matches!(target, Target::Engine) {
+        projector.spawn(engine.appended());
+    }
+    let client = reqwest::Client::new();
+    let workers = workers.max(1);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let (engine, target, client, progress) =
+            (Arc::clone(&engine), target.clone(), client.clone(), progress.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for index in (worker..cases).step_by(workers) {
+                latencies.extend(one_case(&target, &engine, &client, index).await?);
+                progress.inc(5);
+            }
+            Ok::<_, BenchError>(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(cases * 5);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let lag_at_end = lag(&target, &projector, &client).await?;
+    let catching_up = Instant::now();
+    while lag(&target, &projector, &client).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let catch_up = catching_up.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    latencies.sort_by(f64::total_cmp);
+    let commands = latencies.len();
+    Ok(LifecycleReport {
+        system: "lianxin",
+        workload: "lifecycle",
+        store: backend,
+        path: match target {
+            Target::Engine => "engine",
+            Target::Http { .. } => "http",
+        },
+        cases,
+        workers,
+        commands,
+        seconds,
+        commands_per_s: commands as f64 / seconds.max(f64::EPSILON),
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        projection_lag_at_end: lag_at_end,
+        projection_catch_up_seconds: catch_up,
+    })
+}
+
+/// Reads every event in global order and rebuilds the outcome summary in memory.
+pub async fn replay(store: &Store, progress: ProgressBar) -> Result<ReplayReport, BenchError> {
+    const PAGE: i64 = 5_000;
+    let started = Instant::now();
+    let mut cases: HashMap<String, CaseSummary> = HashMap::new();
+    let mut events = 0u64;
+    let mut after = 0;
+    loop {
+        let page = store.log_after(after, PAGE).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.position;
+        events += page.len() as u64;
+        progress.inc(page.len() as u64);
+        for event in &page {
+            let before = cases.remove(&event.aggregate_id);
+            if let Some(after) = summarize(before, event) {
+                cases.insert(event.aggregate_id.clone(), after);
+            }
+        }
+    }
+    let mut cases_by_status: HashMap<String, u64> = HashMap::new();
+    let mut cases_by_category: HashMap<String, u64> = HashMap::new();
+    let mut to_close = Vec::new();
+    for case in cases.values() {
+        *cases_by_status.entry(case.status.as_str().to_owned()).or_default() += 1;
+        *cases_by_category.entry(case.category.clone()).or_default() += 1;
+        if let (Status::Closed, Some(closed_at)) = (case.status, case.closed_at) {
+            to_close.push((closed_at - case.submitted_at).num_seconds() as f64 / 86_400.0);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    Ok(ReplayReport {
+        system: "lianxin",
+        workload: "replay",
+        store: store.backend(),
+        events,
+        cases: cases.len(),
+        seconds,
+        events_per_s: events as f64 / seconds.max(f64::EPSILON),
+        cases_by_status,
+        cases_by_category,
+        median_days_to_close: durations(to_close).median,
+    })
+}
