@@ -3,6 +3,7 @@
 mod access;
 mod api_errors;
 mod audit_log;
+mod bench;
 mod case_kinds;
 mod read_models;
 mod store_conformance;
