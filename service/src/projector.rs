@@ -16,7 +16,7 @@ use std::time::Duration;
 use projections::{duty_effects, sum_increments, summarize, CaseSummary, CASE_SUMMARIES, MEMBER_RECORDS, PROJECTIONS};
 use serde::Serialize;
 use sqlx::types::Json;
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row};
 use tokio::sync::watch;
 
 use crate::store::{on_pool, Store, StoreError, StoredEvent};
@@ -230,33 +230,58 @@ impl Projector {
             }
             match name {
                 CASE_SUMMARIES => {
-                    for event in batch.iter().filter(|event| event.kind().is_some()) {
-                        let before: Option<Json<CaseSummary>> =
-                            sqlx::query_scalar("SELECT summary FROM case_summaries WHERE id = $1")
-                                .bind(&event.aggregate_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        let before = before.map(|summary| summary.0);
-                        let after = summarize(before.clone(), event);
-                        if let Some(case) = after.filter(|after| Some(after) != before.as_ref()) {
-                            sqlx::query(UPSERT_CASE_SUMMARY)
-                                .bind(&case.id)
-                                .bind(case.kind.as_str())
-                                .bind(case.status.as_str())
-                                .bind(&case.category)
-                                .bind(&case.jurisdiction)
-                                .bind(&case.department)
-                                .bind(case.assignee())
-                                .bind(case.submitted_at)
-                                .bind(case.due_at)
-                                .bind(case.is_open())
-                                .bind(&case.title)
-                                .bind(&case.body)
-                                .bind(Json(&case))
-                                .bind(&case.submitter_id)
-                                .execute(&mut *tx)
-                                .await?;
+                    // One read of every summary the batch touches, the events applied in
+                    // memory, one multi-row upsert of those that changed.
+                    let mut ids: Vec<&str> = batch
+                        .iter()
+                        .filter(|event| event.kind().is_some())
+                        .map(|event| event.aggregate_id.as_str())
+                        .collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let mut summaries: HashMap<String, CaseSummary> = HashMap::new();
+                    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                        let mut query = QueryBuilder::new("SELECT id, summary FROM case_summaries WHERE id IN (");
+                        let mut list = query.separated(", ");
+                        for id in chunk {
+                            list.push_bind(*id);
                         }
+                        query.push(")");
+                        let rows: Vec<(String, Json<CaseSummary>)> = query.build_query_as().fetch_all(&mut *tx).await?;
+                        summaries.extend(rows.into_iter().map(|(id, summary)| (id, summary.0)));
+                    }
+                    let mut changed: Vec<String> = Vec::new();
+                    for event in batch.iter().filter(|event| event.kind().is_some()) {
+                        let before = summaries.remove(&event.aggregate_id);
+                        let after = summarize(before.clone(), event);
+                        if after != before && !changed.contains(&event.aggregate_id) {
+                            changed.push(event.aggregate_id.clone());
+                        }
+                        if let Some(after) = after {
+                            summaries.insert(event.aggregate_id.clone(), after);
+                        }
+                    }
+                    let rows: Vec<&CaseSummary> = changed.iter().filter_map(|id| summaries.get(id)).collect();
+                    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                        let mut query = QueryBuilder::new(UPSERT_CASE_SUMMARIES_INTO);
+                        query.push_values(chunk, |mut row, case| {
+                            row.push_bind(case.id.clone())
+                                .push_bind(case.kind.as_str())
+                                .push_bind(case.status.as_str())
+                                .push_bind(case.category.clone())
+                                .push_bind(case.jurisdiction.clone())
+                                .push_bind(case.department.clone())
+                                .push_bind(case.assignee().map(str::to_owned))
+                                .push_bind(case.submitted_at)
+                                .push_bind(case.due_at)
+                                .push_bind(case.is_open())
+                                .push_bind(case.title.clone())
+                                .push_bind(case.body.clone())
+                                .push_bind(Json((*case).clone()))
+                                .push_bind(case.submitter_id.clone());
+                        });
+                        query.push(UPSERT_CASE_SUMMARIES_ON_CONFLICT);
+                        query.build().execute(&mut *tx).await?;
                     }
                 }
                 MEMBER_RECORDS => {
@@ -445,11 +470,15 @@ impl Projector {
     }
 }
 
-const UPSERT_CASE_SUMMARY: &str = "\
+/// Rows per multi-row statement: 14 parameters a row stays far below both backends' limits.
+const ROWS_PER_STATEMENT: usize = 500;
+
+const UPSERT_CASE_SUMMARIES_INTO: &str = "\
 INSERT INTO case_summaries \
     (id, kind, status, category, jurisdiction, department, assignee, submitted_at, due_at, is_open, title, body, summary, \
-     submitter_id) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+     submitter_id) ";
+
+const UPSERT_CASE_SUMMARIES_ON_CONFLICT: &str = " \
 ON CONFLICT (id) DO UPDATE SET \
     kind = excluded.kind, status = excluded.status, category = excluded.category, \
     jurisdiction = excluded.jurisdiction, department = excluded.department, assignee = excluded.assignee, \
