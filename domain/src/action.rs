@@ -159,7 +159,8 @@ pub struct Submit {
     /// Defaults from the submitter's role: a member's report, else the online channel.
     #[serde(default)]
     pub channel: Option<Channel>,
-    /// Joint research: the member who leads the topic.
+    /// Joint research: the member who leads the topic; a member submitting one leads it unless
+    /// another is named.
     #[serde(default)]
     pub lead_member: Option<String>,
     /// Joint research: the team's members, possibly from several sectors and levels.
@@ -178,13 +179,7 @@ impl Submit {
         }
         validate::lines("team", &self.team, NAME_MAX)?;
         match (self.kind, &self.lead_member) {
-            (Kind::JointResearch, None) => {
-                return Err(CaseError::invalid(
-                    "lead_member",
-                    "a joint research topic is led by a member",
-                ))
-            }
-            (Kind::JointResearch, Some(_)) => {}
+            (Kind::JointResearch, _) => {}
             (_, Some(_)) => {
                 return Err(CaseError::invalid(
                     "lead_member",

@@ -370,6 +370,10 @@ impl CaseCore {
             Role::Member => crate::Channel::MemberReport,
             _ => crate::Channel::Online,
         });
+        let lead_member = match (kind, input.lead_member, actor.role) {
+            (Kind::JointResearch, None, Role::Member) => Some(actor.id.clone()),
+            (_, lead_member, _) => lead_member,
+        };
         Ok(Submitted {
             title: input.title,
             body: input.body,
@@ -377,7 +381,7 @@ impl CaseCore {
             jurisdiction: input.jurisdiction,
             channel,
             submitter: actor.clone(),
-            lead_member: input.lead_member,
+            lead_member,
             team: input.team,
             at,
         })

@@ -72,10 +72,10 @@ impl Case for MicroConsultation {
         use Status::{Adopted, Assigned, Closed, Consulting, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;
         match (status, action) {
-            // A department answers for the matter before anyone is convened, so every session
-            // has a responsible party and a deadline.
-            (Submitted, Action::Assign)
-            | (Assigned | Consulting, Action::Convene)
+            // A responsible department may be named before the first session or while the
+            // sessions run; a case convened first still gets its department and deadline.
+            (Submitted | Consulting, Action::Assign) if self.core.department.is_none() => Ok(()),
+            (Submitted | Assigned | Consulting, Action::Convene)
             | (Consulting, Action::Consult)
             | (Consulting | Adopted, Action::Close) => Ok(()),
             (Consulting, Action::Adopt) if self.core.consultations == 0 => Err(Refusal::Rule(Rule::NoSessionHeld)),
@@ -156,7 +156,14 @@ impl Aggregate for MicroConsultation {
         core.version += 1;
         match event {
             MicroConsultationEvent::Submitted(event) => core.on_submitted(event, Status::Submitted),
-            MicroConsultationEvent::Assigned(event) => core.on_assigned(event, Status::Assigned),
+            MicroConsultationEvent::Assigned(event) => {
+                // Naming the department does not stop sessions already under way.
+                let next = match core.status {
+                    Some(Status::Consulting) => Status::Consulting,
+                    _ => Status::Assigned,
+                };
+                core.on_assigned(event, next);
+            }
             MicroConsultationEvent::Convened(event) => {
                 core.status = Some(Status::Consulting);
                 self.convened.push(event);

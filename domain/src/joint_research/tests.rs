@@ -96,6 +96,56 @@ fn a_member_submits_a_topic_with_its_lead_member_and_team() {
 }
 
 #[test]
+fn a_member_who_names_no_lead_leads_the_topic() {
+    nothing()
+        .when(
+            submitting(Submit {
+                lead_member: None,
+                ..submission(Kind::JointResearch)
+            })
+            .by(member("member-12")),
+        )
+        .then_expect_events(vec![E::Submitted(Submitted {
+            channel: Channel::MemberReport,
+            submitter: member("member-12"),
+            lead_member: Some("member-12".to_owned()),
+            ..submitted(Kind::JointResearch)
+        })]);
+}
+
+#[test]
+fn a_member_who_names_another_lead_does_not_lead_the_topic() {
+    nothing()
+        .when(submit(Kind::JointResearch).by(member("member-12")))
+        .then_expect_events(vec![E::Submitted(Submitted {
+            channel: Channel::MemberReport,
+            submitter: member("member-12"),
+            lead_member: Some(MEMBER.to_owned()),
+            ..submitted(Kind::JointResearch)
+        })]);
+}
+
+#[test]
+fn a_topic_submitted_by_staff_or_a_citizen_without_a_lead_has_none() {
+    for actor in [staff(), submitter()] {
+        let _row = row(&actor);
+        nothing()
+            .when(
+                submitting(Submit {
+                    lead_member: None,
+                    ..submission(Kind::JointResearch)
+                })
+                .by(actor.clone()),
+            )
+            .then_expect_events(vec![E::Submitted(Submitted {
+                submitter: actor,
+                lead_member: None,
+                ..submitted(Kind::JointResearch)
+            })]);
+    }
+}
+
+#[test]
 fn an_assignment_without_a_deadline_gets_a_hundred_and_eighty_days() {
     given(Status::Submitted)
         .when(act(assign(None)))
@@ -359,7 +409,7 @@ fn a_command_against_a_stale_version_is_refused() {
 // Field validation.
 
 #[test]
-fn a_missing_lead_member_or_an_invalid_team_is_refused_naming_the_field() {
+fn an_invalid_lead_member_or_team_is_refused_naming_the_field() {
     let cases = [
         (
             Submit {
@@ -376,14 +426,6 @@ fn a_missing_lead_member_or_an_invalid_team_is_refused_naming_the_field() {
             },
             "team",
             "must not be empty",
-        ),
-        (
-            Submit {
-                lead_member: None,
-                ..submission(Kind::JointResearch)
-            },
-            "lead_member",
-            "a joint research topic is led by a member",
         ),
     ];
     for (input, field, reason) in cases {

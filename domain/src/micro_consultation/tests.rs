@@ -4,12 +4,12 @@ use cqrs_es::test::AggregateTestExecutor;
 use serde_json::json;
 
 use crate::test_support::*;
-use crate::{Adopt, Channel, Convene, Extent, Rating};
+use crate::{Adopt, Channel, Convene, Extent, Rating, Submit};
 
 use MicroConsultationEvent as E;
 
-/// The events that bring a micro-consultation to `status`. `consulting` is convened with no
-/// session held yet; `adopted` has held one and agreed a solution.
+/// The events that bring a micro-consultation to `status`. `consulting` is assigned, then
+/// convened with no session held yet; `adopted` has held one and agreed a solution.
 fn history(status: Status) -> Vec<E> {
     let (before, then) = match status {
         Status::Submitted => return vec![E::Submitted(submitted(Kind::MicroConsultation))],
@@ -28,6 +28,25 @@ fn history(status: Status) -> Vec<E> {
 /// Convened, with a session held.
 fn session_held() -> Vec<E> {
     [history(Status::Consulting), vec![E::Consulted(consulted(day(3)))]].concat()
+}
+
+/// Convened straight from submission: consulting, with no department yet.
+fn convened_before_assignment() -> Vec<E> {
+    [history(Status::Submitted), vec![E::Convened(convened(day(2)))]].concat()
+}
+
+/// Convened before assignment, with a session held and still no department.
+fn session_held_before_assignment() -> Vec<E> {
+    [convened_before_assignment(), vec![E::Consulted(consulted(day(3)))]].concat()
+}
+
+/// Convened before assignment, then assigned while consulting.
+fn assigned_while_consulting() -> Vec<E> {
+    [
+        convened_before_assignment(),
+        vec![E::Assigned(assigned(day(33), day(3)))],
+    ]
+    .concat()
 }
 
 fn given(status: Status) -> AggregateTestExecutor<MicroConsultation> {
@@ -99,6 +118,37 @@ fn a_session_is_convened_after_assignment_and_again_while_consulting() {
 }
 
 #[test]
+fn a_session_may_be_convened_before_a_department_is_assigned() {
+    for events in [history(Status::Submitted), convened_before_assignment()] {
+        let _row = row(events.len());
+        given_events(events)
+            .when(act(convene()))
+            .then_expect_events(vec![E::Convened(convened(now()))]);
+    }
+}
+
+#[test]
+fn a_case_convened_before_assignment_is_then_assigned_and_stays_consulting() {
+    for events in [convened_before_assignment(), session_held_before_assignment()] {
+        let _row = row(events.len());
+        given_events(events)
+            .when(act(assign(None)))
+            .then_expect_events(vec![E::Assigned(assigned(day(40), now()))]);
+    }
+    let case: MicroConsultation = state(assigned_while_consulting());
+    assert_eq!(case.core.status, Some(Status::Consulting));
+    assert_eq!(case.core.department.as_deref(), Some(DEPARTMENT));
+    assert_eq!(case.core.due_at, Some(day(33)));
+}
+
+#[test]
+fn sessions_go_on_after_a_department_is_assigned_while_consulting() {
+    given_events(assigned_while_consulting())
+        .when(act(consult()))
+        .then_expect_events(vec![E::Consulted(consulted(now()))]);
+}
+
+#[test]
 fn the_minutes_of_a_convened_session_are_recorded() {
     for events in [history(Status::Consulting), session_held()] {
         let _row = row(events.len());
@@ -122,6 +172,7 @@ fn a_micro_consultation_closes_with_an_agreed_solution_or_as_unsolvable_for_now(
         (history(Status::Adopted), Outcome::B),
         (history(Status::Consulting), Outcome::C),
         (session_held(), Outcome::C),
+        (convened_before_assignment(), Outcome::C),
     ];
     for (events, outcome) in cases {
         let _row = row((events.len(), outcome));
@@ -146,8 +197,18 @@ fn a_closed_micro_consultation_is_rated() {
 #[test]
 fn every_status_refuses_the_actions_it_does_not_take() {
     let cases = [
-        (Status::Submitted, consult(), Action::Consult, vec![Action::Assign]),
-        (Status::Submitted, relay(), Action::Relay, vec![Action::Assign]),
+        (
+            Status::Submitted,
+            consult(),
+            Action::Consult,
+            vec![Action::Assign, Action::Convene],
+        ),
+        (
+            Status::Submitted,
+            relay(),
+            Action::Relay,
+            vec![Action::Assign, Action::Convene],
+        ),
         (Status::Assigned, assign(None), Action::Assign, vec![Action::Convene]),
         (
             Status::Consulting,
@@ -169,26 +230,64 @@ fn every_status_refuses_the_actions_it_does_not_take() {
 }
 
 #[test]
-fn no_session_is_convened_before_a_department_is_assigned() {
-    given(Status::Submitted)
-        .when(act(convene()))
-        .then_expect_error(CaseError::NotAllowed {
-            action: Action::Convene,
-            status: Status::Submitted,
-            allowed: vec![Action::Assign],
-        });
+fn a_department_is_assigned_only_once() {
+    let cases = [
+        (
+            "assigned",
+            history(Status::Assigned),
+            Status::Assigned,
+            vec![Action::Convene],
+        ),
+        (
+            "assigned, then convened",
+            history(Status::Consulting),
+            Status::Consulting,
+            vec![Action::Convene, Action::Consult, Action::Close],
+        ),
+        (
+            "convened, then assigned",
+            assigned_while_consulting(),
+            Status::Consulting,
+            vec![Action::Convene, Action::Consult, Action::Close],
+        ),
+    ];
+    for (name, events, status, allowed) in cases {
+        let _row = row(name);
+        given_events(events)
+            .when(act(assign(None)))
+            .then_expect_error(CaseError::NotAllowed {
+                action: Action::Assign,
+                status,
+                allowed,
+            });
+    }
 }
 
 #[test]
 fn no_solution_is_agreed_before_a_session_is_held() {
-    given(Status::Consulting)
-        .when(act(ActionInput::Adopt(solution())))
-        .then_expect_error(CaseError::RuleBroken {
-            action: Action::Adopt,
-            status: Status::Consulting,
-            rule: Rule::NoSessionHeld,
-            allowed: vec![Action::Convene, Action::Consult, Action::Close],
-        });
+    let cases = [
+        (
+            "assigned, then convened",
+            history(Status::Consulting),
+            vec![Action::Convene, Action::Consult, Action::Close],
+        ),
+        (
+            "convened before assignment",
+            convened_before_assignment(),
+            vec![Action::Assign, Action::Convene, Action::Consult, Action::Close],
+        ),
+    ];
+    for (name, events, allowed) in cases {
+        let _row = row(name);
+        given_events(events)
+            .when(act(ActionInput::Adopt(solution())))
+            .then_expect_error(CaseError::RuleBroken {
+                action: Action::Adopt,
+                status: Status::Consulting,
+                rule: Rule::NoSessionHeld,
+                allowed,
+            });
+    }
 }
 
 #[test]
@@ -249,6 +348,34 @@ fn a_command_against_a_stale_version_is_refused() {
 }
 
 // Field validation.
+
+#[test]
+fn a_micro_consultation_has_no_lead_member_or_team() {
+    let cases = [
+        (
+            Submit {
+                lead_member: Some(MEMBER.to_owned()),
+                ..submission(Kind::MicroConsultation)
+            },
+            "lead_member",
+            "only a joint research topic has a lead member",
+        ),
+        (
+            Submit {
+                team: vec![MEMBER.to_owned()],
+                ..submission(Kind::MicroConsultation)
+            },
+            "team",
+            "only a joint research topic has a team",
+        ),
+    ];
+    for (input, field, reason) in cases {
+        let _row = row(&input);
+        nothing()
+            .when(submitting(input).by(member(MEMBER)))
+            .then_expect_error(CaseError::invalid(field, reason));
+    }
+}
 
 #[test]
 fn an_invalid_action_is_refused_naming_the_field() {
@@ -359,15 +486,40 @@ fn every_micro_consultation_event_is_stored_under_its_fixed_type() {
 #[test]
 fn the_allowed_actions_follow_the_consultation() {
     let cases = [
-        ("submitted", history(Status::Submitted), vec![Action::Assign]),
+        (
+            "submitted",
+            history(Status::Submitted),
+            vec![Action::Assign, Action::Convene],
+        ),
         ("assigned", history(Status::Assigned), vec![Action::Convene]),
         (
-            "convened",
+            "convened before assignment",
+            convened_before_assignment(),
+            vec![Action::Assign, Action::Convene, Action::Consult, Action::Close],
+        ),
+        (
+            "session held before assignment",
+            session_held_before_assignment(),
+            vec![
+                Action::Assign,
+                Action::Convene,
+                Action::Consult,
+                Action::Adopt,
+                Action::Close,
+            ],
+        ),
+        (
+            "assigned while consulting",
+            assigned_while_consulting(),
+            vec![Action::Convene, Action::Consult, Action::Close],
+        ),
+        (
+            "convened after assignment",
             history(Status::Consulting),
             vec![Action::Convene, Action::Consult, Action::Close],
         ),
         (
-            "session held",
+            "session held after assignment",
             session_held(),
             vec![Action::Convene, Action::Consult, Action::Adopt, Action::Close],
         ),

@@ -33,6 +33,12 @@ pub struct PublicSuggestion {
     pub name: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// Accepted for clients that send the full case shape: only `suggestion` is taken here.
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    /// Accepted likewise: the public channel is always `online`.
+    #[serde(default)]
+    pub channel: Option<Channel>,
 }
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
@@ -127,6 +133,16 @@ pub async fn submit(
     JsonBody(input): JsonBody<PublicSuggestion>,
 ) -> Result<(StatusCode, Json<Tracked>), ApiError> {
     state.limits.submission(client.ip())?;
+    if input.kind.is_some_and(|kind| kind != Kind::Suggestion) {
+        return Err(ApiError::InvalidBody(
+            "the public channel takes suggestions only".to_owned(),
+        ));
+    }
+    if input.channel.is_some_and(|channel| channel != Channel::Online) {
+        return Err(ApiError::InvalidBody(
+            "the public channel is the online channel".to_owned(),
+        ));
+    }
     let personal = PersonalData {
         name: input.name,
         phone: input.phone,
