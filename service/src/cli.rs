@@ -10,6 +10,7 @@ use crate::app::{self, Application};
 use crate::audit;
 use crate::bench;
 use crate::config::{ServeSettings, StoreSettings};
+use crate::demo;
 use crate::projector::Projector;
 use crate::telemetry::{self, LogFormat};
 use crate::tokens::{self, NewToken};
@@ -43,6 +44,9 @@ enum Command {
     /// Check the event log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Demonstration data.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// Run the benchmark workloads against the configured store.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -50,6 +54,19 @@ enum Command {
     Replay {
         /// Projections to rebuild: case_summaries, member_records.
         names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Write a realistic year of cases through the real command path (deterministic per seed).
+    Seed {
+        #[arg(long, default_value_t = 600)]
+        cases: usize,
+        #[arg(long, default_value_t = 2026)]
+        year: i32,
+        #[arg(long, default_value_t = 20_260_101)]
+        seed: u64,
     },
 }
 
@@ -232,6 +249,15 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             );
             let report = bench::lifecycle(store, target, cases, workers, bar).await?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Demo(DemoCommand::Seed { cases, year, seed }) => {
+            let store = app::open_store(&cli.store).await?;
+            let bar = ProgressBar::new(cases as u64).with_style(
+                ProgressStyle::with_template("seeding {bar:40} {pos}/{len} cases ({eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let seeded = demo::seed(store, cases, year, seed, bar).await?;
+            println!("{}", serde_json::to_string(&seeded)?);
         }
         Command::Bench(BenchCommand::Replay) => {
             let store = app::open_store(&cli.store).await?;
