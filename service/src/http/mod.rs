@@ -116,14 +116,18 @@ async fn count_request(request: Request, next: axum::middleware::Next) -> axum::
     response
 }
 
-async fn prometheus() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+pub async fn prometheus() -> ([(axum::http::HeaderName, &'static str); 1], String) {
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::telemetry::metrics().render(),
     )
 }
 
-async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
+    responses((status = 200, description = "this document", body = Object)))]
+pub async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
 }
 

@@ -139,7 +139,7 @@ impl Modify for Shared {
         super::read_models::assessment, super::read_models::member_record, super::read_models::log_contact,
         super::read_models::projections, super::audit::events, super::audit::verify,
         super::public::submit, super::public::status, super::public::feedback,
-        super::health::live, super::health::ready,
+        super::health::live, super::health::ready, super::prometheus, super::openapi_document,
     ),
     components(schemas(
         ProblemDocument,
