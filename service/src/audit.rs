@@ -118,6 +118,13 @@ fn broken_reason(walk: &CaseWalk, event: &StoredEvent) -> Option<String> {
     (recomputed != stored_hash).then(|| "the event's content does not match its hash".to_owned())
 }
 
+/// The broken links of one case's events (in sequence order), as the full walk would report.
+pub fn verify_case(events: &[StoredEvent]) -> Vec<BrokenLink> {
+    let mut verifier = Verifier::default();
+    events.iter().cloned().for_each(|event| verifier.visit(event));
+    verifier.broken
+}
+
 /// Walks the whole log case by case; `progress` is told the number of events checked so far.
 pub async fn verify(store: &Store, mut progress: impl FnMut(u64) + Send) -> Result<VerifyReport, StoreError> {
     let mut verifier = Verifier::default();

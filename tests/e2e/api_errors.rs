@@ -213,6 +213,25 @@ async fn health_and_readiness_answer(backend: Backend) {
     assert_eq!(ready["store"], expected);
 }
 
+async fn the_dashboard_page_is_served_whole_from_the_binary(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("lang=\"zh-CN\"") && page.contains("群众有呼声"));
+    for path in ["/outcomes", "/overdue", "/members/assessment", "/history"] {
+        assert!(page.contains(path), "the page reads {path}");
+    }
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "nothing is loaded from elsewhere"
+    );
+}
+
 async fn metrics_count_requests_and_commands_by_route_kind_and_action(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut body = suggestion();
@@ -267,6 +286,7 @@ async fn metrics_count_requests_and_commands_by_route_kind_and_action(backend: B
 }
 
 on_both_backends!(
+    the_dashboard_page_is_served_whole_from_the_binary,
     metrics_count_requests_and_commands_by_route_kind_and_action,
     malformed_json_is_400_and_writes_nothing,
     a_request_without_a_valid_token_is_401,

@@ -126,6 +126,21 @@ async fn a_payload_changed_behind_the_logs_back_is_reported_at_its_case_and_sequ
         &altered,
     )
     .await;
+    let history: Value = app
+        .get(&app.tokens.auditor, &format!("/api/v1/cases/{altered}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["chain_intact"], false);
+    assert_eq!(history["broken"][0]["sequence"], 2);
+    let untouched_history: Value = app
+        .get(&app.tokens.auditor, &format!("/api/v1/cases/{untouched}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(untouched_history["chain_intact"], true);
     let report = verify(&app).await;
     assert_eq!(report["cases"], 2);
     assert_eq!(report["events"], 10);

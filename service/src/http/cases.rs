@@ -15,6 +15,7 @@ use super::extract::{read_json, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access;
+use crate::audit::{self, BrokenLink};
 use crate::chain;
 use crate::engine::{AsOf, CaseSnapshot, Written};
 use crate::public::{self, PersonalData};
@@ -215,6 +216,9 @@ pub async fn state_as_of(
 pub struct History {
     id: Uuid,
     kind: Kind,
+    /// Whether this case's hash chain verifies, recomputed for this answer.
+    chain_intact: bool,
+    broken: Vec<BrokenLink>,
     events: Vec<HistoryEntry>,
 }
 
@@ -283,9 +287,12 @@ pub async fn history(
         .first()
         .and_then(|event| event.kind())
         .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
+    let broken = audit::verify_case(&events);
     Ok(Json(History {
         id: case_id,
         kind,
+        chain_intact: broken.is_empty(),
+        broken,
         events: events.into_iter().map(HistoryEntry::from).collect(),
     }))
 }

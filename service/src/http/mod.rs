@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/public/suggestions", post(public::submit))
         .route("/api/v1/public/suggestions/{id}", get(public::status))
         .route("/api/v1/public/suggestions/{id}/feedback", post(public::feedback))
+        .route("/", get(dashboard))
         .route("/openapi.json", get(openapi_document))
         .route("/metrics", get(prometheus))
         .route("/healthz", get(health::live))
@@ -114,6 +115,14 @@ async fn count_request(request: Request, next: axum::middleware::Next) -> axum::
     metrics::counter!("lianxin_http_requests_total", &labels).increment(1);
     metrics::histogram!("lianxin_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The dashboard page: zh-CN, one file with its styles and script, built into the binary so
+/// that it works offline. It reads the API with the token pasted into it.
+#[utoipa::path(get, path = "/", tag = "operations", security(()),
+    responses((status = 200, description = "the dashboard page", body = String, content_type = "text/html")))]
+pub async fn dashboard() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("dashboard.html"))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),

@@ -140,6 +140,7 @@ impl Modify for Shared {
         super::read_models::projections, super::audit::events, super::audit::verify,
         super::public::submit, super::public::status, super::public::feedback,
         super::health::live, super::health::ready, super::prometheus, super::openapi_document,
+        super::dashboard,
     ),
     components(schemas(
         ProblemDocument,
