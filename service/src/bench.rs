@@ -127,15 +127,7 @@ fn staff() -> Principal {
 }
 
 fn context() -> CommandContext {
-    CommandContext {
-        principal: staff(),
-        request_id: Uuid::now_v7().to_string(),
-        expected_version: None,
-        correlation_id: None,
-        causation_id: None,
-        client_time: None,
-        idempotency: None,
-    }
+    CommandContext::new(staff(), Uuid::now_v7().to_string())
 }
 
 /// Milliseconds at the nearest-rank percentile `p` of sorted latencies.

@@ -145,15 +145,7 @@ impl Seeder {
     }
 
     fn context(&self, who: &Principal) -> CommandContext {
-        CommandContext {
-            principal: who.clone(),
-            request_id: format!("demo-{}", self.commands),
-            expected_version: None,
-            correlation_id: None,
-            causation_id: None,
-            client_time: None,
-            idempotency: None,
-        }
+        CommandContext::new(who.clone(), format!("demo-{}", self.commands))
     }
 
     /// Runs one action; a refusal (a step the case no longer allows) is skipped, not fatal.
@@ -242,17 +234,12 @@ pub async fn seed(
             1..=4 => Kind::MicroConsultation,
             _ => Kind::Suggestion,
         };
-        let (title, body) = *dice.pick(&TOPICS);
+        let input = submission(&mut dice, kind)?;
         let reporter = member(dice.below(MEMBERS));
         let submitter = match kind {
             Kind::Suggestion if dice.chance(70) => principal(&format!("citizen-{index}"), Role::Citizen),
             _ => principal(&reporter, Role::Member),
         };
-        let input: Submit = serde_json::from_value(json!({
-            "kind": kind, "title": title, "body": body,
-            "category": dice.pick(&CATEGORIES), "jurisdiction": dice.pick(&JURISDICTIONS),
-        }))
-        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let case = dice.uuid();
         seeder.at(submitted);
         seeder.commands += 1;
@@ -268,6 +255,16 @@ pub async fn seed(
     })
 }
 
+/// A case of `kind` on a topic, category and jurisdiction the dice pick.
+fn submission(dice: &mut Dice, kind: Kind) -> Result<Submit, SeedError> {
+    let (title, body) = *dice.pick(&TOPICS);
+    serde_json::from_value(json!({
+        "kind": kind, "title": title, "body": body,
+        "category": dice.pick(&CATEGORIES), "jurisdiction": dice.pick(&JURISDICTIONS),
+    }))
+    .map_err(|error| StoreError::Corrupt(error.to_string()).into())
+}
+
 /// A past year's duties: every member but every fifth submits a social-opinion report and
 /// joins a micro-consultation's two sessions, so only the lagging fifth falls below quota.
 async fn past_duties(seeder: &mut Seeder, dice: &mut Dice, year: i32, staff: &Principal) -> Result<(), SeedError> {
@@ -277,12 +274,7 @@ async fn past_duties(seeder: &mut Seeder, dice: &mut Dice, year: i32, staff: &Pr
         .unwrap_or_else(Utc::now);
     let active: Vec<String> = (0..MEMBERS).filter(|index| index % 5 != 0).map(member).collect();
     for (index, id) in active.iter().enumerate() {
-        let (title, body) = *dice.pick(&TOPICS);
-        let input: Submit = serde_json::from_value(json!({
-            "kind": "suggestion", "title": title, "body": body,
-            "category": dice.pick(&CATEGORIES), "jurisdiction": dice.pick(&JURISDICTIONS),
-        }))
-        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let input = submission(dice, Kind::Suggestion)?;
         seeder.at(start + Duration::days(index as i64 * 3));
         seeder.commands += 1;
         seeder
@@ -291,12 +283,7 @@ async fn past_duties(seeder: &mut Seeder, dice: &mut Dice, year: i32, staff: &Pr
             .await?;
     }
     for (group, members) in active.chunks(8).enumerate() {
-        let (title, body) = *dice.pick(&TOPICS);
-        let input: Submit = serde_json::from_value(json!({
-            "kind": "micro_consultation", "title": title, "body": body,
-            "category": dice.pick(&CATEGORIES), "jurisdiction": dice.pick(&JURISDICTIONS),
-        }))
-        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let input = submission(dice, Kind::MicroConsultation)?;
         let case = dice.uuid();
         let opened = start + Duration::days(30 * group as i64);
         seeder.at(opened);

@@ -64,6 +64,21 @@ pub struct CommandContext {
     pub idempotency: Option<Idempotency>,
 }
 
+impl CommandContext {
+    /// A context with nothing but who acts and under which request id.
+    pub fn new(principal: Principal, request_id: impl Into<String>) -> Self {
+        CommandContext {
+            principal,
+            request_id: request_id.into(),
+            expected_version: None,
+            correlation_id: None,
+            causation_id: None,
+            client_time: None,
+            idempotency: None,
+        }
+    }
+}
+
 /// A retry key and a digest of the request it was first used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {

@@ -153,22 +153,15 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
 }
 
 fn context(id: &str, role: Role) -> CommandContext {
-    CommandContext {
-        principal: Principal {
-            actor: Actor {
-                id: id.to_owned(),
-                role,
-            },
-            jurisdiction: None,
-            department: None,
+    let principal = Principal {
+        actor: Actor {
+            id: id.to_owned(),
+            role,
         },
-        request_id: "test".to_owned(),
-        expected_version: None,
-        correlation_id: None,
-        causation_id: None,
-        client_time: None,
-        idempotency: None,
-    }
+        jurisdiction: None,
+        department: None,
+    };
+    CommandContext::new(principal, "test")
 }
 
 /// A suggestion relayed by the member and closed solved, through the engine.
