@@ -5,6 +5,7 @@ mod api_errors;
 mod audit_log;
 mod bench;
 mod case_kinds;
+mod dashboard;
 mod demo;
 mod read_models;
 mod store_conformance;
