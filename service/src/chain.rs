@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of every case's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-pub const HASH: &str = "hash";
-pub const PREV_HASH: &str = "prev_hash";
+/// The chain's metadata names, shared with the read models that show them.
+pub use projections::meta::{HASH, PREV_HASH};
 
 /// Writes `value` as canonical JSON: object keys sorted, no insignificant whitespace.
 fn write_canonical(value: &Value, out: &mut String) {

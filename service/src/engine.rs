@@ -434,12 +434,12 @@ fn metadata(aggregate_type: &str, context: &CommandContext, prev_hash: &str) -> 
     let command_id = Uuid::now_v7().to_string();
     let mut metadata = HashMap::from([
         (meta::KIND.to_owned(), aggregate_type.to_owned()),
-        ("actor_id".to_owned(), context.principal.actor.id.clone()),
+        (meta::ACTOR_ID.to_owned(), context.principal.actor.id.clone()),
         (
-            "actor_role".to_owned(),
+            meta::ACTOR_ROLE.to_owned(),
             context.principal.actor.role.as_str().to_owned(),
         ),
-        ("request_id".to_owned(), context.request_id.clone()),
+        (meta::REQUEST_ID.to_owned(), context.request_id.clone()),
         (
             "correlation_id".to_owned(),
             context

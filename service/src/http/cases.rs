@@ -16,10 +16,10 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::access;
 use crate::audit::{self, BrokenLink};
-use crate::chain;
 use crate::engine::{AsOf, CaseSnapshot, Written};
 use crate::public::{self, PersonalData};
 use crate::store::StoredEvent;
+use projections::meta;
 
 /// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
 fn etag(version: u64) -> HeaderMap {
@@ -248,13 +248,16 @@ pub struct HistoryEntry {
 impl From<StoredEvent> for HistoryEntry {
     fn from(event: StoredEvent) -> Self {
         let text = |name: &str| event.metadata_text(name).map(str::to_owned);
-        let actor = match (text("actor_id"), text("actor_role").and_then(|role| role.parse().ok())) {
+        let actor = match (
+            text(meta::ACTOR_ID),
+            text(meta::ACTOR_ROLE).and_then(|role| role.parse().ok()),
+        ) {
             (Some(id), Some(role)) => Some(Actor { id, role }),
             _ => None,
         };
-        let request_id = text("request_id");
-        let hash = text(chain::HASH);
-        let prev_hash = text(chain::PREV_HASH);
+        let request_id = text(meta::REQUEST_ID);
+        let hash = text(meta::HASH);
+        let prev_hash = text(meta::PREV_HASH);
         HistoryEntry {
             case_id: event.aggregate_id,
             kind: event.aggregate_type,
