@@ -2,8 +2,10 @@
 -- `jurisdiction`, `department`), month of submission (`YYYY-MM`, UTC) and group, so that a
 -- period's figures merge a few cells instead of reading every case summary of the period.
 -- The case-summary projection keeps them in the transaction of each batch: a cell always holds
--- exactly the cases of `case_summaries` in it. The durations are every sample in seconds,
--- ascending, as 8-byte big-endian integers, so medians and p90s stay exact.
+-- exactly the cases of `case_summaries` in it. The durations (every sample, in seconds, so
+-- medians and p90s stay exact) and the open cases' deadlines (nanoseconds since 1970, so
+-- `open_overdue` counts those before the moment of reading) are ascending integers, stored as
+-- the first and then the differences, as varints (zigzag for the first).
 CREATE TABLE outcome_cells
 (
     dimension            text   NOT NULL,
@@ -25,8 +27,14 @@ CREATE TABLE outcome_cells
     closed_on_time       bigint NOT NULL,
     seconds_to_assign    bytea  NOT NULL,
     seconds_to_close     bytea  NOT NULL,
+    open_deadlines       bytea  NOT NULL,
     PRIMARY KEY (dimension, month, group_key)
 );
+-- Packed already: compressing them would cost every write and every read for little.
+ALTER TABLE outcome_cells
+    ALTER COLUMN seconds_to_assign SET STORAGE EXTERNAL,
+    ALTER COLUMN seconds_to_close SET STORAGE EXTERNAL,
+    ALTER COLUMN open_deadlines SET STORAGE EXTERNAL;
 
 -- Built with the case summaries: the projection starts again from the beginning of the log.
 DELETE FROM case_summaries;

@@ -2,8 +2,10 @@
 -- `jurisdiction`, `department`), month of submission (`YYYY-MM`, UTC) and group, so that a
 -- period's figures merge a few cells instead of reading every case summary of the period.
 -- The case-summary projection keeps them in the transaction of each batch: a cell always holds
--- exactly the cases of `case_summaries` in it. The durations are every sample in seconds,
--- ascending, as 8-byte big-endian integers, so medians and p90s stay exact.
+-- exactly the cases of `case_summaries` in it. The durations (every sample, in seconds, so
+-- medians and p90s stay exact) and the open cases' deadlines (nanoseconds since 1970, so
+-- `open_overdue` counts those before the moment of reading) are ascending integers, stored as
+-- the first and then the differences, as varints (zigzag for the first).
 CREATE TABLE outcome_cells
 (
     dimension            TEXT    NOT NULL,
@@ -25,6 +27,7 @@ CREATE TABLE outcome_cells
     closed_on_time       INTEGER NOT NULL,
     seconds_to_assign    BLOB    NOT NULL,
     seconds_to_close     BLOB    NOT NULL,
+    open_deadlines       BLOB    NOT NULL,
     PRIMARY KEY (dimension, month, group_key)
 ) STRICT, WITHOUT ROWID;
 

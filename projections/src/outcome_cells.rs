@@ -3,9 +3,10 @@
 //!
 //! A cell is keyed by a dimension (all cases, or by kind, category, jurisdiction, department),
 //! the month of submission (`YYYY-MM`, UTC) and the group within the dimension. It holds the
-//! counters each figure is computed from and every duration sample in whole seconds, ascending,
-//! so medians and p90s stay exact. Grouping by month reads the `all` cells month by month.
-//! `open_overdue` is not kept: it depends on the moment of reading.
+//! counters each figure is computed from, every duration sample in whole seconds, ascending, so
+//! medians and p90s stay exact, and the deadlines of its open cases, ascending, so that
+//! `open_overdue` (which depends on the moment of reading) is a count of those before it.
+//! Grouping by month reads the `all` cells month by month.
 //!
 //! A case counts in one cell per dimension. When its summary changes, the contribution of the
 //! summary before is removed and that of the summary after added; a batch's changes are netted
@@ -18,8 +19,8 @@ use std::ops::{Index, IndexMut};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use domain::{Outcome, Rating, Timestamp};
 
-use crate::outcomes::{durations_of_sorted, ratio};
-use crate::{month_of, CaseSummary, ClosedByOutcome, GroupBy, OutcomeFigures, UNGROUPED};
+use crate::outcomes::{durations_by_rank, ratio};
+use crate::{month_of, CaseSummary, ClosedByOutcome, Durations, GroupBy, OutcomeFigures, UNGROUPED};
 
 /// What the cells of one kind are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,7 +74,7 @@ impl Dimension {
             Dimension::Jurisdiction => GroupBy::Jurisdiction,
             Dimension::Department => GroupBy::Department,
         };
-        group_by.key(&case.group_fields())
+        group_by.key(case)
     }
 }
 
@@ -200,7 +201,7 @@ impl Counts {
     }
 }
 
-/// The figures of the cases of one month and group, less `open_overdue`.
+/// What the figures of the cases of one month and group are computed from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cell {
     pub counts: Counts,
@@ -208,12 +209,19 @@ pub struct Cell {
     pub to_assign: Vec<i64>,
     /// Seconds from submission to closing, ascending.
     pub to_close: Vec<i64>,
+    /// The deadlines of the open cases that have one, as [`nanoseconds`], ascending.
+    pub open_deadlines: Vec<i64>,
 }
 
 impl Cell {
     fn is_empty(&self) -> bool {
-        self.counts.is_zero() && self.to_assign.is_empty() && self.to_close.is_empty()
+        self.counts.is_zero() && self.to_assign.is_empty() && self.to_close.is_empty() && self.open_deadlines.is_empty()
     }
+}
+
+/// A moment as nanoseconds since 1970, the resolution timestamps have (saturating after 2262).
+pub fn nanoseconds(at: Timestamp) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,6 +237,7 @@ struct Contribution {
     counts: Counts,
     to_assign: Option<i64>,
     to_close: Option<i64>,
+    open_deadline: Option<i64>,
 }
 
 fn seconds(from: Timestamp, to: Timestamp) -> i64 {
@@ -265,6 +274,7 @@ impl Contribution {
             counts,
             to_assign: case.first_assigned_at.map(|at| seconds(case.submitted_at, at)),
             to_close: closed.map(|(at, _)| seconds(case.submitted_at, at)),
+            open_deadline: case.due_at.filter(|_| case.is_open()).map(nanoseconds),
         }
     }
 }
@@ -338,6 +348,13 @@ struct Change {
     counts: Counts,
     to_assign: SampleChange,
     to_close: SampleChange,
+    open_deadlines: SampleChange,
+}
+
+impl Change {
+    fn samples(&mut self) -> [&mut SampleChange; 3] {
+        [&mut self.to_assign, &mut self.to_close, &mut self.open_deadlines]
+    }
 }
 
 /// Changes to cells, per cell.
@@ -376,16 +393,18 @@ impl CellChanges {
             change.counts.add(&contribution.counts, times);
             change.to_assign.push(contribution.to_assign, times);
             change.to_close.push(contribution.to_close, times);
+            change.open_deadlines.push(contribution.open_deadline, times);
         }
     }
 
     fn net(&mut self) {
-        for change in self.0.values_mut() {
-            change.to_assign.net();
-            change.to_close.net();
-        }
         self.0.retain(|_, change| {
-            !(change.counts.is_zero() && change.to_assign.is_empty() && change.to_close.is_empty())
+            let mut moves = !change.counts.is_zero();
+            for samples in change.samples() {
+                samples.net();
+                moves |= !samples.is_empty();
+            }
+            moves
         });
     }
 
@@ -412,6 +431,10 @@ impl CellChanges {
             let missing = || CellError::MissingSample(key.clone());
             cell.to_assign = change.to_assign.applied_to(&cell.to_assign).ok_or_else(missing)?;
             cell.to_close = change.to_close.applied_to(&cell.to_close).ok_or_else(missing)?;
+            cell.open_deadlines = change
+                .open_deadlines
+                .applied_to(&cell.open_deadlines)
+                .ok_or_else(missing)?;
             if cell.is_empty() {
                 cells.remove(&key);
             }
@@ -423,11 +446,11 @@ impl CellChanges {
 
 /// The figures of a grouping from the cells of its dimension (see [`Dimension::of`]), one row
 /// per group in key order (always one, `all`, when not grouped), as `outcome_figures` computes
-/// them over the cases of those cells. `open_overdue` holds that figure per group.
+/// them over the cases of those cells at `now`.
 pub fn figures_of_cells(
     cells: &BTreeMap<CellKey, Cell>,
     group_by: Option<GroupBy>,
-    open_overdue: &BTreeMap<String, u64>,
+    now: Timestamp,
 ) -> Vec<OutcomeFigures> {
     let dimension = Dimension::of(group_by);
     let mut groups: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
@@ -443,22 +466,20 @@ pub fn figures_of_cells(
     }
     groups
         .into_iter()
-        .map(|(group, cells)| figures(group, &cells, open_overdue.get(group).copied().unwrap_or_default()))
+        .map(|(group, cells)| figures(group, &cells, now))
         .collect()
 }
 
-fn figures(group: &str, cells: &[&Cell], open_overdue: u64) -> OutcomeFigures {
+fn figures(group: &str, cells: &[&Cell], now: Timestamp) -> OutcomeFigures {
     let mut counts = Counts::default();
-    let (mut to_assign, mut to_close) = (Vec::new(), Vec::new());
+    let mut open_overdue = 0;
+    let now = nanoseconds(now);
     for cell in cells {
         counts.add(&cell.counts, 1);
-        to_assign.extend_from_slice(&cell.to_assign);
-        to_close.extend_from_slice(&cell.to_close);
+        open_overdue += cell.open_deadlines.partition_point(|deadline| *deadline < now) as u64;
     }
-    // Runs of ascending samples, one per cell: the stable sort merges runs it finds.
-    to_assign.sort();
-    to_close.sort();
-    let days = |seconds: i64| seconds as f64 / 86_400.0;
+    let to_assign: Vec<&[i64]> = cells.iter().map(|cell| cell.to_assign.as_slice()).collect();
+    let to_close: Vec<&[i64]> = cells.iter().map(|cell| cell.to_close.as_slice()).collect();
     let count = |counter| counts.figure(counter);
     OutcomeFigures {
         group: group.to_owned(),
@@ -482,10 +503,42 @@ fn figures(group: &str, cells: &[&Cell], open_overdue: u64) -> OutcomeFigures {
         ),
         satisfaction_rate: ratio(count(Counter::Satisfied), count(Counter::Rated)),
         on_time_rate: ratio(count(Counter::ClosedOnTime), count(Counter::ClosedWithDeadline)),
-        days_to_assign: durations_of_sorted(&to_assign, days),
-        days_to_close: durations_of_sorted(&to_close, days),
+        days_to_assign: durations_of_runs(&to_assign),
+        days_to_close: durations_of_runs(&to_close),
         open_overdue,
     }
+}
+
+/// The durations of the samples (seconds) of ascending `runs`, one run per cell.
+fn durations_of_runs(runs: &[&[i64]]) -> Durations {
+    let count = runs.iter().map(|run| run.len()).sum();
+    durations_by_rank(count, |rank| nth_smallest(runs, rank) as f64 / 86_400.0)
+}
+
+/// The sample of rank `rank` (0 the smallest) among ascending `runs`, which hold more than
+/// `rank` samples: the smallest value that more than `rank` samples do not exceed, found by
+/// bisecting the values, so that no run is merged or copied.
+fn nth_smallest(runs: &[&[i64]], rank: usize) -> i64 {
+    let (mut low, mut high) = (i64::MAX, i64::MIN);
+    for run in runs {
+        if let (Some(first), Some(last)) = (run.first(), run.last()) {
+            (low, high) = (low.min(*first), high.max(*last));
+        }
+    }
+    while low < high {
+        // Rounded down, so that `low <= middle < high` for negative values too.
+        let middle = (i128::from(low) + i128::from(high)).div_euclid(2) as i64;
+        let at_most: usize = runs
+            .iter()
+            .map(|run| run.partition_point(|sample| *sample <= middle))
+            .sum();
+        if at_most > rank {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    low
 }
 
 /// A period `[from, to)` laid over months (UTC): the months it touches, first to last, and the

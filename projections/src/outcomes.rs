@@ -33,43 +33,18 @@ pub enum GroupBy {
     Month,
 }
 
-/// The group of a case that has no department yet.
-pub const UNASSIGNED: &str = "(unassigned)";
-
-/// What a case is grouped by: taken from a summary, or read from the summary table's columns.
-#[derive(Debug, Clone, Copy)]
-pub struct GroupFields<'a> {
-    pub kind: &'a str,
-    pub category: &'a str,
-    pub jurisdiction: &'a str,
-    pub department: Option<&'a str>,
-    pub submitted_at: Timestamp,
-}
-
-impl CaseSummary {
-    pub fn group_fields(&self) -> GroupFields<'_> {
-        GroupFields {
-            kind: self.kind.as_str(),
-            category: &self.category,
-            jurisdiction: &self.jurisdiction,
-            department: self.department.as_deref(),
-            submitted_at: self.submitted_at,
-        }
-    }
-}
-
 /// The month of submission a case is counted in, `YYYY-MM` in UTC.
 pub fn month_of(at: Timestamp) -> String {
     at.format("%Y-%m").to_string()
 }
 
 impl GroupBy {
-    pub fn key(self, case: &GroupFields<'_>) -> String {
+    pub(crate) fn key(self, case: &CaseSummary) -> String {
         match self {
-            GroupBy::Kind => case.kind.to_owned(),
-            GroupBy::Category => case.category.to_owned(),
-            GroupBy::Jurisdiction => case.jurisdiction.to_owned(),
-            GroupBy::Department => case.department.unwrap_or(UNASSIGNED).to_owned(),
+            GroupBy::Kind => case.kind.as_str().to_owned(),
+            GroupBy::Category => case.category.clone(),
+            GroupBy::Jurisdiction => case.jurisdiction.clone(),
+            GroupBy::Department => case.department.clone().unwrap_or_else(|| "(unassigned)".to_owned()),
             GroupBy::Month => month_of(case.submitted_at),
         }
     }
@@ -138,25 +113,24 @@ pub(crate) fn ratio(part: u64, whole: u64) -> Option<f64> {
 /// Median (mean of the middle two for an even count) and p90 (nearest rank).
 pub fn durations(mut values: Vec<f64>) -> Durations {
     values.sort_by(f64::total_cmp);
-    durations_of_sorted(&values, |value| value)
+    durations_by_rank(values.len(), |rank| values[rank])
 }
 
-/// [`durations`] of `sorted` (ascending), each value turned into days by `days` only when used.
-pub(crate) fn durations_of_sorted<T: Copy>(sorted: &[T], days: impl Fn(T) -> f64) -> Durations {
-    let count = sorted.len();
+/// [`durations`] of `count` values, the one of rank `rank` (0 the smallest) being `nth(rank)`.
+pub(crate) fn durations_by_rank(count: usize, nth: impl Fn(usize) -> f64) -> Durations {
     if count == 0 {
         return Durations::default();
     }
     let median = if count % 2 == 1 {
-        days(sorted[count / 2])
+        nth(count / 2)
     } else {
-        (days(sorted[count / 2 - 1]) + days(sorted[count / 2])) / 2.0
+        (nth(count / 2 - 1) + nth(count / 2)) / 2.0
     };
     let rank = (0.9 * count as f64).ceil() as usize;
     Durations {
         count: count as u64,
         median: Some(median),
-        p90: Some(days(sorted[rank.max(1) - 1])),
+        p90: Some(nth(rank.max(1) - 1)),
     }
 }
 
@@ -218,7 +192,7 @@ pub fn outcome_figures<'a>(
         tallies.insert(UNGROUPED.to_owned(), Tally::default());
     }
     for case in cases {
-        let group = group_by.map_or_else(|| UNGROUPED.to_owned(), |group_by| group_by.key(&case.group_fields()));
+        let group = group_by.map_or_else(|| UNGROUPED.to_owned(), |group_by| group_by.key(case));
         tallies.entry(group).or_default().add(case, now);
     }
     tallies

@@ -1,15 +1,17 @@
 //! The `outcome_cells` table (see `projections::outcome_cells`): kept by the case-summary
 //! projection in the transaction of each batch ([`apply_outcome_changes`]), read by
-//! `GET /api/v1/outcomes` ([`outcomes`]). The SQL is the same on both backends; the functions
-//! are generic over the sqlx database so that they run inside either backend's transaction.
+//! `GET /api/v1/outcomes` ([`outcomes`]). The SQL is the same on both backends but for how a read
+//! begins its snapshot; the functions are generic over the sqlx database so that they run inside
+//! either backend's transaction.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use domain::Timestamp;
+use integer_encoding::VarInt;
 use projections::{
     figures_of_cells, month_span, CaseSummary, Cell, CellChanges, CellKey, Counter, Counts, Dimension, GroupBy,
-    GroupFields, OutcomeFigures, PartialMonth, UNGROUPED,
+    OutcomeFigures, PartialMonth,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
@@ -17,33 +19,51 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, 
 use crate::projector::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
 
-/// Cells per statement: 19 parameters a row stays far below both backends' limits.
+/// Cells per statement: 20 parameters a row stays far below both backends' limits.
 const CELLS_PER_STATEMENT: usize = 500;
 
 const KEY_COLUMNS: &str = "dimension, month, group_key";
-const SAMPLE_COLUMNS: [&str; 2] = ["seconds_to_assign", "seconds_to_close"];
+const SAMPLE_COLUMNS: [&str; 3] = ["seconds_to_assign", "seconds_to_close", "open_deadlines"];
 
 fn columns() -> String {
     let counters = Counter::ALL.map(Counter::column).join(", ");
     format!("{KEY_COLUMNS}, {counters}, {}", SAMPLE_COLUMNS.join(", "))
 }
 
-/// Samples as stored: 8-byte big-endian integers (as PostgreSQL's `int8send` writes them),
-/// ascending.
+/// Ascending samples as stored: the first, then each one's difference from the one before, as
+/// varints (zigzag for the first): about two bytes a sample instead of eight, which is most of
+/// what a read of a year's cells transfers.
 fn encode(samples: &[i64]) -> Vec<u8> {
-    samples.iter().flat_map(|sample| sample.to_be_bytes()).collect()
+    let mut bytes = Vec::with_capacity(samples.len() * 2);
+    let mut previous = None;
+    for sample in samples {
+        let mut buffer = [0; 10];
+        let length = match previous {
+            None => sample.encode_var(&mut buffer),
+            Some(previous) => sample.abs_diff(previous).encode_var(&mut buffer),
+        };
+        bytes.extend_from_slice(&buffer[..length]);
+        previous = Some(*sample);
+    }
+    bytes
 }
 
 fn decode(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
-    let chunks = bytes.chunks_exact(8);
-    if !chunks.remainder().is_empty() {
-        return Err(StoreError::Corrupt(
-            "an outcome cell's durations are not 8-byte integers".to_owned(),
-        ));
+    let malformed = || corrupt("an outcome cell's samples are not ascending varints");
+    let mut samples: Vec<i64> = Vec::with_capacity(bytes.len() / 2);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (sample, length) = match samples.last() {
+            None => i64::decode_var(rest).ok_or_else(malformed)?,
+            Some(last) => {
+                let (step, length) = u64::decode_var(rest).ok_or_else(malformed)?;
+                (last.checked_add_unsigned(step).ok_or_else(malformed)?, length)
+            }
+        };
+        samples.push(sample);
+        rest = &rest[length..];
     }
-    Ok(chunks
-        .map(|chunk| i64::from_be_bytes(chunk.try_into().unwrap_or_default()))
-        .collect())
+    Ok(samples)
 }
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
@@ -69,15 +89,16 @@ where
     for (index, count) in counts.0.iter_mut().enumerate() {
         *count = row.try_get(3 + index)?;
     }
-    let samples = |index: usize| -> Result<Vec<i64>, StoreError> { decode(&row.try_get::<Vec<u8>, _>(index)?) };
-    let to_assign = samples(3 + Counter::ALL.len())?;
-    let to_close = samples(4 + Counter::ALL.len())?;
+    let samples = |index: usize| -> Result<Vec<i64>, StoreError> {
+        decode(&row.try_get::<Vec<u8>, _>(3 + Counter::ALL.len() + index)?)
+    };
     Ok((
         key,
         Cell {
             counts,
-            to_assign,
-            to_close,
+            to_assign: samples(0)?,
+            to_close: samples(1)?,
+            open_deadlines: samples(2)?,
         },
     ))
 }
@@ -93,7 +114,7 @@ where
     for<'a> String: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'a> Vec<u8>: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
-    for<'a> Timestamp: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
     for<'a> Json<CaseSummary>: Decode<'a, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -151,7 +172,7 @@ where
             let sql = format!(
                 "INSERT INTO outcome_cells ({}) VALUES {} ON CONFLICT ({KEY_COLUMNS}) DO UPDATE SET {updates}",
                 columns(),
-                parameter_rows(chunk.len(), 5 + Counter::ALL.len())
+                parameter_rows(chunk.len(), 3 + Counter::ALL.len() + SAMPLE_COLUMNS.len())
             );
             let mut query = sqlx::query(&sql);
             for (key, cell) in chunk {
@@ -162,7 +183,10 @@ where
                 for count in cell.counts.0 {
                     query = query.bind(count);
                 }
-                query = query.bind(encode(&cell.to_assign)).bind(encode(&cell.to_close));
+                query = query
+                    .bind(encode(&cell.to_assign))
+                    .bind(encode(&cell.to_close))
+                    .bind(encode(&cell.open_deadlines));
             }
             query.execute(&mut *connection).await?;
         }
@@ -264,45 +288,6 @@ where
         Ok(())
     }
 
-    /// `open_overdue` per group: it depends on `now`, so it is counted from the summaries, on
-    /// the partial index of open cases by deadline.
-    async fn open_overdue(
-        connection: &mut DB::Connection,
-        from: Timestamp,
-        to: Timestamp,
-        group_by: Option<GroupBy>,
-        now: Timestamp,
-    ) -> Result<BTreeMap<String, u64>, StoreError> {
-        const SQL: &str = "SELECT kind, category, jurisdiction, department, submitted_at FROM case_summaries \
-                           WHERE is_open AND due_at < $1 AND submitted_at >= $2 AND submitted_at < $3";
-        let rows = sqlx::query(SQL)
-            .bind(now)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *connection)
-            .await?;
-        let mut counts = BTreeMap::new();
-        for row in rows {
-            let group = match group_by {
-                None => UNGROUPED.to_owned(),
-                Some(group_by) => {
-                    let (kind, category, jurisdiction): (String, String, String) =
-                        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                    let department: Option<String> = row.try_get(3)?;
-                    group_by.key(&GroupFields {
-                        kind: &kind,
-                        category: &category,
-                        jurisdiction: &jurisdiction,
-                        department: department.as_deref(),
-                        submitted_at: row.try_get(4)?,
-                    })
-                }
-            };
-            *counts.entry(group).or_default() += 1;
-        }
-        Ok(counts)
-    }
-
     async fn figures(
         tx: &mut Transaction<'_, DB>,
         from: Timestamp,
@@ -319,8 +304,7 @@ where
             Self::cover_part(connection, &mut cells, &mut changes, dimension, part).await?;
         }
         changes.apply(&mut cells).map_err(corrupt)?;
-        let open_overdue = Self::open_overdue(connection, from, to, group_by, now).await?;
-        Ok(figures_of_cells(&cells, group_by, &open_overdue))
+        Ok(figures_of_cells(&cells, group_by, now))
     }
 }
 
@@ -360,7 +344,7 @@ where
     for<'a> String: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'a> Vec<u8>: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
-    for<'a> Timestamp: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
     for<'a> Json<CaseSummary>: Decode<'a, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -368,8 +352,8 @@ where
 }
 
 /// Outcome figures over the cases submitted in `[from, to)`: the whole months from the cells,
-/// the partial months at the edges from the summaries, `open_overdue` from the summaries; all in
-/// one snapshot, so a batch committing meanwhile is seen whole or not at all.
+/// the partial months at the edges from their cells or the summaries; in one snapshot, so a
+/// batch committing meanwhile is seen whole or not at all.
 pub async fn outcomes(
     store: &Store,
     from: Timestamp,
@@ -377,15 +361,14 @@ pub async fn outcomes(
     group_by: Option<GroupBy>,
     now: Timestamp,
 ) -> Result<Vec<OutcomeFigures>, StoreError> {
+    // PostgreSQL's default isolation takes a snapshot per statement; SQLite's read transaction
+    // keeps one already.
+    let begin = match store {
+        Store::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        Store::Sqlite(_) => "BEGIN",
+    };
     Ok(on_pool!(store, |pool| {
-        let mut tx = pool.begin().await?;
-        if matches!(store, Store::Postgres(_)) {
-            // PostgreSQL's default takes a snapshot per statement; SQLite's read transaction
-            // keeps one already.
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = pool.begin_with(begin).await?;
         let figures = CellTable::figures(&mut tx, from, to, group_by, now).await?;
         tx.commit().await?;
         figures
@@ -408,4 +391,28 @@ pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_read_back_as_written() {
+        for samples in [
+            vec![],
+            vec![-5],
+            vec![-86_400, 0, 0, 7, 1 << 40],
+            vec![i64::MIN, i64::MAX],
+        ] {
+            assert_eq!(decode(&encode(&samples)).unwrap(), samples);
+        }
+        assert_eq!(encode(&[3, 4, 300]).len(), 4, "one byte for 3 and 1, two for 296");
+    }
+
+    #[test]
+    fn samples_cut_short_are_refused() {
+        let bytes = encode(&[1, 1_000]);
+        assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(StoreError::Corrupt(_))));
+    }
 }
