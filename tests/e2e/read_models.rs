@@ -172,9 +172,10 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     assert_eq!(rebuilt, live);
 }
 
-/// The outcome figures the service reads from its cells (whole months) and summaries (partial
-/// months, overdue) equal those computed over every case summary in the period, for periods on
-/// and off month starts and every grouping; the cells rebuilt from zero equal the live ones.
+/// The outcome figures the service reads from its cells (and, for a month a period covers in
+/// part, from the summaries) equal those computed over every case summary in the period, for
+/// periods on and off month starts and every grouping; the cells rebuilt from zero equal the
+/// live ones.
 async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries(backend: Backend) {
     let start = Utc.with_ymd_and_hms(2025, 11, 3, 9, 0, 0).unwrap();
     let app = TestApp::spawn_at(backend, start).await;
