@@ -8,11 +8,10 @@
 //! and no spaces. The same bytes come back from either backend, whatever order the database
 //! keeps JSON keys in.
 //!
-//! [`ChainedRepository`] computes the chain in one place for both backends: it wraps the
-//! postgres-es or sqlite-es repository and stamps each event as it is persisted.
+//! [`stamp`] computes the chain in one place for both backends: the store's repository calls
+//! it on the events of a commit just before writing them.
 
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
-use cqrs_es::Aggregate;
+use cqrs_es::persist::SerializedEvent;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -83,79 +82,43 @@ pub fn event_hash(
     hex::encode(digest.finalize())
 }
 
-/// A cqrs-es repository that stamps the hash chain on every event it persists. The caller puts
-/// the hash of the case's current last event in the metadata as `prev_hash` (it has just loaded
-/// it, so no extra read is needed); events after the first in a batch chain to each other.
-#[derive(Debug)]
-pub struct ChainedRepository<R>(pub R);
-
-impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository<R> {
-    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.0.get_events::<A>(aggregate_id).await
+/// The events of one commit with their chain stamped in the metadata. The caller puts the hash
+/// of the case's current last event in the metadata as `prev_hash` (it has just loaded it, so
+/// no extra read is needed); events after the first chain to each other.
+pub fn stamp(events: &[SerializedEvent]) -> Vec<SerializedEvent> {
+    let mut chained = Vec::with_capacity(events.len());
+    let mut prev_hash: Option<String> = None;
+    for event in events {
+        let mut metadata = match &event.metadata {
+            Value::Object(fields) => fields.clone(),
+            _ => Map::new(),
+        };
+        let prev = match prev_hash.take() {
+            Some(previous) => previous,
+            None => metadata
+                .get(PREV_HASH)
+                .and_then(Value::as_str)
+                .unwrap_or(GENESIS)
+                .to_owned(),
+        };
+        metadata.insert(PREV_HASH.to_owned(), Value::String(prev.clone()));
+        let hash = event_hash(
+            &prev,
+            &event.aggregate_id,
+            event.sequence as u64,
+            &event.event_type,
+            &event.event_version,
+            &event.payload,
+            &metadata,
+        );
+        metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
+        chained.push(SerializedEvent {
+            metadata: Value::Object(metadata),
+            ..event.clone()
+        });
+        prev_hash = Some(hash);
     }
-
-    async fn get_last_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        last_sequence: usize,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.0.get_last_events::<A>(aggregate_id, last_sequence).await
-    }
-
-    async fn get_snapshot<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        self.0.get_snapshot::<A>(aggregate_id).await
-    }
-
-    async fn persist<A: Aggregate>(
-        &self,
-        events: &[SerializedEvent],
-        snapshot_update: Option<(String, Value, usize)>,
-    ) -> Result<(), PersistenceError> {
-        let mut chained = Vec::with_capacity(events.len());
-        let mut prev_hash: Option<String> = None;
-        for event in events {
-            let mut metadata = match &event.metadata {
-                Value::Object(fields) => fields.clone(),
-                _ => Map::new(),
-            };
-            let prev = match prev_hash.take() {
-                Some(previous) => previous,
-                None => metadata
-                    .get(PREV_HASH)
-                    .and_then(Value::as_str)
-                    .unwrap_or(GENESIS)
-                    .to_owned(),
-            };
-            metadata.insert(PREV_HASH.to_owned(), Value::String(prev.clone()));
-            let hash = event_hash(
-                &prev,
-                &event.aggregate_id,
-                event.sequence as u64,
-                &event.event_type,
-                &event.event_version,
-                &event.payload,
-                &metadata,
-            );
-            metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
-            chained.push(SerializedEvent {
-                metadata: Value::Object(metadata),
-                ..event.clone()
-            });
-            prev_hash = Some(hash);
-        }
-        self.0.persist::<A>(&chained, snapshot_update).await
-    }
-
-    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
-        self.0.stream_events::<A>(aggregate_id).await
-    }
-
-    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        self.0.stream_all_events::<A>().await
-    }
+    chained
 }
 
 #[cfg(test)]

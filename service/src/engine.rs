@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, EventEnvelope};
 use domain::{
     Action, ActionInput, Case, CaseCommand, CaseCore, CaseError, CommandInput, JointResearch, Kind, MicroConsultation,
@@ -22,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::chain;
-use crate::store::{Store, StoreError, StoredEvent};
+use crate::store::{self, Store, StoreError, StoredEvent};
 use crate::tokens::Principal;
 
 #[derive(Debug, thiserror::Error)]
@@ -468,17 +467,9 @@ fn metadata(aggregate_type: &str, context: &CommandContext, prev_hash: &str) -> 
 fn rebuild<A: Aggregate>(history: Vec<StoredEvent>) -> Result<A, StoreError> {
     let mut case = A::default();
     for stored in history {
-        let serialized = SerializedEvent::new(
-            stored.aggregate_id,
-            usize::try_from(stored.sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?,
-            stored.aggregate_type,
-            stored.event_type,
-            stored.event_version,
-            stored.payload,
-            stored.metadata,
-        );
-        let envelope = EventEnvelope::<A>::try_from(serialized)
-            .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", stored.sequence)))?;
+        let sequence = stored.sequence;
+        let envelope = EventEnvelope::<A>::try_from(store::serialized(stored)?)
+            .map_err(|error| StoreError::Corrupt(format!("event {sequence}: {error}")))?;
         case.apply(envelope.payload);
     }
     Ok(case)

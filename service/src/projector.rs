@@ -7,7 +7,7 @@
 //! keeps the work with one process at a time; the others wait and take over if it dies.
 //!
 //! Runners wake on the engine's in-process notification, on PostgreSQL `NOTIFY lianxin_events`
-//! (a trigger on `events`), and at least once a second.
+//! (sent by every process after its appends), and at least once a second.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,8 +107,12 @@ impl Projector {
         self.applied.subscribe()
     }
 
-    /// Runs every projection until the process ends.
+    /// Runs every projection until the process ends, and tells other processes on the same
+    /// database of this one's appends.
     pub fn spawn(&self, appended: watch::Receiver<u64>) {
+        if let Store::Postgres(pool) = &self.store {
+            announce(pool.clone(), appended.clone());
+        }
         for name in PROJECTIONS {
             let projector = self.clone();
             let appended = appended.clone();
@@ -493,6 +497,23 @@ ON CONFLICT (member_id, year) DO UPDATE SET \
     reports = member_years.reports + excluded.reports, \
     consultations = member_years.consultations + excluded.consultations, \
     solved = member_years.solved + excluded.solved";
+
+/// Sends `NOTIFY lianxin_events` after this process's appends: one per burst (appends made
+/// while one is on its way are announced by the next), from outside the appending
+/// transactions, because PostgreSQL serializes the commits of notifying transactions.
+fn announce(pool: sqlx::PgPool, mut appended: watch::Receiver<u64>) {
+    tokio::spawn(async move {
+        while appended.changed().await.is_ok() {
+            if let Err(error) = sqlx::query("SELECT pg_notify('lianxin_events', '')")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(%error, "cannot announce appended events");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    });
+}
 
 /// Forwards PostgreSQL notifications of appended events to `wake`, reconnecting when needed.
 fn listen(pool: sqlx::PgPool, wake: watch::Sender<u64>) {
