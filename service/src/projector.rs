@@ -25,6 +25,8 @@ use crate::store::{on_pool, Store, StoreError, StoredEvent};
 const BATCH: i64 = 500;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a runner that has just applied events lets more gather before it looks again.
+const GATHER: Duration = Duration::from_millis(10);
 /// How long a catch-up sleeps while the head is not yet readable, and when it says so.
 const STALL_STEP: Duration = Duration::from_millis(20);
 const STALL_WARNING: Duration = Duration::from_secs(10);
@@ -139,6 +141,9 @@ impl Projector {
             };
             loop {
                 match self.catch_up(name, |_| {}).await {
+                    // Under a stream of appends, waking on each one would make a transaction
+                    // of every few events: a moment's wait gathers them into bigger batches.
+                    Ok(applied) if applied > 0 => tokio::time::sleep(GATHER).await,
                     Ok(_) => {}
                     Err(error) => {
                         tracing::error!(projection = name, %error, "projection batch failed; retrying");
@@ -228,6 +233,13 @@ impl Projector {
         let last = batch.last().map_or(from, |event| event.position);
         on_pool!(&self.store, |pool| {
             let mut tx = pool.begin().await?;
+            if let Store::Postgres(_) = &self.store {
+                // The views follow from the durable log, and the checkpoint commits with them:
+                // a batch lost in a crash is applied again, so it need not wait for the disk.
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let claimed = sqlx::query(CLAIM).bind(name).bind(from).execute(&mut *tx).await?;
             if claimed.rows_affected() != 1 {
                 return Ok(false);

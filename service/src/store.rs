@@ -237,6 +237,10 @@ impl Store {
             Some(url) => Ok(Store::Postgres(
                 PgPoolOptions::new()
                     .max_connections(16)
+                    // sqlx pings a connection before lending it by default: a round trip more
+                    // for every query. A connection the server dropped fails its next query
+                    // instead, and the pool replaces it.
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
                     .await?,
@@ -257,6 +261,7 @@ impl Store {
                 Ok(Store::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(8)
+                        .test_before_acquire(false)
                         .acquire_timeout(Duration::from_secs(5))
                         .connect_with(options)
                         .await?,
