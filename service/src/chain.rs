@@ -8,8 +8,9 @@
 //! and no spaces. The same bytes come back from either backend, whatever order the database
 //! keeps JSON keys in.
 //!
-//! [`ChainedRepository`] computes the chain in one place for both backends: it wraps the
-//! postgres-es or sqlite-es repository and stamps each event as it is persisted.
+//! [`stamp`] computes the chain in one place: [`ChainedRepository`] wraps the postgres-es or
+//! sqlite-es repository and stamps each event as it is persisted, and the bulk generator of
+//! `bench scale` stamps the events it writes itself.
 
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
 use cqrs_es::Aggregate;
@@ -83,6 +84,45 @@ pub fn event_hash(
     hex::encode(digest.finalize())
 }
 
+/// `events` of one stream, in order, with `prev_hash` and `hash` in their metadata: the first
+/// chains to the `prev_hash` its metadata already holds (the stream's current last hash, or
+/// [`GENESIS`] when none is given), each next one to the event before it.
+pub fn stamp(events: &[SerializedEvent]) -> Vec<SerializedEvent> {
+    let mut chained = Vec::with_capacity(events.len());
+    let mut prev_hash: Option<String> = None;
+    for event in events {
+        let mut metadata = match &event.metadata {
+            Value::Object(fields) => fields.clone(),
+            _ => Map::new(),
+        };
+        let prev = match prev_hash.take() {
+            Some(previous) => previous,
+            None => metadata
+                .get(PREV_HASH)
+                .and_then(Value::as_str)
+                .unwrap_or(GENESIS)
+                .to_owned(),
+        };
+        metadata.insert(PREV_HASH.to_owned(), Value::String(prev.clone()));
+        let hash = event_hash(
+            &prev,
+            &event.aggregate_id,
+            event.sequence as u64,
+            &event.event_type,
+            &event.event_version,
+            &event.payload,
+            &metadata,
+        );
+        metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
+        chained.push(SerializedEvent {
+            metadata: Value::Object(metadata),
+            ..event.clone()
+        });
+        prev_hash = Some(hash);
+    }
+    chained
+}
+
 /// A cqrs-es repository that stamps the hash chain on every event it persists. The caller puts
 /// the hash of the case's current last event in the metadata as `prev_hash` (it has just loaded
 /// it, so no extra read is needed); events after the first in a batch chain to each other.
@@ -114,39 +154,7 @@ impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        let mut chained = Vec::with_capacity(events.len());
-        let mut prev_hash: Option<String> = None;
-        for event in events {
-            let mut metadata = match &event.metadata {
-                Value::Object(fields) => fields.clone(),
-                _ => Map::new(),
-            };
-            let prev = match prev_hash.take() {
-                Some(previous) => previous,
-                None => metadata
-                    .get(PREV_HASH)
-                    .and_then(Value::as_str)
-                    .unwrap_or(GENESIS)
-                    .to_owned(),
-            };
-            metadata.insert(PREV_HASH.to_owned(), Value::String(prev.clone()));
-            let hash = event_hash(
-                &prev,
-                &event.aggregate_id,
-                event.sequence as u64,
-                &event.event_type,
-                &event.event_version,
-                &event.payload,
-                &metadata,
-            );
-            metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
-            chained.push(SerializedEvent {
-                metadata: Value::Object(metadata),
-                ..event.clone()
-            });
-            prev_hash = Some(hash);
-        }
-        self.0.persist::<A>(&chained, snapshot_update).await
+        self.0.persist::<A>(&stamp(events), snapshot_update).await
     }
 
     async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
