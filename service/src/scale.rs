@@ -103,7 +103,9 @@ pub async fn run(
 ) -> Result<ScaleReport, ScaleError> {
     let cases = progress.add(bar(settings.plan.cases as u64, "bulk generator", "cases"));
     let generated = bulk::generate(store, &settings.plan, cases).await?;
+    analyze(store).await?;
     let rebuild = rebuild_projections(store, progress).await?;
+    analyze(store).await?;
     let verify = verify(store, generated.events, progress).await?;
     let reads = time_reads(store, settings, progress, out).await?;
     let report = ScaleReport {
@@ -169,6 +171,15 @@ async fn verify(store: &Store, events: u64, progress: &MultiProgress) -> Result<
         broken_links: report.broken.len(),
         heads_digest: report.heads_digest,
     })
+}
+
+/// Brings PostgreSQL's planner statistics up to date, as autovacuum does soon after a large
+/// write on a running server: the plans measured here depend on them.
+async fn analyze(store: &Store) -> Result<(), StoreError> {
+    if let Store::Postgres(pool) = store {
+        sqlx::query("ANALYZE").execute(pool).await?;
+    }
+    Ok(())
 }
 
 /// What the database holds on disk (SQLite: the main file, without its write-ahead log).
