@@ -168,7 +168,7 @@ impl PersistedEventRepository for EventsTable<'_> {
         events: &[SerializedEvent],
         _no_snapshot_in_event_store_mode: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        let chained = chain::stamp(events);
+        let chained = chain::stamp(events.iter().cloned());
         let positions: Vec<i64> = on_pool!(self.store, |pool| {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
