@@ -22,8 +22,8 @@ use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, EventEnvelope};
 use domain::member_record::{LogContact, MemberCommand, MemberRecord, STREAM_PREFIX};
 use domain::{
-    ActionInput, Actor, Adopt, Assign, Case, CaseCommand, Channel, Classify, Close, CommandInput, Consult, Convene,
-    Extent, Feedback, JointResearch, Kind, Merge, MicroConsultation, Note, Outcome, Policy, Rating, Reason, Reassign,
+    ActionInput, Adopt, Assign, Case, CaseCommand, Channel, Classify, Close, CommandInput, Consult, Convene, Extent,
+    Feedback, JointResearch, Kind, Merge, MicroConsultation, Note, Outcome, Policy, Rating, Reason, Reassign,
     RecordPolicy, RecordVisit, Role, Submit, SubmitReport, Suggestion, Timestamp, Withdraw,
 };
 use indicatif::ProgressBar;
@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::chain;
-use crate::demo::{Dice, CATEGORIES, DEPARTMENTS, JURISDICTIONS, TOPICS};
+use crate::demo::{principal, Dice, CATEGORIES, DEPARTMENTS, JURISDICTIONS, TOPICS};
 use crate::engine::{self, CommandContext, MEMBER_ID};
 use crate::store::{Store, StoreError};
 use crate::tokens::Principal;
@@ -939,17 +939,6 @@ fn close(outcome: Outcome, summary: &str) -> ActionInput {
         outcome,
         summary: summary.to_owned(),
     })
-}
-
-fn principal(id: &str, role: Role) -> Principal {
-    Principal {
-        actor: Actor {
-            id: id.to_owned(),
-            role,
-        },
-        jurisdiction: None,
-        department: None,
-    }
 }
 
 /// The staff of the banner or district a case belongs to.

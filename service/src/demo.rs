@@ -122,7 +122,8 @@ fn member(index: usize) -> String {
     format!("m-{:03}", index % MEMBERS + 1)
 }
 
-fn principal(id: &str, role: Role) -> Principal {
+/// A principal of any role, with no jurisdiction or department to narrow it.
+pub(crate) fn principal(id: &str, role: Role) -> Principal {
     Principal {
         actor: Actor {
             id: id.to_owned(),
