@@ -1,7 +1,7 @@
 //! Verification of the log: recompute every case's hash chain and report each broken link.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Map;
 use sha2::{Digest, Sha256};
 
 use crate::chain::{event_hash, GENESIS, PREV_HASH};
@@ -102,10 +102,7 @@ fn broken_reason(walk: &CaseWalk, event: &StoredEvent) -> Option<String> {
             walk.last_sequence
         ));
     }
-    let metadata = match &event.metadata {
-        Value::Object(fields) => fields.clone(),
-        _ => Map::new(),
-    };
+    let no_metadata = Map::new();
     let recomputed = event_hash(
         prev_hash,
         &event.aggregate_id,
@@ -113,7 +110,7 @@ fn broken_reason(walk: &CaseWalk, event: &StoredEvent) -> Option<String> {
         &event.event_type,
         &event.event_version,
         &event.payload,
-        &metadata,
+        event.metadata.as_object().unwrap_or(&no_metadata),
     );
     (recomputed != stored_hash).then(|| "the event's content does not match its hash".to_owned())
 }

@@ -131,7 +131,7 @@ fn context() -> CommandContext {
 }
 
 /// Milliseconds at the nearest-rank percentile `p` of sorted latencies.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

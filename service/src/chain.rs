@@ -8,11 +8,11 @@
 //! and no spaces. The same bytes come back from either backend, whatever order the database
 //! keeps JSON keys in.
 //!
-//! [`ChainedRepository`] computes the chain in one place for both backends: it wraps the
-//! postgres-es or sqlite-es repository and stamps each event as it is persisted.
+//! [`stamp`] computes the chain in one place: the store's repository stamps the events of a
+//! commit just before writing them, and the bulk generator of `bench scale` stamps the events
+//! it writes itself.
 
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
-use cqrs_es::Aggregate;
+use cqrs_es::persist::SerializedEvent;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -21,42 +21,52 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The chain's metadata names, shared with the read models that show them.
 pub use projections::meta::{HASH, PREV_HASH};
 
-/// Writes `value` as canonical JSON: object keys sorted, no insignificant whitespace.
-fn write_canonical(value: &Value, out: &mut String) {
+/// Appends `value` as canonical JSON: object keys sorted, no insignificant whitespace.
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(fields) => {
-            let mut keys: Vec<&String> = fields.keys().collect();
-            keys.sort_unstable();
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&fields[key], out);
-            }
-            out.push('}');
-        }
+        Value::Object(fields) => write_object(fields, None, out),
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_json(scalar, out),
     }
+}
+
+/// Appends an object with its keys sorted, leaving out the key `skip`: the metadata is hashed
+/// without its own `hash`, and leaving it out here spares copying the metadata to remove it.
+fn write_object(fields: &Map<String, Value>, skip: Option<&str>, out: &mut Vec<u8>) {
+    let mut entries: Vec<(&String, &Value)> = fields.iter().filter(|(key, _)| Some(key.as_str()) != skip).collect();
+    entries.sort_unstable_by_key(|(key, _)| *key);
+    out.push(b'{');
+    for (index, (key, value)) in entries.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_json(key, out);
+        out.push(b':');
+        write_canonical(value, out);
+    }
+    out.push(b'}');
+}
+
+/// Appends a string or scalar as serde_json writes it compactly (escapes included).
+fn write_json(value: &(impl serde::Serialize + ?Sized), out: &mut Vec<u8>) {
+    // Writing a string or a JSON scalar into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// `value` as canonical JSON text.
 pub fn canonical(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(value, &mut out);
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The event's hash from its parts; `metadata` may still hold a `hash`, which is left out.
@@ -69,56 +79,35 @@ pub fn event_hash(
     payload: &Value,
     metadata: &Map<String, Value>,
 ) -> String {
-    let mut unhashed = metadata.clone();
-    unhashed.remove(HASH);
     let mut digest = Sha256::new();
     digest.update(prev_hash.as_bytes());
-    let sequence = sequence.to_string();
-    let payload = canonical(payload);
-    let metadata = canonical(&Value::Object(unhashed));
-    for part in [case_id, &sequence, event_type, event_version, &payload, &metadata] {
-        digest.update((part.len() as u64).to_be_bytes());
-        digest.update(part.as_bytes());
-    }
+    let mut part = |bytes: &[u8]| {
+        digest.update((bytes.len() as u64).to_be_bytes());
+        digest.update(bytes);
+    };
+    part(case_id.as_bytes());
+    part(sequence.to_string().as_bytes());
+    part(event_type.as_bytes());
+    part(event_version.as_bytes());
+    let mut json = Vec::with_capacity(1_024);
+    write_canonical(payload, &mut json);
+    part(&json);
+    json.clear();
+    write_object(metadata, Some(HASH), &mut json);
+    part(&json);
     hex::encode(digest.finalize())
 }
 
-/// A cqrs-es repository that stamps the hash chain on every event it persists. The caller puts
-/// the hash of the case's current last event in the metadata as `prev_hash` (it has just loaded
-/// it, so no extra read is needed); events after the first in a batch chain to each other.
-#[derive(Debug)]
-pub struct ChainedRepository<R>(pub R);
-
-impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository<R> {
-    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.0.get_events::<A>(aggregate_id).await
-    }
-
-    async fn get_last_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        last_sequence: usize,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.0.get_last_events::<A>(aggregate_id, last_sequence).await
-    }
-
-    async fn get_snapshot<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        self.0.get_snapshot::<A>(aggregate_id).await
-    }
-
-    async fn persist<A: Aggregate>(
-        &self,
-        events: &[SerializedEvent],
-        snapshot_update: Option<(String, Value, usize)>,
-    ) -> Result<(), PersistenceError> {
-        let mut chained = Vec::with_capacity(events.len());
-        let mut prev_hash: Option<String> = None;
-        for event in events {
-            let mut metadata = match &event.metadata {
-                Value::Object(fields) => fields.clone(),
+/// `events` of one stream, in order, with `prev_hash` and `hash` in their metadata: the first
+/// chains to the `prev_hash` its metadata already holds (the stream's current last hash, or
+/// [`GENESIS`] when none is given), each next one to the event before it.
+pub fn stamp(events: impl IntoIterator<Item = SerializedEvent>) -> Vec<SerializedEvent> {
+    let mut prev_hash: Option<String> = None;
+    events
+        .into_iter()
+        .map(|mut event| {
+            let mut metadata = match std::mem::take(&mut event.metadata) {
+                Value::Object(fields) => fields,
                 _ => Map::new(),
             };
             let prev = match prev_hash.take() {
@@ -140,22 +129,11 @@ impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository
                 &metadata,
             );
             metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
-            chained.push(SerializedEvent {
-                metadata: Value::Object(metadata),
-                ..event.clone()
-            });
+            event.metadata = Value::Object(metadata);
             prev_hash = Some(hash);
-        }
-        self.0.persist::<A>(&chained, snapshot_update).await
-    }
-
-    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
-        self.0.stream_events::<A>(aggregate_id).await
-    }
-
-    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        self.0.stream_all_events::<A>().await
-    }
+            event
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,17 +1,22 @@
 //! The `lianxin` command line: `serve`, `migrate`, `token create`.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime};
 
 use clap::{Parser, Subcommand};
 use domain::Role;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::app::{self, Application};
 use crate::audit;
 use crate::bench;
+use crate::bulk::BulkPlan;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::demo;
 use crate::projector::Projector;
+use crate::scale;
 use crate::telemetry::{self, LogFormat};
 use crate::tokens::{self, NewToken};
 use projections::PROJECTIONS;
@@ -87,6 +92,26 @@ enum BenchCommand {
     },
     /// Read every event back in global order and rebuild an outcome summary in memory.
     Replay,
+    /// A multi-year log from the bulk generator (written straight into the events table, not
+    /// through the engine's command path; needs an empty store), then every projection rebuilt,
+    /// every chain verified and the dashboard's reads timed: one JSON line per read, then a summary.
+    Scale {
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: usize,
+        #[arg(long, default_value_t = 5)]
+        years: u32,
+        #[arg(long, default_value_t = 20_260_101)]
+        seed: u64,
+        /// The day the log ends (UTC, exclusive); cases still in progress then stay open.
+        #[arg(long, default_value = "2026-11-01")]
+        until: NaiveDate,
+        /// Repetitions of each dashboard read.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Seconds each read may take in all; a slow one stops short of `--samples`.
+        #[arg(long, default_value_t = 30)]
+        read_budget: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +292,27 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             );
             let report = bench::replay(&store, bar).await?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Bench(BenchCommand::Scale {
+            cases,
+            years,
+            seed,
+            until,
+            samples,
+            read_budget,
+        }) => {
+            let store = app::open_store(&cli.store).await?;
+            let settings = scale::ScaleSettings {
+                plan: BulkPlan {
+                    cases,
+                    years,
+                    until: until.and_time(NaiveTime::MIN).and_utc(),
+                    seed,
+                },
+                samples,
+                read_budget: Duration::from_secs(read_budget),
+            };
+            scale::run(&store, &settings, &MultiProgress::new(), &mut std::io::stdout()).await?;
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = app::open_store(&cli.store).await?;

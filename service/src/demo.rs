@@ -28,7 +28,7 @@ pub const JURISDICTIONS: [&str; 9] = [
     "乌审旗",
     "伊金霍洛旗",
 ];
-const CATEGORIES: [&str; 9] = [
+pub(crate) const CATEGORIES: [&str; 9] = [
     "就业",
     "教育",
     "医疗",
@@ -39,7 +39,7 @@ const CATEGORIES: [&str; 9] = [
     "物业",
     "农牧",
 ];
-const DEPARTMENTS: [&str; 8] = [
+pub(crate) const DEPARTMENTS: [&str; 8] = [
     "市人社局",
     "市教育局",
     "市卫健委",
@@ -49,7 +49,7 @@ const DEPARTMENTS: [&str; 8] = [
     "市民政局",
     "市农牧局",
 ];
-const TOPICS: [(&str, &str); 6] = [
+pub(crate) const TOPICS: [(&str, &str); 6] = [
     (
         "小区充电桩安装难",
         "小区三十多户购买了电动汽车，物业以电力容量不足为由不同意安装充电桩。",
@@ -90,29 +90,29 @@ pub struct Seeded {
 }
 
 /// A small fixed-seed generator (xorshift64*): the same year for the same seed.
-struct Dice(u64);
+pub(crate) struct Dice(pub(crate) u64);
 
 impl Dice {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() >> 33) as usize % n.max(1)
     }
 
-    fn chance(&mut self, percent: usize) -> bool {
+    pub(crate) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
-    fn uuid(&mut self) -> Uuid {
+    pub(crate) fn uuid(&mut self) -> Uuid {
         uuid::Builder::from_random_bytes(((u128::from(self.next()) << 64) | u128::from(self.next())).to_be_bytes())
             .into_uuid()
     }
@@ -122,7 +122,8 @@ fn member(index: usize) -> String {
     format!("m-{:03}", index % MEMBERS + 1)
 }
 
-fn principal(id: &str, role: Role) -> Principal {
+/// A principal of any role, with no jurisdiction or department to narrow it.
+pub(crate) fn principal(id: &str, role: Role) -> Principal {
     Principal {
         actor: Actor {
             id: id.to_owned(),

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, EventEnvelope};
 use domain::{
     Action, ActionInput, Case, CaseCommand, CaseCore, CaseError, CommandInput, JointResearch, Kind, MicroConsultation,
@@ -22,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::chain;
-use crate::store::{Store, StoreError, StoredEvent};
+use crate::store::{self, Store, StoreError, StoredEvent};
 use crate::tokens::Principal;
 
 #[derive(Debug, thiserror::Error)]
@@ -321,8 +320,8 @@ impl Engine {
             input,
         })?;
         let version = record.version + events.len() as u64;
-        let mut metadata = metadata(MemberRecord::TYPE, &context, &prev_hash);
-        metadata.insert("member_id".to_owned(), member_id.to_owned());
+        let mut metadata = metadata(MemberRecord::TYPE, &context, &prev_hash, Uuid::now_v7());
+        metadata.insert(MEMBER_ID.to_owned(), member_id.to_owned());
         let position = match self
             .store
             .append::<MemberRecord>(&stream, record.version, events, metadata)
@@ -389,7 +388,7 @@ impl Engine {
         let events = case.decide(command, &self.policy).inspect_err(|_| count("refused"))?;
         events.iter().cloned().for_each(|event| case.apply(event));
         let status = case.status().ok_or(CaseError::NotFound)?;
-        let mut metadata = metadata(A::KIND.as_str(), &context, &prev_hash);
+        let mut metadata = metadata(A::KIND.as_str(), &context, &prev_hash, Uuid::now_v7());
         metadata.insert(meta::STATUS.to_owned(), status.as_str().to_owned());
         let appended = self
             .store
@@ -427,11 +426,19 @@ impl Engine {
 
 /// Metadata names beyond the chain's own.
 pub const REQUEST_DIGEST: &str = "request_digest";
+/// The member whose duty record a contact event belongs to.
+pub const MEMBER_ID: &str = "member_id";
 
 /// What every event of a command carries beside its payload. `prev_hash` is read by the
-/// chained repository, which adds the event's own `hash`.
-fn metadata(aggregate_type: &str, context: &CommandContext, prev_hash: &str) -> HashMap<String, String> {
-    let command_id = Uuid::now_v7().to_string();
+/// chained repository, which adds the event's own `hash`. The bulk generator passes command
+/// ids of its own so that its log is the same for the same seed.
+pub(crate) fn metadata(
+    aggregate_type: &str,
+    context: &CommandContext,
+    prev_hash: &str,
+    command_id: Uuid,
+) -> HashMap<String, String> {
+    let command_id = command_id.to_string();
     let mut metadata = HashMap::from([
         (meta::KIND.to_owned(), aggregate_type.to_owned()),
         (meta::ACTOR_ID.to_owned(), context.principal.actor.id.clone()),
@@ -468,17 +475,9 @@ fn metadata(aggregate_type: &str, context: &CommandContext, prev_hash: &str) -> 
 fn rebuild<A: Aggregate>(history: Vec<StoredEvent>) -> Result<A, StoreError> {
     let mut case = A::default();
     for stored in history {
-        let serialized = SerializedEvent::new(
-            stored.aggregate_id,
-            usize::try_from(stored.sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?,
-            stored.aggregate_type,
-            stored.event_type,
-            stored.event_version,
-            stored.payload,
-            stored.metadata,
-        );
-        let envelope = EventEnvelope::<A>::try_from(serialized)
-            .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", stored.sequence)))?;
+        let sequence = stored.sequence;
+        let envelope = EventEnvelope::<A>::try_from(store::serialized(stored)?)
+            .map_err(|error| StoreError::Corrupt(format!("event {sequence}: {error}")))?;
         case.apply(envelope.payload);
     }
     Ok(case)

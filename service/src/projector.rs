@@ -7,7 +7,7 @@
 //! keeps the work with one process at a time; the others wait and take over if it dies.
 //!
 //! Runners wake on the engine's in-process notification, on PostgreSQL `NOTIFY lianxin_events`
-//! (a trigger on `events`), and at least once a second.
+//! (sent by every process after its appends), and at least once a second.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +28,8 @@ use crate::store::{on_pool, Store, StoreError, StoredEvent};
 const BATCH: i64 = 500;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a runner that has just applied events lets more gather before it looks again.
+const GATHER: Duration = Duration::from_millis(10);
 /// How long a catch-up sleeps while the head is not yet readable, and when it says so.
 const STALL_STEP: Duration = Duration::from_millis(20);
 const STALL_WARNING: Duration = Duration::from_secs(10);
@@ -112,8 +114,12 @@ impl Projector {
         self.applied.subscribe()
     }
 
-    /// Runs every projection until the process ends.
+    /// Runs every projection until the process ends, and tells other processes on the same
+    /// database of this one's appends.
     pub fn spawn(&self, appended: watch::Receiver<u64>) {
+        if let Store::Postgres(pool) = &self.store {
+            announce(pool.clone(), appended.clone());
+        }
         for name in PROJECTIONS {
             let projector = self.clone();
             let appended = appended.clone();
@@ -140,6 +146,9 @@ impl Projector {
             };
             loop {
                 match self.catch_up(name, |_| {}).await {
+                    // Under a stream of appends, waking on each one would make a transaction
+                    // of every few events: a moment's wait gathers them into bigger batches.
+                    Ok(applied) if applied > 0 => tokio::time::sleep(GATHER).await,
                     Ok(_) => {}
                     Err(error) => {
                         tracing::error!(projection = name, %error, "projection batch failed; retrying");
@@ -229,6 +238,13 @@ impl Projector {
         let last = batch.last().map_or(from, |event| event.position);
         on_pool!(&self.store, |pool| {
             let mut tx = pool.begin().await?;
+            if let Store::Postgres(_) = &self.store {
+                // The views follow from the durable log, and the checkpoint commits with them:
+                // a batch lost in a crash is applied again, so it need not wait for the disk.
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let claimed = sqlx::query(CLAIM).bind(name).bind(from).execute(&mut *tx).await?;
             if claimed.rows_affected() != 1 {
                 return Ok(false);
@@ -502,6 +518,23 @@ ON CONFLICT (member_id, year) DO UPDATE SET \
     reports = member_years.reports + excluded.reports, \
     consultations = member_years.consultations + excluded.consultations, \
     solved = member_years.solved + excluded.solved";
+
+/// Sends `NOTIFY lianxin_events` after this process's appends: one per burst (appends made
+/// while one is on its way are announced by the next), from outside the appending
+/// transactions, because PostgreSQL serializes the commits of notifying transactions.
+fn announce(pool: sqlx::PgPool, mut appended: watch::Receiver<u64>) {
+    tokio::spawn(async move {
+        while appended.changed().await.is_ok() {
+            if let Err(error) = sqlx::query("SELECT pg_notify('lianxin_events', '')")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(%error, "cannot announce appended events");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    });
+}
 
 /// Forwards PostgreSQL notifications of appended events to `wake`, reconnecting when needed.
 fn listen(pool: sqlx::PgPool, wake: watch::Sender<u64>) {

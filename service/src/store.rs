@@ -1,31 +1,38 @@
-//! The event store: one switch between the embedded SQLite store (sqlite-es) and PostgreSQL
-//! (postgres-es), the schema migrations of each, and the few reads the crates do not offer.
+//! The event store: one switch between the embedded SQLite store and PostgreSQL, the schema
+//! migrations of each, the write path and the reads.
 //!
-//! Writes go through cqrs-es's `PersistedEventStore::commit`, so the optimistic lock is the
-//! crates' own (a duplicate `(aggregate_id, sequence)` fails the insert). Reads are our own
+//! Writes go through cqrs-es's `PersistedEventStore::commit` into [`EventsTable`], our
+//! implementation of its repository trait: the chain is stamped and a command's events are
+//! written by one `INSERT … RETURNING position`, a single round trip that is its own
+//! transaction. (postgres-es and sqlite-es take three — `BEGIN`, an `INSERT` per event,
+//! `COMMIT` — and return no position, which then cost a fourth.) A duplicate
+//! `(aggregate_id, sequence)` fails the insert: that is the optimistic lock. Reads are our own
 //! queries: one round trip loads a case's kind and events together, with the columns the
-//! database adds (`position`, `recorded_at`) that the crates do not return.
+//! database adds (`position`, `recorded_at`).
 //!
 //! SQL text is shared by both backends where it can be: SQLite reads `$1, $2, …` as named
 //! parameters numbered in order of first appearance, so they must appear in ascending order.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream,
+    SerializedEvent, SerializedSnapshot,
+};
 use cqrs_es::{Aggregate, AggregateError, EventStore};
 use domain::Timestamp;
-use postgres_es::PostgresEventRepository;
 use serde_json::Value;
-use sqlite_es::SqliteEventRepository;
+use sqlx::error::ErrorKind;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{ColumnIndex, Decode, QueryBuilder, Row, Type};
 
-use crate::chain::ChainedRepository;
+use crate::chain;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -75,27 +82,12 @@ impl<T: std::error::Error + Send + Sync + 'static> From<AggregateError<T>> for S
             AggregateError::AggregateConflict => StoreError::Conflict,
             AggregateError::DatabaseConnectionError(source) => StoreError::Unavailable(source),
             AggregateError::DeserializationError(source) => StoreError::Corrupt(source.to_string()),
-            AggregateError::UnexpectedError(source) if is_sqlite_duplicate(source.as_ref()) => StoreError::Conflict,
             AggregateError::UnexpectedError(source) => match source.downcast::<sqlx::Error>() {
                 Ok(error) => StoreError::from(*error),
                 Err(source) => StoreError::Database(source),
             },
             AggregateError::UserError(refusal) => StoreError::Database(Box::new(refusal)),
         }
-    }
-}
-
-/// sqlite-es recognises only a primary-key violation as the optimistic lock; our table keys
-/// `(aggregate_id, sequence)` by a UNIQUE constraint (the primary key is the log position),
-/// whose violation SQLite reports as extended code 2067.
-fn is_sqlite_duplicate(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
-    match error.downcast_ref::<sqlx::Error>() {
-        Some(sqlx::Error::Database(database)) => {
-            database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-                && database.code().as_deref() == Some(SQLITE_CONSTRAINT_UNIQUE)
-        }
-        _ => false,
     }
 }
 
@@ -121,20 +113,118 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// Commits through cqrs-es in event-store mode (no snapshots), with either repository.
-async fn commit<A: Aggregate, R: PersistedEventRepository>(
-    repository: R,
-    events: Vec<A::Event>,
-    context: EventStoreAggregateContext<A>,
-    metadata: HashMap<String, String>,
-) -> Result<(), StoreError>
-where
-    A::Error: Send + Sync + 'static,
-{
-    PersistedEventStore::<R, A>::new_event_store(repository)
-        .commit(events, context, metadata)
-        .await?;
-    Ok(())
+/// The events table as cqrs-es's repository, for one commit: `persist` records the position of
+/// the last event it wrote in `last_position`, since the trait has no way to return it.
+struct EventsTable<'a> {
+    store: &'a Store,
+    last_position: &'a OnceLock<i64>,
+}
+
+/// A failed insert as cqrs-es classifies it: a duplicate key is the optimistic lock (or a
+/// racing retry's idempotency key, which the engine then answers from the first attempt).
+fn persistence_error(error: sqlx::Error) -> PersistenceError {
+    match &error {
+        sqlx::Error::Database(database) if database.kind() == ErrorKind::UniqueViolation => {
+            PersistenceError::OptimisticLockError
+        }
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            PersistenceError::ConnectionError(Box::new(error))
+        }
+        _ => PersistenceError::UnknownError(Box::new(error)),
+    }
+}
+
+impl PersistedEventRepository for EventsTable<'_> {
+    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let stored = self
+            .store
+            .stream_events(aggregate_id)
+            .await
+            .map_err(|error| PersistenceError::UnknownError(Box::new(error)))?;
+        stored
+            .into_iter()
+            .map(serialized)
+            .collect::<Result<_, _>>()
+            .map_err(|error| PersistenceError::DeserializationError(Box::new(error)))
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let mut events = self.get_events::<A>(aggregate_id).await?;
+        events.retain(|event| event.sequence > last_sequence);
+        Ok(events)
+    }
+
+    /// The store keeps no snapshots: a case is a few dozen events at most.
+    async fn get_snapshot<A: Aggregate>(&self, _: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        Ok(None)
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        _no_snapshot_in_event_store_mode: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        let chained = chain::stamp(events.iter().cloned());
+        let positions: Vec<i64> = on_pool!(self.store, |pool| {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
+                 metadata) ",
+            );
+            insert.push_values(&chained, |mut row, event| {
+                row.push_bind(&event.aggregate_type)
+                    .push_bind(&event.aggregate_id)
+                    .push_bind(event.sequence as i64)
+                    .push_bind(&event.event_type)
+                    .push_bind(&event.event_version)
+                    .push_bind(Json(&event.payload))
+                    .push_bind(Json(&event.metadata));
+            });
+            insert.push(" RETURNING position");
+            insert
+                .build_query_scalar()
+                .fetch_all(pool)
+                .await
+                .map_err(persistence_error)?
+        });
+        if let Some(last) = positions.into_iter().max() {
+            let _ = self.last_position.set(last);
+        }
+        Ok(())
+    }
+
+    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
+        let events = self.get_events::<A>(aggregate_id).await?;
+        let (mut feed, stream) = ReplayStream::new(events.len().max(1));
+        for event in events {
+            feed.push(Ok(event)).await?;
+        }
+        Ok(stream)
+    }
+
+    /// The log is followed in its global order through [`Store::log_after`], never per type.
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        Err(PersistenceError::UnknownError(
+            "the log is read in global order with Store::log_after".into(),
+        ))
+    }
+}
+
+/// A stored event as cqrs-es reads it.
+pub fn serialized(stored: StoredEvent) -> Result<SerializedEvent, StoreError> {
+    let sequence = usize::try_from(stored.sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?;
+    Ok(SerializedEvent::new(
+        stored.aggregate_id,
+        sequence,
+        stored.aggregate_type,
+        stored.event_type,
+        stored.event_version,
+        stored.payload,
+        stored.metadata,
+    ))
 }
 
 const CASE_EVENTS_COLUMNS: &str =
@@ -147,6 +237,10 @@ impl Store {
             Some(url) => Ok(Store::Postgres(
                 PgPoolOptions::new()
                     .max_connections(16)
+                    // sqlx pings a connection before lending it by default: a round trip more
+                    // for every query. A connection the server dropped fails its next query
+                    // instead, and the pool replaces it.
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
                     .await?,
@@ -167,6 +261,7 @@ impl Store {
                 Ok(Store::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(8)
+                        .test_before_acquire(false)
                         .acquire_timeout(Duration::from_secs(5))
                         .connect_with(options)
                         .await?,
@@ -335,36 +430,25 @@ impl Store {
     where
         A::Error: Send + Sync + 'static,
     {
-        let aggregate_id = aggregate_id.to_owned();
-        let last_sequence = version + events.len() as u64;
         // In event-store mode cqrs-es reads only the id and sequence from the context: the
         // aggregate in it is never looked at, so a default one saves rebuilding it.
         let context = EventStoreAggregateContext {
-            aggregate_id: aggregate_id.clone(),
+            aggregate_id: aggregate_id.to_owned(),
             aggregate: A::default(),
             current_sequence: usize::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?,
             current_snapshot: None,
         };
-        let sequence = i64::try_from(last_sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?;
-        const POSITION: &str = "SELECT position FROM events WHERE aggregate_id = $1 AND sequence = $2";
-        match self {
-            Store::Postgres(pool) => {
-                let repository = ChainedRepository(PostgresEventRepository::new(pool.clone()));
-                commit(repository, events, context, metadata).await?
-            }
-            Store::Sqlite(pool) => {
-                let repository = ChainedRepository(SqliteEventRepository::new(pool.clone()));
-                commit(repository, events, context, metadata).await?
-            }
-        }
-        let position = on_pool!(self, |pool| {
-            sqlx::query_scalar(POSITION)
-                .bind(&aggregate_id)
-                .bind(sequence)
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(position)
+        let last_position = OnceLock::new();
+        let table = EventsTable {
+            store: self,
+            last_position: &last_position,
+        };
+        PersistedEventStore::<_, A>::new_event_store(table)
+            .commit(events, context, metadata)
+            .await?;
+        last_position
+            .into_inner()
+            .ok_or_else(|| StoreError::Corrupt("an append wrote no event".into()))
     }
 }
 

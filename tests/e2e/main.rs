@@ -8,5 +8,6 @@ mod case_kinds;
 mod dashboard;
 mod demo;
 mod read_models;
+mod scale;
 mod store_conformance;
 mod suggestion_walk;
