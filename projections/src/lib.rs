@@ -6,12 +6,14 @@ mod assessment;
 mod case_summary;
 mod log;
 mod member_record;
+mod outcome_cells;
 mod outcomes;
 
 pub use assessment::*;
 pub use case_summary::*;
 pub use log::*;
 pub use member_record::*;
+pub use outcome_cells::*;
 pub use outcomes::*;
 
 /// Every projection, by the name its checkpoint is kept under.

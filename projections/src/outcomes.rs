@@ -33,14 +33,19 @@ pub enum GroupBy {
     Month,
 }
 
+/// The month of submission a case is counted in, `YYYY-MM` in UTC.
+pub fn month_of(at: Timestamp) -> String {
+    at.format("%Y-%m").to_string()
+}
+
 impl GroupBy {
-    fn key(self, case: &CaseSummary) -> String {
+    pub(crate) fn key(self, case: &CaseSummary) -> String {
         match self {
             GroupBy::Kind => case.kind.as_str().to_owned(),
             GroupBy::Category => case.category.clone(),
             GroupBy::Jurisdiction => case.jurisdiction.clone(),
             GroupBy::Department => case.department.clone().unwrap_or_else(|| "(unassigned)".to_owned()),
-            GroupBy::Month => case.submitted_at.format("%Y-%m").to_string(),
+            GroupBy::Month => month_of(case.submitted_at),
         }
     }
 }
@@ -101,27 +106,31 @@ fn days(from: Timestamp, to: Timestamp) -> f64 {
     (to - from).num_seconds() as f64 / 86_400.0
 }
 
-fn ratio(part: u64, whole: u64) -> Option<f64> {
+pub(crate) fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 /// Median (mean of the middle two for an even count) and p90 (nearest rank).
 pub fn durations(mut values: Vec<f64>) -> Durations {
     values.sort_by(f64::total_cmp);
-    let count = values.len();
+    durations_by_rank(values.len(), |rank| values[rank])
+}
+
+/// [`durations`] of `count` values, the one of rank `rank` (0 the smallest) being `nth(rank)`.
+pub(crate) fn durations_by_rank(count: usize, nth: impl Fn(usize) -> f64) -> Durations {
     if count == 0 {
         return Durations::default();
     }
     let median = if count % 2 == 1 {
-        values[count / 2]
+        nth(count / 2)
     } else {
-        (values[count / 2 - 1] + values[count / 2]) / 2.0
+        (nth(count / 2 - 1) + nth(count / 2)) / 2.0
     };
     let rank = (0.9 * count as f64).ceil() as usize;
     Durations {
         count: count as u64,
         median: Some(median),
-        p90: Some(values[rank.max(1) - 1]),
+        p90: Some(nth(rank.max(1) - 1)),
     }
 }
 
@@ -169,6 +178,9 @@ impl Tally {
     }
 }
 
+/// The group of every case when the figures are not grouped.
+pub const UNGROUPED: &str = "all";
+
 /// The figures over `cases`, one row per group (or one row, `all`), groups in key order.
 pub fn outcome_figures<'a>(
     cases: impl IntoIterator<Item = &'a CaseSummary>,
@@ -177,10 +189,10 @@ pub fn outcome_figures<'a>(
 ) -> Vec<OutcomeFigures> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     if group_by.is_none() {
-        tallies.insert("all".to_owned(), Tally::default());
+        tallies.insert(UNGROUPED.to_owned(), Tally::default());
     }
     for case in cases {
-        let group = group_by.map_or_else(|| "all".to_owned(), |group_by| group_by.key(case));
+        let group = group_by.map_or_else(|| UNGROUPED.to_owned(), |group_by| group_by.key(case));
         tallies.entry(group).or_default().add(case, now);
     }
     tallies

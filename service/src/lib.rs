@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod outcome_cells;
 pub mod projector;
 pub mod public;
 pub mod scale;

@@ -13,12 +13,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use projections::{duty_effects, sum_increments, summarize, CaseSummary, CASE_SUMMARIES, MEMBER_RECORDS, PROJECTIONS};
+use projections::{
+    duty_effects, sum_increments, summarize, CaseSummary, CellError, CASE_SUMMARIES, MEMBER_RECORDS, PROJECTIONS,
+};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use tokio::sync::watch;
 
+use crate::outcome_cells::{self, apply_outcome_changes};
 use crate::store::{on_pool, Store, StoreError, StoredEvent};
 
 /// Events per transaction.
@@ -46,6 +49,8 @@ pub enum ProjectorError {
     UnknownProjection(String),
     #[error("injected fault in `{0}` before its checkpoint")]
     InjectedFault(String),
+    #[error(transparent)]
+    Cells(#[from] CellError),
 }
 
 impl From<sqlx::Error> for ProjectorError {
@@ -266,6 +271,7 @@ impl Projector {
                         let rows: Vec<(String, Json<CaseSummary>)> = query.build_query_as().fetch_all(&mut *tx).await?;
                         summaries.extend(rows.into_iter().map(|(id, summary)| (id, summary.0)));
                     }
+                    let before_batch = summaries.clone();
                     let mut changed: Vec<String> = Vec::new();
                     for event in batch.iter().filter(|event| event.kind().is_some()) {
                         let before = summaries.remove(&event.aggregate_id);
@@ -299,6 +305,8 @@ impl Projector {
                         query.push(UPSERT_CASE_SUMMARIES_ON_CONFLICT);
                         query.build().execute(&mut *tx).await?;
                     }
+                    let changes: Vec<_> = rows.iter().map(|after| (before_batch.get(&after.id), *after)).collect();
+                    apply_outcome_changes(&mut tx, &changes).await?;
                 }
                 MEMBER_RECORDS => {
                     let mut increments = Vec::new();
@@ -357,7 +365,7 @@ impl Projector {
     pub async fn reset(&self, name: &str) -> Result<(), ProjectorError> {
         let name = known(name)?;
         let tables: &[&str] = match name {
-            CASE_SUMMARIES => &["case_summaries"],
+            CASE_SUMMARIES => &["case_summaries", "outcome_cells"],
             _ => &["member_years", "member_cases"],
         };
         on_pool!(&self.store, |pool| {
@@ -482,6 +490,7 @@ impl Projector {
             lines
         });
         dump.insert(MEMBER_RECORDS, members);
+        dump.insert("outcome_cells", outcome_cells::dump(&self.store).await?);
         Ok(dump)
     }
 }

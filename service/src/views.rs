@@ -1,16 +1,17 @@
-//! Queries over the projections' tables: the filtered case list, outcome figures, duty records
-//! and assessment, the overdue list. Read-only; the projector owns the writes.
+//! Queries over the projections' tables: the filtered case list, outcome figures (in
+//! `outcome_cells`), duty records and assessment, the overdue list. Read-only; the projector owns the writes.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use domain::{Kind, Status, Timestamp};
-use projections::{outcome_figures, CaseSummary, DutyRecord, GroupBy, OutcomeFigures, Quotas, Shortfall, Standing};
+use projections::{CaseSummary, DutyRecord, Quotas, Shortfall, Standing};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 
 use crate::access::ListScope;
+pub use crate::outcome_cells::outcomes;
 use crate::store::{on_pool, Store, StoreError};
 
 /// What the case list may be narrowed to.
@@ -151,23 +152,6 @@ pub async fn list_cases(
         id: last.id.clone(),
     });
     Ok((cases, next))
-}
-
-/// Outcome figures over the cases submitted in `[from, to)`.
-pub async fn outcomes(
-    store: &Store,
-    from: Timestamp,
-    to: Timestamp,
-    group_by: Option<GroupBy>,
-    now: Timestamp,
-) -> Result<Vec<OutcomeFigures>, StoreError> {
-    const SQL: &str = "SELECT summary FROM case_summaries WHERE submitted_at >= $1 AND submitted_at < $2";
-    let rows: Vec<Json<CaseSummary>> = on_pool!(store, |pool| sqlx::query_scalar(SQL)
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await?);
-    Ok(outcome_figures(rows.iter().map(|row| &row.0), group_by, now))
 }
 
 /// A member's duty record for a year, measured against the quotas.

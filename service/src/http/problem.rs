@@ -310,7 +310,7 @@ impl ApiError {
             ApiError::Projector(ProjectorError::UnknownProjection(_)) => {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
             }
-            ApiError::Projector(ProjectorError::InjectedFault(_)) => Problem::new(
+            ApiError::Projector(ProjectorError::InjectedFault(_) | ProjectorError::Cells(_)) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",
