@@ -9,7 +9,7 @@ use domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::LogEvent;
+use crate::{Fact, Payload};
 
 /// Any case event, whatever its kind: event types and payloads are shared across kinds, so one
 /// reader serves all three.
@@ -36,14 +36,6 @@ pub enum CaseFact {
     Reopened(Reopened),
     Withdrawn(Withdrawn),
     Merged(Merged),
-}
-
-impl CaseFact {
-    /// The fact a case event states; `None` for events of other streams.
-    pub fn of(event: &LogEvent) -> Option<CaseFact> {
-        event.kind()?;
-        serde_json::from_value(event.payload.clone()).ok()
-    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -100,11 +92,11 @@ impl CaseSummary {
         self.is_open() && self.due_at.is_some_and(|due| due < now)
     }
 
-    fn submitted(event: &LogEvent, kind: Kind, submitted: Submitted) -> Self {
+    fn submitted(stream: String, at: (u64, i64), kind: Kind, status: Option<Status>, submitted: Submitted) -> Self {
         CaseSummary {
-            id: event.aggregate_id.clone(),
+            id: stream,
             kind,
-            status: event.status_after().unwrap_or(Status::Submitted),
+            status: status.unwrap_or(Status::Submitted),
             title: submitted.title,
             body: submitted.body,
             category: submitted.category,
@@ -129,32 +121,40 @@ impl CaseSummary {
             escalated: false,
             reopened: 0,
             merged_into: None,
-            version: event.sequence,
-            position: event.position,
+            version: at.0,
+            position: at.1,
         }
     }
 }
 
-/// The summary after `event`, from the summary before it (`None` before submission). Events of
-/// other streams, and events that are not of this case, leave it as it was.
-pub fn summarize(before: Option<CaseSummary>, event: &LogEvent) -> Option<CaseSummary> {
-    let (Some(kind), Some(fact)) = (event.kind(), CaseFact::of(event)) else {
+/// The summary after `fact`, from the summary before it (`None` before submission). Facts of
+/// other streams, and payloads that are not of a case, leave it as it was.
+pub fn summarize(before: Option<CaseSummary>, fact: Fact) -> Option<CaseSummary> {
+    let (Some(kind), Payload::Case(payload)) = (fact.kind, fact.payload) else {
         return before;
     };
-    let mut case = match (before, fact) {
-        (None, CaseFact::Submitted(submitted)) => return Some(CaseSummary::submitted(event, kind, submitted)),
+    let at = (fact.sequence, fact.position);
+    let mut case = match (before, payload) {
+        (None, CaseFact::Submitted(submitted)) => {
+            return Some(CaseSummary::submitted(
+                fact.stream,
+                at,
+                kind,
+                fact.status_after,
+                submitted,
+            ))
+        }
         (None, _) => return None,
-        (Some(case), fact) => {
+        (Some(case), payload) => {
             let mut case = case;
-            apply(&mut case, fact);
+            apply(&mut case, payload);
             case
         }
     };
-    if let Some(status) = event.status_after() {
+    if let Some(status) = fact.status_after {
         case.status = status;
     }
-    case.version = event.sequence;
-    case.position = event.position;
+    (case.version, case.position) = at;
     Some(case)
 }
 

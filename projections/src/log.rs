@@ -2,8 +2,13 @@
 
 use std::str::FromStr;
 
+use serde::Deserialize;
+
+use domain::member_record::{MemberEvent, STREAM_PREFIX};
 use domain::{Kind, Status, Timestamp};
 use serde_json::Value;
+
+use crate::CaseFact;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEvent {
@@ -48,5 +53,65 @@ impl LogEvent {
     /// The case's status after this event, as recorded when it was written.
     pub fn status_after(&self) -> Option<Status> {
         self.metadata_text(meta::STATUS).and_then(|status| status.parse().ok())
+    }
+}
+
+/// What the read models use of one event: where it stands, and its payload decoded once, straight
+/// into its type. Reading these instead of [`LogEvent`]s skips the metadata and the untyped JSON
+/// tree, which is most of the cost of following the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    /// The stream: a case id, or a member's record (`member:<id>`).
+    pub stream: String,
+    pub sequence: u64,
+    pub position: i64,
+    /// The case kind, for events of a case.
+    pub kind: Option<Kind>,
+    /// The case's status after this event, as recorded when it was written.
+    pub status_after: Option<Status>,
+    pub payload: Payload,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Case(CaseFact),
+    Member(MemberEvent),
+    /// A payload no read model reads (or cannot read): it changes nothing.
+    Other,
+}
+
+impl Payload {
+    /// The payload of an event of `stream` stored under `aggregate_type`, from its JSON text.
+    pub fn decode(aggregate_type: &str, stream: &str, json: &str) -> Payload {
+        if Kind::from_str(aggregate_type).is_ok() {
+            serde_json::from_str(json).map_or(Payload::Other, Payload::Case)
+        } else if stream.starts_with(STREAM_PREFIX) {
+            serde_json::from_str(json).map_or(Payload::Other, Payload::Member)
+        } else {
+            Payload::Other
+        }
+    }
+
+    fn of_value(aggregate_type: &str, stream: &str, json: &Value) -> Payload {
+        if Kind::from_str(aggregate_type).is_ok() {
+            CaseFact::deserialize(json).map_or(Payload::Other, Payload::Case)
+        } else if stream.starts_with(STREAM_PREFIX) {
+            MemberEvent::deserialize(json).map_or(Payload::Other, Payload::Member)
+        } else {
+            Payload::Other
+        }
+    }
+}
+
+impl From<&LogEvent> for Fact {
+    fn from(event: &LogEvent) -> Fact {
+        Fact {
+            stream: event.aggregate_id.clone(),
+            sequence: event.sequence,
+            position: event.position,
+            kind: event.kind(),
+            status_after: event.status_after(),
+            payload: Payload::of_value(&event.aggregate_type, &event.aggregate_id, &event.payload),
+        }
     }
 }

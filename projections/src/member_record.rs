@@ -7,7 +7,7 @@ use domain::member_record::{MemberEvent, STREAM_PREFIX};
 use domain::{Channel, Outcome, Role};
 use serde::{Deserialize, Serialize};
 
-use crate::{CaseFact, LogEvent};
+use crate::{CaseFact, Fact, Payload};
 
 /// One member's counts for one year.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -58,41 +58,37 @@ impl DutyEffects {
     }
 }
 
-/// The duty-record effects of `event`; `carriers` are the members already answering for its
+/// The duty-record effects of `fact`; `carriers` are the members already answering for its
 /// case (from earlier effects).
-pub fn duty_effects(event: &LogEvent, carriers: &[String]) -> DutyEffects {
+pub fn duty_effects(fact: &Fact, carriers: &[String]) -> DutyEffects {
     let mut effects = DutyEffects::default();
-    if let Some(member_id) = event.aggregate_id.strip_prefix(STREAM_PREFIX) {
-        if let Ok(MemberEvent::ContactLogged(contact)) = serde_json::from_value(event.payload.clone()) {
-            effects.count(member_id, contact.date.year(), |record| record.contacts += 1);
+    match &fact.payload {
+        Payload::Member(MemberEvent::ContactLogged(contact)) => {
+            if let Some(member_id) = fact.stream.strip_prefix(STREAM_PREFIX) {
+                effects.count(member_id, contact.date.year(), |record| record.contacts += 1);
+            }
         }
-        return effects;
-    }
-    let Some(fact) = CaseFact::of(event) else {
-        return effects;
-    };
-    match fact {
-        CaseFact::Submitted(submitted) => {
+        Payload::Case(CaseFact::Submitted(submitted)) => {
             if submitted.channel == Channel::MemberReport && submitted.submitter.role == Role::Member {
                 effects.count(&submitted.submitter.id, submitted.at.year(), |record| {
                     record.reports += 1
                 });
-                effects.carried_by.push(submitted.submitter.id);
+                effects.carried_by.push(submitted.submitter.id.clone());
             }
             effects
                 .carried_by
-                .extend(submitted.lead_member.into_iter().chain(submitted.team));
+                .extend(submitted.lead_member.iter().chain(&submitted.team).cloned());
         }
-        CaseFact::Relayed(relayed) => {
+        Payload::Case(CaseFact::Relayed(relayed)) => {
             effects.count(&relayed.member, relayed.at.year(), |record| record.relays += 1);
-            effects.carried_by.push(relayed.member);
+            effects.carried_by.push(relayed.member.clone());
         }
-        CaseFact::Consulted(consulted) => joined(&mut effects, &consulted.members, consulted.at.year()),
-        CaseFact::Convened(convened) => {
+        Payload::Case(CaseFact::Consulted(consulted)) => joined(&mut effects, &consulted.members, consulted.at.year()),
+        Payload::Case(CaseFact::Convened(convened)) => {
             joined(&mut effects, &convened.members, convened.at.year());
-            effects.carried_by.extend(convened.members);
+            effects.carried_by.extend(convened.members.iter().cloned());
         }
-        CaseFact::Closed(closed) if closed.outcome == Outcome::A => {
+        Payload::Case(CaseFact::Closed(closed)) if closed.outcome == Outcome::A => {
             for member in carriers {
                 effects.count(member, closed.at.year(), |record| record.solved += 1);
             }
@@ -112,17 +108,26 @@ fn joined(effects: &mut DutyEffects, members: &[String], year: i32) {
     }
 }
 
-/// Sums increments per (member, year), so a batch writes each record once.
-pub fn sum_increments(increments: impl IntoIterator<Item = DutyRecord>) -> Vec<DutyRecord> {
-    let mut sums: BTreeMap<(String, i32), DutyRecord> = BTreeMap::new();
-    for increment in increments {
-        sums.entry((increment.member_id.clone(), increment.year))
-            .or_insert_with(|| DutyRecord {
-                member_id: increment.member_id.clone(),
-                year: increment.year,
-                ..DutyRecord::default()
-            })
-            .add(&increment);
+/// Increments summed per (member, year), so that each record is written once.
+#[derive(Debug, Default)]
+pub struct DutyTotals(BTreeMap<(String, i32), DutyRecord>);
+
+impl DutyTotals {
+    pub fn add(&mut self, increments: impl IntoIterator<Item = DutyRecord>) {
+        for increment in increments {
+            self.0
+                .entry((increment.member_id.clone(), increment.year))
+                .or_insert_with(|| DutyRecord {
+                    member_id: increment.member_id.clone(),
+                    year: increment.year,
+                    ..DutyRecord::default()
+                })
+                .add(&increment);
+        }
     }
-    sums.into_values().collect()
+
+    /// The records, by member and year.
+    pub fn into_records(self) -> Vec<DutyRecord> {
+        self.0.into_values().collect()
+    }
 }

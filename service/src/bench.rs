@@ -300,17 +300,18 @@ pub async fn replay(store: &Store, progress: ProgressBar) -> Result<ReplayReport
     let mut events = 0u64;
     let mut after = 0;
     loop {
-        let page = store.log_after(after, PAGE).await?;
+        let page = store.facts_after(after, PAGE).await?;
         let Some(last) = page.last() else {
             break;
         };
         after = last.position;
         events += page.len() as u64;
         progress.inc(page.len() as u64);
-        for event in &page {
-            let before = cases.remove(&event.aggregate_id);
-            if let Some(after) = summarize(before, event) {
-                cases.insert(event.aggregate_id.clone(), after);
+        for fact in page {
+            let before = cases.remove(&fact.stream);
+            let stream = fact.stream.clone();
+            if let Some(after) = summarize(before, fact) {
+                cases.insert(stream, after);
             }
         }
     }

@@ -221,27 +221,22 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             } else {
                 names
             };
-            let head = store.head_position().await?;
-            for name in &names {
-                projector.reset(name).await?;
-                let bar = ProgressBar::new(u64::try_from(head).unwrap_or_default()).with_style(
-                    ProgressStyle::with_template("{msg:>15} {bar:40} {pos}/{len} positions ({per_sec}, {eta} left)")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                bar.set_message(name.clone());
-                let started = std::time::Instant::now();
-                let applied = projector
-                    .catch_up(name, |position| {
-                        bar.set_position(u64::try_from(position).unwrap_or_default())
-                    })
-                    .await?;
-                bar.finish_and_clear();
-                let seconds = started.elapsed().as_secs_f64();
-                println!(
-                    "{name}: rebuilt from {applied} events in {seconds:.2} s ({:.0} events/s)",
-                    applied as f64 / seconds.max(f64::EPSILON)
-                );
-            }
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let bar = ProgressBar::new(store.count_events().await?).with_style(
+                ProgressStyle::with_template("rebuild {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            let rebuilt = projector.rebuild(&names, |events| bar.set_position(events)).await?;
+            bar.finish_and_clear();
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{}: rebuilt from {} events in {seconds:.2} s ({:.0} events/s), up to position {}",
+                names.join(", "),
+                rebuilt.events,
+                rebuilt.events as f64 / seconds.max(f64::EPSILON),
+                rebuilt.position
+            );
         }
         Command::Token(TokenCommand::List) => {
             let store = app::open_store(&cli.store).await?;

@@ -17,6 +17,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, 
 
 use crate::projector::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
+use crate::view_rows::parameter_rows;
 
 /// Cells per statement: 20 parameters a row stays far below both backends' limits.
 const CELLS_PER_STATEMENT: usize = 500;
@@ -322,15 +323,6 @@ where
     }
 }
 
-/// `rows` rows of `width` numbered parameters: `($1, $2), ($3, $4)`.
-fn parameter_rows(rows: usize, width: usize) -> String {
-    let row = |row: usize| {
-        let parameters: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
-        format!("({})", parameters.join(", "))
-    };
-    (0..rows).map(row).collect::<Vec<_>>().join(", ")
-}
-
 /// A condition on `submitted_at` being in one of `ranges` ranges `[$1, $2)`, `[$3, $4)`, ….
 fn submitted_in(ranges: usize) -> String {
     let range = |range: usize| {
@@ -364,6 +356,24 @@ where
     usize: ColumnIndex<DB::Row>,
 {
     CellTable::apply(tx, changes).await
+}
+
+/// Writes whole `cells` (the rebuild's, into emptied tables), inside the caller's transaction.
+pub async fn write_cells<DB>(tx: &mut Transaction<'_, DB>, cells: &BTreeMap<CellKey, Cell>) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
+    for<'a> String: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> Vec<u8>: Encode<'a, DB> + Type<DB>,
+    for<'a> &'a [u8]: Decode<'a, DB> + Type<DB>,
+    for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
+    for<'a> Json<CaseSummary>: Decode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let cells: Vec<(&CellKey, &Cell)> = cells.iter().collect();
+    CellTable::write(&mut **tx, &cells).await
 }
 
 /// Outcome figures over the cases submitted in `[from, to)`: the whole months from the cells,

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use projections::{
-    duty_effects, sum_increments, summarize, CaseSummary, CellError, CASE_SUMMARIES, MEMBER_RECORDS, PROJECTIONS,
+    duty_effects, summarize, CaseFact, CaseSummary, CellError, DutyTotals, Fact, Payload, CASE_SUMMARIES,
+    MEMBER_RECORDS, PROJECTIONS,
 };
 use serde::Serialize;
 use sqlx::types::Json;
@@ -22,7 +23,9 @@ use sqlx::{QueryBuilder, Row};
 use tokio::sync::watch;
 
 use crate::outcome_cells::{self, apply_outcome_changes};
-use crate::store::{on_pool, Store, StoreError, StoredEvent};
+use crate::rebuild::{self, Rebuilt};
+use crate::store::{on_pool, Store, StoreError};
+use crate::view_rows::{self, Write};
 
 /// Events per transaction.
 const BATCH: i64 = 500;
@@ -39,7 +42,8 @@ fn lease_key(name: &str) -> i64 {
 }
 
 /// A test's way to stop a batch between its view writes and its checkpoint, as a crash would.
-pub type Fault = Arc<dyn Fn(&str, &StoredEvent) -> bool + Send + Sync>;
+/// It is given the projection and the position of the batch's last fact.
+pub type Fault = Arc<dyn Fn(&str, i64) -> bool + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectorError {
@@ -197,7 +201,7 @@ impl Projector {
         let mut waited = Duration::ZERO;
         loop {
             let from = self.position(name).await?;
-            let batch = self.store.log_after(from, BATCH).await?;
+            let batch = self.store.facts_after(from, BATCH).await?;
             if batch.is_empty() {
                 if target == 0 || self.has_applied(name, target).await? {
                     return Ok(applied);
@@ -212,11 +216,11 @@ impl Projector {
             if self.apply_batch(name, from, &batch).await? {
                 applied += batch.len() as u64;
                 self.applied.send_modify(|generation| *generation += 1);
-                let position = batch.last().map_or(from, |event| event.position);
+                let position = batch.last().map_or(from, |fact| fact.position);
                 metrics::gauge!("lianxin_projection_position", "projection" => name).set(position as f64);
                 metrics::counter!("lianxin_projection_events_total", "projection" => name)
                     .increment(batch.len() as u64);
-                progress(batch.last().map_or(from, |event| event.position));
+                progress(position);
             }
         }
     }
@@ -231,11 +235,11 @@ impl Projector {
 
     /// One transaction: claim the checkpoint at `from`, apply `batch`, move the checkpoint.
     /// `false` when another runner moved the checkpoint first (nothing is written).
-    async fn apply_batch(&self, name: &'static str, from: i64, batch: &[StoredEvent]) -> Result<bool, ProjectorError> {
+    async fn apply_batch(&self, name: &'static str, from: i64, batch: &[Fact]) -> Result<bool, ProjectorError> {
         const CLAIM: &str = "UPDATE projection_checkpoints SET position = position WHERE name = $1 AND position = $2";
         const MOVE: &str =
             "UPDATE projection_checkpoints SET position = $1, updated_at = CURRENT_TIMESTAMP WHERE name = $2";
-        let last = batch.last().map_or(from, |event| event.position);
+        let last = batch.last().map_or(from, |fact| fact.position);
         on_pool!(&self.store, |pool| {
             let mut tx = pool.begin().await?;
             if let Store::Postgres(_) = &self.store {
@@ -251,12 +255,12 @@ impl Projector {
             }
             match name {
                 CASE_SUMMARIES => {
-                    // One read of every summary the batch touches, the events applied in
-                    // memory, one multi-row upsert of those that changed.
+                    // One read of every summary the batch touches, the facts applied in memory,
+                    // one multi-row upsert of those that changed.
                     let mut ids: Vec<&str> = batch
                         .iter()
-                        .filter(|event| event.kind().is_some())
-                        .map(|event| event.aggregate_id.as_str())
+                        .filter(|fact| fact.kind.is_some())
+                        .map(|fact| fact.stream.as_str())
                         .collect();
                     ids.sort_unstable();
                     ids.dedup();
@@ -273,83 +277,49 @@ impl Projector {
                     }
                     let before_batch = summaries.clone();
                     let mut changed: Vec<String> = Vec::new();
-                    for event in batch.iter().filter(|event| event.kind().is_some()) {
-                        let before = summaries.remove(&event.aggregate_id);
-                        let after = summarize(before.clone(), event);
-                        if after != before && !changed.contains(&event.aggregate_id) {
-                            changed.push(event.aggregate_id.clone());
+                    for fact in batch.iter().filter(|fact| fact.kind.is_some()) {
+                        let before = summaries.remove(&fact.stream);
+                        let after = summarize(before.clone(), fact.clone());
+                        if after != before && !changed.contains(&fact.stream) {
+                            changed.push(fact.stream.clone());
                         }
                         if let Some(after) = after {
-                            summaries.insert(event.aggregate_id.clone(), after);
+                            summaries.insert(fact.stream.clone(), after);
                         }
                     }
                     let rows: Vec<&CaseSummary> = changed.iter().filter_map(|id| summaries.get(id)).collect();
-                    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                        let mut query = QueryBuilder::new(UPSERT_CASE_SUMMARIES_INTO);
-                        query.push_values(chunk, |mut row, case| {
-                            row.push_bind(case.id.clone())
-                                .push_bind(case.kind.as_str())
-                                .push_bind(case.status.as_str())
-                                .push_bind(case.category.clone())
-                                .push_bind(case.jurisdiction.clone())
-                                .push_bind(case.department.clone())
-                                .push_bind(case.assignee().map(str::to_owned))
-                                .push_bind(case.submitted_at)
-                                .push_bind(case.due_at)
-                                .push_bind(case.is_open())
-                                .push_bind(case.title.clone())
-                                .push_bind(case.body.clone())
-                                .push_bind(Json((*case).clone()))
-                                .push_bind(case.submitter_id.clone());
-                        });
-                        query.push(UPSERT_CASE_SUMMARIES_ON_CONFLICT);
-                        query.build().execute(&mut *tx).await?;
-                    }
+                    view_rows::write_summaries(&mut tx, &rows, Write::Upsert).await?;
                     let changes: Vec<_> = rows.iter().map(|after| (before_batch.get(&after.id), *after)).collect();
                     apply_outcome_changes(&mut tx, &changes).await?;
                 }
                 MEMBER_RECORDS => {
-                    let mut increments = Vec::new();
-                    for event in batch {
-                        let carriers: Vec<String> = if event.event_type == "closed" {
+                    let mut totals = DutyTotals::default();
+                    for fact in batch {
+                        let carriers: Vec<String> = if matches!(fact.payload, Payload::Case(CaseFact::Closed(_))) {
                             sqlx::query_scalar(
                                 "SELECT member_id FROM member_cases WHERE case_id = $1 ORDER BY member_id",
                             )
-                            .bind(&event.aggregate_id)
+                            .bind(&fact.stream)
                             .fetch_all(&mut *tx)
                             .await?
                         } else {
                             Vec::new()
                         };
-                        let effects = duty_effects(event, &carriers);
-                        for member in &effects.carried_by {
-                            sqlx::query(
-                                "INSERT INTO member_cases (case_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                            )
-                            .bind(&event.aggregate_id)
-                            .bind(member)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        increments.extend(effects.increments);
+                        let effects = duty_effects(fact, &carriers);
+                        let carried: Vec<(&str, &str)> = effects
+                            .carried_by
+                            .iter()
+                            .map(|member| (fact.stream.as_str(), member.as_str()))
+                            .collect();
+                        view_rows::write_member_cases(&mut tx, &carried, Write::Upsert).await?;
+                        totals.add(effects.increments);
                     }
-                    for record in sum_increments(increments) {
-                        sqlx::query(ADD_TO_MEMBER_YEAR)
-                            .bind(&record.member_id)
-                            .bind(i64::from(record.year))
-                            .bind(i64::from(record.contacts))
-                            .bind(i64::from(record.relays))
-                            .bind(i64::from(record.reports))
-                            .bind(i64::from(record.consultations))
-                            .bind(i64::from(record.solved))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    view_rows::add_to_member_years(&mut tx, &totals.into_records()).await?;
                 }
                 other => return Err(ProjectorError::UnknownProjection(other.to_owned())),
             }
-            if let (Some(fault), Some(event)) = (&self.fault, batch.last()) {
-                if fault(name, event) {
+            if let Some(fault) = &self.fault {
+                if fault(name, last) {
                     // Dropping the transaction rolls back the view writes, as a crash would.
                     return Err(ProjectorError::InjectedFault(name.to_owned()));
                 }
@@ -360,26 +330,21 @@ impl Projector {
         Ok(true)
     }
 
-    /// Empties the views of `name` and sets its checkpoint back to the start, in one
-    /// transaction; the next catch-up rebuilds it from the whole log.
-    pub async fn reset(&self, name: &str) -> Result<(), ProjectorError> {
-        let name = known(name)?;
-        let tables: &[&str] = match name {
-            CASE_SUMMARIES => &["case_summaries", "outcome_cells"],
-            _ => &["member_years", "member_cases"],
-        };
-        on_pool!(&self.store, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE projection_checkpoints SET position = 0 WHERE name = $1")
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-            for table in tables {
-                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
+    /// Rebuilds the projections `names` from the whole log in one pass and one transaction
+    /// (see [`crate::rebuild`]); `progress` is told the number of events read so far.
+    pub async fn rebuild(&self, names: &[&str], progress: impl Fn(u64) + Send) -> Result<Rebuilt, ProjectorError> {
+        let names = names.iter().map(|name| known(name)).collect::<Result<Vec<_>, _>>()?;
+        let rebuilt = rebuild::rebuild(&self.store, &names, progress, |position| {
+            self.fault
+                .as_ref()
+                .is_some_and(|fault| names.iter().any(|name| fault(name, position)))
+        })
+        .await?;
+        self.applied.send_modify(|generation| *generation += 1);
+        for name in &names {
+            metrics::gauge!("lianxin_projection_position", "projection" => *name).set(rebuilt.position as f64);
+        }
+        Ok(rebuilt)
     }
 
     /// Every projection's checkpoint, the log's head and the lag between them.
@@ -489,35 +454,27 @@ impl Projector {
             }
             lines
         });
+        let carried: Vec<(String, String)> = on_pool!(&self.store, |pool| sqlx::query_as(
+            "SELECT case_id, member_id FROM member_cases ORDER BY case_id, member_id"
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::from)?);
+        dump.insert(
+            "member_cases",
+            carried
+                .into_iter()
+                .map(|(case_id, member_id)| format!("{case_id} {member_id}"))
+                .collect(),
+        );
         dump.insert(MEMBER_RECORDS, members);
         dump.insert("outcome_cells", outcome_cells::dump(&self.store).await?);
         Ok(dump)
     }
 }
 
-/// Rows per multi-row statement: 14 parameters a row stays far below both backends' limits.
+/// Ids per `IN (…)` list when a batch reads the summaries it touches.
 const ROWS_PER_STATEMENT: usize = 500;
-
-const UPSERT_CASE_SUMMARIES_INTO: &str = "\
-INSERT INTO case_summaries \
-    (id, kind, status, category, jurisdiction, department, assignee, submitted_at, due_at, is_open, title, body, summary, \
-     submitter_id) ";
-
-const UPSERT_CASE_SUMMARIES_ON_CONFLICT: &str = " \
-ON CONFLICT (id) DO UPDATE SET \
-    kind = excluded.kind, status = excluded.status, category = excluded.category, \
-    jurisdiction = excluded.jurisdiction, department = excluded.department, assignee = excluded.assignee, \
-    submitted_at = excluded.submitted_at, due_at = excluded.due_at, is_open = excluded.is_open, \
-    title = excluded.title, body = excluded.body, summary = excluded.summary, submitter_id = excluded.submitter_id";
-
-const ADD_TO_MEMBER_YEAR: &str = "\
-INSERT INTO member_years (member_id, year, contacts, relays, reports, consultations, solved) \
-VALUES ($1, $2, $3, $4, $5, $6, $7) \
-ON CONFLICT (member_id, year) DO UPDATE SET \
-    contacts = member_years.contacts + excluded.contacts, relays = member_years.relays + excluded.relays, \
-    reports = member_years.reports + excluded.reports, \
-    consultations = member_years.consultations + excluded.consultations, \
-    solved = member_years.solved + excluded.solved";
 
 /// Sends `NOTIFY lianxin_events` after this process's appends: one per burst (appends made
 /// while one is on its way are announced by the next), from outside the appending

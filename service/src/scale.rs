@@ -51,9 +51,10 @@ pub struct ScaleSettings {
     pub read_budget: Duration,
 }
 
+/// One rebuild of every projection from the whole log.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rebuilt {
-    pub projection: &'static str,
+    pub projections: [&'static str; PROJECTIONS.len()],
     pub events: u64,
     pub seconds: f64,
     pub events_per_s: f64,
@@ -87,7 +88,7 @@ pub struct ScaleReport {
     pub workload: &'static str,
     pub store: &'static str,
     pub generated: Generated,
-    pub rebuild: Vec<Rebuilt>,
+    pub rebuild: Rebuilt,
     pub verify: Verified,
     pub reads: Vec<ReadTiming>,
     pub database_bytes: i64,
@@ -132,30 +133,20 @@ fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
 }
 
-/// Rebuilds every projection from the start of the log, one after the other. `bench scale`
-/// rebuilds through this function only, so that a faster rebuild path replaces just its body.
-pub async fn rebuild_projections(store: &Store, progress: &MultiProgress) -> Result<Vec<Rebuilt>, ProjectorError> {
-    let projector = Projector::new(store.clone());
-    let head = store.head_position().await?;
-    let mut rebuilt = Vec::new();
-    for name in PROJECTIONS {
-        let bar = progress.add(bar(u64::try_from(head).unwrap_or_default(), name, "positions"));
-        let started = Instant::now();
-        projector.reset(name).await?;
-        let events = projector
-            .catch_up(name, |position| {
-                bar.set_position(u64::try_from(position).unwrap_or_default())
-            })
-            .await?;
-        bar.finish_and_clear();
-        rebuilt.push(Rebuilt {
-            projection: name,
-            events,
-            seconds: started.elapsed().as_secs_f64(),
-            events_per_s: per_second(events, started.elapsed()),
-        });
-    }
-    Ok(rebuilt)
+/// Rebuilds every projection from the whole log.
+pub async fn rebuild_projections(store: &Store, progress: &MultiProgress) -> Result<Rebuilt, ProjectorError> {
+    let bar = progress.add(bar(store.count_events().await?, "rebuild", "events"));
+    let started = Instant::now();
+    let rebuilt = Projector::new(store.clone())
+        .rebuild(&PROJECTIONS, |events| bar.set_position(events))
+        .await?;
+    bar.finish_and_clear();
+    Ok(Rebuilt {
+        projections: PROJECTIONS,
+        events: rebuilt.events,
+        seconds: started.elapsed().as_secs_f64(),
+        events_per_s: per_second(rebuilt.events, started.elapsed()),
+    })
 }
 
 async fn verify(store: &Store, events: u64, progress: &MultiProgress) -> Result<Verified, StoreError> {

@@ -24,11 +24,15 @@ use cqrs_es::persist::{
 };
 use cqrs_es::{Aggregate, AggregateError, EventStore};
 use domain::Timestamp;
+use futures_util::stream::BoxStream;
+use projections::{Fact, Payload};
 use serde_json::Value;
 use sqlx::error::ErrorKind;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, QueryBuilder, Row, Type};
 
@@ -230,6 +234,18 @@ pub fn serialized(stored: StoredEvent) -> Result<SerializedEvent, StoreError> {
 const CASE_EVENTS_COLUMNS: &str =
     "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position, recorded_at";
 
+/// A [`Fact`]'s columns, as macros so that constant queries can be spliced from them.
+macro_rules! postgres_fact_columns {
+    () => {
+        "aggregate_type, aggregate_id, sequence, payload::text, metadata ->> 'status', position"
+    };
+}
+macro_rules! sqlite_fact_columns {
+    () => {
+        "aggregate_type, aggregate_id, sequence, payload, json_extract(metadata, '$.status'), position"
+    };
+}
+
 impl Store {
     /// PostgreSQL when a URL is given, else the embedded store in `data_dir`.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
@@ -329,6 +345,16 @@ impl Store {
     /// transaction (`pg_snapshot_xmin`): every transaction still to commit has a larger id than
     /// anything returned, so its events come after the reader's cursor, never behind it.
     pub async fn log_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.log_page(after, limit).await
+    }
+
+    /// [`Store::log_after`] as the read models read it: [`Fact`]s, decoded straight from the
+    /// payload's text, without the metadata.
+    pub async fn facts_after(&self, after: i64, limit: i64) -> Result<Vec<Fact>, StoreError> {
+        self.log_page(after, limit).await
+    }
+
+    async fn log_page<T: LogRow>(&self, after: i64, limit: i64) -> Result<Vec<T>, StoreError> {
         let rows = match self {
             Store::Postgres(pool) => {
                 let transaction: String = if after == 0 {
@@ -341,10 +367,11 @@ impl Store {
                         .ok_or(StoreError::UnknownPosition(after))?
                 };
                 let sql = format!(
-                    "SELECT {CASE_EVENTS_COLUMNS} FROM events \
+                    "SELECT {} FROM events \
                      WHERE (transaction_id, position) > ($1::text::xid8, $2) \
                        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-                     ORDER BY transaction_id, position LIMIT $3"
+                     ORDER BY transaction_id, position LIMIT $3",
+                    T::POSTGRES_COLUMNS
                 );
                 let rows = sqlx::query(&sql)
                     .bind(transaction)
@@ -352,7 +379,7 @@ impl Store {
                     .bind(limit)
                     .fetch_all(pool)
                     .await?;
-                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+                rows.iter().map(T::from_postgres).collect::<Result<Vec<_>, _>>()?
             }
             Store::Sqlite(pool) => {
                 if after != 0 {
@@ -362,13 +389,49 @@ impl Store {
                         .await?
                         .ok_or(StoreError::UnknownPosition(after))?;
                 }
-                let sql =
-                    format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
+                let sql = format!(
+                    "SELECT {} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+                    T::SQLITE_COLUMNS
+                );
                 let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(pool).await?;
-                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+                rows.iter().map(T::from_sqlite).collect::<Result<Vec<_>, _>>()?
             }
         };
         Ok(rows)
+    }
+
+    /// Every fact up to `bound`, stream by stream, each stream in sequence order, as a stream
+    /// of rows: memory stays flat however long the log is.
+    pub fn facts_by_stream(&self, bound: &LogBound) -> BoxStream<'_, Result<Fact, StoreError>> {
+        use futures_util::StreamExt;
+        match (self, bound) {
+            (Store::Postgres(pool), LogBound::Postgres { below, .. }) => {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    postgres_fact_columns!(),
+                    " FROM events WHERE transaction_id < $1::text::xid8 ORDER BY aggregate_id, sequence"
+                );
+                sqlx::query(SQL)
+                    .bind(below.clone())
+                    .fetch(pool)
+                    .map(|row| Fact::from_postgres(&row?))
+                    .boxed()
+            }
+            (Store::Sqlite(pool), LogBound::Sqlite { last }) => {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    sqlite_fact_columns!(),
+                    " FROM events WHERE position <= $1 ORDER BY aggregate_id, sequence"
+                );
+                sqlx::query(SQL)
+                    .bind(*last)
+                    .fetch(pool)
+                    .map(|row| Fact::from_sqlite(&row?))
+                    .boxed()
+            }
+            _ => futures_util::stream::once(async { Err(StoreError::Corrupt("a bound of the other backend".into())) })
+                .boxed(),
+        }
     }
 
     /// The event a command with this idempotency key wrote for this actor, if any.
@@ -473,5 +536,118 @@ where
         metadata: row.try_get::<Json<Value>, _>("metadata")?.0,
         position: row.try_get("position")?,
         recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+/// Where a full read of the log stops: every event before it in log order, none after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogBound {
+    /// The events of transactions below `below` (the oldest transaction running when the bound
+    /// was taken: none of them can still commit); `last` is the last of them in log order.
+    Postgres { below: String, last: i64 },
+    /// Everything up to `last`: SQLite has one writer, and the bound is taken holding its lock.
+    Sqlite { last: i64 },
+}
+
+impl LogBound {
+    /// The position of the last event inside the bound; 0 when there is none.
+    pub fn last(&self) -> i64 {
+        match self {
+            LogBound::Postgres { last, .. } | LogBound::Sqlite { last } => *last,
+        }
+    }
+}
+
+/// Taking a [`LogBound`] inside a transaction of either backend.
+pub(crate) trait TakeLogBound {
+    /// On PostgreSQL, as the transaction's snapshot stands; on SQLite, the transaction must
+    /// hold the write lock.
+    async fn take_log_bound(&mut self) -> Result<LogBound, StoreError>;
+}
+
+impl TakeLogBound for sqlx::PgConnection {
+    async fn take_log_bound(&mut self) -> Result<LogBound, StoreError> {
+        let below: String = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+            .fetch_one(&mut *self)
+            .await?;
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM events WHERE transaction_id < $1::text::xid8 \
+             ORDER BY transaction_id DESC, position DESC LIMIT 1",
+        )
+        .bind(&below)
+        .fetch_optional(&mut *self)
+        .await?;
+        Ok(LogBound::Postgres {
+            below,
+            last: last.unwrap_or(0),
+        })
+    }
+}
+
+impl TakeLogBound for sqlx::SqliteConnection {
+    async fn take_log_bound(&mut self) -> Result<LogBound, StoreError> {
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(&mut *self)
+            .await?;
+        Ok(LogBound::Sqlite { last })
+    }
+}
+
+/// What a page of the log can be read as.
+trait LogRow: Sized {
+    const POSTGRES_COLUMNS: &'static str;
+    const SQLITE_COLUMNS: &'static str;
+    fn from_postgres(row: &PgRow) -> Result<Self, StoreError>;
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError>;
+}
+
+impl LogRow for StoredEvent {
+    const POSTGRES_COLUMNS: &'static str = CASE_EVENTS_COLUMNS;
+    const SQLITE_COLUMNS: &'static str = CASE_EVENTS_COLUMNS;
+
+    fn from_postgres(row: &PgRow) -> Result<Self, StoreError> {
+        stored_event(row)
+    }
+
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
+        stored_event(row)
+    }
+}
+
+impl LogRow for Fact {
+    const POSTGRES_COLUMNS: &'static str = postgres_fact_columns!();
+    const SQLITE_COLUMNS: &'static str = sqlite_fact_columns!();
+
+    fn from_postgres(row: &PgRow) -> Result<Self, StoreError> {
+        fact(row)
+    }
+
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
+        fact(row)
+    }
+}
+
+/// Reads one row of a [`Fact`]'s columns on either backend.
+fn fact<'r, R>(row: &'r R) -> Result<Fact, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    Option<&'r str>: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let aggregate_type: &str = row.try_get(0)?;
+    let stream: String = row.try_get(1)?;
+    let sequence: i64 = row.try_get(2)?;
+    let payload = Payload::decode(aggregate_type, &stream, row.try_get(3)?);
+    let status: Option<&str> = row.try_get(4)?;
+    Ok(Fact {
+        kind: aggregate_type.parse().ok(),
+        sequence: u64::try_from(sequence).map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+        position: row.try_get(5)?,
+        status_after: status.and_then(|status| status.parse().ok()),
+        payload,
+        stream,
     })
 }

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service::engine::{Clock, CommandContext, Engine};
 use service::projector::Projector;
+use service::store::Store;
 use service::tokens::Principal;
 use tests::{on_both_backends, problem, suggestion, Backend, TestApp, TestStore, MEMBER_ID};
 
@@ -164,12 +165,44 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     let live = projector.dump().await.unwrap();
     assert!(live["case_summaries"].len() > 20, "the history made cases");
     assert!(!live["member_records"].is_empty(), "the history made duty records");
-    for name in projections::PROJECTIONS {
-        projector.reset(name).await.unwrap();
-        projector.catch_up(name, |_| {}).await.unwrap();
+    let indexes = view_indexes(&app.test_store.store).await;
+    assert!(indexes.len() >= 10, "{indexes:?}");
+    // Commands keep coming while the rebuild runs; the live runners catch up after it.
+    let (rebuilt, ()) = tokio::join!(projector.rebuild(&projections::PROJECTIONS, |_| {}), async {
+        random_history(&app, 0x6c69_616e_7869_6e02, 20, Pace::SystemClock).await;
+    });
+    let rebuilt = rebuilt.unwrap();
+    assert!(rebuilt.position > 0);
+    assert_eq!(
+        view_indexes(&app.test_store.store).await,
+        indexes,
+        "the views keep their indexes"
+    );
+    settled(&app).await;
+    let live = projector.dump().await.unwrap();
+    projector.rebuild(&projections::PROJECTIONS, |_| {}).await.unwrap();
+    assert_eq!(projector.dump().await.unwrap(), live);
+}
+
+/// The indexes and keys of the views, as the catalog describes them.
+async fn view_indexes(store: &Store) -> Vec<String> {
+    match store {
+        Store::Postgres(pool) => sqlx::query_scalar(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+               AND tablename IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_years') \
+             ORDER BY indexdef",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        Store::Sqlite(pool) => sqlx::query_scalar(
+            "SELECT name || ' ' || COALESCE(sql, '') FROM sqlite_master WHERE type = 'index' \
+               AND tbl_name IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_years') ORDER BY name",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
     }
-    let rebuilt = projector.dump().await.unwrap();
-    assert_eq!(rebuilt, live);
 }
 
 /// The outcome figures the service reads from its cells (and, for a month a period covers in
@@ -256,8 +289,7 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
     }
 
     assert!(!live["outcome_cells"].is_empty());
-    projector.reset(projections::CASE_SUMMARIES).await.unwrap();
-    projector.catch_up(projections::CASE_SUMMARIES, |_| {}).await.unwrap();
+    projector.rebuild(&[projections::CASE_SUMMARIES], |_| {}).await.unwrap();
     assert_eq!(projector.dump().await.unwrap(), live);
 }
 
@@ -335,10 +367,19 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
         [format!("{MEMBER_ID} [2026, 0, 2, 0, 2, 2]")],
         "two relays, two consultations, two solved: each counted once"
     );
-    for name in projections::PROJECTIONS {
-        restarted.reset(name).await.unwrap();
-        restarted.catch_up(name, |_| {}).await.unwrap();
-    }
+    let checkpoints = positions(&restarted.checkpoints().await.unwrap());
+    let failed = crashing.rebuild(&projections::PROJECTIONS, |_| {}).await;
+    assert!(
+        failed.is_err(),
+        "the injected fault stops the rebuild before its commit"
+    );
+    assert_eq!(positions(&restarted.checkpoints().await.unwrap()), checkpoints);
+    assert_eq!(
+        restarted.dump().await.unwrap(),
+        caught_up,
+        "a failed rebuild changes nothing"
+    );
+    restarted.rebuild(&projections::PROJECTIONS, |_| {}).await.unwrap();
     assert_eq!(
         restarted.dump().await.unwrap(),
         caught_up,
@@ -709,10 +750,7 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
         "{:?}",
         live["member_records"]
     );
-    for name in projections::PROJECTIONS {
-        projector.reset(name).await.unwrap();
-        projector.catch_up(name, |_| {}).await.unwrap();
-    }
+    projector.rebuild(&projections::PROJECTIONS, |_| {}).await.unwrap();
     assert_eq!(projector.dump().await.unwrap(), live);
 }
 
