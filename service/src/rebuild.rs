@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::SecondsFormat;
+use domain::Timestamp;
 use futures_util::TryStreamExt;
 use projections::{
     duty_effects, summarize, CaseSummary, CellChanges, Dimension, DutyTotals, CASE_SUMMARIES, MEMBER_RECORDS,
@@ -135,6 +137,8 @@ pub async fn rebuild(
     let owned: Vec<&str> = names.iter().flat_map(|name| tables(name)).copied().collect();
     let rebuilds = |name: &str| names.contains(&name);
     let postgres = matches!(store, Store::Postgres(_));
+    let started = std::time::Instant::now();
+    let phase = |phase: &str| tracing::info!(phase, seconds = started.elapsed().as_secs_f64(), "rebuild");
     let rebuilt = on_pool!(store, |pool| {
         let mut tx = pool.begin().await?;
         if postgres {
@@ -166,25 +170,21 @@ pub async fn rebuild(
         let mut events = 0;
         while let Some(chunk) = receiver.recv().await {
             if rebuilds(CASE_SUMMARIES) {
-                let rows: Vec<&CaseSummary> = chunk.summaries.iter().collect();
-                view_rows::write_summaries(&mut tx, &rows, Write::Insert).await?;
+                tx.insert_summaries(&chunk.summaries).await?;
             }
             if rebuilds(MEMBER_RECORDS) {
-                let rows: Vec<(&str, &str)> = chunk
-                    .carried
-                    .iter()
-                    .map(|(case_id, member_id)| (case_id.as_str(), member_id.as_str()))
-                    .collect();
-                view_rows::write_member_cases(&mut tx, &rows, Write::Insert).await?;
+                tx.insert_member_cases(&chunk.carried).await?;
             }
             events += chunk.events;
             progress(events);
         }
         let totals = folding.await.map_err(|error| StoreError::Database(Box::new(error)))??;
+        phase("rows written");
 
         for statement in &restore {
             sqlx::query(statement).execute(&mut *tx).await?;
         }
+        phase("indexes built");
         if rebuilds(MEMBER_RECORDS) {
             view_rows::add_to_member_years(&mut tx, &totals.duty.into_records()).await?;
         }
@@ -193,6 +193,7 @@ pub async fn rebuild(
             totals.cells.apply(&mut cells)?;
             write_cells(&mut tx, &cells).await?;
         }
+        phase("totals written");
         if postgres {
             for statement in swap_postgres(&schema, &owned) {
                 sqlx::query(&statement).execute(&mut *tx).await?;
@@ -212,12 +213,117 @@ pub async fn rebuild(
             return Err(ProjectorError::InjectedFault(names.join(", ")));
         }
         tx.commit().await?;
+        phase("committed");
         Rebuilt {
             events,
             position: bound.last(),
         }
     });
     Ok(rebuilt)
+}
+
+/// Inserting the rows of the big views into emptied tables.
+trait BulkInsert {
+    async fn insert_summaries(&mut self, rows: &[CaseSummary]) -> Result<(), StoreError>;
+    async fn insert_member_cases(&mut self, rows: &[(String, String)]) -> Result<(), StoreError>;
+}
+
+/// PostgreSQL takes them by `COPY`, in its text format: a third of the server's time of
+/// multi-row inserts, which parse and bind every parameter.
+impl BulkInsert for sqlx::Transaction<'_, sqlx::Postgres> {
+    async fn insert_summaries(&mut self, rows: &[CaseSummary]) -> Result<(), StoreError> {
+        let mut data = Vec::with_capacity(rows.len() * 2048);
+        for case in rows {
+            let summary = serde_json::to_string(case).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let (submitted_at, due_at) = (copy_time(case.submitted_at), case.due_at.map(copy_time));
+            let fields = [
+                Some(case.id.as_str()),
+                Some(case.kind.as_str()),
+                Some(case.status.as_str()),
+                Some(&case.category),
+                Some(&case.jurisdiction),
+                case.department.as_deref(),
+                case.assignee(),
+                Some(&submitted_at),
+                due_at.as_deref(),
+                Some(if case.is_open() { "t" } else { "f" }),
+                Some(&case.title),
+                Some(&case.body),
+                Some(&summary),
+                Some(&case.submitter_id),
+            ];
+            copy_row(&mut data, &fields);
+        }
+        copy(self, view_rows::CASE_SUMMARIES_COLUMNS, "case_summaries", data).await
+    }
+
+    async fn insert_member_cases(&mut self, rows: &[(String, String)]) -> Result<(), StoreError> {
+        let mut data = Vec::with_capacity(rows.len() * 64);
+        for (case_id, member_id) in rows {
+            copy_row(&mut data, &[Some(case_id), Some(member_id)]);
+        }
+        copy(self, "case_id, member_id", "member_cases", data).await
+    }
+}
+
+impl BulkInsert for sqlx::Transaction<'_, sqlx::Sqlite> {
+    async fn insert_summaries(&mut self, rows: &[CaseSummary]) -> Result<(), StoreError> {
+        let rows: Vec<&CaseSummary> = rows.iter().collect();
+        view_rows::write_summaries(self, &rows, Write::Insert).await
+    }
+
+    async fn insert_member_cases(&mut self, rows: &[(String, String)]) -> Result<(), StoreError> {
+        let rows: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|(case_id, member_id)| (case_id.as_str(), member_id.as_str()))
+            .collect();
+        view_rows::write_member_cases(self, &rows, Write::Insert).await
+    }
+}
+
+async fn copy(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    columns: &str,
+    table: &str,
+    data: Vec<u8>,
+) -> Result<(), StoreError> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let mut copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN")).await?;
+    copy.send(data).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// A moment as `COPY` reads it, cut to the microseconds PostgreSQL keeps, as binding it does.
+fn copy_time(at: Timestamp) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// One row of `COPY`'s text format: fields separated by tabs, `\N` for null, and backslash,
+/// tab, newline and carriage return escaped. (sqlx sends `COPY` data as given: it has no row
+/// encoder.)
+fn copy_row(data: &mut Vec<u8>, fields: &[Option<&str>]) {
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            data.push(b'\t');
+        }
+        let Some(text) = field else {
+            data.extend_from_slice(b"\\N");
+            continue;
+        };
+        for byte in text.bytes() {
+            match byte {
+                b'\\' => data.extend_from_slice(b"\\\\"),
+                b'\t' => data.extend_from_slice(b"\\t"),
+                b'\n' => data.extend_from_slice(b"\\n"),
+                b'\r' => data.extend_from_slice(b"\\r"),
+                other => data.push(other),
+            }
+        }
+    }
+    data.push(b'\n');
 }
 
 /// `'a', 'b'`: our own table names, as SQL literals.
@@ -322,4 +428,16 @@ where
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
     }
     Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_row;
+
+    #[test]
+    fn copy_rows_escape_what_the_text_format_reserves() {
+        let mut data = Vec::new();
+        copy_row(&mut data, &[Some("a\tb"), None, Some("c\\d\ne\rf"), Some("")]);
+        assert_eq!(data, b"a\\tb\t\\N\tc\\\\d\\ne\\rf\t\n");
+    }
 }

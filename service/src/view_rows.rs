@@ -21,10 +21,10 @@ pub enum Write {
     Insert,
 }
 
-const CASE_SUMMARIES_INTO: &str = "\
-INSERT INTO case_summaries \
-    (id, kind, status, category, jurisdiction, department, assignee, submitted_at, due_at, is_open, title, body, summary, \
-     submitter_id) ";
+/// The columns of `case_summaries`, in the order the statements here bind them.
+pub const CASE_SUMMARIES_COLUMNS: &str =
+    "id, kind, status, category, jurisdiction, department, assignee, submitted_at, \
+     due_at, is_open, title, body, summary, submitter_id";
 
 const CASE_SUMMARIES_ON_CONFLICT: &str = " \
 ON CONFLICT (id) DO UPDATE SET \
@@ -67,7 +67,7 @@ where
             ""
         };
         let sql = format!(
-            "{CASE_SUMMARIES_INTO} VALUES {}{conflict}",
+            "INSERT INTO case_summaries ({CASE_SUMMARIES_COLUMNS}) VALUES {}{conflict}",
             parameter_rows(chunk.len(), 14)
         );
         let mut query = sqlx::query(&sql);

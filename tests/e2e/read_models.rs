@@ -165,6 +165,12 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     let live = projector.dump().await.unwrap();
     assert!(live["case_summaries"].len() > 20, "the history made cases");
     assert!(!live["member_records"].is_empty(), "the history made duty records");
+    // What the bulk load must escape, in a title (a line) and a body (free text).
+    let mut odd = suggestion();
+    odd["title"] = json!("反斜杠 \\ 与 \"引号\"");
+    odd["body"] = json!("第一行\t制表\r\n第二行 \\N 不是空值");
+    app.submitted(&odd).await;
+    settled(&app).await;
     let indexes = view_indexes(&app.test_store.store).await;
     assert!(indexes.len() >= 10, "{indexes:?}");
     // Commands keep coming while the rebuild runs; the live runners catch up after it.
@@ -178,10 +184,31 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
         indexes,
         "the views keep their indexes"
     );
+    assert_eq!(columns_unlike_summaries(&app.test_store.store).await, 0);
     settled(&app).await;
     let live = projector.dump().await.unwrap();
     projector.rebuild(&projections::PROJECTIONS, |_| {}).await.unwrap();
     assert_eq!(projector.dump().await.unwrap(), live);
+}
+
+/// Case summaries whose text columns differ from the summary they were taken from.
+async fn columns_unlike_summaries(store: &Store) -> i64 {
+    match store {
+        Store::Postgres(pool) => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM case_summaries \
+             WHERE title <> summary ->> 'title' OR body <> summary ->> 'body' OR id <> summary ->> 'id'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap(),
+        Store::Sqlite(pool) => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM case_summaries WHERE title <> json_extract(summary, '$.title') \
+               OR body <> json_extract(summary, '$.body') OR id <> json_extract(summary, '$.id')",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap(),
+    }
 }
 
 /// The indexes and keys of the views, as the catalog describes them.
