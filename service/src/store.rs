@@ -234,6 +234,19 @@ pub fn serialized(stored: StoredEvent) -> Result<SerializedEvent, StoreError> {
 const CASE_EVENTS_COLUMNS: &str =
     "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position, recorded_at";
 
+/// The id below which every transaction that could write this database's log has ended, as
+/// the statement's snapshot sees it: the oldest transaction it sees running, leaving out those
+/// known to run in another database of the server (they cannot write here; counting them, as
+/// `pg_snapshot_xmin` does, let one long transaction anywhere on the server stall every reader
+/// of the log). A transaction that ended since the snapshot was taken cannot be placed and still
+/// counts, as does every one when the role may not see other sessions' transaction ids: the
+/// horizon is then lower than it could be, never higher.
+const POSTGRES_HORIZON: &str = "(SELECT LEAST(pg_snapshot_xmax(snapshot), (\
+    SELECT min(running) FROM pg_snapshot_xip(snapshot) AS running \
+     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity other \
+                        WHERE other.backend_xid = running::xid AND other.datname <> current_database()))) \
+    FROM pg_current_snapshot() AS snapshot)";
+
 /// A [`Fact`]'s columns, as macros so that constant queries can be spliced from them.
 macro_rules! postgres_fact_columns {
     () => {
@@ -342,8 +355,9 @@ impl Store {
     /// SQLite has one writer at a time, so position order is commit order. PostgreSQL commits
     /// concurrently: a transaction may take a smaller position and commit later. There the log
     /// order is `(transaction_id, position)` and a page stops below the oldest running
-    /// transaction (`pg_snapshot_xmin`): every transaction still to commit has a larger id than
-    /// anything returned, so its events come after the reader's cursor, never behind it.
+    /// transaction that may write to this database ([`POSTGRES_HORIZON`]): every transaction
+    /// still to commit here has a larger id than anything returned, so its events come after
+    /// the reader's cursor, never behind it.
     pub async fn log_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
         self.log_page(after, limit).await
     }
@@ -369,7 +383,7 @@ impl Store {
                 let sql = format!(
                     "SELECT {} FROM events \
                      WHERE (transaction_id, position) > ($1::text::xid8, $2) \
-                       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                       AND transaction_id < {POSTGRES_HORIZON} \
                      ORDER BY transaction_id, position LIMIT $3",
                     T::POSTGRES_COLUMNS
                 );
@@ -567,7 +581,7 @@ pub(crate) trait TakeLogBound {
 
 impl TakeLogBound for sqlx::PgConnection {
     async fn take_log_bound(&mut self) -> Result<LogBound, StoreError> {
-        let below: String = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        let below: String = sqlx::query_scalar(&format!("SELECT {POSTGRES_HORIZON}::text"))
             .fetch_one(&mut *self)
             .await?;
         let last: Option<i64> = sqlx::query_scalar(

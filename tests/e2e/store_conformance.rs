@@ -216,3 +216,51 @@ on_both_backends!(
     of_two_writers_racing_on_one_case_exactly_one_wins,
     many_cases_written_concurrently_keep_their_own_order_and_distinct_positions,
 );
+
+/// An open transaction holds readers of the log back only where it could write to the log:
+/// in this database, not in another database of the same server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_open_transaction_of_this_database_holds_the_log_back() {
+    use sqlx::{Connection, PgConnection};
+    let test = TestStore::new(Backend::Postgres).await;
+    let open_transaction_at = |url: String| async move {
+        let mut connection = PgConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut connection).await.unwrap();
+        // Gives the transaction an id, as its first write would.
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection
+    };
+
+    // Other tests' transactions come and go: one that ends while a read runs still counts for
+    // that read, so the reads here may take a few tries.
+    let positions_after = |after: i64| {
+        let store = test.store.clone();
+        async move {
+            for _ in 0..100 {
+                let page = store.log_after(after, 10).await.unwrap();
+                if !page.is_empty() {
+                    return page.iter().map(|event| event.position).collect::<Vec<_>>();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Vec::new()
+        }
+    };
+
+    let mut elsewhere = open_transaction_at(tests::admin_url()).await;
+    let first = append(&test.store, Uuid::now_v7(), 0, vec![submitted()]).await.unwrap();
+    assert_eq!(positions_after(0).await, [first]);
+
+    let mut here = open_transaction_at(test.database_url.clone().unwrap()).await;
+    let second = append(&test.store, Uuid::now_v7(), 0, vec![submitted()]).await.unwrap();
+    assert!(
+        test.store.log_after(first, 10).await.unwrap().is_empty(),
+        "an older transaction of this database may still write before the new event"
+    );
+    sqlx::query("ROLLBACK").execute(&mut here).await.unwrap();
+    assert_eq!(positions_after(first).await, [second]);
+    sqlx::query("ROLLBACK").execute(&mut elsewhere).await.unwrap();
+}
