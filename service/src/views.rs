@@ -64,84 +64,122 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// Appends the list's filters and the cursor to a `WHERE` clause, on the columns of the
+/// `case_summaries` named `table` (`""` when it is the only table of the query).
+fn push_filters<'args, DB>(query: &mut QueryBuilder<'args, DB>, filter: &CaseFilter, now: Timestamp, table: &str)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+    Timestamp: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    let equal = [
+        ("kind", filter.kind.map(|kind| kind.as_str().to_owned())),
+        ("status", filter.status.map(|status| status.as_str().to_owned())),
+        ("category", filter.category.clone()),
+        ("jurisdiction", filter.jurisdiction.clone()),
+        ("department", filter.department.clone()),
+        ("assignee", filter.assignee.clone()),
+    ];
+    for (column, value) in equal {
+        if let Some(value) = value {
+            query.push(format!(" AND {table}{column} = ")).push_bind(value);
+        }
+    }
+    match filter.overdue {
+        Some(true) => {
+            query
+                .push(format!(" AND {table}is_open AND {table}due_at < "))
+                .push_bind(now);
+        }
+        Some(false) => {
+            query
+                .push(format!(
+                    " AND NOT ({table}is_open AND {table}due_at IS NOT NULL AND {table}due_at < "
+                ))
+                .push_bind(now)
+                .push(")");
+        }
+        None => {}
+    }
+    if let Some(text) = &filter.text {
+        let pattern = like_pattern(text);
+        query
+            .push(format!(" AND ({table}title LIKE "))
+            .push_bind(pattern.clone())
+            .push(format!(" ESCAPE '\\' OR {table}body LIKE "))
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(from) = filter.submitted_from {
+        query.push(format!(" AND {table}submitted_at >= ")).push_bind(from);
+    }
+    if let Some(to) = filter.submitted_to {
+        query.push(format!(" AND {table}submitted_at < ")).push_bind(to);
+    }
+    if let Some(after) = &filter.after {
+        query
+            .push(format!(" AND ({table}submitted_at < "))
+            .push_bind(after.submitted_at)
+            .push(format!(" OR ({table}submitted_at = "))
+            .push_bind(after.submitted_at)
+            .push(format!(" AND {table}id < "))
+            .push_bind(after.id.clone())
+            .push("))");
+    }
+}
+
 /// One page of cases, newest submission first, and the cursor of the next page if any.
 pub async fn list_cases(
     store: &Store,
     filter: &CaseFilter,
     now: Timestamp,
 ) -> Result<(Vec<CaseSummary>, Option<Cursor>), StoreError> {
+    let page = filter.limit + 1;
     let mut rows: Vec<Json<CaseSummary>> = on_pool!(store, |pool| {
-        let mut query = QueryBuilder::new("SELECT summary FROM case_summaries WHERE 1 = 1");
+        let mut query = QueryBuilder::new("SELECT summary FROM case_summaries WHERE ");
         match &filter.scope {
-            ListScope::All => {}
-            ListScope::SubmittedBy(submitter) => {
-                query.push(" AND submitter_id = ").push_bind(submitter.clone());
-            }
             ListScope::CarriedBy(member) => {
+                // A member's cases are those it submitted and those it carries (`member_cases`).
+                // As one condition (`submitter_id = … OR id IN (…)`) they fit no index, and
+                // PostgreSQL walked the whole list by submission time. So each half takes its own
+                // first page through its index (`case_summaries_by_submitter`; and
+                // `member_cases_by_member` with the primary key, which holds `submitted_at`), and
+                // the page is cut from the two: a case among the first n of the union is among
+                // the first n of each half that holds it.
                 query
-                    .push(" AND (submitter_id = ")
-                    .push_bind(member.clone())
-                    .push(" OR id IN (SELECT case_id FROM member_cases WHERE member_id = ")
-                    .push_bind(member.clone())
-                    .push("))");
+                    .push("id IN (SELECT id FROM (SELECT id FROM case_summaries WHERE submitter_id = ")
+                    .push_bind(member.clone());
+                push_filters(&mut query, filter, now, "");
+                query
+                    .push(" ORDER BY submitted_at DESC, id DESC LIMIT ")
+                    .push_bind(page)
+                    .push(
+                        ") AS submitted UNION ALL SELECT id FROM (SELECT c.id FROM member_cases AS m \
+                         JOIN case_summaries AS c ON c.id = m.case_id WHERE m.member_id = ",
+                    )
+                    .push_bind(member.clone());
+                push_filters(&mut query, filter, now, "c.");
+                query
+                    .push(" ORDER BY c.submitted_at DESC, c.id DESC LIMIT ")
+                    .push_bind(page)
+                    .push(") AS carried)");
+            }
+            ListScope::All => {
+                query.push("1 = 1");
+                push_filters(&mut query, filter, now, "");
+            }
+            ListScope::SubmittedBy(submitter) => {
+                query.push("submitter_id = ").push_bind(submitter.clone());
+                push_filters(&mut query, filter, now, "");
             }
             ListScope::Jurisdiction(jurisdiction) => {
-                query.push(" AND jurisdiction = ").push_bind(jurisdiction.clone());
+                query.push("jurisdiction = ").push_bind(jurisdiction.clone());
+                push_filters(&mut query, filter, now, "");
             }
-        }
-        let equal = [
-            ("kind", filter.kind.map(|kind| kind.as_str().to_owned())),
-            ("status", filter.status.map(|status| status.as_str().to_owned())),
-            ("category", filter.category.clone()),
-            ("jurisdiction", filter.jurisdiction.clone()),
-            ("department", filter.department.clone()),
-            ("assignee", filter.assignee.clone()),
-        ];
-        for (column, value) in equal {
-            if let Some(value) = value {
-                query.push(format!(" AND {column} = ")).push_bind(value);
-            }
-        }
-        match filter.overdue {
-            Some(true) => {
-                query.push(" AND is_open AND due_at < ").push_bind(now);
-            }
-            Some(false) => {
-                query
-                    .push(" AND NOT (is_open AND due_at IS NOT NULL AND due_at < ")
-                    .push_bind(now)
-                    .push(")");
-            }
-            None => {}
-        }
-        if let Some(text) = &filter.text {
-            let pattern = like_pattern(text);
-            query
-                .push(" AND (title LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR body LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\')");
-        }
-        if let Some(from) = filter.submitted_from {
-            query.push(" AND submitted_at >= ").push_bind(from);
-        }
-        if let Some(to) = filter.submitted_to {
-            query.push(" AND submitted_at < ").push_bind(to);
-        }
-        if let Some(after) = &filter.after {
-            query
-                .push(" AND (submitted_at < ")
-                .push_bind(after.submitted_at)
-                .push(" OR (submitted_at = ")
-                .push_bind(after.submitted_at)
-                .push(" AND id < ")
-                .push_bind(after.id.clone())
-                .push("))");
         }
         query
             .push(" ORDER BY submitted_at DESC, id DESC LIMIT ")
-            .push_bind(filter.limit + 1);
+            .push_bind(page);
         query.build_query_scalar().fetch_all(pool).await?
     });
     let more = rows.len() as i64 > filter.limit;

@@ -781,6 +781,159 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
     assert_eq!(projector.dump().await.unwrap(), live);
 }
 
+/// Every page of `/cases?{query}` as `token` sees it, `limit` at a time, following the cursors;
+/// the ids in the order they came.
+async fn every_page(app: &TestApp, token: &str, query: &str, limit: usize, min_position: i64) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let after = cursor
+            .as_ref()
+            .map(|cursor| format!("&cursor={cursor}"))
+            .unwrap_or_default();
+        let response = app
+            .get(
+                token,
+                &format!("/api/v1/cases?{query}&limit={limit}&min_position={min_position}{after}"),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+        let page: Value = response.json().await.unwrap();
+        let cases = page["cases"].as_array().unwrap();
+        assert!(cases.len() <= limit);
+        ids.extend(cases.iter().map(|case| case["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(next) => {
+                assert_eq!(cases.len(), limit, "only a full page has a next one");
+                cursor = Some(next.to_owned());
+            }
+            None => return ids,
+        }
+    }
+    panic!("the pages of {query} never ended");
+}
+
+/// A member's list holds the cases it submitted and those it carries (relayed, reported,
+/// convened into), each once, in the order and with the filters of everyone else's list. The
+/// auditor's list (every case, one plain query) is the oracle: the member's pages, at every
+/// page size, are the auditor's cases of that filter that are the member's.
+async fn a_members_list_holds_exactly_the_cases_it_submitted_or_carries_in_pages(backend: Backend) {
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let app = TestApp::spawn_at(backend, start).await;
+    let minutes = |minutes: i64| start + chrono::Duration::minutes(minutes);
+    let with = |kind: &str, title: &str, channel: Option<&str>| {
+        let mut body = suggestion();
+        body["kind"] = json!(kind);
+        body["title"] = json!(title);
+        if let Some(channel) = channel {
+            body["channel"] = json!(channel);
+        }
+        body
+    };
+    let mut members = HashSet::new();
+    let mut relayed = Vec::new();
+    // Several cases share a submission time, in both halves, so that ids break the ties.
+    let plan: [(i64, &str, &str, &str); 14] = [
+        (0, "citizen", "suggestion", "路灯不亮"),
+        (0, "member", "suggestion", "委员建议：老旧管网"),
+        (0, "relayed", "suggestion", "学校门口拥堵"),
+        (1, "member", "micro_consultation", "协商：停车难"),
+        (2, "relayed", "suggestion", "充电桩安装难"),
+        (2, "relayed", "suggestion", "菜市场改造"),
+        (3, "reported", "suggestion", "社情民意：草场补贴"),
+        (4, "citizen", "suggestion", "公园厕所"),
+        (5, "convened", "micro_consultation", "协商：养老助餐"),
+        (6, "member", "suggestion", "委员建议：校车"),
+        (6, "relayed", "suggestion", "供暖不热"),
+        (6, "citizen", "suggestion", "噪声扰民"),
+        (7, "relayed", "suggestion", "学校食堂"),
+        (8, "member", "suggestion", "委员建议：学校操场"),
+    ];
+    let mut ids = Vec::new();
+    for (minute, how, kind, title) in plan {
+        app.set_time(minutes(minute));
+        let id = match how {
+            "member" => app.submitted_by(&app.tokens.member, &with(kind, title, None)).await,
+            "reported" => {
+                let body = with(kind, title, Some("member_report"));
+                app.submitted_by(&app.tokens.member, &body).await
+            }
+            "convened" => app.submitted_by(&app.tokens.staff, &with(kind, title, None)).await,
+            _ => app.submitted(&with(kind, title, None)).await,
+        };
+        match how {
+            "citizen" => {}
+            "relayed" => relayed.push(id.clone()),
+            "convened" => {
+                let body = json!({"venue": "协商议事室", "members": [MEMBER_ID, "m-0002"]});
+                app.staff_does(&id, "convene", &body).await;
+                members.insert(id.clone());
+            }
+            _ => {
+                members.insert(id.clone());
+            }
+        }
+        ids.push(id);
+    }
+    app.set_time(minutes(30));
+    for id in &relayed {
+        let response = app
+            .act(&app.tokens.member, id, "relay", &json!({"note": "走访中群众反映"}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        members.insert(id.clone());
+    }
+    // The member also relays a case it reported itself: it is in both halves, listed once.
+    let reported = &ids[6];
+    let response = app
+        .act(&app.tokens.member, reported, "relay", &json!({"note": "再次反映"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let due = minutes(60 * 24 * 3).to_rfc3339();
+    for id in [&ids[1], &ids[2], &ids[7], &ids[10]] {
+        app.staff_does(id, "assign", &json!({"department": "市住建局", "due_at": due}))
+            .await;
+    }
+    let last = app
+        .staff_does(&ids[5], "assign", &json!({"department": "市交通局"}))
+        .await;
+    let position = last["position"].as_i64().unwrap();
+    app.set_time(minutes(60 * 24 * 4));
+
+    let mine = every_page(&app, &app.tokens.member, "", 50, position).await;
+    let listed: HashSet<String> = mine.iter().cloned().collect();
+    assert_eq!(listed, members, "exactly the cases the member submitted or carries");
+    assert_eq!(mine.len(), members.len(), "each once");
+    let encoded = |text: &str| text.bytes().map(|byte| format!("%{byte:02X}")).collect::<String>();
+    let filters = [
+        String::new(),
+        "status=assigned".to_owned(),
+        "kind=suggestion".to_owned(),
+        "kind=micro_consultation".to_owned(),
+        format!("department={}", encoded("市住建局")),
+        format!("q={}", encoded("学校")),
+        "overdue=true".to_owned(),
+        "overdue=false".to_owned(),
+        format!(
+            "submitted_from={}&submitted_to={}",
+            encoded(&minutes(2).to_rfc3339()),
+            encoded(&minutes(7).to_rfc3339())
+        ),
+    ];
+    for filter in filters {
+        let everyone = every_page(&app, &app.tokens.auditor, &filter, 200, position).await;
+        let expected: Vec<String> = everyone.into_iter().filter(|id| members.contains(id)).collect();
+        assert!(
+            filter.is_empty() || expected.len() < members.len(),
+            "{filter} leaves some out"
+        );
+        for limit in [1, 2, 3, 50] {
+            let pages = every_page(&app, &app.tokens.member, &filter, limit, position).await;
+            assert_eq!(pages, expected, "{filter}, {limit} a page");
+        }
+    }
+}
+
 on_both_backends!(
     two_processes_on_one_database_build_the_views_a_rebuild_builds,
     a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_history,
@@ -789,4 +942,5 @@ on_both_backends!(
     outcome_figures_match_a_year_worked_out_by_hand,
     two_years_below_quota_is_flagged_when_the_second_year_ends,
     the_case_list_filters_pages_and_reads_its_own_writes,
+    a_members_list_holds_exactly_the_cases_it_submitted_or_carries_in_pages,
 );
