@@ -934,6 +934,143 @@ async fn a_members_list_holds_exactly_the_cases_it_submitted_or_carries_in_pages
     }
 }
 
+/// The overdue list: per department (in name order) the count of its open cases past their
+/// deadline and the most overdue of them, `limit` at a time; one department's cases paged with
+/// its cursor, ties on the deadline broken by id; closed and not yet due cases left out; bad
+/// parameters refused.
+async fn the_overdue_list_counts_each_department_and_pages_its_most_overdue_cases_first(backend: Backend) {
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let app = TestApp::spawn_at(backend, start).await;
+    let housing = "市住建局";
+    let transport = "市交通局";
+    let education = "市教育局";
+    // Deadlines with nanoseconds (SQLite keeps them), two of them equal.
+    let due = |days: i64, nanos: i64| start + chrono::Duration::days(days) + chrono::Duration::nanoseconds(nanos);
+    let cases = [
+        (housing, due(3, 500)),
+        (housing, due(1, 123_456_789)),
+        (transport, due(5, 0)),
+        (housing, due(4, 0)),
+        (housing, due(1, 123_456_789)),
+        (transport, due(2, 7)),
+        (housing, due(2, 0)),
+        (education, due(30, 0)),
+        (education, due(1, 0)),
+    ];
+    let mut assigned = Vec::new();
+    for (department, due_at) in cases {
+        let id = app.submitted(&suggestion()).await;
+        let due_at_text = due_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        app.staff_does(&id, "assign", &json!({"department": department, "due_at": due_at_text}))
+            .await;
+        assigned.push((department, due_at, id));
+    }
+    // The education case due first is closed; the other is not due yet when the list is read.
+    let closed = &assigned[8].2;
+    app.staff_does(closed, "decline", &json!({"reason": "不属于受理范围"}))
+        .await;
+    let position = app
+        .staff_does(closed, "close", &json!({"outcome": "C", "summary": "已解释"}))
+        .await["position"]
+        .as_i64()
+        .unwrap();
+    let now = start + chrono::Duration::days(10);
+    app.set_time(now);
+    let in_order = |department: &str| -> Vec<String> {
+        let mut cases: Vec<_> = assigned.iter().filter(|(name, ..)| *name == department).collect();
+        cases.sort_by(|left, right| (left.1, &left.2).cmp(&(right.1, &right.2)));
+        cases.iter().map(|(.., id)| id.clone()).collect()
+    };
+    let read = |query: String| {
+        let app = &app;
+        async move {
+            let response = app.get(&app.tokens.staff, &format!("/api/v1/overdue?{query}")).await;
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let ids = |group: &Value| -> Vec<String> {
+        group["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|case| case["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let all = read(format!("min_position={position}")).await;
+    let groups = all.as_array().unwrap();
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|group| group["department"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [transport, housing], "in name order; none overdue in education");
+    assert_eq!(groups[0]["count"], 2);
+    assert_eq!(groups[1]["count"], 5);
+    assert_eq!(ids(&groups[0]), in_order(transport));
+    assert_eq!(ids(&groups[1]), in_order(housing), "most overdue first, ties by id");
+    assert!(groups.iter().all(|group| group.get("next_cursor").is_none()));
+    let first = &groups[1]["cases"][0];
+    assert_eq!(first["status"], "assigned");
+    assert_eq!(first["kind"], "suggestion");
+    assert_eq!(first["title"], suggestion()["title"]);
+    let days = first["days_overdue"].as_f64().unwrap();
+    assert!((days - 9.0).abs() < 0.001, "{days} days overdue");
+
+    let two = read("limit=2".to_owned()).await;
+    assert_eq!(two[0]["count"], 2);
+    assert_eq!(ids(&two[0]), in_order(transport));
+    assert!(two[0].get("next_cursor").is_none(), "no more in transport");
+    assert_eq!(two[1]["count"], 5);
+    assert_eq!(ids(&two[1]), in_order(housing)[..2]);
+    assert!(two[1]["next_cursor"].is_string());
+
+    let department = housing.bytes().map(|byte| format!("%{byte:02X}")).collect::<String>();
+    for limit in [1, 2, 3] {
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..=5 {
+            let page = read(format!("department={department}&limit={limit}{cursor}")).await;
+            let groups = page.as_array().unwrap();
+            assert_eq!(groups.len(), 1);
+            assert_eq!(groups[0]["department"], housing);
+            assert_eq!(groups[0]["count"], 5, "the whole department's count on every page");
+            paged.extend(ids(&groups[0]));
+            match groups[0]["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(paged, in_order(housing), "{limit} a page, each case once");
+    }
+    assert_eq!(
+        read(format!("department={}", "%E5%B8%82%E5%86%9C%E7%89%A7%E5%B1%80")).await,
+        json!([])
+    );
+    assert_eq!(
+        read("department=".to_owned()).await,
+        json!([]),
+        "every case has a department"
+    );
+
+    let long = "局".repeat(101);
+    for bad in [
+        "limit=0".to_owned(),
+        "limit=101".to_owned(),
+        "limit=ten".to_owned(),
+        "cursor=1_x".to_owned(),
+        format!("department={department}&cursor=nonsense"),
+        "colour=red".to_owned(),
+        format!("department={long}"),
+    ] {
+        problem(
+            app.get(&app.tokens.staff, &format!("/api/v1/overdue?{bad}")).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+}
+
 on_both_backends!(
     two_processes_on_one_database_build_the_views_a_rebuild_builds,
     a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_history,
@@ -943,4 +1080,5 @@ on_both_backends!(
     two_years_below_quota_is_flagged_when_the_second_year_ends,
     the_case_list_filters_pages_and_reads_its_own_writes,
     a_members_list_holds_exactly_the_cases_it_submitted_or_carries_in_pages,
+    the_overdue_list_counts_each_department_and_pages_its_most_overdue_cases_first,
 );

@@ -21,7 +21,9 @@ use super::AppState;
 use crate::access::{self, ListScope, Operation};
 use crate::engine::Logged;
 use crate::projector::Checkpoint;
-use crate::views::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment};
+use crate::views::{
+    self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueCursor, OverdueFilter,
+};
 
 /// How long a read waits for a projection to reach `min_position`.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
@@ -269,22 +271,65 @@ pub async fn log_contact(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct PositionQuery {
+pub struct OverdueQuery {
+    /// Only this department; empty for the cases no department was assigned.
+    department: Option<String>,
+    /// Cases per department, most overdue first: 1 to 100, by default 10.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// A department's `next_cursor`, for its next cases; needs `department`.
+    cursor: Option<String>,
     min_position: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/overdue", tag = "read models", params(PositionQuery),
-    responses((status = 200, description = "open cases past their deadline, by department", body = [OverdueByDepartment])))]
+/// As long as a department name `assign` accepts.
+const DEPARTMENT_MAX: usize = 100;
+
+#[utoipa::path(get, path = "/api/v1/overdue", tag = "read models", params(OverdueQuery),
+    responses((status = 200, description = "open cases past their deadline, by department in name order: how many, and the most overdue of them (`limit` each, most overdue first)", body = [OverdueByDepartment])))]
 pub async fn overdue(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    params: Result<Query<PositionQuery>, QueryRejection>,
+    params: Result<Query<OverdueQuery>, QueryRejection>,
 ) -> Result<Json<Vec<OverdueByDepartment>>, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
     let params = query(params)?;
+    let limit = params.limit.unwrap_or(OverdueFilter::DEFAULT_LIMIT);
+    if !(1..=OverdueFilter::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidQuery(format!(
+            "`limit` is from 1 to {}",
+            OverdueFilter::MAX_LIMIT
+        )));
+    }
+    if params.department.as_ref().is_some_and(|department| {
+        department.chars().count() > DEPARTMENT_MAX || department.chars().any(char::is_control)
+    }) {
+        return Err(ApiError::InvalidQuery(format!(
+            "`department` is one line of at most {DEPARTMENT_MAX} characters"
+        )));
+    }
+    let after = match params.cursor.as_deref() {
+        Some(_) if params.department.is_none() => {
+            return Err(ApiError::InvalidQuery(
+                "`cursor` pages within one department: name it in `department`".to_owned(),
+            ))
+        }
+        Some(text) => Some(
+            OverdueCursor::parse(text)
+                .ok_or_else(|| ApiError::InvalidQuery("`cursor` is not one this list gave".to_owned()))?,
+        ),
+        None => None,
+    };
+    let filter = OverdueFilter {
+        department: params.department,
+        after,
+        limit,
+    };
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();
-    Ok(Json(views::overdue(state.engine.store(), now).await?))
+    Ok(Json(
+        views::overdue_by_department(state.engine.store(), &filter, now).await?,
+    ))
 }
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
