@@ -47,7 +47,9 @@ async fn tamper(store: &Store, postgres_sql: &str, sqlite_sql: &str, case_id: &s
             tx.commit().await.unwrap();
         }
         Store::Sqlite(pool) => {
-            let mut tx = pool.begin().await.unwrap();
+            // The write lock from the start: a transaction that reads first (the schema, when
+            // the triggers are gone already) cannot take it once the projector has written.
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
             for trigger in ["events_no_update", "events_no_delete"] {
                 sqlx::query(&format!("DROP TRIGGER IF EXISTS {trigger}"))
                     .execute(&mut *tx)
