@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::Timestamp;
 use projections::{
     duty_effects, summarize, CaseFact, CaseSummary, CellError, DutyTotals, Fact, Payload, CASE_SUMMARIES,
     MEMBER_RECORDS, PROJECTIONS,
@@ -23,7 +24,7 @@ use sqlx::{QueryBuilder, Row};
 use tokio::sync::watch;
 
 use crate::outcome_cells::{self, apply_outcome_changes};
-use crate::rebuild::{self, Rebuilt};
+use crate::rebuild::{self, Rebuilt, When};
 use crate::store::{on_pool, Store, StoreError};
 use crate::view_rows::{self, Write};
 
@@ -148,6 +149,15 @@ impl Projector {
                     continue;
                 }
             };
+            // A projection that has never applied an event (a new database, or one a migration
+            // started again) is built in one pass rather than replayed batch by batch.
+            match self.rebuild_if_never_applied(name).await {
+                Ok(Some(rebuilt)) => {
+                    tracing::info!(projection = name, events = rebuilt.events, "rebuilt from the whole log")
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(projection = name, %error, "cannot rebuild; catching up instead"),
+            }
             loop {
                 match self.catch_up(name, |_| {}).await {
                     // Under a stream of appends, waking on each one would make a transaction
@@ -306,12 +316,31 @@ impl Projector {
                             Vec::new()
                         };
                         let effects = duty_effects(fact, &carriers);
-                        let carried: Vec<(&str, &str)> = effects
-                            .carried_by
-                            .iter()
-                            .map(|member| (fact.stream.as_str(), member.as_str()))
-                            .collect();
-                        view_rows::write_member_cases(&mut tx, &carried, Write::Upsert).await?;
+                        if !effects.carried_by.is_empty() {
+                            // The members' case lists are ordered by the case's submission,
+                            // which the log's first event of the case states.
+                            let submitted_at = match &fact.payload {
+                                Payload::Case(CaseFact::Submitted(submitted)) => Some(submitted.at),
+                                _ => sqlx::query_scalar::<_, Json<CaseFact>>(
+                                    "SELECT payload FROM events WHERE aggregate_id = $1 AND sequence = 1",
+                                )
+                                .bind(&fact.stream)
+                                .fetch_optional(&mut *tx)
+                                .await?
+                                .and_then(|first| match first.0 {
+                                    CaseFact::Submitted(submitted) => Some(submitted.at),
+                                    _ => None,
+                                }),
+                            };
+                            if let Some(submitted_at) = submitted_at {
+                                let carried: Vec<(&str, &str, Timestamp)> = effects
+                                    .carried_by
+                                    .iter()
+                                    .map(|member| (fact.stream.as_str(), member.as_str(), submitted_at))
+                                    .collect();
+                                view_rows::write_member_cases(&mut tx, &carried, Write::Upsert).await?;
+                            }
+                        }
                         totals.add(effects.increments);
                     }
                     view_rows::add_to_member_years(&mut tx, &totals.into_records()).await?;
@@ -333,16 +362,37 @@ impl Projector {
     /// Rebuilds the projections `names` from the whole log in one pass and one transaction
     /// (see [`crate::rebuild`]); `progress` is told the number of events read so far.
     pub async fn rebuild(&self, names: &[&str], progress: impl Fn(u64) + Send) -> Result<Rebuilt, ProjectorError> {
+        // `Always` rebuilds whatever the checkpoints say, so there is always a result.
+        Ok(self
+            .rebuild_when(names, When::Always, progress)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Rebuilds `name` if it has never applied an event while the log holds some; `None` when
+    /// there was nothing to do.
+    pub async fn rebuild_if_never_applied(&self, name: &str) -> Result<Option<Rebuilt>, ProjectorError> {
+        self.rebuild_when(&[name], When::NeverApplied, |_| {}).await
+    }
+
+    async fn rebuild_when(
+        &self,
+        names: &[&str],
+        when: When,
+        progress: impl Fn(u64) + Send,
+    ) -> Result<Option<Rebuilt>, ProjectorError> {
         let names = names.iter().map(|name| known(name)).collect::<Result<Vec<_>, _>>()?;
-        let rebuilt = rebuild::rebuild(&self.store, &names, progress, |position| {
+        let rebuilt = rebuild::rebuild(&self.store, &names, when, progress, |position| {
             self.fault
                 .as_ref()
                 .is_some_and(|fault| names.iter().any(|name| fault(name, position)))
         })
         .await?;
-        self.applied.send_modify(|generation| *generation += 1);
-        for name in &names {
-            metrics::gauge!("lianxin_projection_position", "projection" => *name).set(rebuilt.position as f64);
+        if let Some(rebuilt) = &rebuilt {
+            self.applied.send_modify(|generation| *generation += 1);
+            for name in &names {
+                metrics::gauge!("lianxin_projection_position", "projection" => *name).set(rebuilt.position as f64);
+            }
         }
         Ok(rebuilt)
     }
@@ -454,8 +504,8 @@ impl Projector {
             }
             lines
         });
-        let carried: Vec<(String, String)> = on_pool!(&self.store, |pool| sqlx::query_as(
-            "SELECT case_id, member_id FROM member_cases ORDER BY case_id, member_id"
+        let carried: Vec<(String, String, Timestamp)> = on_pool!(&self.store, |pool| sqlx::query_as(
+            "SELECT case_id, member_id, submitted_at FROM member_cases ORDER BY case_id, member_id"
         )
         .fetch_all(pool)
         .await
@@ -464,7 +514,7 @@ impl Projector {
             "member_cases",
             carried
                 .into_iter()
-                .map(|(case_id, member_id)| format!("{case_id} {member_id}"))
+                .map(|(case_id, member_id, submitted_at)| format!("{case_id} {member_id} {submitted_at:?}"))
                 .collect(),
         );
         dump.insert(MEMBER_RECORDS, members);

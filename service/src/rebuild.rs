@@ -44,7 +44,7 @@ fn tables(name: &str) -> &'static [&'static str] {
 }
 
 /// What a rebuild did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rebuilt {
     /// Events read (all of them, whichever projections were rebuilt).
     pub events: u64,
@@ -56,8 +56,8 @@ pub struct Rebuilt {
 #[derive(Default)]
 struct Chunk {
     summaries: Vec<CaseSummary>,
-    /// `(case_id, member_id)`, each pair once.
-    carried: Vec<(String, String)>,
+    /// `(case_id, member_id, submitted_at)`, each pair once.
+    carried: Vec<(String, String, Timestamp)>,
     events: u64,
 }
 
@@ -77,12 +77,12 @@ struct StreamFold {
 }
 
 impl StreamFold {
-    fn finish(self, chunk: &mut Chunk, totals: &mut Totals) {
-        for member in self.carriers {
-            chunk.carried.push((self.id.clone(), member));
-        }
+    fn finish(self, chunk: &mut Chunk, totals: &mut Totals, cells: bool) {
         if let Some(summary) = self.summary {
-            for dimension in Dimension::ALL {
+            for member in self.carriers {
+                chunk.carried.push((self.id.clone(), member, summary.submitted_at));
+            }
+            for dimension in Dimension::ALL.into_iter().filter(|_| cells) {
                 totals.cells.add(&summary, dimension);
             }
             chunk.summaries.push(summary);
@@ -90,8 +90,9 @@ impl StreamFold {
     }
 }
 
-/// Reads every stream up to `bound` and folds it, sending its rows to `chunks`.
-async fn fold(store: Store, bound: LogBound, chunks: mpsc::Sender<Chunk>) -> Result<Totals, StoreError> {
+/// Reads every stream up to `bound` and folds it, sending its rows to `chunks`; the outcome
+/// cells only when `cells` (they are most of the fold's memory).
+async fn fold(store: Store, bound: LogBound, cells: bool, chunks: mpsc::Sender<Chunk>) -> Result<Totals, StoreError> {
     let mut facts = store.facts_by_stream(&bound);
     let mut totals = Totals::default();
     let mut chunk = Chunk::default();
@@ -105,7 +106,7 @@ async fn fold(store: Store, bound: LogBound, chunks: mpsc::Sender<Chunk>) -> Res
                     ..StreamFold::default()
                 },
             );
-            done.finish(&mut chunk, &mut totals);
+            done.finish(&mut chunk, &mut totals, cells);
             if chunk.summaries.len() >= CHUNK && chunks.send(std::mem::take(&mut chunk)).await.is_err() {
                 // The writer failed; its error is the one reported.
                 return Ok(totals);
@@ -121,19 +122,30 @@ async fn fold(store: Store, bound: LogBound, chunks: mpsc::Sender<Chunk>) -> Res
         stream.summary = summarize(stream.summary.take(), fact);
         chunk.events += 1;
     }
-    stream.finish(&mut chunk, &mut totals);
+    stream.finish(&mut chunk, &mut totals, cells);
     let _ = chunks.send(chunk).await;
     Ok(totals)
 }
 
+/// Which projections a rebuild takes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// Only if none of them has applied an event yet (a new database, or a migration that
+    /// started one again): otherwise nothing is done.
+    NeverApplied,
+}
+
 /// Rebuilds the projections `names` from the whole log in one transaction; `progress` is told
-/// the number of events read so far. `before_commit` may stop it, as a crash would.
+/// the number of events read so far. `before_commit` may stop it, as a crash would. `None` when
+/// `when` found nothing to do.
 pub async fn rebuild(
     store: &Store,
     names: &[&'static str],
+    when: When,
     progress: impl Fn(u64) + Send,
     before_commit: impl Fn(i64) -> bool + Send,
-) -> Result<Rebuilt, ProjectorError> {
+) -> Result<Option<Rebuilt>, ProjectorError> {
     let owned: Vec<&str> = names.iter().flat_map(|name| tables(name)).copied().collect();
     let rebuilds = |name: &str| names.contains(&name);
     let postgres = matches!(store, Store::Postgres(_));
@@ -158,7 +170,21 @@ pub async fn rebuild(
                 .execute(&mut *tx)
                 .await?;
         }
+        if when == When::NeverApplied {
+            let applied: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM projection_checkpoints WHERE position <> 0 AND name IN ({})",
+                name_list(names)
+            ))
+            .fetch_one(&mut *tx)
+            .await?;
+            if applied > 0 {
+                return Ok(None);
+            }
+        }
         let bound = tx.take_log_bound().await?;
+        if when == When::NeverApplied && bound.last() == 0 {
+            return Ok(None);
+        }
         let (schema, restore) = if postgres {
             stage_postgres(&mut tx, &owned).await?
         } else {
@@ -166,7 +192,7 @@ pub async fn rebuild(
         };
 
         let (sender, mut receiver) = mpsc::channel(2);
-        let folding = tokio::spawn(fold(store.clone(), bound.clone(), sender));
+        let folding = tokio::spawn(fold(store.clone(), bound.clone(), rebuilds(CASE_SUMMARIES), sender));
         let mut events = 0;
         while let Some(chunk) = receiver.recv().await {
             if rebuilds(CASE_SUMMARIES) {
@@ -214,18 +240,26 @@ pub async fn rebuild(
         }
         tx.commit().await?;
         phase("committed");
+        if postgres {
+            // Marks the new tables' pages all-visible, as autovacuum would in a while: until
+            // then PostgreSQL cannot answer from an index alone.
+            sqlx::raw_sql(&format!("VACUUM {}", owned.join(", ")))
+                .execute(pool)
+                .await?;
+            phase("vacuumed");
+        }
         Rebuilt {
             events,
             position: bound.last(),
         }
     });
-    Ok(rebuilt)
+    Ok(Some(rebuilt))
 }
 
 /// Inserting the rows of the big views into emptied tables.
 trait BulkInsert {
     async fn insert_summaries(&mut self, rows: &[CaseSummary]) -> Result<(), StoreError>;
-    async fn insert_member_cases(&mut self, rows: &[(String, String)]) -> Result<(), StoreError>;
+    async fn insert_member_cases(&mut self, rows: &[(String, String, Timestamp)]) -> Result<(), StoreError>;
 }
 
 /// PostgreSQL takes them by `COPY`, in its text format: a third of the server's time of
@@ -257,12 +291,15 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Postgres> {
         copy(self, view_rows::CASE_SUMMARIES_COLUMNS, "case_summaries", data).await
     }
 
-    async fn insert_member_cases(&mut self, rows: &[(String, String)]) -> Result<(), StoreError> {
-        let mut data = Vec::with_capacity(rows.len() * 64);
-        for (case_id, member_id) in rows {
-            copy_row(&mut data, &[Some(case_id), Some(member_id)]);
+    async fn insert_member_cases(&mut self, rows: &[(String, String, Timestamp)]) -> Result<(), StoreError> {
+        let mut data = Vec::with_capacity(rows.len() * 96);
+        for (case_id, member_id, submitted_at) in rows {
+            copy_row(
+                &mut data,
+                &[Some(case_id), Some(member_id), Some(&copy_time(*submitted_at))],
+            );
         }
-        copy(self, "case_id, member_id", "member_cases", data).await
+        copy(self, "case_id, member_id, submitted_at", "member_cases", data).await
     }
 }
 
@@ -272,10 +309,10 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Sqlite> {
         view_rows::write_summaries(self, &rows, Write::Insert).await
     }
 
-    async fn insert_member_cases(&mut self, rows: &[(String, String)]) -> Result<(), StoreError> {
-        let rows: Vec<(&str, &str)> = rows
+    async fn insert_member_cases(&mut self, rows: &[(String, String, Timestamp)]) -> Result<(), StoreError> {
+        let rows: Vec<(&str, &str, Timestamp)> = rows
             .iter()
-            .map(|(case_id, member_id)| (case_id.as_str(), member_id.as_str()))
+            .map(|(case_id, member_id, submitted_at)| (case_id.as_str(), member_id.as_str(), *submitted_at))
             .collect();
         view_rows::write_member_cases(self, &rows, Write::Insert).await
     }

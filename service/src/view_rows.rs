@@ -93,10 +93,10 @@ where
     Ok(())
 }
 
-/// Writes `(case_id, member_id)` rows of `member_cases`.
+/// Writes `(case_id, member_id, submitted_at)` rows of `member_cases`.
 pub async fn write_member_cases<DB>(
     tx: &mut Transaction<'_, DB>,
-    rows: &[(&str, &str)],
+    rows: &[(&str, &str, Timestamp)],
     write: Write,
 ) -> Result<(), StoreError>
 where
@@ -104,6 +104,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
     for<'a> String: Encode<'a, DB> + Type<DB>,
+    for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
 {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let conflict = if write == Write::Upsert {
@@ -112,12 +113,15 @@ where
             ""
         };
         let sql = format!(
-            "INSERT INTO member_cases (case_id, member_id) VALUES {}{conflict}",
-            parameter_rows(chunk.len(), 2)
+            "INSERT INTO member_cases (case_id, member_id, submitted_at) VALUES {}{conflict}",
+            parameter_rows(chunk.len(), 3)
         );
         let mut query = sqlx::query(&sql);
-        for (case_id, member_id) in chunk {
-            query = query.bind((*case_id).to_owned()).bind((*member_id).to_owned());
+        for (case_id, member_id, submitted_at) in chunk {
+            query = query
+                .bind((*case_id).to_owned())
+                .bind((*member_id).to_owned())
+                .bind(*submitted_at);
         }
         query.execute(&mut **tx).await?;
     }

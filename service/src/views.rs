@@ -64,10 +64,20 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// The columns a list is ordered by, `(submitted_at, id)`: the submission range and the cursor
+/// apply to them, so that a walk along their index stops at the page's end.
+const SUMMARY_ORDER: (&str, &str) = ("submitted_at", "id");
+
 /// Appends the list's filters and the cursor to a `WHERE` clause, on the columns of the
-/// `case_summaries` named `table` (`""` when it is the only table of the query).
-fn push_filters<'args, DB>(query: &mut QueryBuilder<'args, DB>, filter: &CaseFilter, now: Timestamp, table: &str)
-where
+/// `case_summaries` named `table` (`""` when it is the only table of the query), and the
+/// submission range and cursor on the `order` columns.
+fn push_filters<'args, DB>(
+    query: &mut QueryBuilder<'args, DB>,
+    filter: &CaseFilter,
+    now: Timestamp,
+    table: &str,
+    (submitted_at, id): (&str, &str),
+) where
     DB: sqlx::Database,
     String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
     Timestamp: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
@@ -111,18 +121,18 @@ where
             .push(" ESCAPE '\\')");
     }
     if let Some(from) = filter.submitted_from {
-        query.push(format!(" AND {table}submitted_at >= ")).push_bind(from);
+        query.push(format!(" AND {submitted_at} >= ")).push_bind(from);
     }
     if let Some(to) = filter.submitted_to {
-        query.push(format!(" AND {table}submitted_at < ")).push_bind(to);
+        query.push(format!(" AND {submitted_at} < ")).push_bind(to);
     }
     if let Some(after) = &filter.after {
         query
-            .push(format!(" AND ({table}submitted_at < "))
+            .push(format!(" AND ({submitted_at} < "))
             .push_bind(after.submitted_at)
-            .push(format!(" OR ({table}submitted_at = "))
+            .push(format!(" OR ({submitted_at} = "))
             .push_bind(after.submitted_at)
-            .push(format!(" AND {table}id < "))
+            .push(format!(" AND {id} < "))
             .push_bind(after.id.clone())
             .push("))");
     }
@@ -143,38 +153,38 @@ pub async fn list_cases(
                 // As one condition (`submitter_id = … OR id IN (…)`) they fit no index, and
                 // PostgreSQL walked the whole list by submission time. So each half takes its own
                 // first page through its index (`case_summaries_by_submitter`; and
-                // `member_cases_by_member` with the primary key, which holds `submitted_at`), and
-                // the page is cut from the two: a case among the first n of the union is among
-                // the first n of each half that holds it.
+                // `member_cases_by_member`, which keeps the cases' submission times), and the page
+                // is cut from the two: a case among the first n of the union is among the first n
+                // of each half that holds it.
                 query
                     .push("id IN (SELECT id FROM (SELECT id FROM case_summaries WHERE submitter_id = ")
                     .push_bind(member.clone());
-                push_filters(&mut query, filter, now, "");
+                push_filters(&mut query, filter, now, "", SUMMARY_ORDER);
                 query
                     .push(" ORDER BY submitted_at DESC, id DESC LIMIT ")
                     .push_bind(page)
                     .push(
-                        ") AS submitted UNION ALL SELECT id FROM (SELECT c.id FROM member_cases AS m \
+                        ") AS submitted UNION ALL SELECT id FROM (SELECT m.case_id AS id FROM member_cases AS m \
                          JOIN case_summaries AS c ON c.id = m.case_id WHERE m.member_id = ",
                     )
                     .push_bind(member.clone());
-                push_filters(&mut query, filter, now, "c.");
+                push_filters(&mut query, filter, now, "c.", ("m.submitted_at", "m.case_id"));
                 query
-                    .push(" ORDER BY c.submitted_at DESC, c.id DESC LIMIT ")
+                    .push(" ORDER BY m.submitted_at DESC, m.case_id DESC LIMIT ")
                     .push_bind(page)
                     .push(") AS carried)");
             }
             ListScope::All => {
                 query.push("1 = 1");
-                push_filters(&mut query, filter, now, "");
+                push_filters(&mut query, filter, now, "", SUMMARY_ORDER);
             }
             ListScope::SubmittedBy(submitter) => {
                 query.push("submitter_id = ").push_bind(submitter.clone());
-                push_filters(&mut query, filter, now, "");
+                push_filters(&mut query, filter, now, "", SUMMARY_ORDER);
             }
             ListScope::Jurisdiction(jurisdiction) => {
                 query.push("jurisdiction = ").push_bind(jurisdiction.clone());
-                push_filters(&mut query, filter, now, "");
+                push_filters(&mut query, filter, now, "", SUMMARY_ORDER);
             }
         }
         query

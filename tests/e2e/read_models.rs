@@ -414,6 +414,66 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
     );
 }
 
+/// A projection a migration started again (emptied, checkpoint 0) is rebuilt in one pass when a
+/// service starts; one that has applied events is left to catch up.
+async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let engine = Engine::new(
+        test.store.clone(),
+        Policy::default(),
+        Clock::Fixed(Arc::new(Mutex::new(at(3, 1)))),
+    );
+    let projector = Projector::new(test.store.clone());
+    for name in projections::PROJECTIONS {
+        assert_eq!(
+            projector.rebuild_if_never_applied(name).await.unwrap(),
+            None,
+            "an empty log"
+        );
+    }
+    solved_with_a_member(&engine).await;
+    solved_with_a_member(&engine).await;
+    for name in projections::PROJECTIONS {
+        projector.catch_up(name, |_| {}).await.unwrap();
+    }
+    let live = projector.dump().await.unwrap();
+    let head = test.store.head_position().await.unwrap();
+    for name in projections::PROJECTIONS {
+        assert_eq!(
+            projector.rebuild_if_never_applied(name).await.unwrap(),
+            None,
+            "{name} is built"
+        );
+    }
+
+    let started_again = [
+        "DELETE FROM member_cases",
+        "DELETE FROM member_years",
+        "UPDATE projection_checkpoints SET position = 0 WHERE name = 'member_records'",
+    ];
+    for statement in started_again {
+        match &test.store {
+            Store::Postgres(pool) => drop(sqlx::query(statement).execute(pool).await.unwrap()),
+            Store::Sqlite(pool) => drop(sqlx::query(statement).execute(pool).await.unwrap()),
+        }
+    }
+    let rebuilt = projector
+        .rebuild_if_never_applied(projections::MEMBER_RECORDS)
+        .await
+        .unwrap()
+        .expect("a projection at 0 over a log with events is rebuilt");
+    assert_eq!(rebuilt.position, head);
+    assert_eq!(projector.dump().await.unwrap(), live);
+    assert_eq!(
+        projector
+            .rebuild_if_never_applied(projections::MEMBER_RECORDS)
+            .await
+            .unwrap(),
+        None,
+        "once"
+    );
+}
+
 fn at(month: u32, day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, month, day, 9, 0, 0).unwrap()
 }
@@ -1072,6 +1132,7 @@ async fn the_overdue_list_counts_each_department_and_pages_its_most_overdue_case
 }
 
 on_both_backends!(
+    a_projection_started_again_is_rebuilt_in_one_pass,
     two_processes_on_one_database_build_the_views_a_rebuild_builds,
     a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_history,
     outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries,
