@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use domain::member_record::{MemberEvent, STREAM_PREFIX};
 use domain::{Kind, Status, Timestamp};
@@ -83,16 +83,10 @@ pub enum Payload {
 impl Payload {
     /// The payload of an event of `stream` stored under `aggregate_type`, from its JSON text.
     pub fn decode(aggregate_type: &str, stream: &str, json: &str) -> Payload {
-        if Kind::from_str(aggregate_type).is_ok() {
-            serde_json::from_str(json).map_or(Payload::Other, Payload::Case)
-        } else if stream.starts_with(STREAM_PREFIX) {
-            serde_json::from_str(json).map_or(Payload::Other, Payload::Member)
-        } else {
-            Payload::Other
-        }
+        Payload::read(aggregate_type, stream, &mut serde_json::Deserializer::from_str(json))
     }
 
-    fn of_value(aggregate_type: &str, stream: &str, json: &Value) -> Payload {
+    fn read<'de>(aggregate_type: &str, stream: &str, json: impl Deserializer<'de>) -> Payload {
         if Kind::from_str(aggregate_type).is_ok() {
             CaseFact::deserialize(json).map_or(Payload::Other, Payload::Case)
         } else if stream.starts_with(STREAM_PREFIX) {
@@ -111,7 +105,7 @@ impl From<&LogEvent> for Fact {
             position: event.position,
             kind: event.kind(),
             status_after: event.status_after(),
-            payload: Payload::of_value(&event.aggregate_type, &event.aggregate_id, &event.payload),
+            payload: Payload::read(&event.aggregate_type, &event.aggregate_id, &event.payload),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The `outcome_cells` table (see `projections::outcome_cells`): kept by the case-summary
-//! projection in the transaction of each batch ([`apply_outcome_changes`]), read by
+//! projection in the transaction of each batch (`CellTable::apply`), read by
 //! `GET /api/v1/outcomes` ([`outcomes`]). The SQL is the same on both backends but for how a read
 //! begins its snapshot; the functions are generic over the sqlx database so that they run inside
 //! either backend's transaction.
@@ -118,7 +118,7 @@ where
 }
 
 /// The cell table's SQL over one backend.
-struct CellTable<DB>(PhantomData<DB>);
+pub(crate) struct CellTable<DB>(PhantomData<DB>);
 
 impl<DB> CellTable<DB>
 where
@@ -175,6 +175,15 @@ where
         rows.iter().map(cell_of).collect()
     }
 
+    /// Writes whole `cells` (the rebuild's, into emptied tables), inside the caller's transaction.
+    pub(crate) async fn write_all(
+        tx: &mut Transaction<'_, DB>,
+        cells: &BTreeMap<CellKey, Cell>,
+    ) -> Result<(), StoreError> {
+        let cells: Vec<(&CellKey, &Cell)> = cells.iter().collect();
+        Self::write(&mut **tx, &cells).await
+    }
+
     async fn write(connection: &mut DB::Connection, cells: &[(&CellKey, &Cell)]) -> Result<(), StoreError> {
         let updates = Counter::ALL
             .map(Counter::column)
@@ -226,7 +235,11 @@ where
         Ok(())
     }
 
-    async fn apply(
+    /// Applies to the outcome cells the change of each case's summary from before a batch (`None`
+    /// for a case new to the cells) to after it: netted per cell, then one read of the cells that
+    /// change and one write (plus one delete when cells empty). Runs inside the caller's
+    /// transaction, which must also write the summaries and move the checkpoint.
+    pub(crate) async fn apply(
         tx: &mut Transaction<'_, DB>,
         changes: &[(Option<&CaseSummary>, &CaseSummary)],
     ) -> Result<(), ProjectorError> {
@@ -333,47 +346,6 @@ fn submitted_in(ranges: usize) -> String {
         )
     };
     (0..ranges).map(range).collect::<Vec<_>>().join(" OR ")
-}
-
-/// Applies to the outcome cells the change of each case's summary from before a batch (`None`
-/// for a case new to the cells) to after it: netted per cell, then one read of the cells that
-/// change and one write (plus one delete when cells empty). Runs inside the caller's
-/// transaction, which must also write the summaries and move the checkpoint.
-pub async fn apply_outcome_changes<DB>(
-    tx: &mut Transaction<'_, DB>,
-    changes: &[(Option<&CaseSummary>, &CaseSummary)],
-) -> Result<(), ProjectorError>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
-    for<'a> String: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
-    for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
-    for<'a> Vec<u8>: Encode<'a, DB> + Type<DB>,
-    for<'a> &'a [u8]: Decode<'a, DB> + Type<DB>,
-    for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
-    for<'a> Json<CaseSummary>: Decode<'a, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    CellTable::apply(tx, changes).await
-}
-
-/// Writes whole `cells` (the rebuild's, into emptied tables), inside the caller's transaction.
-pub async fn write_cells<DB>(tx: &mut Transaction<'_, DB>, cells: &BTreeMap<CellKey, Cell>) -> Result<(), StoreError>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
-    for<'a> String: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
-    for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
-    for<'a> Vec<u8>: Encode<'a, DB> + Type<DB>,
-    for<'a> &'a [u8]: Decode<'a, DB> + Type<DB>,
-    for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
-    for<'a> Json<CaseSummary>: Decode<'a, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    let cells: Vec<(&CellKey, &Cell)> = cells.iter().collect();
-    CellTable::write(&mut **tx, &cells).await
 }
 
 /// Outcome figures over the cases submitted in `[from, to)`: the whole months from the cells,

@@ -23,10 +23,10 @@ use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use tokio::sync::watch;
 
-use crate::outcome_cells::{self, apply_outcome_changes};
+use crate::outcome_cells::{self, CellTable};
 use crate::rebuild::{self, Rebuilt, When};
 use crate::store::{on_pool, Store, StoreError};
-use crate::view_rows::{self, Write};
+use crate::view_rows::{ViewRows, Write};
 
 /// Events per transaction.
 const BATCH: i64 = 500;
@@ -298,9 +298,9 @@ impl Projector {
                         }
                     }
                     let rows: Vec<&CaseSummary> = changed.iter().filter_map(|id| summaries.get(id)).collect();
-                    view_rows::write_summaries(&mut tx, &rows, Write::Upsert).await?;
+                    ViewRows::write_summaries(&mut tx, &rows, Write::Upsert).await?;
                     let changes: Vec<_> = rows.iter().map(|after| (before_batch.get(&after.id), *after)).collect();
-                    apply_outcome_changes(&mut tx, &changes).await?;
+                    CellTable::apply(&mut tx, &changes).await?;
                 }
                 MEMBER_RECORDS => {
                     let mut totals = DutyTotals::default();
@@ -338,12 +338,12 @@ impl Projector {
                                     .iter()
                                     .map(|member| (fact.stream.as_str(), member.as_str(), submitted_at))
                                     .collect();
-                                view_rows::write_member_cases(&mut tx, &carried, Write::Upsert).await?;
+                                ViewRows::write_member_cases(&mut tx, &carried, Write::Upsert).await?;
                             }
                         }
                         totals.add(effects.increments);
                     }
-                    view_rows::add_to_member_years(&mut tx, &totals.into_records()).await?;
+                    ViewRows::add_to_member_years(&mut tx, &totals.into_records()).await?;
                 }
                 other => return Err(ProjectorError::UnknownProjection(other.to_owned())),
             }

@@ -14,6 +14,7 @@
 //! keep their snapshot; writers wait for the commit: SQLite has one writer).
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use chrono::SecondsFormat;
 use domain::Timestamp;
@@ -23,10 +24,10 @@ use projections::{
 };
 use tokio::sync::mpsc;
 
-use crate::outcome_cells::write_cells;
+use crate::outcome_cells::CellTable;
 use crate::projector::ProjectorError;
 use crate::store::{on_pool, LogBound, Store, StoreError, TakeLogBound};
-use crate::view_rows::{self, Write};
+use crate::view_rows::{ViewRows, Write, CASE_SUMMARIES_COLUMNS};
 
 /// The schema the PostgreSQL rebuild fills before swapping its tables in.
 const STAGING: &str = "lianxin_rebuild";
@@ -186,9 +187,9 @@ pub async fn rebuild(
             return Ok(None);
         }
         let (schema, restore) = if postgres {
-            stage_postgres(&mut tx, &owned).await?
+            Tables::stage_postgres(&mut tx, &owned).await?
         } else {
-            (String::new(), empty_sqlite(&mut tx, &owned).await?)
+            (String::new(), Tables::empty_sqlite(&mut tx, &owned).await?)
         };
 
         let (sender, mut receiver) = mpsc::channel(2);
@@ -212,12 +213,12 @@ pub async fn rebuild(
         }
         phase("indexes built");
         if rebuilds(MEMBER_RECORDS) {
-            view_rows::add_to_member_years(&mut tx, &totals.duty.into_records()).await?;
+            ViewRows::add_to_member_years(&mut tx, &totals.duty.into_records()).await?;
         }
         if rebuilds(CASE_SUMMARIES) {
             let mut cells = BTreeMap::new();
             totals.cells.apply(&mut cells)?;
-            write_cells(&mut tx, &cells).await?;
+            CellTable::write_all(&mut tx, &cells).await?;
         }
         phase("totals written");
         if postgres {
@@ -288,7 +289,7 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Postgres> {
             ];
             copy_row(&mut data, &fields);
         }
-        copy(self, view_rows::CASE_SUMMARIES_COLUMNS, "case_summaries", data).await
+        copy(self, CASE_SUMMARIES_COLUMNS, "case_summaries", data).await
     }
 
     async fn insert_member_cases(&mut self, rows: &[(String, String, Timestamp)]) -> Result<(), StoreError> {
@@ -306,7 +307,7 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Postgres> {
 impl BulkInsert for sqlx::Transaction<'_, sqlx::Sqlite> {
     async fn insert_summaries(&mut self, rows: &[CaseSummary]) -> Result<(), StoreError> {
         let rows: Vec<&CaseSummary> = rows.iter().collect();
-        view_rows::write_summaries(self, &rows, Write::Insert).await
+        ViewRows::write_summaries(self, &rows, Write::Insert).await
     }
 
     async fn insert_member_cases(&mut self, rows: &[(String, String, Timestamp)]) -> Result<(), StoreError> {
@@ -314,7 +315,7 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Sqlite> {
             .iter()
             .map(|(case_id, member_id, submitted_at)| (case_id.as_str(), member_id.as_str(), *submitted_at))
             .collect();
-        view_rows::write_member_cases(self, &rows, Write::Insert).await
+        ViewRows::write_member_cases(self, &rows, Write::Insert).await
     }
 }
 
@@ -372,13 +373,10 @@ fn name_list(tables: &[&str]) -> String {
         .join(", ")
 }
 
-/// Creates empty copies of `tables` in the staging schema and points the transaction's writes
-/// at them. Returns the schema the views live in and the statements that give the copies the
-/// originals' constraints and indexes, to run once the rows are in.
-async fn stage_postgres<DB>(
-    tx: &mut sqlx::Transaction<'_, DB>,
-    tables: &[&str],
-) -> Result<(String, Vec<String>), StoreError>
+/// The catalog work around the load, over one sqlx backend.
+struct Tables<DB>(PhantomData<DB>);
+
+impl<DB> Tables<DB>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -386,46 +384,75 @@ where
     for<'a> String: sqlx::Decode<'a, DB> + sqlx::Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,
 {
-    let schema: String = sqlx::query_scalar("SELECT quote_ident(current_schema())")
-        .fetch_one(&mut **tx)
+    /// Creates empty copies of `tables` in the staging schema and points the transaction's writes
+    /// at them. Returns the schema the views live in and the statements that give the copies the
+    /// originals' constraints and indexes, to run once the rows are in.
+    async fn stage_postgres(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        tables: &[&str],
+    ) -> Result<(String, Vec<String>), StoreError> {
+        let schema: String = sqlx::query_scalar("SELECT quote_ident(current_schema())")
+            .fetch_one(&mut **tx)
+            .await?;
+        let names = name_list(tables);
+        // Constraints (primary keys) first, then the indexes no constraint owns.
+        let restore: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT statement FROM (\
+               SELECT 0 AS step, t.relname, 'ALTER TABLE {STAGING}.' || quote_ident(t.relname) || ' ADD CONSTRAINT ' \
+                      || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid) AS statement \
+                 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+                WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN ({names}) \
+                  AND c.contype IN ('p', 'u', 'x') \
+               UNION ALL \
+               SELECT 1, t.relname, regexp_replace(pg_get_indexdef(i.indexrelid), ' ON \\S+ USING ', \
+                      ' ON {STAGING}.' || quote_ident(t.relname) || ' USING ') \
+                 FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid \
+                WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN ({names}) \
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
+             ) s ORDER BY step, relname, statement"
+        ))
+        .fetch_all(&mut **tx)
         .await?;
-    let names = name_list(tables);
-    // Constraints (primary keys) first, then the indexes no constraint owns.
-    let restore: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT statement FROM (\
-           SELECT 0 AS step, t.relname, 'ALTER TABLE {STAGING}.' || quote_ident(t.relname) || ' ADD CONSTRAINT ' \
-                  || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid) AS statement \
-             FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
-            WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN ({names}) \
-              AND c.contype IN ('p', 'u', 'x') \
-           UNION ALL \
-           SELECT 1, t.relname, regexp_replace(pg_get_indexdef(i.indexrelid), ' ON \\S+ USING ', \
-                  ' ON {STAGING}.' || quote_ident(t.relname) || ' USING ') \
-             FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid \
-            WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN ({names}) \
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
-         ) s ORDER BY step, relname, statement"
-    ))
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut statements = vec![
-        format!("DROP SCHEMA IF EXISTS {STAGING} CASCADE"),
-        format!("CREATE SCHEMA {STAGING}"),
-    ];
-    for table in tables {
-        statements.push(format!(
-            "CREATE TABLE {STAGING}.{table} (LIKE {schema}.{table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
-             INCLUDING STORAGE INCLUDING COMMENTS)"
-        ));
+        let mut statements = vec![
+            format!("DROP SCHEMA IF EXISTS {STAGING} CASCADE"),
+            format!("CREATE SCHEMA {STAGING}"),
+        ];
+        for table in tables {
+            statements.push(format!(
+                "CREATE TABLE {STAGING}.{table} (LIKE {schema}.{table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+                 INCLUDING STORAGE INCLUDING COMMENTS)"
+            ));
+        }
+        statements.push(format!("SET LOCAL search_path = {STAGING}, {schema}"));
+        for statement in statements {
+            sqlx::query(&statement).execute(&mut **tx).await?;
+        }
+        let mut restore = restore;
+        // Fresh statistics, or the first reads after the swap are planned blind.
+        restore.extend(tables.iter().map(|table| format!("ANALYZE {STAGING}.{table}")));
+        Ok((schema, restore))
     }
-    statements.push(format!("SET LOCAL search_path = {STAGING}, {schema}"));
-    for statement in statements {
-        sqlx::query(&statement).execute(&mut **tx).await?;
+
+    /// Empties `tables` and drops their secondary indexes; returns the statements recreating them.
+    async fn empty_sqlite(tx: &mut sqlx::Transaction<'_, DB>, tables: &[&str]) -> Result<Vec<String>, StoreError> {
+        // Indexes the schema declares have their SQL; those behind PRIMARY KEY and UNIQUE do not.
+        let indexes: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({}) \
+             ORDER BY name",
+            name_list(tables)
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        for (name, _) in &indexes {
+            sqlx::query(&format!("DROP INDEX \"{name}\""))
+                .execute(&mut **tx)
+                .await?;
+        }
+        for table in tables {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
+        }
+        Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
     }
-    let mut restore = restore;
-    // Fresh statistics, or the first reads after the swap are planned blind.
-    restore.extend(tables.iter().map(|table| format!("ANALYZE {STAGING}.{table}")));
-    Ok((schema, restore))
 }
 
 /// The statements that put the staged tables in place of the old ones.
@@ -437,34 +464,6 @@ fn swap_postgres(schema: &str, tables: &[&str]) -> Vec<String> {
     }
     statements.push(format!("DROP SCHEMA {STAGING}"));
     statements
-}
-
-/// Empties `tables` and drops their secondary indexes; returns the statements recreating them.
-async fn empty_sqlite<DB>(tx: &mut sqlx::Transaction<'_, DB>, tables: &[&str]) -> Result<Vec<String>, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'a> DB::Arguments<'a>: sqlx::IntoArguments<'a, DB>,
-    for<'a> String: sqlx::Decode<'a, DB> + sqlx::Type<DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-{
-    // Indexes the schema declares have their SQL; those behind PRIMARY KEY and UNIQUE do not.
-    let indexes: Vec<(String, String)> = sqlx::query_as(&format!(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({}) \
-         ORDER BY name",
-        name_list(tables)
-    ))
-    .fetch_all(&mut **tx)
-    .await?;
-    for (name, _) in &indexes {
-        sqlx::query(&format!("DROP INDEX \"{name}\""))
-            .execute(&mut **tx)
-            .await?;
-    }
-    for table in tables {
-        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
-    }
-    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The event store: one switch between the embedded SQLite store and PostgreSQL, the schema
 //! migrations of each, the write path and the reads.
 //!
-//! Writes go through cqrs-es's `PersistedEventStore::commit` into [`EventsTable`], our
+//! Writes go through cqrs-es's `PersistedEventStore::commit` into `EventsTable`, our
 //! implementation of its repository trait: the chain is stamped and a command's events are
 //! written by one `INSERT … RETURNING position`, a single round trip that is its own
 //! transaction. (postgres-es and sqlite-es take three — `BEGIN`, an `INSERT` per event,
@@ -355,7 +355,7 @@ impl Store {
     /// SQLite has one writer at a time, so position order is commit order. PostgreSQL commits
     /// concurrently: a transaction may take a smaller position and commit later. There the log
     /// order is `(transaction_id, position)` and a page stops below the oldest running
-    /// transaction that may write to this database ([`POSTGRES_HORIZON`]): every transaction
+    /// transaction that may write to this database (`POSTGRES_HORIZON`): every transaction
     /// still to commit here has a larger id than anything returned, so its events come after
     /// the reader's cursor, never behind it.
     pub async fn log_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {

@@ -2,6 +2,8 @@
 //! rows that may exist) and the rebuild (plain inserts into emptied tables). Generic over the
 //! sqlx database so that they run inside either backend's transaction.
 
+use std::marker::PhantomData;
+
 use domain::Timestamp;
 use projections::{CaseSummary, DutyRecord};
 use sqlx::types::Json;
@@ -42,12 +44,11 @@ ON CONFLICT (member_id, year) DO UPDATE SET \
     consultations = member_years.consultations + excluded.consultations, \
     solved = member_years.solved + excluded.solved";
 
-/// Writes `rows` of `case_summaries`.
-pub async fn write_summaries<DB>(
-    tx: &mut Transaction<'_, DB>,
-    rows: &[&CaseSummary],
-    write: Write,
-) -> Result<(), StoreError>
+/// The statements, over one sqlx backend (`ViewRows::write_summaries(&mut tx, …)`).
+#[derive(Debug)]
+pub struct ViewRows<DB>(PhantomData<DB>);
+
+impl<DB> ViewRows<DB>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -55,101 +56,95 @@ where
     for<'a> String: Encode<'a, DB> + Type<DB>,
     for<'a> Option<String>: Encode<'a, DB> + Type<DB>,
     for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
     for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
     for<'a> Option<Timestamp>: Encode<'a, DB> + Type<DB>,
     for<'a> bool: Encode<'a, DB> + Type<DB>,
     for<'a> Json<CaseSummary>: Encode<'a, DB> + Type<DB>,
 {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let conflict = if write == Write::Upsert {
-            CASE_SUMMARIES_ON_CONFLICT
-        } else {
-            ""
-        };
-        let sql = format!(
-            "INSERT INTO case_summaries ({CASE_SUMMARIES_COLUMNS}) VALUES {}{conflict}",
-            parameter_rows(chunk.len(), 14)
-        );
-        let mut query = sqlx::query(&sql);
-        for case in chunk {
-            query = query
-                .bind(case.id.clone())
-                .bind(case.kind.as_str())
-                .bind(case.status.as_str())
-                .bind(case.category.clone())
-                .bind(case.jurisdiction.clone())
-                .bind(case.department.clone())
-                .bind(case.assignee().map(str::to_owned))
-                .bind(case.submitted_at)
-                .bind(case.due_at)
-                .bind(case.is_open())
-                .bind(case.title.clone())
-                .bind(case.body.clone())
-                .bind(Json((*case).clone()))
-                .bind(case.submitter_id.clone());
+    /// Writes `rows` of `case_summaries`.
+    pub async fn write_summaries(
+        tx: &mut Transaction<'_, DB>,
+        rows: &[&CaseSummary],
+        write: Write,
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let conflict = if write == Write::Upsert {
+                CASE_SUMMARIES_ON_CONFLICT
+            } else {
+                ""
+            };
+            let sql = format!(
+                "INSERT INTO case_summaries ({CASE_SUMMARIES_COLUMNS}) VALUES {}{conflict}",
+                parameter_rows(chunk.len(), 14)
+            );
+            let mut query = sqlx::query(&sql);
+            for case in chunk {
+                query = query
+                    .bind(case.id.clone())
+                    .bind(case.kind.as_str())
+                    .bind(case.status.as_str())
+                    .bind(case.category.clone())
+                    .bind(case.jurisdiction.clone())
+                    .bind(case.department.clone())
+                    .bind(case.assignee().map(str::to_owned))
+                    .bind(case.submitted_at)
+                    .bind(case.due_at)
+                    .bind(case.is_open())
+                    .bind(case.title.clone())
+                    .bind(case.body.clone())
+                    .bind(Json((*case).clone()))
+                    .bind(case.submitter_id.clone());
+            }
+            query.execute(&mut **tx).await?;
         }
-        query.execute(&mut **tx).await?;
+        Ok(())
     }
-    Ok(())
-}
 
-/// Writes `(case_id, member_id, submitted_at)` rows of `member_cases`.
-pub async fn write_member_cases<DB>(
-    tx: &mut Transaction<'_, DB>,
-    rows: &[(&str, &str, Timestamp)],
-    write: Write,
-) -> Result<(), StoreError>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
-    for<'a> String: Encode<'a, DB> + Type<DB>,
-    for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
-{
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let conflict = if write == Write::Upsert {
-            " ON CONFLICT DO NOTHING"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "INSERT INTO member_cases (case_id, member_id, submitted_at) VALUES {}{conflict}",
-            parameter_rows(chunk.len(), 3)
-        );
-        let mut query = sqlx::query(&sql);
-        for (case_id, member_id, submitted_at) in chunk {
-            query = query
-                .bind((*case_id).to_owned())
-                .bind((*member_id).to_owned())
-                .bind(*submitted_at);
+    /// Writes `(case_id, member_id, submitted_at)` rows of `member_cases`.
+    pub async fn write_member_cases(
+        tx: &mut Transaction<'_, DB>,
+        rows: &[(&str, &str, Timestamp)],
+        write: Write,
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let conflict = if write == Write::Upsert {
+                " ON CONFLICT DO NOTHING"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "INSERT INTO member_cases (case_id, member_id, submitted_at) VALUES {}{conflict}",
+                parameter_rows(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for (case_id, member_id, submitted_at) in chunk {
+                query = query
+                    .bind((*case_id).to_owned())
+                    .bind((*member_id).to_owned())
+                    .bind(*submitted_at);
+            }
+            query.execute(&mut **tx).await?;
         }
-        query.execute(&mut **tx).await?;
+        Ok(())
     }
-    Ok(())
-}
 
-/// Adds each record's counts to the member's year, creating it when missing.
-pub async fn add_to_member_years<DB>(tx: &mut Transaction<'_, DB>, records: &[DutyRecord]) -> Result<(), StoreError>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
-    for<'a> String: Encode<'a, DB> + Type<DB>,
-    for<'a> i64: Encode<'a, DB> + Type<DB>,
-{
-    for record in records {
-        sqlx::query(ADD_TO_MEMBER_YEAR)
-            .bind(record.member_id.clone())
-            .bind(i64::from(record.year))
-            .bind(i64::from(record.contacts))
-            .bind(i64::from(record.relays))
-            .bind(i64::from(record.reports))
-            .bind(i64::from(record.consultations))
-            .bind(i64::from(record.solved))
-            .execute(&mut **tx)
-            .await?;
+    /// Adds each record's counts to the member's year, creating it when missing.
+    pub async fn add_to_member_years(tx: &mut Transaction<'_, DB>, records: &[DutyRecord]) -> Result<(), StoreError> {
+        for record in records {
+            sqlx::query(ADD_TO_MEMBER_YEAR)
+                .bind(record.member_id.clone())
+                .bind(i64::from(record.year))
+                .bind(i64::from(record.contacts))
+                .bind(i64::from(record.relays))
+                .bind(i64::from(record.reports))
+                .bind(i64::from(record.consultations))
+                .bind(i64::from(record.solved))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// `rows` rows of `width` numbered parameters: `($1, $2), ($3, $4)`.
