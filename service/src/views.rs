@@ -128,13 +128,13 @@ fn push_filters<'args, DB>(
     }
     if let Some(after) = &filter.after {
         query
-            .push(format!(" AND ({submitted_at} < "))
+            // A row comparison, which both databases take as a range of the ordering index (an
+            // `OR` of the two cases is only a filter, and each page walked from the first).
+            .push(format!(" AND ({submitted_at}, {id}) < ("))
             .push_bind(after.submitted_at)
-            .push(format!(" OR ({submitted_at} = "))
-            .push_bind(after.submitted_at)
-            .push(format!(" AND {id} < "))
+            .push(", ")
             .push_bind(after.id.clone())
-            .push("))");
+            .push(")");
     }
 }
 
