@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use domain::{Kind, Status, Timestamp};
-use projections::{CaseSummary, DutyRecord, Quotas, Shortfall, Standing};
+use projections::{nanoseconds, CaseSummary, DutyRecord, Quotas, Shortfall, Standing};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
@@ -34,7 +34,9 @@ pub struct CaseFilter {
 }
 
 /// Where a page of the list ends: the last case's submission time and id. Written as
-/// `<microseconds since 1970>_<id>`, which needs no escaping in a URL.
+/// `<nanoseconds since 1970>_<id>`, which needs no escaping in a URL: the whole resolution
+/// SQLite keeps (cut to microseconds, the next page skipped a case submitted later in the same
+/// microsecond whose id sorts lower).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub submitted_at: Timestamp,
@@ -43,8 +45,8 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn parse(text: &str) -> Option<Cursor> {
-        let (micros, id) = text.split_once('_')?;
-        let submitted_at = Utc.timestamp_micros(micros.parse().ok()?).single()?;
+        let (nanos, id) = text.split_once('_')?;
+        let submitted_at = Utc.timestamp_nanos(nanos.parse().ok()?);
         (!id.is_empty()).then(|| Cursor {
             submitted_at,
             id: id.to_owned(),
@@ -54,7 +56,7 @@ impl Cursor {
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}_{}", self.submitted_at.timestamp_micros(), self.id)
+        write!(f, "{}_{}", nanoseconds(self.submitted_at), self.id)
     }
 }
 

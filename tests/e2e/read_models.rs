@@ -713,6 +713,38 @@ async fn two_years_below_quota_is_flagged_when_the_second_year_ends(backend: Bac
     );
 }
 
+/// Cases submitted within one microsecond page one by one without a skip or a repeat, whatever
+/// their ids (SQLite keeps nanoseconds).
+async fn cases_of_one_microsecond_page_without_a_skip(backend: Backend) {
+    let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap() + chrono::Duration::microseconds(7);
+    let app = TestApp::spawn_at(backend, start).await;
+    let mut ids = Vec::new();
+    for nanos in [0, 300, 600] {
+        app.set_time(start + chrono::Duration::nanoseconds(nanos));
+        ids.push(app.submitted(&suggestion()).await);
+    }
+    settled(&app).await;
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..5 {
+        let page: Value = app
+            .get(&app.tokens.staff, &format!("/api/v1/cases?limit=1{cursor}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen.extend(page["cases"].as_array().unwrap().iter().map(|case| case["id"].clone()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    ids.sort();
+    let mut seen: Vec<String> = seen.iter().map(|id| id.as_str().unwrap().to_owned()).collect();
+    seen.sort();
+    assert_eq!(seen, ids);
+}
+
 async fn the_case_list_filters_pages_and_reads_its_own_writes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut ids = Vec::new();
@@ -1132,6 +1164,7 @@ async fn the_overdue_list_counts_each_department_and_pages_its_most_overdue_case
 }
 
 on_both_backends!(
+    cases_of_one_microsecond_page_without_a_skip,
     a_projection_started_again_is_rebuilt_in_one_pass,
     two_processes_on_one_database_build_the_views_a_rebuild_builds,
     a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_history,
