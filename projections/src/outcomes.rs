@@ -38,13 +38,16 @@ pub fn month_of(at: Timestamp) -> String {
     at.format("%Y-%m").to_string()
 }
 
+/// The department group of the cases no department was assigned.
+pub const UNASSIGNED: &str = "(unassigned)";
+
 impl GroupBy {
     pub(crate) fn key(self, case: &CaseSummary) -> String {
         match self {
             GroupBy::Kind => case.kind.as_str().to_owned(),
             GroupBy::Category => case.category.clone(),
             GroupBy::Jurisdiction => case.jurisdiction.clone(),
-            GroupBy::Department => case.department.clone().unwrap_or_else(|| "(unassigned)".to_owned()),
+            GroupBy::Department => case.department.clone().unwrap_or_else(|| UNASSIGNED.to_owned()),
             GroupBy::Month => month_of(case.submitted_at),
         }
     }

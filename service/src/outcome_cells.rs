@@ -9,8 +9,8 @@ use std::marker::PhantomData;
 
 use domain::Timestamp;
 use projections::{
-    figures_of_cells, month_span, CaseSummary, Cell, CellChanges, CellKey, Counter, Counts, Dimension, GroupBy,
-    OutcomeFigures, PartialMonth,
+    figures_of_cells, month_span, nanoseconds, CaseSummary, Cell, CellChanges, CellKey, Counter, Counts, Dimension,
+    GroupBy, OutcomeFigures, PartialMonth,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
@@ -173,6 +173,35 @@ where
             .fetch_all(&mut *connection)
             .await?;
         rows.iter().map(cell_of).collect()
+    }
+
+    /// Per group of `dimension` (or of the one `group`), how many open cases are past their
+    /// deadline at `now`: the deadlines the cells keep of every month, counted without reading a
+    /// case. Groups with none are left out.
+    pub(crate) async fn open_overdue(
+        tx: &mut Transaction<'_, DB>,
+        dimension: Dimension,
+        group: Option<&str>,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, i64>, StoreError> {
+        let mut sql = "SELECT group_key, open_deadlines FROM outcome_cells WHERE dimension = $1".to_owned();
+        if group.is_some() {
+            sql.push_str(" AND group_key = $2");
+        }
+        let mut query = sqlx::query(&sql).bind(dimension.as_str().to_owned());
+        if let Some(group) = group {
+            query = query.bind(group.to_owned());
+        }
+        let now = nanoseconds(now);
+        let mut counts = BTreeMap::new();
+        for row in query.fetch_all(&mut **tx).await? {
+            let deadlines = decode(row.try_get::<&[u8], _>(1)?)?;
+            let passed = deadlines.partition_point(|deadline| *deadline < now) as i64;
+            if passed > 0 {
+                *counts.entry(row.try_get::<String, _>(0)?).or_default() += passed;
+            }
+        }
+        Ok(counts)
     }
 
     /// Writes whole `cells` (the rebuild's, into emptied tables), inside the caller's transaction.

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use domain::{Kind, Status, Timestamp};
-use projections::{nanoseconds, CaseSummary, DutyRecord, Quotas, Shortfall, Standing};
+use projections::{nanoseconds, CaseSummary, Dimension, DutyRecord, Quotas, Shortfall, Standing, UNASSIGNED};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 
 use crate::access::ListScope;
 pub use crate::outcome_cells::outcomes;
+use crate::outcome_cells::CellTable;
 use crate::store::{on_pool, Store, StoreError};
 
 /// What the case list may be narrowed to.
@@ -45,8 +46,15 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn parse(text: &str) -> Option<Cursor> {
-        let (nanos, id) = text.split_once('_')?;
-        let submitted_at = Utc.timestamp_nanos(nanos.parse().ok()?);
+        let (since_1970, id) = text.split_once('_')?;
+        let since_1970: i64 = since_1970.parse().ok()?;
+        // Cursors handed out before they carried nanoseconds carry microseconds: below 10^17 a
+        // count of nanoseconds would be before 1974, of microseconds before 5138.
+        let submitted_at = if since_1970 < 100_000_000_000_000_000 {
+            Utc.timestamp_micros(since_1970).single()?
+        } else {
+            Utc.timestamp_nanos(since_1970)
+        };
         (!id.is_empty()).then(|| Cursor {
             submitted_at,
             id: id.to_owned(),
@@ -433,14 +441,14 @@ pub async fn overdue_by_department(
     let page = filter.limit + 1;
     let (counts, rows) = on_pool!(store, |pool| {
         let mut tx = pool.begin_with(begin).await?;
-        let mut query =
-            QueryBuilder::new("SELECT department, count(*) FROM case_summaries WHERE is_open AND due_at < ");
-        query.push_bind(now);
-        if let Some(department) = wanted {
-            push_department(&mut query, department);
-        }
-        query.push(" GROUP BY department");
-        let counts: Vec<(Option<String>, i64)> = query.build_query_as().fetch_all(&mut *tx).await?;
+        // The counts from the outcome cells, which keep every open case's deadline per
+        // department and month: counting the cases themselves read an index entry per overdue case.
+        let group = wanted.map(|department| department.unwrap_or(UNASSIGNED));
+        let counts: Vec<(Option<String>, i64)> = CellTable::open_overdue(&mut tx, Dimension::Department, group, now)
+            .await?
+            .into_iter()
+            .map(|(department, count)| ((department != UNASSIGNED).then_some(department), count))
+            .collect();
         let mut rows: Vec<(Option<String>, String, String, String, String, Timestamp)> = Vec::new();
         for departments in counts.chunks(DEPARTMENTS_PER_STATEMENT) {
             let mut query = QueryBuilder::new("");
@@ -527,4 +535,26 @@ pub fn year_start(year: i32) -> Option<DateTime<Utc>> {
 
 pub fn current_year(now: Timestamp) -> i32 {
     now.year()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_as_written_and_an_older_microsecond_one_still_reads() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap() + chrono::Duration::nanoseconds(1_234_567);
+        let cursor = Cursor {
+            submitted_at: at,
+            id: "case-1".to_owned(),
+        };
+        assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+        let micros = format!("{}_case-1", at.timestamp_micros());
+        assert_eq!(
+            Cursor::parse(&micros).map(|cursor| cursor.submitted_at),
+            Some(at - chrono::Duration::nanoseconds(567))
+        );
+        assert_eq!(Cursor::parse("12_"), None);
+        assert_eq!(Cursor::parse("x_case-1"), None);
+    }
 }
