@@ -17,7 +17,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Instant;
 
-use chrono::{Datelike, Duration, Months, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, EventEnvelope};
 use domain::member_record::{LogContact, MemberCommand, MemberRecord, STREAM_PREFIX};
@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::chain;
+use crate::copy_text;
 use crate::demo::{principal, Dice, CATEGORIES, DEPARTMENTS, JURISDICTIONS, TOPICS};
 use crate::engine::{self, CommandContext, MEMBER_ID};
 use crate::store::{Store, StoreError};
@@ -183,7 +184,7 @@ impl Row {
 
     /// The row as one line of PostgreSQL's `COPY … FROM STDIN` text format.
     fn copy_line(&self, out: &mut Vec<u8>) {
-        for field in [
+        let fields = [
             self.aggregate_type.as_str(),
             &self.aggregate_id,
             &self.sequence.to_string(),
@@ -191,27 +192,9 @@ impl Row {
             &self.event_version,
             &self.payload,
             &self.metadata,
-            &self.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-        ] {
-            copy_field(out, field);
-            out.push(b'\t');
-        }
-        out.pop();
-        out.push(b'\n');
-    }
-}
-
-/// Appends `text` as one field of the `COPY` text format, whose escape character is `\`.
-/// Byte by byte is safe: these ASCII bytes never occur inside a multi-byte UTF-8 character.
-fn copy_field(out: &mut Vec<u8>, text: &str) {
-    for byte in text.bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            other => out.push(other),
-        }
+            &copy_text::time(self.recorded_at),
+        ];
+        copy_text::push_row(out, &fields.map(Some));
     }
 }
 
@@ -225,11 +208,7 @@ async fn write(store: &Store, rows: &[Row]) -> Result<(), StoreError> {
             let mut text = Vec::with_capacity(rows.len() * 1_536);
             rows.iter().for_each(|row| row.copy_line(&mut text));
             let mut connection = pool.acquire().await?;
-            let mut copy = connection
-                .copy_in_raw(&format!("COPY {EVENT_COLUMNS} FROM STDIN"))
-                .await?;
-            copy.send(text).await?;
-            copy.finish().await?;
+            copy_text::copy_in(&mut connection, EVENT_COLUMNS, text).await?;
         }
         Store::Sqlite(pool) => {
             let mut transaction = pool.begin().await?;
@@ -982,13 +961,6 @@ fn splitmix(value: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copy_text_escapes_its_own_delimiters() {
-        let mut out = Vec::new();
-        copy_field(&mut out, "a\\b\tc\nd\re 文");
-        assert_eq!(String::from_utf8(out).unwrap(), "a\\\\b\\tc\\nd\\re 文");
-    }
 
     #[test]
     fn weights_are_followed() {

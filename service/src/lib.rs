@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod copy_text;
 pub mod demo;
 pub mod engine;
 pub mod http;

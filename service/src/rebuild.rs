@@ -16,7 +16,6 @@
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-use chrono::SecondsFormat;
 use domain::Timestamp;
 use futures_util::TryStreamExt;
 use projections::{
@@ -24,6 +23,7 @@ use projections::{
 };
 use tokio::sync::mpsc;
 
+use crate::copy_text;
 use crate::outcome_cells::CellTable;
 use crate::projector::ProjectorError;
 use crate::store::{on_pool, LogBound, Store, StoreError, TakeLogBound};
@@ -270,7 +270,7 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Postgres> {
         let mut data = Vec::with_capacity(rows.len() * 2048);
         for case in rows {
             let summary = serde_json::to_string(case).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            let (submitted_at, due_at) = (copy_time(case.submitted_at), case.due_at.map(copy_time));
+            let (submitted_at, due_at) = (copy_text::time(case.submitted_at), case.due_at.map(copy_text::time));
             let fields = [
                 Some(case.id.as_str()),
                 Some(case.kind.as_str()),
@@ -287,20 +287,20 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Postgres> {
                 Some(&summary),
                 Some(&case.submitter_id),
             ];
-            copy_row(&mut data, &fields);
+            copy_text::push_row(&mut data, &fields);
         }
-        copy(self, CASE_SUMMARIES_COLUMNS, "case_summaries", data).await
+        copy_text::copy_in(self, &format!("case_summaries ({CASE_SUMMARIES_COLUMNS})"), data).await
     }
 
     async fn insert_member_cases(&mut self, rows: &[(String, String, Timestamp)]) -> Result<(), StoreError> {
         let mut data = Vec::with_capacity(rows.len() * 96);
         for (case_id, member_id, submitted_at) in rows {
-            copy_row(
+            copy_text::push_row(
                 &mut data,
-                &[Some(case_id), Some(member_id), Some(&copy_time(*submitted_at))],
+                &[Some(case_id), Some(member_id), Some(&copy_text::time(*submitted_at))],
             );
         }
-        copy(self, "case_id, member_id, submitted_at", "member_cases", data).await
+        copy_text::copy_in(self, "member_cases (case_id, member_id, submitted_at)", data).await
     }
 }
 
@@ -317,51 +317,6 @@ impl BulkInsert for sqlx::Transaction<'_, sqlx::Sqlite> {
             .collect();
         ViewRows::write_member_cases(self, &rows, Write::Insert).await
     }
-}
-
-async fn copy(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    columns: &str,
-    table: &str,
-    data: Vec<u8>,
-) -> Result<(), StoreError> {
-    if data.is_empty() {
-        return Ok(());
-    }
-    let mut copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN")).await?;
-    copy.send(data).await?;
-    copy.finish().await?;
-    Ok(())
-}
-
-/// A moment as `COPY` reads it, cut to the microseconds PostgreSQL keeps, as binding it does.
-fn copy_time(at: Timestamp) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// One row of `COPY`'s text format: fields separated by tabs, `\N` for null, and backslash,
-/// tab, newline and carriage return escaped. (sqlx sends `COPY` data as given: it has no row
-/// encoder.)
-fn copy_row(data: &mut Vec<u8>, fields: &[Option<&str>]) {
-    for (index, field) in fields.iter().enumerate() {
-        if index > 0 {
-            data.push(b'\t');
-        }
-        let Some(text) = field else {
-            data.extend_from_slice(b"\\N");
-            continue;
-        };
-        for byte in text.bytes() {
-            match byte {
-                b'\\' => data.extend_from_slice(b"\\\\"),
-                b'\t' => data.extend_from_slice(b"\\t"),
-                b'\n' => data.extend_from_slice(b"\\n"),
-                b'\r' => data.extend_from_slice(b"\\r"),
-                other => data.push(other),
-            }
-        }
-    }
-    data.push(b'\n');
 }
 
 /// `'a', 'b'`: our own table names, as SQL literals.
@@ -464,16 +419,4 @@ fn swap_postgres(schema: &str, tables: &[&str]) -> Vec<String> {
     }
     statements.push(format!("DROP SCHEMA {STAGING}"));
     statements
-}
-
-#[cfg(test)]
-mod tests {
-    use super::copy_row;
-
-    #[test]
-    fn copy_rows_escape_what_the_text_format_reserves() {
-        let mut data = Vec::new();
-        copy_row(&mut data, &[Some("a\tb"), None, Some("c\\d\ne\rf"), Some("")]);
-        assert_eq!(data, b"a\\tb\t\\N\tc\\\\d\\ne\\rf\t\n");
-    }
 }
