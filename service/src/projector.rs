@@ -247,8 +247,6 @@ impl Projector {
     /// `false` when another runner moved the checkpoint first (nothing is written).
     async fn apply_batch(&self, name: &'static str, from: i64, batch: &[Fact]) -> Result<bool, ProjectorError> {
         const CLAIM: &str = "UPDATE projection_checkpoints SET position = position WHERE name = $1 AND position = $2";
-        const MOVE: &str =
-            "UPDATE projection_checkpoints SET position = $1, updated_at = CURRENT_TIMESTAMP WHERE name = $2";
         let last = batch.last().map_or(from, |fact| fact.position);
         on_pool!(&self.store, |pool| {
             let mut tx = pool.begin().await?;
@@ -353,7 +351,11 @@ impl Projector {
                     return Err(ProjectorError::InjectedFault(name.to_owned()));
                 }
             }
-            sqlx::query(MOVE).bind(last).bind(name).execute(&mut *tx).await?;
+            sqlx::query(MOVE_CHECKPOINT)
+                .bind(last)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(true)
@@ -522,6 +524,11 @@ impl Projector {
         Ok(dump)
     }
 }
+
+/// Sets a projection's checkpoint (`$2`) to a position (`$1`), inside the transaction that
+/// wrote the views up to it.
+pub(crate) const MOVE_CHECKPOINT: &str =
+    "UPDATE projection_checkpoints SET position = $1, updated_at = CURRENT_TIMESTAMP WHERE name = $2";
 
 /// Ids per `IN (…)` list when a batch reads the summaries it touches.
 const ROWS_PER_STATEMENT: usize = 500;

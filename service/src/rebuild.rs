@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::copy_text;
 use crate::outcome_cells::CellTable;
-use crate::projector::ProjectorError;
+use crate::projector::{ProjectorError, MOVE_CHECKPOINT};
 use crate::store::{on_pool, LogBound, Store, StoreError, TakeLogBound};
 use crate::view_rows::{ViewRows, Write, CASE_SUMMARIES_COLUMNS};
 
@@ -227,13 +227,11 @@ pub async fn rebuild(
             }
         }
         for name in names {
-            sqlx::query(
-                "UPDATE projection_checkpoints SET position = $1, updated_at = CURRENT_TIMESTAMP WHERE name = $2",
-            )
-            .bind(bound.last())
-            .bind(*name)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(MOVE_CHECKPOINT)
+                .bind(bound.last())
+                .bind(*name)
+                .execute(&mut *tx)
+                .await?;
         }
         if before_commit(bound.last()) {
             // Dropping the transaction rolls everything back, as a crash would.
