@@ -72,6 +72,16 @@ pub struct Fact {
     pub payload: Payload,
 }
 
+impl Fact {
+    /// When the case was submitted, if this is its submission.
+    pub fn submitted_at(&self) -> Option<Timestamp> {
+        match &self.payload {
+            Payload::Case(CaseFact::Submitted(submitted)) => Some(submitted.at),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     Case(CaseFact),

@@ -317,18 +317,13 @@ impl Projector {
                         if !effects.carried_by.is_empty() {
                             // The members' case lists are ordered by the case's submission,
                             // which the log's first event of the case states.
-                            let submitted_at = match &fact.payload {
-                                Payload::Case(CaseFact::Submitted(submitted)) => Some(submitted.at),
-                                _ => sqlx::query_scalar::<_, Json<CaseFact>>(
-                                    "SELECT payload FROM events WHERE aggregate_id = $1 AND sequence = 1",
-                                )
-                                .bind(&fact.stream)
-                                .fetch_optional(&mut *tx)
-                                .await?
-                                .and_then(|first| match first.0 {
-                                    CaseFact::Submitted(submitted) => Some(submitted.at),
-                                    _ => None,
-                                }),
+                            let submitted_at = match fact.submitted_at() {
+                                Some(at) => Some(at),
+                                None => self
+                                    .store
+                                    .first_fact(&fact.stream)
+                                    .await?
+                                    .and_then(|first| first.submitted_at()),
                             };
                             if let Some(submitted_at) = submitted_at {
                                 let carried: Vec<(&str, &str, Timestamp)> = effects

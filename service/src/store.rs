@@ -414,6 +414,21 @@ impl Store {
         Ok(rows)
     }
 
+    /// The first fact of a stream (a case's submission), if it has one.
+    pub async fn first_fact(&self, stream: &str) -> Result<Option<Fact>, StoreError> {
+        let columns = match self {
+            Store::Postgres(_) => postgres_fact_columns!(),
+            Store::Sqlite(_) => sqlite_fact_columns!(),
+        };
+        let sql = format!("SELECT {columns} FROM events WHERE aggregate_id = $1 AND sequence = 1");
+        Ok(on_pool!(self, |pool| {
+            match sqlx::query(&sql).bind(stream).fetch_optional(pool).await? {
+                Some(row) => Some(fact(&row)?),
+                None => None,
+            }
+        }))
+    }
+
     /// Every fact up to `bound`, stream by stream, each stream in sequence order, as a stream
     /// of rows: memory stays flat however long the log is.
     pub fn facts_by_stream(&self, bound: &LogBound) -> BoxStream<'_, Result<Fact, StoreError>> {
