@@ -21,7 +21,7 @@ use crate::engine::{Clock, Engine, EngineError};
 use crate::projector::{Projector, ProjectorError};
 use crate::store::{Store, StoreError};
 use crate::tokens::Principal;
-use crate::views::{self, CaseFilter};
+use crate::views::{self, CaseFilter, OverdueFilter};
 
 /// Cases per page of the list, as the dashboard asks for them.
 const PAGE: i64 = 50;
@@ -322,7 +322,7 @@ impl Reader<'_> {
                 1
             }
             Read::Assessment => views::assessment(store, year, &self.quotas, now).await?.members.len(),
-            Read::Overdue => views::overdue(store, now)
+            Read::Overdue => views::overdue_by_department(store, &OverdueFilter::default(), now)
                 .await?
                 .iter()
                 .map(|department| department.count)

@@ -34,13 +34,13 @@ pub struct CaseFilter {
     pub scope: ListScope,
 }
 
-/// Where a page of the list ends: the last case's submission time and id. Written as
-/// `<nanoseconds since 1970>_<id>`, which needs no escaping in a URL: the whole resolution
-/// SQLite keeps (cut to microseconds, the next page skipped a case submitted later in the same
-/// microsecond whose id sorts lower).
+/// Where a page ends: the last case's time (its submission in the case list, its deadline in the
+/// overdue list) and id. Written as `<nanoseconds since 1970>_<id>`, which needs no escaping in
+/// a URL: the whole resolution SQLite keeps (cut to microseconds, the next page skipped a case
+/// of the same microsecond whose id sorts lower, or showed its own case again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    pub submitted_at: Timestamp,
+    pub at: Timestamp,
     pub id: String,
 }
 
@@ -50,21 +50,18 @@ impl Cursor {
         let since_1970: i64 = since_1970.parse().ok()?;
         // Cursors handed out before they carried nanoseconds carry microseconds: below 10^17 a
         // count of nanoseconds would be before 1974, of microseconds before 5138.
-        let submitted_at = if since_1970 < 100_000_000_000_000_000 {
+        let at = if since_1970 < 100_000_000_000_000_000 {
             Utc.timestamp_micros(since_1970).single()?
         } else {
             Utc.timestamp_nanos(since_1970)
         };
-        (!id.is_empty()).then(|| Cursor {
-            submitted_at,
-            id: id.to_owned(),
-        })
+        (!id.is_empty()).then(|| Cursor { at, id: id.to_owned() })
     }
 }
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}_{}", nanoseconds(self.submitted_at), self.id)
+        write!(f, "{}_{}", nanoseconds(self.at), self.id)
     }
 }
 
@@ -141,7 +138,7 @@ fn push_filters<'args, DB>(
             // A row comparison, which both databases take as a range of the ordering index (an
             // `OR` of the two cases is only a filter, and each page walked from the first).
             .push(format!(" AND ({submitted_at}, {id}) < ("))
-            .push_bind(after.submitted_at)
+            .push_bind(after.at)
             .push(", ")
             .push_bind(after.id.clone())
             .push(")");
@@ -206,7 +203,7 @@ pub async fn list_cases(
     rows.truncate(usize::try_from(filter.limit).unwrap_or_default());
     let cases: Vec<CaseSummary> = rows.into_iter().map(|row| row.0).collect();
     let next = more.then(|| cases.last()).flatten().map(|last| Cursor {
-        submitted_at: last.submitted_at,
+        at: last.submitted_at,
         id: last.id.clone(),
     });
     Ok((cases, next))
@@ -350,7 +347,7 @@ pub struct OverdueFilter {
     /// One department only; `""` for the cases no department was assigned.
     pub department: Option<String>,
     /// Within that department, the cases after this one.
-    pub after: Option<OverdueCursor>,
+    pub after: Option<Cursor>,
     /// Cases per department.
     pub limit: i64,
 }
@@ -372,41 +369,13 @@ impl Default for OverdueFilter {
     }
 }
 
-/// Where a page of one department's overdue cases ends: the last case's deadline and id.
-/// Written as `<nanoseconds since 1970>_<id>`: SQLite keeps a deadline's nanoseconds, and a
-/// cursor cut to microseconds would fall before its own case and show it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverdueCursor {
-    pub due_at: Timestamp,
-    pub id: String,
-}
-
-impl OverdueCursor {
-    pub fn parse(text: &str) -> Option<OverdueCursor> {
-        let (nanos, id) = text.split_once('_')?;
-        let due_at = Utc.timestamp_nanos(nanos.parse().ok()?);
-        (!id.is_empty()).then(|| OverdueCursor {
-            due_at,
-            id: id.to_owned(),
-        })
-    }
-}
-
-impl std::fmt::Display for OverdueCursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Deadlines are years from 1677 to 2262, which nanoseconds in an i64 reach.
-        let nanos = self.due_at.timestamp_nanos_opt().unwrap_or_default();
-        write!(f, "{nanos}_{}", self.id)
-    }
-}
-
 /// Departments per statement of the overdue list's cases: each is one `SELECT` of a
 /// `UNION ALL`, and SQLite takes at most 500.
 const DEPARTMENTS_PER_STATEMENT: usize = 100;
 
-/// Open cases past their deadline by department: each department's count (one grouped query)
-/// and its most overdue cases up to `filter.limit` (one index range each, on
-/// `case_summaries_open_by_department`, all in one `UNION ALL`), departments in name order.
+/// Open cases past their deadline by department: each department's count (from the outcome
+/// cells' open deadlines) and its most overdue cases up to `filter.limit` (one index range each,
+/// on `case_summaries_open_by_department`, all in one `UNION ALL`), departments in name order.
 /// Reads the filter columns only, never the summaries, in one snapshot, so that the counts and
 /// the cases agree.
 pub async fn overdue_by_department(
@@ -465,7 +434,7 @@ pub async fn overdue_by_department(
                 if let Some(after) = &filter.after {
                     query
                         .push(" AND (due_at, id) > (")
-                        .push_bind(after.due_at)
+                        .push_bind(after.at)
                         .push(", ")
                         .push_bind(after.id.clone())
                         .push(")");
@@ -502,8 +471,8 @@ pub async fn overdue_by_department(
             continue;
         };
         if group.cases.len() == limit {
-            let last = group.cases.last().map(|case| OverdueCursor {
-                due_at: case.due_at,
+            let last = group.cases.last().map(|case| Cursor {
+                at: case.due_at,
                 id: case.id.clone(),
             });
             group.next_cursor = last.map(|cursor| cursor.to_string());
@@ -520,12 +489,6 @@ pub async fn overdue_by_department(
         });
     }
     Ok(departments.into_values().collect())
-}
-
-/// The overdue list with no parameters: every department, the default number of its most
-/// overdue cases each.
-pub async fn overdue(store: &Store, now: Timestamp) -> Result<Vec<OverdueByDepartment>, StoreError> {
-    overdue_by_department(store, &OverdueFilter::default(), now).await
 }
 
 /// The first moment of `year`, UTC.
@@ -545,13 +508,13 @@ mod tests {
     fn a_cursor_reads_back_as_written_and_an_older_microsecond_one_still_reads() {
         let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap() + chrono::Duration::nanoseconds(1_234_567);
         let cursor = Cursor {
-            submitted_at: at,
+            at,
             id: "case-1".to_owned(),
         };
         assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
         let micros = format!("{}_case-1", at.timestamp_micros());
         assert_eq!(
-            Cursor::parse(&micros).map(|cursor| cursor.submitted_at),
+            Cursor::parse(&micros).map(|cursor| cursor.at),
             Some(at - chrono::Duration::nanoseconds(567))
         );
         assert_eq!(Cursor::parse("12_"), None);

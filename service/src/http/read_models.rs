@@ -21,9 +21,7 @@ use super::AppState;
 use crate::access::{self, ListScope, Operation};
 use crate::engine::Logged;
 use crate::projector::Checkpoint;
-use crate::views::{
-    self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueCursor, OverdueFilter,
-};
+use crate::views::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueFilter};
 
 /// How long a read waits for a projection to reach `min_position`.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
@@ -315,7 +313,7 @@ pub async fn overdue(
             ))
         }
         Some(text) => Some(
-            OverdueCursor::parse(text)
+            Cursor::parse(text)
                 .ok_or_else(|| ApiError::InvalidQuery("`cursor` is not one this list gave".to_owned()))?,
         ),
         None => None,
