@@ -664,14 +664,7 @@ fn suggestion(walk: &mut Walk<'_, Suggestion>, cast: &Cast) {
         walk.act(staff, ActionInput::Classify(Classify { category }));
     }
     walk.wait(6);
-    let department = cast.department.to_owned();
-    walk.act(
-        staff,
-        ActionInput::Assign(Assign {
-            department,
-            due_at: None,
-        }),
-    );
+    walk.act(staff, assign(cast.department));
     if walk.dice.chance(12) {
         // Stalls past its deadline; some are escalated, and half of those then move again.
         walk.now += Duration::days(16 + walk.dice.below(10) as i64);
@@ -753,14 +746,7 @@ fn reassign(walk: &mut Walk<'_, Suggestion>, staff: &Principal, why: &str) {
 fn micro_consultation(walk: &mut Walk<'_, MicroConsultation>, cast: &Cast) {
     let staff = &cast.staff;
     walk.wait(4);
-    let department = cast.department.to_owned();
-    walk.act(
-        staff,
-        ActionInput::Assign(Assign {
-            department,
-            due_at: None,
-        }),
-    );
+    walk.act(staff, assign(cast.department));
     if walk.dice.chance(10) {
         return;
     }
@@ -815,14 +801,7 @@ fn micro_consultation(walk: &mut Walk<'_, MicroConsultation>, cast: &Cast) {
 fn joint_research(walk: &mut Walk<'_, JointResearch>, cast: &Cast) {
     let staff = &cast.staff;
     walk.wait(10);
-    let department = cast.department.to_owned();
-    walk.act(
-        staff,
-        ActionInput::Assign(Assign {
-            department,
-            due_at: None,
-        }),
-    );
+    walk.act(staff, assign(cast.department));
     if walk.dice.chance(10) {
         return;
     }
@@ -899,6 +878,14 @@ fn note(action: fn(Note) -> ActionInput, note: &str) -> ActionInput {
 fn reason(action: fn(Reason) -> ActionInput, reason: &str) -> ActionInput {
     action(Reason {
         reason: reason.to_owned(),
+    })
+}
+
+/// Assigned to `department` with the kind's default deadline.
+fn assign(department: &str) -> ActionInput {
+    ActionInput::Assign(Assign {
+        department: department.to_owned(),
+        due_at: None,
     })
 }
 
