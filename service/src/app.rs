@@ -10,10 +10,10 @@ use projections::Quotas;
 use tokio::net::TcpListener;
 
 use crate::config::StoreSettings;
-use crate::engine::{Clock, Engine};
 use crate::http::{self, AppState, RateLimits};
-use crate::projector::Projector;
+use crate::read::projector::Projector;
 use crate::store::{Store, StoreError};
+use crate::write::engine::{Clock, Engine};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

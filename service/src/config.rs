@@ -10,7 +10,7 @@ use domain::Policy;
 use projections::Quotas;
 
 use crate::app::ServiceOptions;
-use crate::engine::Clock;
+use crate::write::engine::Clock;
 
 /// Where the events live: PostgreSQL when `DATABASE_URL` names one, else the embedded store.
 #[derive(Clone, Args)]

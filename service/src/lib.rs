@@ -1,25 +1,15 @@
-//! lianxin's service: event store wiring, the HTTP API, the `lianxin` command line and
-//! telemetry, around the pure `domain` crate.
+//! lianxin's service: event store wiring, the HTTP API and telemetry, around the pure `domain`
+//! and `projections` crates. Each folder is one room: `write` (commands to events), `store`
+//! (the events table), `read` (projections and the queries over them), `access` (who may do
+//! what), `audit` (proving the log), `http` (the API). The `lianxin` command line and the
+//! tooling live in the `cli` crate, over this crate's public interface.
 
 pub mod access;
 pub mod app;
 pub mod audit;
-pub mod bench;
-pub mod bulk;
-pub mod chain;
-pub mod cli;
 pub mod config;
-pub mod copy_text;
-pub mod demo;
-pub mod engine;
 pub mod http;
-pub mod outcome_cells;
-pub mod projector;
-pub mod public;
-pub mod rebuild;
-pub mod scale;
+pub mod read;
 pub mod store;
 pub mod telemetry;
-pub mod tokens;
-pub mod view_rows;
-pub mod views;
+pub mod write;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use service::tokens;
+use service::access::tokens;
 use tests::{on_both_backends, problem, suggestion, Backend, TestApp, MEMBER_ID};
 
 const OK: u16 = 200;

@@ -2,7 +2,7 @@
 //! not for tests to assert).
 
 use indicatif::ProgressBar;
-use service::bench::{self, Target};
+use lianxin::bench::{self, Target};
 use tests::{on_both_backends, Backend, TestStore};
 
 async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(backend: Backend) {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::Datelike;
 use fantoccini::{ClientBuilder, Locator};
 use indicatif::ProgressBar;
+use lianxin::demo;
 use serde_json::{json, Value};
-use service::demo;
 use tests::{Backend, TestApp};
 
 /// chromedriver on a free port, stopped when dropped.

@@ -2,9 +2,10 @@
 
 use chrono::{TimeZone, Utc};
 use indicatif::ProgressBar;
+use lianxin::demo;
 use projections::{GroupBy, Quotas, PROJECTIONS};
-use service::projector::Projector;
-use service::{demo, views};
+use service::read::projector::Projector;
+use service::read::queries as views;
 use tests::{on_both_backends, Backend, TestStore};
 
 /// Seeds a year and reads back what a dashboard would show of it.

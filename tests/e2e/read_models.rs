@@ -10,10 +10,10 @@ use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
 use projections::{outcome_figures, CaseSummary, GroupBy};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use service::engine::{Clock, CommandContext, Engine};
-use service::projector::Projector;
+use service::access::tokens::Principal;
+use service::read::projector::Projector;
 use service::store::Store;
-use service::tokens::Principal;
+use service::write::engine::{Clock, CommandContext, Engine};
 use tests::{on_both_backends, problem, suggestion, Backend, TestApp, TestStore, MEMBER_ID};
 
 /// A small, fixed-seed generator (xorshift64*): the same sequence on every run.
@@ -373,7 +373,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
         assert!(failed.is_err(), "{name}: the injected fault stops the batch");
     }
     let after_crash = projector.checkpoints().await.unwrap();
-    let positions = |checkpoints: &[service::projector::Checkpoint]| -> Vec<i64> {
+    let positions = |checkpoints: &[service::read::projector::Checkpoint]| -> Vec<i64> {
         checkpoints.iter().map(|checkpoint| checkpoint.position).collect()
     };
     assert_eq!(

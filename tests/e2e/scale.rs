@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
+use lianxin::bulk::{self, BulkPlan};
+use lianxin::scale::{self, ScaleSettings};
 use serde_json::Value;
-use service::bulk::{self, BulkPlan};
-use service::scale::{self, ScaleSettings};
 use service::store::Store;
 use tests::{on_both_backends, Backend, TestStore};
 

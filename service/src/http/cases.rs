@@ -15,10 +15,10 @@ use super::extract::{read_json, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access;
+use crate::access::public::{self, PersonalData};
 use crate::audit::{self, BrokenLink};
-use crate::engine::{AsOf, CaseSnapshot, Written};
-use crate::public::{self, PersonalData};
 use crate::store::StoredEvent;
+use crate::write::engine::{AsOf, CaseSnapshot, Written};
 use projections::meta;
 
 /// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
@@ -40,7 +40,7 @@ fn path_error(rejection: PathRejection) -> ApiError {
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = domain::Submit,
-    responses((status = 201, description = "submitted", body = crate::engine::Written)))]
+    responses((status = 201, description = "submitted", body = crate::write::engine::Written)))]
 pub async fn submit(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -59,7 +59,7 @@ pub async fn submit(
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/{action}", tag = "cases",
     params(("id" = String, Path, description = "the case id (a UUID)"), ("action" = domain::Action, Path, description = "the action; its body is the schema of the same name")),
-    responses((status = 200, description = "done", body = crate::engine::Written)))]
+    responses((status = 200, description = "done", body = crate::write::engine::Written)))]
 pub async fn act(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,

@@ -14,9 +14,9 @@ use tower_http::request_id::RequestId;
 
 use super::problem::ApiError;
 use super::AppState;
-use crate::chain;
-use crate::engine::{CommandContext, Idempotency};
-use crate::tokens::{self, Principal};
+use crate::access::tokens::{self, Principal};
+use crate::write::chain;
+use crate::write::engine::{CommandContext, Idempotency};
 
 /// A JSON request body, read as `T`. Bad syntax is a 400; well-formed JSON of the wrong shape
 /// (missing, unknown or mistyped fields) is a 422. An empty body reads as `{}`.

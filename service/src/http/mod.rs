@@ -25,8 +25,8 @@ use tracing::Level;
 pub use problem::ApiError;
 pub use rate_limit::RateLimits;
 
-use crate::engine::Engine;
-use crate::projector::Projector;
+use crate::read::projector::Projector;
+use crate::write::engine::Engine;
 use projections::Quotas;
 
 /// Large enough for a 20,000-character body in any script, JSON-escaped.

@@ -10,9 +10,9 @@ use domain::CaseError;
 use serde_json::{Map, Value};
 
 use crate::access::Denied;
-use crate::engine::EngineError;
-use crate::projector::ProjectorError;
+use crate::read::projector::ProjectorError;
 use crate::store::StoreError;
+use crate::write::engine::EngineError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -16,9 +16,9 @@ use uuid::Uuid;
 use super::extract::{CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
-use crate::engine::{AsOf, Written};
-use crate::public::{self, PersonalData};
-use crate::tokens::Principal;
+use crate::access::public::{self, PersonalData};
+use crate::access::tokens::Principal;
+use crate::write::engine::{AsOf, Written};
 
 /// What an anonymous citizen sends.
 #[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
@@ -210,7 +210,7 @@ pub async fn status(
 
 #[utoipa::path(post, path = "/api/v1/public/suggestions/{id}/feedback", tag = "public", security(()),
     params(("id" = String, Path, description = "the case id"), CodeQuery), request_body = domain::Feedback,
-    responses((status = 200, description = "rated", body = crate::engine::Written)))]
+    responses((status = 200, description = "rated", body = crate::write::engine::Written)))]
 pub async fn feedback(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,

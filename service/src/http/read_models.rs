@@ -19,9 +19,9 @@ use super::extract::{Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::{self, ListScope, Operation};
-use crate::engine::Logged;
-use crate::projector::Checkpoint;
-use crate::views::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueFilter};
+use crate::read::projector::Checkpoint;
+use crate::read::queries::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueFilter};
+use crate::write::engine::Logged;
 
 /// How long a read waits for a projection to reach `min_position`.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
@@ -133,7 +133,7 @@ pub async fn list(
         caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     }
     let now = state.engine.clock().now();
-    let (cases, next) = views::list_cases(state.engine.store(), &filter, now).await?;
+    let (cases, next) = queries::list_cases(state.engine.store(), &filter, now).await?;
     Ok(Json(CasePage {
         cases,
         next_cursor: next.map(|cursor| cursor.to_string()),
@@ -171,14 +171,14 @@ pub async fn outcomes(
     let now = state.engine.clock().now();
     let from = match params.from.as_deref() {
         Some(text) => moment("from", text)?,
-        None => views::year_start(views::current_year(now)).unwrap_or(now),
+        None => queries::year_start(queries::current_year(now)).unwrap_or(now),
     };
     let to = optional_moment("to", params.to.as_deref())?.unwrap_or(now + chrono::Duration::seconds(1));
     if to <= from {
         return Err(ApiError::InvalidQuery("`to` must be after `from`".to_owned()));
     }
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
-    let groups = views::outcomes(state.engine.store(), from, to, params.group_by, now).await?;
+    let groups = queries::outcomes(state.engine.store(), from, to, params.group_by, now).await?;
     Ok(Json(Outcomes {
         from,
         to,
@@ -196,7 +196,7 @@ pub struct YearQuery {
 }
 
 fn year(state: &AppState, year: Option<i32>) -> Result<i32, ApiError> {
-    let year = year.unwrap_or_else(|| views::current_year(state.engine.clock().now()));
+    let year = year.unwrap_or_else(|| queries::current_year(state.engine.clock().now()));
     if (2000..=2200).contains(&year) {
         Ok(year)
     } else {
@@ -229,7 +229,7 @@ pub async fn member_record(
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     let now = state.engine.clock().now();
     Ok(Json(
-        views::member_record(state.engine.store(), &member, year, &state.quotas, now).await?,
+        queries::member_record(state.engine.store(), &member, year, &state.quotas, now).await?,
     ))
 }
 
@@ -246,13 +246,13 @@ pub async fn assessment(
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     let now = state.engine.clock().now();
     Ok(Json(
-        views::assessment(state.engine.store(), year, &state.quotas, now).await?,
+        queries::assessment(state.engine.store(), year, &state.quotas, now).await?,
     ))
 }
 
 #[utoipa::path(post, path = "/api/v1/members/{id}/contacts", tag = "members", params(("id" = String, Path, description = "the member id")),
     request_body = domain::member_record::LogContact,
-    responses((status = 201, description = "logged", body = crate::engine::Logged)))]
+    responses((status = 201, description = "logged", body = crate::write::engine::Logged)))]
 pub async fn log_contact(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -326,7 +326,7 @@ pub async fn overdue(
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();
     Ok(Json(
-        views::overdue_by_department(state.engine.store(), &filter, now).await?,
+        queries::overdue_by_department(state.engine.store(), &filter, now).await?,
     ))
 }
 

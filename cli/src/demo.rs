@@ -12,9 +12,9 @@ use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::engine::{Clock, CommandContext, Engine, EngineError};
-use crate::store::{Store, StoreError};
-use crate::tokens::Principal;
+use service::access::tokens::Principal;
+use service::store::{Store, StoreError};
+use service::write::engine::{Clock, CommandContext, Engine, EngineError};
 
 /// The nine banners and districts of the demo city, and the city itself.
 pub const JURISDICTIONS: [&str; 9] = [

@@ -13,6 +13,8 @@
 //! SQL text is shared by both backends where it can be: SQLite reads `$1, $2, …` as named
 //! parameters numbered in order of first appearance, so they must appear in ascending order.
 
+pub mod copy_text;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -36,7 +38,7 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, QueryBuilder, Row, Type};
 
-use crate::chain;
+use crate::write::chain;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");

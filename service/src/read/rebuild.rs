@@ -23,11 +23,11 @@ use projections::{
 };
 use tokio::sync::mpsc;
 
-use crate::copy_text;
-use crate::outcome_cells::CellTable;
-use crate::projector::{ProjectorError, MOVE_CHECKPOINT};
+use crate::read::outcome_cells::CellTable;
+use crate::read::projector::{ProjectorError, MOVE_CHECKPOINT};
+use crate::read::view_rows::{ViewRows, Write, CASE_SUMMARIES_COLUMNS};
+use crate::store::copy_text;
 use crate::store::{on_pool, LogBound, Store, StoreError, TakeLogBound};
-use crate::view_rows::{ViewRows, Write, CASE_SUMMARIES_COLUMNS};
 
 /// The schema the PostgreSQL rebuild fills before swapping its tables in.
 const STAGING: &str = "lianxin_rebuild";

@@ -23,10 +23,10 @@ use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use tokio::sync::watch;
 
-use crate::outcome_cells::{self, CellTable};
-use crate::rebuild::{self, Rebuilt, When};
+use crate::read::outcome_cells::{self, CellTable};
+use crate::read::rebuild::{self, Rebuilt, When};
+use crate::read::view_rows::{ViewRows, Write};
 use crate::store::{on_pool, Store, StoreError};
-use crate::view_rows::{ViewRows, Write};
 
 /// Events per transaction.
 const BATCH: i64 = 500;
@@ -357,7 +357,7 @@ impl Projector {
     }
 
     /// Rebuilds the projections `names` from the whole log in one pass and one transaction
-    /// (see [`crate::rebuild`]); `progress` is told the number of events read so far.
+    /// (see [`crate::read::rebuild`]); `progress` is told the number of events read so far.
     pub async fn rebuild(&self, names: &[&str], progress: impl Fn(u64) + Send) -> Result<Rebuilt, ProjectorError> {
         // `Always` rebuilds whatever the checkpoints say, so there is always a result.
         Ok(self

@@ -12,16 +12,16 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use projections::{GroupBy, Quotas, PROJECTIONS};
 use serde::Serialize;
 
-use crate::access::ListScope;
-use crate::audit;
 use crate::bench::percentile;
 use crate::bulk::{self, BulkError, BulkPlan, Generated};
 use crate::demo::{Dice, CATEGORIES, JURISDICTIONS, TOPICS};
-use crate::engine::{Clock, Engine, EngineError};
-use crate::projector::{Projector, ProjectorError};
-use crate::store::{Store, StoreError};
-use crate::tokens::Principal;
-use crate::views::{self, CaseFilter, OverdueFilter};
+use service::access::tokens::Principal;
+use service::access::ListScope;
+use service::audit;
+use service::read::projector::{Projector, ProjectorError};
+use service::read::queries::{self as views, CaseFilter, OverdueFilter};
+use service::store::{Store, StoreError};
+use service::write::engine::{Clock, Engine, EngineError};
 
 /// Cases per page of the list, as the dashboard asks for them.
 const PAGE: i64 = 50;

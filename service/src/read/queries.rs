@@ -11,8 +11,8 @@ use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 
 use crate::access::ListScope;
-pub use crate::outcome_cells::outcomes;
-use crate::outcome_cells::CellTable;
+pub use crate::read::outcome_cells::outcomes;
+use crate::read::outcome_cells::CellTable;
 use crate::store::{on_pool, Store, StoreError};
 
 /// What the case list may be narrowed to.

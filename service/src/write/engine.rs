@@ -19,10 +19,10 @@ use domain::member_record::{LogContact, MemberCommand, MemberError, MemberRecord
 use projections::meta;
 use tokio::sync::watch;
 
+use crate::access::tokens::Principal;
 use crate::access::{self, CaseAccess, Denied, Operation};
-use crate::chain;
 use crate::store::{self, Store, StoreError, StoredEvent};
-use crate::tokens::Principal;
+use crate::write::chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -432,7 +432,7 @@ pub const MEMBER_ID: &str = "member_id";
 /// What every event of a command carries beside its payload. `prev_hash` is read by the
 /// chained repository, which adds the event's own `hash`. The bulk generator passes command
 /// ids of its own so that its log is the same for the same seed.
-pub(crate) fn metadata(
+pub fn metadata(
     aggregate_type: &str,
     context: &CommandContext,
     prev_hash: &str,

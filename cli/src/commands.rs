@@ -9,17 +9,17 @@ use clap::{Parser, Subcommand};
 use domain::Role;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::app::{self, Application};
-use crate::audit;
 use crate::bench;
 use crate::bulk::BulkPlan;
-use crate::config::{ServeSettings, StoreSettings};
 use crate::demo;
-use crate::projector::Projector;
 use crate::scale;
-use crate::telemetry::{self, LogFormat};
-use crate::tokens::{self, NewToken};
 use projections::PROJECTIONS;
+use service::access::tokens::{self, NewToken};
+use service::app::{self, Application};
+use service::audit;
+use service::config::{ServeSettings, StoreSettings};
+use service::read::projector::Projector;
+use service::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -33,12 +33,12 @@ use sqlx::QueryBuilder;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::chain;
-use crate::copy_text;
 use crate::demo::{principal, Dice, CATEGORIES, DEPARTMENTS, JURISDICTIONS, TOPICS};
-use crate::engine::{self, CommandContext, MEMBER_ID};
-use crate::store::{Store, StoreError};
-use crate::tokens::Principal;
+use service::access::tokens::Principal;
+use service::store::copy_text;
+use service::store::{Store, StoreError};
+use service::write::chain;
+use service::write::engine::{self, CommandContext, MEMBER_ID};
 
 /// Events handed to the writer at once: one `COPY` or one SQLite transaction.
 const BATCH_ROWS: usize = 10_000;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::access::tokens::hash;
 use crate::store::{on_pool, Store, StoreError};
-use crate::tokens::hash;
 
 /// Name and phone a citizen may leave for staff to call back; never shown publicly.
 #[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

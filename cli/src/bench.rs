@@ -14,10 +14,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::engine::{Clock, CommandContext, Engine, EngineError};
-use crate::projector::{Projector, ProjectorError};
-use crate::store::{Store, StoreError};
-use crate::tokens::Principal;
+use service::access::tokens::Principal;
+use service::read::projector::{Projector, ProjectorError};
+use service::store::{Store, StoreError};
+use service::write::engine::{Clock, CommandContext, Engine, EngineError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

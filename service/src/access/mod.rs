@@ -19,9 +19,12 @@
 //! A case the caller may not read is "not found" (404), so its existence is not revealed; an
 //! operation the caller's role may not do is "forbidden" (403).
 
+pub mod public;
+pub mod tokens;
+
 use domain::{Action, Actor, Kind, Role};
 
-use crate::tokens::Principal;
+use crate::access::tokens::Principal;
 
 /// What a rule needs to know about a case.
 #[derive(Debug, Clone, PartialEq, Eq)]

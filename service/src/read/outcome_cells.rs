@@ -15,9 +15,9 @@ use projections::{
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
 
-use crate::projector::ProjectorError;
+use crate::read::projector::ProjectorError;
+use crate::read::view_rows::parameter_rows;
 use crate::store::{on_pool, Store, StoreError};
-use crate::view_rows::parameter_rows;
 
 /// Cells per statement: 20 parameters a row stays far below both backends' limits.
 const CELLS_PER_STATEMENT: usize = 500;

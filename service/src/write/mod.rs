@@ -1,0 +1,5 @@
+//! The write side: a command becomes events. The engine loads a case, lets the domain decide
+//! and appends what it decided, hash-chained, through the store.
+
+pub mod chain;
+pub mod engine;
