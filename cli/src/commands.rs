@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveTime};
 
 use clap::{Parser, Subcommand};
-use domain::Role;
+use domain::{Role, Timestamp};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::bench;
@@ -140,9 +140,17 @@ enum TokenCommand {
         /// Staff only: the banner or district the holder acts in (none: city staff, everywhere).
         #[arg(long)]
         jurisdiction: Option<String>,
-        /// Who holds the token (recorded as the actor of what it does).
+        /// Who holds the token: a label for `token list`. What the token does is recorded under
+        /// its subject, never under this name.
         #[arg(long)]
         name: String,
+        /// Not for member tokens: take over the subject of an earlier token of the same role
+        /// (a holder whose token is replaced keeps their cases); a new subject when absent.
+        #[arg(long)]
+        subject: Option<String>,
+        /// When the token stops being accepted: a number of days (`90d`) or an RFC 3339 time.
+        #[arg(long, value_parser = parse_expiry)]
+        expires: Option<Timestamp>,
     },
     /// List tokens (never their secrets).
     List,
@@ -157,6 +165,21 @@ fn parse_role(value: &str) -> Result<Role, String> {
     value
         .parse()
         .map_err(|_| "expected one of citizen, member, staff, auditor, admin".to_owned())
+}
+
+/// `90d` (days from now) or an RFC 3339 time; either must lie in the future.
+fn parse_expiry(value: &str) -> Result<Timestamp, String> {
+    let now = chrono::Utc::now();
+    let at = match value.strip_suffix('d').map(str::parse::<u32>) {
+        Some(Ok(days)) => now + chrono::Duration::days(i64::from(days)),
+        _ => chrono::DateTime::parse_from_rfc3339(value)
+            .map_err(|_| "expected a number of days (`90d`) or an RFC 3339 time".to_owned())?
+            .with_timezone(&chrono::Utc),
+    };
+    if at <= now {
+        return Err("the expiry must lie in the future".to_owned());
+    }
+    Ok(at)
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -197,6 +220,8 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             department,
             jurisdiction,
             name,
+            subject,
+            expires,
         }) => {
             let store = app::open_store(&cli.store).await?;
             let token = NewToken {
@@ -205,11 +230,13 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                 member_id: member,
                 department_id: department,
                 jurisdiction,
+                subject,
+                expires_at: expires,
             };
             let issued = tokens::create(&store, &token).await?;
             println!(
-                "created {} token {} for {}; keep the secret below, it is not shown again",
-                token.role, issued.id, token.name
+                "created {} token {} for {} (subject {}); keep the secret below, it is not shown again",
+                token.role, issued.id, token.name, issued.subject
             );
             println!("{}", issued.secret);
         }

@@ -37,6 +37,8 @@ async fn revoked_token(app: &TestApp) -> String {
         member_id: None,
         department_id: None,
         jurisdiction: None,
+        subject: None,
+        expires_at: None,
     };
     let issued = tokens::create(&app.test_store.store, &token).await.unwrap();
     tokens::revoke(&app.test_store.store, &issued.id.to_string())

@@ -99,9 +99,11 @@ async fn a_suggestion_walks_from_submission_to_closed_with_feedback(backend: Bac
         assert!(event["recorded_at"].as_str().unwrap().ends_with('Z'));
         assert!(!event["request_id"].as_str().unwrap().is_empty());
     }
-    assert_eq!(history[0]["actor"], json!({"id": "citizen-zhang", "role": "citizen"}));
+    let citizen = app.subject(&app.tokens.citizen).await;
+    assert_eq!(history[0]["actor"], json!({"id": citizen, "role": "citizen"}));
     assert_eq!(history[1]["actor"], json!({"id": MEMBER_ID, "role": "member"}));
-    assert_eq!(history[3]["actor"], json!({"id": "staff-wang", "role": "staff"}));
+    let staff = app.subject(&app.tokens.staff).await;
+    assert_eq!(history[3]["actor"], json!({"id": staff, "role": "staff"}));
     assert_eq!(history[6]["payload"]["summary"], "已完成增容并安装充电桩");
 }
 

@@ -122,6 +122,8 @@ async fn issue(store: &Store, name: &str, role: Role, member_id: Option<&str>, j
         member_id: member_id.map(str::to_owned),
         department_id: None,
         jurisdiction: jurisdiction.map(str::to_owned),
+        subject: None,
+        expires_at: None,
     };
     tokens::create(store, &token).await.expect("a token is created").secret
 }
@@ -183,6 +185,16 @@ impl TestApp {
     /// A service whose clock stands at `start` until [`TestApp::set_time`] moves it.
     pub async fn spawn_at(backend: Backend, start: Timestamp) -> Self {
         Self::spawn_with(backend, Clock::Fixed(Arc::new(Mutex::new(start)))).await
+    }
+
+    /// The subject a token acts as: the actor id its commands are recorded under.
+    pub async fn subject(&self, token: &str) -> String {
+        tokens::authenticate(&self.test_store.store, token)
+            .await
+            .expect("the store answers")
+            .expect("a valid token")
+            .actor
+            .id
     }
 
     /// Moves a fixed clock (see [`TestApp::spawn_at`]).

@@ -1,6 +1,9 @@
 //! Bearer tokens: created by the CLI, shown once, stored only as SHA-256 hashes. A request's
-//! principal is the token's actor (its member id for members, else its name, with its role)
-//! and the scope it carries (a staff member's jurisdiction and department).
+//! principal is the token's subject (a member's id for member tokens, otherwise an id generated
+//! for the holder, never the display name: two people of one name are two subjects) with its
+//! role, and the scope it carries (a staff member's jurisdiction and department). A new token
+//! may take over an earlier token's subject (`--subject`), so that a holder whose token is
+//! replaced keeps their cases.
 //!
 //! Lookup is by the hash of the presented secret: the database compares hashes, never
 //! secrets, so response time tells an attacker nothing about a stored secret. Revocation is
@@ -8,7 +11,7 @@
 
 use std::str::FromStr;
 
-use domain::{Actor, Role};
+use domain::{Actor, Role, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -29,6 +32,10 @@ pub enum TokenError {
     NoRandomness(#[source] getrandom::Error),
     #[error("no token has the id {0}")]
     UnknownToken(String),
+    #[error("--subject takes over the subject of an earlier token of the same role; no {role} token has `{subject}`")]
+    UnknownSubject { subject: String, role: Role },
+    #[error("a member token's subject is its member id; --subject is for the other roles")]
+    SubjectForMember,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -41,11 +48,17 @@ pub struct NewToken {
     pub department_id: Option<String>,
     /// Staff only: the banner or district the holder acts in; none for city staff.
     pub jurisdiction: Option<String>,
+    /// The subject of an earlier token of the same holder; a new one is generated when none.
+    pub subject: Option<String>,
+    /// When the token stops being accepted; never when none.
+    pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {
     pub id: Uuid,
+    /// Who the token's holder is to the service: the actor id its commands are recorded under.
+    pub subject: String,
     /// The bearer secret: shown once and never stored.
     pub secret: String,
 }
@@ -62,11 +75,13 @@ pub struct Principal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenInfo {
     pub id: String,
+    pub subject: String,
     pub name: String,
     pub role: String,
     pub member_id: Option<String>,
     pub department_id: Option<String>,
     pub jurisdiction: Option<String>,
+    pub expires_at: Option<Timestamp>,
     pub revoked: bool,
 }
 
@@ -90,10 +105,11 @@ pub async fn create(store: &Store, token: &NewToken) -> Result<IssuedToken, Toke
     if misplaced_member || misplaced_scope {
         return Err(TokenError::ScopeMismatch);
     }
+    let subject = subject(store, token).await?;
     let secret = random_secret(SECRET_PREFIX).map_err(TokenError::NoRandomness)?;
     let id = Uuid::now_v7();
-    const INSERT: &str = "INSERT INTO tokens (id, name, role, member_id, department_id, jurisdiction, secret_hash) \
-                          VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    const INSERT: &str = "INSERT INTO tokens (id, name, role, member_id, department_id, jurisdiction, secret_hash, \
+                          subject, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     let secret_hash = hash(&secret);
     on_pool!(store, |pool| {
         sqlx::query(INSERT)
@@ -104,55 +120,86 @@ pub async fn create(store: &Store, token: &NewToken) -> Result<IssuedToken, Toke
             .bind(&token.department_id)
             .bind(&token.jurisdiction)
             .bind(&secret_hash)
+            .bind(&subject)
+            .bind(token.expires_at)
             .execute(pool)
             .await
             .map_err(StoreError::from)?;
     });
-    Ok(IssuedToken { id, secret })
+    Ok(IssuedToken { id, subject, secret })
 }
 
-/// The principal behind a presented secret; `None` for an unknown or revoked token.
+/// The subject a new token acts as: the member id, an earlier token's subject of the same role,
+/// or a fresh one. Generated subjects cannot collide with member ids or the public channel's
+/// `public:` actors, whatever the token's name.
+async fn subject(store: &Store, token: &NewToken) -> Result<String, TokenError> {
+    match (&token.member_id, &token.subject) {
+        (Some(_), Some(_)) => Err(TokenError::SubjectForMember),
+        (Some(member_id), None) => Ok(member_id.clone()),
+        (None, None) => Ok(format!("sub-{}", Uuid::now_v7())),
+        (None, Some(subject)) => {
+            const KNOWN: &str = "SELECT EXISTS (SELECT 1 FROM tokens WHERE subject = $1 AND role = $2)";
+            let known: bool = on_pool!(store, |pool| sqlx::query_scalar(KNOWN)
+                .bind(subject)
+                .bind(token.role.as_str())
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::from)?);
+            if known {
+                Ok(subject.clone())
+            } else {
+                Err(TokenError::UnknownSubject {
+                    subject: subject.clone(),
+                    role: token.role,
+                })
+            }
+        }
+    }
+}
+
+/// The principal behind a presented secret; `None` for an unknown, revoked or expired token.
 pub async fn authenticate(store: &Store, secret: &str) -> Result<Option<Principal>, StoreError> {
     if !secret.starts_with(SECRET_PREFIX) {
         return Ok(None);
     }
     let secret_hash = hash(secret);
-    type Found = (String, String, Option<String>, Option<String>, Option<String>);
-    const FIND: &str = "SELECT name, role, member_id, department_id, jurisdiction FROM tokens \
+    type Found = (String, String, Option<String>, Option<String>, Option<Timestamp>);
+    const FIND: &str = "SELECT subject, role, department_id, jurisdiction, expires_at FROM tokens \
                         WHERE secret_hash = $1 AND revoked_at IS NULL";
     let found: Option<Found> = on_pool!(store, |pool| sqlx::query_as(FIND)
         .bind(&secret_hash)
         .fetch_optional(pool)
         .await?);
-    let Some((name, role, member_id, department, jurisdiction)) = found else {
+    let Some((subject, role, department, jurisdiction, expires_at)) = found else {
         return Ok(None);
     };
+    if expires_at.is_some_and(|end| end <= chrono::Utc::now()) {
+        return Ok(None);
+    }
     let role = Role::from_str(&role).map_err(|unknown| StoreError::Corrupt(format!("token role: {unknown}")))?;
     Ok(Some(Principal {
-        actor: Actor {
-            id: member_id.unwrap_or(name),
-            role,
-        },
+        actor: Actor { id: subject, role },
         jurisdiction,
         department,
     }))
 }
 
 pub async fn list(store: &Store) -> Result<Vec<TokenInfo>, StoreError> {
-    const LIST: &str =
-        "SELECT id, name, role, member_id, department_id, jurisdiction, revoked_at IS NOT NULL AS revoked \
-                        FROM tokens ORDER BY id";
+    const LIST: &str = "SELECT id, subject, name, role, member_id, department_id, jurisdiction, expires_at, \
+                revoked_at IS NOT NULL AS revoked FROM tokens ORDER BY id";
     let tokens = on_pool!(store, |pool| {
         let mut tokens = Vec::new();
         for row in sqlx::query(LIST).fetch_all(pool).await? {
             tokens.push(TokenInfo {
                 id: row.try_get(0)?,
-                name: row.try_get(1)?,
-                role: row.try_get(2)?,
-                member_id: row.try_get(3)?,
-                department_id: row.try_get(4)?,
-                jurisdiction: row.try_get(5)?,
-                revoked: row.try_get(6)?,
+                subject: row.try_get(1)?,
+                name: row.try_get(2)?,
+                role: row.try_get(3)?,
+                member_id: row.try_get(4)?,
+                department_id: row.try_get(5)?,
+                jurisdiction: row.try_get(6)?,
+                expires_at: row.try_get(7)?,
+                revoked: row.try_get(8)?,
             });
         }
         tokens
