@@ -724,7 +724,11 @@ fn answer_suggestion(walk: &mut Walk<'_, Suggestion>, cast: &Cast) -> Option<Rat
     }
     let rating = walk.rating();
     walk.wait(5);
-    let feedback = ActionInput::Feedback(Feedback { rating, comment: None });
+    let feedback = ActionInput::Feedback(Feedback {
+        rating,
+        comment: None,
+        on_behalf_reason: None,
+    });
     walk.act(&cast.submitter, feedback).then_some(rating)
 }
 
@@ -791,7 +795,11 @@ fn micro_consultation(walk: &mut Walk<'_, MicroConsultation>, cast: &Cast) {
         walk.wait(5);
         walk.act(
             &cast.submitter,
-            ActionInput::Feedback(Feedback { rating, comment: None }),
+            ActionInput::Feedback(Feedback {
+                rating,
+                comment: None,
+                on_behalf_reason: None,
+            }),
         );
     }
 }

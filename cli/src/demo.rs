@@ -449,7 +449,13 @@ async fn walk(
             let rating = *dice.pick(&["satisfied", "satisfied", "basically_satisfied", "unsatisfied"]);
             let at = step(dice, 5);
             seeder
-                .act(case, at, staff, Action::Feedback, json!({"rating": rating}))
+                .act(
+                    case,
+                    at,
+                    staff,
+                    Action::Feedback,
+                    json!({"rating": rating, "on_behalf_reason": "电话回访，提出人口述评价"}),
+                )
                 .await?;
             if rating == "unsatisfied" && dice.chance(60) {
                 let at = step(dice, 3);

@@ -284,12 +284,17 @@ pub struct Feedback {
     pub rating: Rating,
     #[serde(default)]
     pub comment: Option<String>,
+    /// Staff only, and then required: why staff record the proposer's rating for them (a rating
+    /// belongs to the proposer; staff may only pass one on, e.g. given by telephone).
+    #[serde(default)]
+    pub on_behalf_reason: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Withdraw {
+    /// Optional for the proposer; staff withdrawing a proposer's case must give one.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -483,7 +488,10 @@ impl ActionInput {
                 validate::optional_text("note", input.note.as_deref(), TEXT_MAX)
             }
             ActionInput::Close(input) => validate::text("summary", &input.summary, TEXT_MAX),
-            ActionInput::Feedback(input) => validate::optional_text("comment", input.comment.as_deref(), TEXT_MAX),
+            ActionInput::Feedback(input) => {
+                validate::optional_text("comment", input.comment.as_deref(), TEXT_MAX)?;
+                validate::optional_text("on_behalf_reason", input.on_behalf_reason.as_deref(), TEXT_MAX)
+            }
             ActionInput::Withdraw(input) => validate::optional_text("reason", input.reason.as_deref(), TEXT_MAX),
             ActionInput::Merge(_) => Ok(()),
         }

@@ -278,6 +278,33 @@ impl CaseCore {
             .collect()
     }
 
+    /// The rating `actor` gives. A rating is the proposer's own; staff may record one only on
+    /// the proposer's behalf, saying why, and the event says so.
+    pub fn feedback(
+        &self,
+        input: crate::Feedback,
+        actor: &Actor,
+        at: Timestamp,
+    ) -> Result<crate::FeedbackGiven, CaseError> {
+        let by_proposer = self.submitter.as_ref() == Some(actor);
+        match (by_proposer, &input.on_behalf_reason) {
+            (true, Some(_)) => Err(CaseError::invalid(
+                "on_behalf_reason",
+                "the proposer rates for themselves; only staff record a rating on their behalf",
+            )),
+            (false, None) if actor.role == Role::Staff => Err(CaseError::invalid(
+                "on_behalf_reason",
+                "staff record a rating only on the proposer's behalf, and must say why",
+            )),
+            _ => Ok(crate::FeedbackGiven {
+                rating: input.rating,
+                comment: input.comment,
+                on_behalf_reason: input.on_behalf_reason,
+                at,
+            }),
+        }
+    }
+
     pub fn on_feedback(&mut self, event: crate::FeedbackGiven) {
         self.feedback = Some(event);
     }

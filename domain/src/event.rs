@@ -123,6 +123,10 @@ pub struct FeedbackGiven {
     pub rating: Rating,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Set when staff recorded the rating for the proposer, with their reason; absent for the
+    /// proposer's own (and in events written before staff had to say so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_reason: Option<String>,
     pub at: DateTime<Utc>,
 }
 

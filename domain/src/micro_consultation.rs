@@ -126,11 +126,9 @@ impl Case for MicroConsultation {
                 }
                 MicroConsultationEvent::Closed(self.core.closed(input, at))
             }
-            ActionInput::Feedback(input) => MicroConsultationEvent::FeedbackGiven(FeedbackGiven {
-                rating: input.rating,
-                comment: input.comment,
-                at,
-            }),
+            ActionInput::Feedback(input) => {
+                MicroConsultationEvent::FeedbackGiven(self.core.feedback(input, &actor, at)?)
+            }
             other => return Err(self.refusal_of(other.action(), &actor, at)),
         };
         Ok(vec![event])

@@ -196,20 +196,25 @@ impl Case for Suggestion {
                 }
                 SuggestionEvent::Closed(self.core.closed(input, at))
             }
-            ActionInput::Feedback(input) => SuggestionEvent::FeedbackGiven(FeedbackGiven {
-                rating: input.rating,
-                comment: input.comment,
-                at,
-            }),
+            ActionInput::Feedback(input) => SuggestionEvent::FeedbackGiven(self.core.feedback(input, &actor, at)?),
             ActionInput::Reopen(Reason { reason }) => SuggestionEvent::Reopened(Reopened {
                 reason,
                 due_at: policy.response_deadline(Self::KIND, at),
                 at,
             }),
-            ActionInput::Withdraw(input) => SuggestionEvent::Withdrawn(Withdrawn {
-                reason: input.reason,
-                at,
-            }),
+            ActionInput::Withdraw(input) => {
+                let by_proposer = self.core.submitter.as_ref() == Some(&actor);
+                if !by_proposer && input.reason.is_none() {
+                    return Err(CaseError::invalid(
+                        "reason",
+                        "staff withdrawing a proposer's suggestion must say why",
+                    ));
+                }
+                SuggestionEvent::Withdrawn(Withdrawn {
+                    reason: input.reason,
+                    at,
+                })
+            }
             ActionInput::Merge(input) => {
                 if input.into == case_id {
                     return Err(CaseError::invalid("into", "a case cannot be merged into itself"));

@@ -359,6 +359,7 @@ pub fn feedback(rating: Rating) -> ActionInput {
     ActionInput::Feedback(Feedback {
         rating,
         comment: Some("Better on most days".to_owned()),
+        on_behalf_reason: None,
     })
 }
 
@@ -366,6 +367,7 @@ pub fn feedback_given(rating: Rating, at: Timestamp) -> FeedbackGiven {
     FeedbackGiven {
         rating,
         comment: Some("Better on most days".to_owned()),
+        on_behalf_reason: None,
         at,
     }
 }

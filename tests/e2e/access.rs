@@ -361,7 +361,42 @@ async fn personal_data_never_reaches_the_log(backend: Backend) {
     );
 }
 
+async fn a_rating_is_the_proposers_and_staff_only_pass_one_on(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let case = app.submitted(&suggestion()).await;
+    let unexplained = app.act(&app.tokens.staff, &case, "withdraw", &json!({})).await;
+    problem(unexplained, StatusCode::UNPROCESSABLE_ENTITY).await;
+    app.staff_does(&case, "assign", &json!({"department": "市住建局"}))
+        .await;
+    app.staff_does(&case, "adopt", &json!({"by": "市住建局", "extent": "full"}))
+        .await;
+    app.staff_does(&case, "close", &json!({"outcome": "A", "summary": "已修复"}))
+        .await;
+    let written = app.history(&case).await.len();
+
+    let for_themselves = app
+        .act(&app.tokens.staff, &case, "feedback", &json!({"rating": "satisfied"}))
+        .await;
+    problem(for_themselves, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(app.history(&case).await.len(), written, "nothing written");
+
+    let passed_on = app
+        .act(
+            &app.tokens.staff,
+            &case,
+            "feedback",
+            &json!({"rating": "unsatisfied", "on_behalf_reason": "电话回访"}),
+        )
+        .await;
+    assert_eq!(passed_on.status(), StatusCode::OK);
+    let history = app.history(&case).await;
+    let last = history.last().unwrap();
+    assert_eq!(last["payload"]["on_behalf_reason"], "电话回访", "marked in the history");
+    assert_eq!(last["actor"]["role"], "staff");
+}
+
 on_both_backends!(
+    a_rating_is_the_proposers_and_staff_only_pass_one_on,
     every_endpoint_answers_every_caller_as_the_rules_say,
     lists_show_each_caller_only_its_cases,
     the_public_channel_tracks_a_suggestion_by_its_code_alone,

@@ -46,7 +46,11 @@ async fn a_micro_consultation_is_convened_held_agreed_and_closed(backend: Backen
             json!({"outcome": "A", "summary": "护栏已装，错峰放学实施"}),
             "closed",
         ),
-        ("feedback", json!({"rating": "basically_satisfied"}), "closed"),
+        (
+            "feedback",
+            json!({"rating": "basically_satisfied", "on_behalf_reason": "会后回访提出委员"}),
+            "closed",
+        ),
     ] {
         assert_eq!(
             app.staff_does(&id, action, &body).await["status"],

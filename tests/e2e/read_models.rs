@@ -33,7 +33,7 @@ impl Dice {
 }
 
 /// A valid body for `action` on `kind`, with some variety.
-fn body_for(action: &str, kind: &str, dice: &mut Dice) -> Value {
+fn body_for(action: &str, kind: &str, by_staff: bool, dice: &mut Dice) -> Value {
     let departments = ["市住建局", "市交通局", "市教育局", "市卫健委"];
     match action {
         "relay" => json!({"note": "走访中群众反映"}),
@@ -49,6 +49,9 @@ fn body_for(action: &str, kind: &str, dice: &mut Dice) -> Value {
         "adopt" => json!({"by": "市政府", "extent": dice.pick(&["full", "partial"])}),
         "record_policy" => json!({"title": "配套政策"}),
         "close" => json!({"outcome": dice.pick(&["A", "B", "C"]), "summary": "办结"}),
+        // Staff pass a proposer's rating on, saying how they had it.
+        "feedback" if by_staff => json!({"rating": dice.pick(&["satisfied", "basically_satisfied", "unsatisfied"]),
+                                         "on_behalf_reason": "电话回访"}),
         "feedback" => json!({"rating": dice.pick(&["satisfied", "basically_satisfied", "unsatisfied"])}),
         "withdraw" => json!({"reason": "撤回"}),
         _ => json!({}),
@@ -145,7 +148,7 @@ async fn random_history(app: &TestApp, seed: u64, steps: usize, pace: Pace) -> O
             continue;
         }
         let action = dice.pick(&allowed).clone();
-        let body = body_for(&action, &kind, &mut dice);
+        let body = body_for(&action, &kind, token == app.tokens.staff, &mut dice);
         let response = app.act(&token, &id, &action, &body).await;
         let status = response.status();
         assert!(

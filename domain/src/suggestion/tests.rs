@@ -4,7 +4,7 @@ use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::json;
 
 use crate::test_support::*;
-use crate::{Adopt, Channel, Extent, Submit};
+use crate::{Adopt, Channel, Extent, Feedback, Submit, Withdraw};
 
 use SuggestionEvent as E;
 
@@ -221,13 +221,57 @@ fn closing_after_the_deadline_is_recorded_as_late() {
 }
 
 #[test]
-fn the_submitter_or_staff_rate_the_answer_to_a_closed_suggestion() {
-    for actor in [submitter(), staff()] {
-        let _row = row(&actor);
-        given(Status::Closed)
-            .when(act(feedback(Rating::Satisfied)).by(actor))
-            .then_expect_events(vec![E::FeedbackGiven(feedback_given(Rating::Satisfied, now()))]);
-    }
+fn the_submitter_rates_the_answer_to_a_closed_suggestion() {
+    given(Status::Closed)
+        .when(act(feedback(Rating::Satisfied)).by(submitter()))
+        .then_expect_events(vec![E::FeedbackGiven(feedback_given(Rating::Satisfied, now()))]);
+}
+
+#[test]
+fn staff_record_a_rating_only_on_the_submitters_behalf_and_say_why() {
+    let on_behalf = |reason: Option<&str>| {
+        act(ActionInput::Feedback(Feedback {
+            rating: Rating::Unsatisfied,
+            comment: None,
+            on_behalf_reason: reason.map(str::to_owned),
+        }))
+    };
+    given(Status::Closed)
+        .when(on_behalf(Some("rated by telephone")).by(staff()))
+        .then_expect_events(vec![E::FeedbackGiven(FeedbackGiven {
+            rating: Rating::Unsatisfied,
+            comment: None,
+            on_behalf_reason: Some("rated by telephone".to_owned()),
+            at: now(),
+        })]);
+    given(Status::Closed)
+        .when(on_behalf(None).by(staff()))
+        .then_expect_error(CaseError::invalid(
+            "on_behalf_reason",
+            "staff record a rating only on the proposer's behalf, and must say why",
+        ));
+    given(Status::Closed)
+        .when(on_behalf(Some("for myself")).by(submitter()))
+        .then_expect_error(CaseError::invalid(
+            "on_behalf_reason",
+            "the proposer rates for themselves; only staff record a rating on their behalf",
+        ));
+}
+
+#[test]
+fn staff_withdrawing_a_submitters_suggestion_must_say_why() {
+    given(Status::Submitted)
+        .when(act(ActionInput::Withdraw(Withdraw { reason: None })).by(staff()))
+        .then_expect_error(CaseError::invalid(
+            "reason",
+            "staff withdrawing a proposer's suggestion must say why",
+        ));
+    given(Status::Submitted)
+        .when(act(ActionInput::Withdraw(Withdraw { reason: None })).by(submitter()))
+        .then_expect_events(vec![E::Withdrawn(Withdrawn {
+            reason: None,
+            at: now(),
+        })]);
 }
 
 #[test]
