@@ -10,7 +10,7 @@
 //! back as [`StoreError::Conflict`].
 //!
 //! An import writes many streams' events at once, with the times they happened at: PostgreSQL
-//! takes them by `COPY`, SQLite by multi-row inserts built by the same [`insert_events`] as an
+//! takes them by `COPY`, SQLite by multi-row inserts built by the same `insert_events` as an
 //! append, in one transaction per batch.
 
 use chrono::SecondsFormat;
