@@ -6,6 +6,11 @@
 //! implementations, which stay the source of every rule. [`AnyCaseEvent`] carries a decided
 //! event of any kind and serializes exactly as the kind's own event does: the storage shape
 //! does not change.
+//!
+//! `AnyCase` is not itself a cqrs-es `Aggregate`: it has no one aggregate type and no default
+//! kind, and a stored payload cannot say which kind's event it is (every kind has a
+//! `submitted`), so it is read back only through a case that knows its kind
+//! ([`AnyCase::apply_payload`]).
 
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -66,19 +71,8 @@ impl AnyCase {
         }
     }
 
-    /// A case of `kind` as its stored event payloads, in order, leave it.
-    pub fn rebuild<'a>(
-        kind: Kind,
-        payloads: impl IntoIterator<Item = &'a Value>,
-    ) -> Result<AnyCase, serde_json::Error> {
-        let mut case = AnyCase::new(kind);
-        for payload in payloads {
-            case.apply_payload(payload)?;
-        }
-        Ok(case)
-    }
-
-    /// Evolves the case by one stored event, read as an event of the case's own kind.
+    /// Evolves the case by one stored event, read as an event of the case's own kind: a case
+    /// is rebuilt from its stream by applying each in order to [`AnyCase::new`].
     pub fn apply_payload(&mut self, payload: &Value) -> Result<(), serde_json::Error> {
         on_kind!(AnyCase, self, |case| apply_payload(case, payload))
     }
@@ -346,7 +340,9 @@ mod tests {
             assert_eq!(submission.event_version(), "1");
             let mut applied = AnyCase::new(kind);
             applied.apply(submission).unwrap();
-            assert_eq!(AnyCase::rebuild(kind, [&payload]).unwrap(), applied, "{kind}");
+            let mut rebuilt = AnyCase::new(kind);
+            rebuilt.apply_payload(&payload).unwrap();
+            assert_eq!(rebuilt, applied, "{kind}");
         }
     }
 
