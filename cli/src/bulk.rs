@@ -1,49 +1,44 @@
 //! The bulk generator behind `lianxin bench scale`: a deterministic multi-year log of cases and
-//! members' contacts, written straight into the events table (PostgreSQL `COPY`, SQLite
-//! multi-row inserts in large transactions) instead of through the engine's command path, which
-//! would take hours at a million cases.
+//! members' contacts, written by the store's import ([`Store::import`]: PostgreSQL `COPY`,
+//! SQLite multi-row inserts in large transactions) instead of through the engine's command
+//! path, which would take hours at a million cases.
 //!
 //! The events are nonetheless the engine's own: every step is decided by the domain in memory
-//! (`decide`, then `apply`), serialized as cqrs-es serializes it, given the engine's metadata
-//! (`engine::metadata`, plus the status after the event) and chained by [`chain::stamp`], so
-//! read models and `audit verify` treat them like any other. Their request ids (`bulk-…`) say
-//! where they came from, and `recorded_at` is the time of the step, as if written then.
+//! ([`AnyCase::handle`]), given the engine's metadata ([`EventMetadata`]) and serialized and
+//! chained by the store's [`Commit`], exactly as an append does, so read models and
+//! `audit verify` treat them like any other. Their request ids (`bulk-…`) say where they came
+//! from, and `recorded_at` is the time of the step, as if written then.
 //!
 //! Memory stays flat however long the log: cases are generated one at a time in order of
 //! submission, and their events wait in a heap ordered by time until no later submission can
 //! come before them. The log is thereby in time order, and only cases in progress are held.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
-use cqrs_es::persist::{PersistenceError, SerializedEvent};
-use cqrs_es::{Aggregate, EventEnvelope};
+use cqrs_es::Aggregate;
 use domain::member_record::{LogContact, MemberCommand, MemberRecord, STREAM_PREFIX};
 use domain::{
-    ActionInput, Adopt, Assign, Case, CaseCommand, Channel, Classify, Close, CommandInput, Consult, Convene, Extent,
-    Feedback, JointResearch, Kind, Merge, MicroConsultation, Note, Outcome, Policy, Rating, Reason, Reassign,
-    RecordPolicy, RecordVisit, Role, Submit, SubmitReport, Suggestion, Timestamp, Withdraw,
+    ActionInput, Adopt, AnyCase, Assign, CaseCommand, Channel, Classify, Close, CommandInput, Consult, Convene, Extent,
+    Feedback, Kind, Merge, Note, Outcome, Policy, Rating, Reason, Reassign, RecordPolicy, RecordVisit, Role, Submit,
+    SubmitReport, Timestamp, Withdraw,
 };
 use indicatif::ProgressBar;
-use projections::meta;
 use serde::Serialize;
-use sqlx::QueryBuilder;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::demo::{principal, Dice, CATEGORIES, DEPARTMENTS, JURISDICTIONS, TOPICS};
 use service::access::tokens::Principal;
-use service::store::copy_text;
-use service::store::{Store, StoreError};
-use service::write::chain;
-use service::write::engine::{self, CommandContext, MEMBER_ID};
+use service::store::{Appendable, Commit, Imported, Store, StoreError};
+use service::write::chain::GENESIS;
+use service::write::engine::CommandContext;
+use service::write::metadata::EventMetadata;
 
-/// Events handed to the writer at once: one `COPY` or one SQLite transaction.
+/// Events handed to the store's import at once: one `COPY` or one SQLite transaction.
 const BATCH_ROWS: usize = 10_000;
-/// Rows per SQLite `INSERT`: eight parameters a row, well below SQLite's limit of 32,766.
-const SQLITE_ROWS_PER_INSERT: usize = 1_000;
 /// Cases submitted grow by this factor a year, as the channels become known.
 const YEARLY_GROWTH: f64 = 1.12;
 /// How often each category, and each banner or district, is named (the larger banners more).
@@ -58,8 +53,6 @@ pub enum BulkError {
     Store(#[from] StoreError),
     #[error("the bulk generator writes into an empty log only; this one holds {0} events")]
     NotEmpty(u64),
-    #[error("a generated event cannot be serialized")]
-    Serialize(#[from] PersistenceError),
     #[error("the generator thread failed")]
     Generator(#[from] tokio::task::JoinError),
     #[error("the writer stopped before the generator finished")]
@@ -126,7 +119,7 @@ pub async fn generate(store: &Store, plan: &BulkPlan, progress: ProgressBar) -> 
     }
     let started = Instant::now();
     // Two batches in flight at most: the generator runs ahead of the writer by that much only.
-    let (sender, mut receiver) = mpsc::channel::<Vec<Row>>(2);
+    let (sender, mut receiver) = mpsc::channel::<Vec<Imported>>(2);
     let generator = {
         let plan = plan.clone();
         let progress = progress.clone();
@@ -134,7 +127,7 @@ pub async fn generate(store: &Store, plan: &BulkPlan, progress: ProgressBar) -> 
     };
     let mut written = 0u64;
     while let Some(batch) = receiver.recv().await {
-        write(store, &batch).await?;
+        store.import(&batch).await?;
         written += batch.len() as u64;
     }
     let tally = generator.await??;
@@ -155,94 +148,15 @@ pub async fn generate(store: &Store, plan: &BulkPlan, progress: ProgressBar) -> 
     })
 }
 
-/// One event ready to write, its JSON already text: lighter to hold than a JSON tree.
-#[derive(Debug)]
-struct Row {
-    recorded_at: Timestamp,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: String,
-    metadata: String,
-}
-
-impl Row {
-    fn new(event: SerializedEvent, recorded_at: Timestamp) -> Self {
-        Row {
-            recorded_at,
-            sequence: event.sequence as i64,
-            payload: event.payload.to_string(),
-            metadata: event.metadata.to_string(),
-            aggregate_type: event.aggregate_type,
-            aggregate_id: event.aggregate_id,
-            event_type: event.event_type,
-            event_version: event.event_version,
-        }
-    }
-
-    /// The row as one line of PostgreSQL's `COPY … FROM STDIN` text format.
-    fn copy_line(&self, out: &mut Vec<u8>) {
-        let fields = [
-            self.aggregate_type.as_str(),
-            &self.aggregate_id,
-            &self.sequence.to_string(),
-            &self.event_type,
-            &self.event_version,
-            &self.payload,
-            &self.metadata,
-            &copy_text::time(self.recorded_at),
-        ];
-        copy_text::push_row(out, &fields.map(Some));
-    }
-}
-
-const EVENT_COLUMNS: &str =
-    "events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)";
-
-/// Writes one batch in one transaction.
-async fn write(store: &Store, rows: &[Row]) -> Result<(), StoreError> {
-    match store {
-        Store::Postgres(pool) => {
-            let mut text = Vec::with_capacity(rows.len() * 1_536);
-            rows.iter().for_each(|row| row.copy_line(&mut text));
-            let mut connection = pool.acquire().await?;
-            copy_text::copy_in(&mut connection, EVENT_COLUMNS, text).await?;
-        }
-        Store::Sqlite(pool) => {
-            let mut transaction = pool.begin().await?;
-            for chunk in rows.chunks(SQLITE_ROWS_PER_INSERT) {
-                let mut insert = QueryBuilder::new(format!("INSERT INTO {EVENT_COLUMNS} "));
-                insert.push_values(chunk, |mut values, row| {
-                    values
-                        .push_bind(row.aggregate_type.as_str())
-                        .push_bind(row.aggregate_id.as_str())
-                        .push_bind(row.sequence)
-                        .push_bind(row.event_type.as_str())
-                        .push_bind(row.event_version.as_str())
-                        .push_bind(row.payload.as_str())
-                        .push_bind(row.metadata.as_str())
-                        // The column default's own format.
-                        .push_bind(row.recorded_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
-                });
-                insert.build().execute(&mut *transaction).await?;
-            }
-            transaction.commit().await?;
-        }
-    }
-    Ok(())
-}
-
 /// An event waiting for its turn in the log, ordered by time, then by when it was generated.
 struct Pending {
     order: u64,
-    row: Row,
+    event: Imported,
 }
 
 impl Pending {
     fn key(&self) -> (Timestamp, u64) {
-        (self.row.recorded_at, self.order)
+        (self.event.recorded_at, self.order)
     }
 }
 
@@ -280,13 +194,13 @@ struct Generator {
     policy: Policy,
     waiting: BinaryHeap<Reverse<Pending>>,
     generated: u64,
-    batch: Vec<Row>,
-    sender: mpsc::Sender<Vec<Row>>,
+    batch: Vec<Imported>,
+    sender: mpsc::Sender<Vec<Imported>>,
     tally: Tally,
 }
 
 impl Generator {
-    fn new(plan: BulkPlan, sender: mpsc::Sender<Vec<Row>>) -> Self {
+    fn new(plan: BulkPlan, sender: mpsc::Sender<Vec<Imported>>) -> Self {
         Generator {
             plan,
             policy: Policy::default(),
@@ -329,12 +243,12 @@ impl Generator {
     }
 
     /// Queues a stream's events for their turn in the log.
-    fn queue(&mut self, rows: Vec<Row>) {
-        for row in rows {
+    fn queue(&mut self, events: Vec<Imported>) {
+        for event in events {
             self.generated += 1;
             self.waiting.push(Reverse(Pending {
                 order: self.generated,
-                row,
+                event,
             }));
         }
     }
@@ -344,10 +258,10 @@ impl Generator {
         while self
             .waiting
             .peek()
-            .is_some_and(|Reverse(next)| next.row.recorded_at <= until)
+            .is_some_and(|Reverse(next)| next.event.recorded_at <= until)
         {
             if let Some(Reverse(next)) = self.waiting.pop() {
-                self.batch.push(next.row);
+                self.batch.push(next.event);
             }
             if self.batch.len() >= BATCH_ROWS {
                 self.send()?;
@@ -383,7 +297,8 @@ impl Generator {
             }
         }
         dates.sort_unstable();
-        let mut stream = Stream::<MemberRecord>::new(format!("{STREAM_PREFIX}{id}"));
+        let mut stream = Stream::new(format!("{STREAM_PREFIX}{id}"), MemberRecord::TYPE);
+        let mut record = MemberRecord::default();
         for (step, at) in dates.into_iter().enumerate() {
             let input = LogContact {
                 date: at.date_naive(),
@@ -399,26 +314,26 @@ impl Generator {
                 at,
                 input,
             };
-            let Ok(decided) = stream.state.decide(command) else {
+            let Ok(decided) = record.decide(command) else {
                 self.tally.refused += 1;
                 continue;
             };
+            decided.iter().cloned().for_each(|event| record.apply(event));
             let context = CommandContext::new(who.clone(), format!("bulk-{id}-{step}"));
-            let mut metadata = engine::metadata(MemberRecord::TYPE, &context, chain::GENESIS, dice.uuid());
-            metadata.insert(MEMBER_ID.to_owned(), id.clone());
-            stream.record(at, decided, |_| metadata)?;
+            let metadata = EventMetadata::new(MemberRecord::TYPE, &context, dice.uuid()).with_member(&id);
+            stream.record(at, &decided, &metadata)?;
             self.tally.contacts += 1;
         }
-        self.queue(stream.into_rows());
+        self.queue(stream.events);
         Ok(())
     }
 
     /// One case, from its submission as far as the dice and the end of the log allow.
     fn case(&mut self, index: usize, case_id: Uuid, submitted: Timestamp, mut dice: Dice) -> Result<(), BulkError> {
-        let kind = match dice.below(25) {
-            0 => Kind::JointResearch,
-            1..=4 => Kind::MicroConsultation,
-            _ => Kind::Suggestion,
+        let (kind, script): (Kind, Script) = match dice.below(25) {
+            0 => (Kind::JointResearch, joint_research),
+            1..=4 => (Kind::MicroConsultation, micro_consultation),
+            _ => (Kind::Suggestion, suggestion),
         };
         let category = weighted(&mut dice, &CATEGORY_WEIGHTS);
         let jurisdiction = JURISDICTIONS[weighted(&mut dice, &JURISDICTION_WEIGHTS)];
@@ -453,19 +368,15 @@ impl Generator {
             },
             category,
         };
-        let walked = match kind {
-            Kind::Suggestion => self.walk(case_id, index, submitted, dice, &cast, submit, suggestion)?,
-            Kind::MicroConsultation => self.walk(case_id, index, submitted, dice, &cast, submit, micro_consultation)?,
-            Kind::JointResearch => self.walk(case_id, index, submitted, dice, &cast, submit, joint_research)?,
-        };
+        let walked = self.walk(case_id, index, submitted, dice, &cast, submit, script)?;
         *self.tally.cases_by_kind.entry(kind.as_str().to_owned()).or_default() += 1;
         *self.tally.cases_by_status.entry(walked.to_owned()).or_default() += 1;
         Ok(())
     }
 
-    /// Submits a case of kind `A` and runs `script` on it; returns the case's final status.
+    /// Submits a case and runs `script` on it; returns the case's final status.
     #[allow(clippy::too_many_arguments)]
-    fn walk<A: Case>(
+    fn walk(
         &mut self,
         case_id: Uuid,
         index: usize,
@@ -473,10 +384,12 @@ impl Generator {
         dice: Dice,
         cast: &Cast,
         submit: Submit,
-        script: fn(&mut Walk<'_, A>, &Cast),
+        script: Script,
     ) -> Result<&'static str, BulkError> {
+        let kind = submit.kind;
         let mut walk = Walk {
-            stream: Stream::new(case_id.to_string()),
+            case: AnyCase::new(kind),
+            stream: Stream::new(case_id.to_string(), kind.as_str()),
             case_id,
             index,
             seed: self.plan.seed,
@@ -494,59 +407,56 @@ impl Generator {
             return Err(failure);
         }
         self.tally.refused += walk.refused;
-        let status = walk.stream.state.status().map_or("unknown", |status| status.as_str());
-        let rows = walk.stream.into_rows();
-        self.queue(rows);
+        let status = walk.case.status().map_or("unknown", |status| status.as_str());
+        self.queue(walk.stream.events);
         Ok(status)
     }
 }
 
-/// One stream's events as the domain decided them, with their metadata, not yet chained.
-struct Stream<A: Aggregate> {
+/// One stream's events, each command's chained to the one before, ready for the log.
+struct Stream {
     id: String,
-    state: A,
-    events: Vec<(Timestamp, SerializedEvent)>,
+    aggregate_type: &'static str,
+    version: u64,
+    last_hash: String,
+    events: Vec<Imported>,
 }
 
-impl<A: Aggregate> Stream<A> {
-    fn new(id: String) -> Self {
+impl Stream {
+    fn new(id: String, aggregate_type: &'static str) -> Self {
         Stream {
             id,
-            state: A::default(),
+            aggregate_type,
+            version: 0,
+            last_hash: GENESIS.to_owned(),
             events: Vec::new(),
         }
     }
 
-    /// Applies one command's events and records them with the metadata `metadata` gives for
-    /// the state they leave, as the engine appends them.
-    fn record(
+    /// Records one command's events, as the store appends them, at the time of the step.
+    fn record<E: Appendable>(
         &mut self,
         at: Timestamp,
-        decided: Vec<A::Event>,
-        metadata: impl FnOnce(&A) -> HashMap<String, String>,
-    ) -> Result<(), BulkError> {
-        decided.iter().cloned().for_each(|event| self.state.apply(event));
-        let metadata = metadata(&self.state);
-        for payload in decided {
-            let envelope = EventEnvelope::<A> {
-                aggregate_id: self.id.clone(),
-                sequence: self.events.len() + 1,
-                payload,
-                metadata: metadata.clone(),
-            };
-            self.events.push((at, SerializedEvent::try_from(&envelope)?));
+        events: &[E],
+        metadata: &EventMetadata,
+    ) -> Result<(), StoreError> {
+        let commit = Commit {
+            aggregate_type: self.aggregate_type,
+            stream: &self.id,
+            version: self.version,
+            prev_hash: &self.last_hash,
+            metadata: metadata.fields(),
+            events,
+        };
+        let rows = commit.rows()?;
+        if let Some(hash) = rows.last().and_then(|row| row.hash()) {
+            self.last_hash = hash.to_owned();
+        }
+        self.version += rows.len() as u64;
+        for row in rows {
+            self.events.push(Imported::new(row, at)?);
         }
         Ok(())
-    }
-
-    /// The events chained, ready for the log.
-    fn into_rows(self) -> Vec<Row> {
-        let (times, events): (Vec<Timestamp>, Vec<SerializedEvent>) = self.events.into_iter().unzip();
-        chain::stamp(events)
-            .into_iter()
-            .zip(times)
-            .map(|(event, at)| Row::new(event, at))
-            .collect()
     }
 }
 
@@ -559,9 +469,13 @@ struct Cast {
     category: usize,
 }
 
+/// What a kind of case goes through after its submission.
+type Script = fn(&mut Walk<'_>, &Cast);
+
 /// A case taken through its steps, each decided by the domain at its own time.
-struct Walk<'a, A: Case> {
-    stream: Stream<A>,
+struct Walk<'a> {
+    case: AnyCase,
+    stream: Stream,
     case_id: Uuid,
     index: usize,
     seed: u64,
@@ -575,7 +489,7 @@ struct Walk<'a, A: Case> {
     failure: Option<BulkError>,
 }
 
-impl<A: Case> Walk<'_, A> {
+impl Walk<'_> {
     /// Lets one to `days` days and up to eight hours pass.
     fn wait(&mut self, days: usize) {
         self.now += Duration::days(1 + self.dice.below(days) as i64) + Duration::minutes(self.dice.below(480) as i64);
@@ -594,22 +508,16 @@ impl<A: Case> Walk<'_, A> {
             expected_version: None,
             input,
         };
-        let Ok(decided) = self.stream.state.decide(command, self.policy) else {
+        let (Ok(decided), Some(status)) = (self.case.handle(command, self.policy), self.case.status()) else {
             self.refused += 1;
             return false;
         };
         let context = CommandContext::new(who.clone(), format!("bulk-{}-{}", self.index, self.steps));
-        let command_id = self.dice.uuid();
-        let recorded = self.stream.record(self.now, decided, |case| {
-            let mut metadata = engine::metadata(A::KIND.as_str(), &context, chain::GENESIS, command_id);
-            let status = case.status().map_or("", |status| status.as_str());
-            metadata.insert(meta::STATUS.to_owned(), status.to_owned());
-            metadata
-        });
-        match recorded {
+        let metadata = EventMetadata::new(self.case.kind().as_str(), &context, self.dice.uuid()).with_status(status);
+        match self.stream.record(self.now, &decided, &metadata) {
             Ok(()) => true,
             Err(failure) => {
-                self.failure = Some(failure);
+                self.failure = Some(failure.into());
                 false
             }
         }
@@ -636,7 +544,7 @@ impl<A: Case> Walk<'_, A> {
 /// A suggestion: relayed by a member now and then; withdrawn, merged or reclassified
 /// sometimes; assigned; stalled past its deadline (and escalated) or answered, adopted or
 /// declined, closed, rated, and reopened when the rating is unsatisfied.
-fn suggestion(walk: &mut Walk<'_, Suggestion>, cast: &Cast) {
+fn suggestion(walk: &mut Walk<'_>, cast: &Cast) {
     let staff = &cast.staff;
     if cast.submitter.actor.role == Role::Citizen && walk.dice.chance(30) {
         let relayer = principal(&walk.member(cast.members), Role::Member);
@@ -690,7 +598,7 @@ fn suggestion(walk: &mut Walk<'_, Suggestion>, cast: &Cast) {
 }
 
 /// Consulted sometimes, adopted or declined, closed, perhaps rated: the rating, if any.
-fn answer_suggestion(walk: &mut Walk<'_, Suggestion>, cast: &Cast) -> Option<Rating> {
+fn answer_suggestion(walk: &mut Walk<'_>, cast: &Cast) -> Option<Rating> {
     let staff = &cast.staff;
     if walk.dice.chance(60) {
         let members = if walk.dice.chance(30) {
@@ -732,7 +640,7 @@ fn answer_suggestion(walk: &mut Walk<'_, Suggestion>, cast: &Cast) -> Option<Rat
     walk.act(&cast.submitter, feedback).then_some(rating)
 }
 
-fn reassign(walk: &mut Walk<'_, Suggestion>, staff: &Principal, why: &str) {
+fn reassign(walk: &mut Walk<'_>, staff: &Principal, why: &str) {
     let department = (*walk.dice.pick(&DEPARTMENTS)).to_owned();
     let reason = Some(why.to_owned());
     walk.act(
@@ -747,7 +655,7 @@ fn reassign(walk: &mut Walk<'_, Suggestion>, staff: &Principal, why: &str) {
 
 /// A micro-consultation: a department named, convened with members and residents, one or two
 /// sessions, an agreed solution, closed, sometimes rated; some stall on the way.
-fn micro_consultation(walk: &mut Walk<'_, MicroConsultation>, cast: &Cast) {
+fn micro_consultation(walk: &mut Walk<'_>, cast: &Cast) {
     let staff = &cast.staff;
     walk.wait(4);
     walk.act(staff, assign(cast.department));
@@ -806,7 +714,7 @@ fn micro_consultation(walk: &mut Walk<'_, MicroConsultation>, cast: &Cast) {
 
 /// A joint research topic through its gated phases: preparation, one to three visits, research
 /// complete, consultation, report, adoption, perhaps a policy, closed; some stop on the way.
-fn joint_research(walk: &mut Walk<'_, JointResearch>, cast: &Cast) {
+fn joint_research(walk: &mut Walk<'_>, cast: &Cast) {
     let staff = &cast.staff;
     walk.wait(10);
     walk.act(staff, assign(cast.department));

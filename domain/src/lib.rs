@@ -5,6 +5,7 @@
 //! each [`CaseCommand`], so every rule can be checked with cqrs-es's given/when/then framework.
 
 mod action;
+mod any_case;
 mod case;
 mod error;
 mod event;
@@ -18,6 +19,7 @@ mod test_support;
 mod validate;
 
 pub use action::*;
+pub use any_case::*;
 pub use case::*;
 pub use error::*;
 pub use event::*;

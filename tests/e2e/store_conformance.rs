@@ -5,8 +5,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{TimeZone, Utc};
 use domain::suggestion::SuggestionEvent;
-use domain::{Actor, Assigned, Channel, Consulted, Role, Submitted, Suggestion};
-use service::store::{Store, StoreError};
+use domain::{Actor, AnyCaseEvent, Assigned, Channel, Consulted, Kind, Role, Submitted};
+use serde_json::{json, Map};
+use service::store::{Commit, Store, StoreError};
+use service::write::chain::GENESIS;
 use tests::{on_both_backends, Backend, TestStore};
 use uuid::Uuid;
 
@@ -44,14 +46,18 @@ fn consulted(note: &str) -> SuggestionEvent {
     })
 }
 
-fn metadata(request: &str) -> HashMap<String, String> {
-    HashMap::from([("request_id".to_owned(), request.to_owned())])
-}
-
 async fn append(store: &Store, case: Uuid, version: u64, events: Vec<SuggestionEvent>) -> Result<i64, StoreError> {
-    store
-        .append::<Suggestion>(&case.to_string(), version, events, metadata("r"))
-        .await
+    let events: Vec<AnyCaseEvent> = events.into_iter().map(AnyCaseEvent::from).collect();
+    let metadata = Map::from_iter([("request_id".to_owned(), json!("r"))]);
+    let commit = Commit {
+        aggregate_type: Kind::Suggestion.as_str(),
+        stream: &case.to_string(),
+        version,
+        prev_hash: GENESIS,
+        metadata: &metadata,
+        events: &events,
+    };
+    store.append(commit).await
 }
 
 async fn appended_events_load_back_in_order_with_what_the_database_adds(backend: Backend) {

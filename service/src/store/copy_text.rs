@@ -1,4 +1,4 @@
-//! PostgreSQL's `COPY … FROM STDIN` text format, for the bulk writers (the bulk generator's
+//! PostgreSQL's `COPY … FROM STDIN` text format, for the bulk writers (the store's import of
 //! events, the rebuild's views). sqlx sends `COPY` data as given: it has no row encoder.
 
 use chrono::SecondsFormat;

@@ -8,13 +8,14 @@
 //! and no spaces. The same bytes come back from either backend, whatever order the database
 //! keeps JSON keys in.
 //!
-//! [`stamp`] computes the chain in one place: the store's repository stamps the events of a
-//! commit just before writing them, and the bulk generator of `bench scale` stamps the events
-//! it writes itself.
+//! [`link`] computes the chain in one place: the store links each event of a commit to the one
+//! before it just before writing them, the first to the stream's last hash that the engine read
+//! with the stream. The bulk generator's events go through the same [`crate::store::Commit`].
 
-use cqrs_es::persist::SerializedEvent;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+use crate::store::EventRow;
 
 /// The `prev_hash` of every case's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -98,42 +99,22 @@ pub fn event_hash(
     hex::encode(digest.finalize())
 }
 
-/// `events` of one stream, in order, with `prev_hash` and `hash` in their metadata: the first
-/// chains to the `prev_hash` its metadata already holds (the stream's current last hash, or
-/// [`GENESIS`] when none is given), each next one to the event before it.
-pub fn stamp(events: impl IntoIterator<Item = SerializedEvent>) -> Vec<SerializedEvent> {
-    let mut prev_hash: Option<String> = None;
-    events
-        .into_iter()
-        .map(|mut event| {
-            let mut metadata = match std::mem::take(&mut event.metadata) {
-                Value::Object(fields) => fields,
-                _ => Map::new(),
-            };
-            let prev = match prev_hash.take() {
-                Some(previous) => previous,
-                None => metadata
-                    .get(PREV_HASH)
-                    .and_then(Value::as_str)
-                    .unwrap_or(GENESIS)
-                    .to_owned(),
-            };
-            metadata.insert(PREV_HASH.to_owned(), Value::String(prev.clone()));
-            let hash = event_hash(
-                &prev,
-                &event.aggregate_id,
-                event.sequence as u64,
-                &event.event_type,
-                &event.event_version,
-                &event.payload,
-                &metadata,
-            );
-            metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
-            event.metadata = Value::Object(metadata);
-            prev_hash = Some(hash);
-            event
-        })
-        .collect()
+/// Chains `row` to `prev_hash`, the hash of the event before it in its stream: records
+/// `prev_hash` and the row's own `hash` in its metadata, and returns that hash for the next.
+pub fn link(prev_hash: &str, row: &mut EventRow) -> String {
+    row.metadata
+        .insert(PREV_HASH.to_owned(), Value::String(prev_hash.to_owned()));
+    let hash = event_hash(
+        prev_hash,
+        &row.aggregate_id,
+        row.sequence,
+        &row.event_type,
+        &row.event_version,
+        &row.payload,
+        &row.metadata,
+    );
+    row.metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
+    hash
 }
 
 #[cfg(test)]

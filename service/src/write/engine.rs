@@ -1,28 +1,34 @@
-//! The command path: load a case's events, rebuild the aggregate, let the domain decide,
-//! append what it decided under the optimistic lock. HTTP handlers, the CLI and (later) the
+//! The command path: load a case's events, rebuild the aggregate, check access, let the domain
+//! decide, append what it decided under the optimistic lock. HTTP handlers, the CLI and the
 //! benchmark all go through [`Engine`], so every write gets the same checks and metadata.
-
-use std::collections::HashMap;
-
-use cqrs_es::{Aggregate, EventEnvelope};
-use domain::{
-    Action, ActionInput, Case, CaseCommand, CaseCore, CaseError, CommandInput, JointResearch, Kind, MicroConsultation,
-    Policy, Status, Submit, Suggestion, Timestamp,
-};
-use serde::Serialize;
-use tracing::instrument;
-use uuid::Uuid;
+//!
+//! A case's kind is learnt from the submission or from the stream's first event and handed to
+//! [`AnyCase`], the one place it selects an aggregate: nothing here is generic over a kind. One
+//! command is one [`Store::append`]: one round trip that serializes, chains (to the last hash
+//! of the history the command was decided on) and writes the events. The metadata comes from
+//! [`crate::write::metadata`], retries are answered by [`crate::write::idempotency`].
 
 use std::sync::{Arc, Mutex};
 
+use cqrs_es::Aggregate;
 use domain::member_record::{LogContact, MemberCommand, MemberError, MemberRecord, STREAM_PREFIX};
-use projections::meta;
+use domain::{
+    apply_payload, Action, ActionInput, AnyCase, CaseCommand, CaseCore, CaseError, CommandInput, Kind, Policy, Status,
+    Submit, Timestamp,
+};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::watch;
+use tracing::instrument;
+use uuid::Uuid;
 
 use crate::access::tokens::Principal;
 use crate::access::{self, CaseAccess, Denied, Operation};
-use crate::store::{self, Store, StoreError, StoredEvent};
+use crate::store::{Appendable, Commit, Store, StoreError, StoredEvent};
 use crate::write::chain;
+/// Part of a [`CommandContext`], so callers find it beside it.
+pub use crate::write::idempotency::Idempotency;
+use crate::write::metadata::EventMetadata;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -76,13 +82,6 @@ impl CommandContext {
             idempotency: None,
         }
     }
-}
-
-/// A retry key and a digest of the request it was first used for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Idempotency {
-    pub key: String,
-    pub request_digest: String,
 }
 
 /// What a case is read as of.
@@ -200,15 +199,8 @@ impl Engine {
         }
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
         let kind = input.kind;
-        let input = CommandInput::Submit(input);
-        match kind {
-            Kind::Suggestion => self.execute::<Suggestion>(case_id, Vec::new(), context, input).await,
-            Kind::MicroConsultation => {
-                self.execute::<MicroConsultation>(case_id, Vec::new(), context, input)
-                    .await
-            }
-            Kind::JointResearch => self.execute::<JointResearch>(case_id, Vec::new(), context, input).await,
-        }
+        self.execute(case_id, kind, &[], context, CommandInput::Submit(input))
+            .await
     }
 
     #[instrument(skip_all, fields(%case_id, action = %input.action(), actor = %context.principal.actor.id, role = %context.principal.actor.role))]
@@ -221,46 +213,10 @@ impl Engine {
         if let Some(replayed) = self.replay(&context).await? {
             return Ok(replayed);
         }
-        let events = self.store.stream_events(&case_id.to_string()).await?;
-        let Some(first) = events.first() else {
-            return Err(CaseError::NotFound.into());
-        };
-        let input = CommandInput::Act(input);
-        match first.kind().ok_or(CaseError::NotFound)? {
-            Kind::Suggestion => self.execute::<Suggestion>(case_id, events, context, input).await,
-            Kind::MicroConsultation => self.execute::<MicroConsultation>(case_id, events, context, input).await,
-            Kind::JointResearch => self.execute::<JointResearch>(case_id, events, context, input).await,
-        }
-    }
-
-    /// The result of the command that first used this context's idempotency key, if any.
-    async fn replay(&self, context: &CommandContext) -> Result<Option<Written>, EngineError> {
-        let Some(idempotency) = &context.idempotency else {
-            return Ok(None);
-        };
-        let Some(first) = self
-            .store
-            .event_for_idempotency_key(&context.principal.actor.id, &idempotency.key)
-            .await?
-        else {
-            return Ok(None);
-        };
-        if first.metadata_text(REQUEST_DIGEST) != Some(idempotency.request_digest.as_str()) {
-            return Err(EngineError::IdempotencyKeyReused);
-        }
-        let case_id = Uuid::parse_str(&first.aggregate_id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let snapshot = self
-            .case(case_id, &context.principal, AsOf::Sequence(first.sequence))
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("case {case_id} lost its events")))?;
-        tracing::info!(%case_id, key = %idempotency.key, "replayed an idempotent command");
-        Ok(Some(Written {
-            id: case_id,
-            kind: snapshot.kind,
-            status: snapshot.status,
-            version: snapshot.version,
-            position: first.position,
-        }))
+        let history = self.store.stream_events(&case_id.to_string()).await?;
+        let kind = history.first().and_then(StoredEvent::kind).ok_or(CaseError::NotFound)?;
+        self.execute(case_id, kind, &history, context, CommandInput::Act(input))
+            .await
     }
 
     /// The case as `viewer` sees it as of a moment; `None` when it did not exist then.
@@ -282,18 +238,11 @@ impl Engine {
                 events.last().map_or_else(|| self.now(), |event| event.recorded_at)
             }
         };
-        let Some(first) = events.first() else {
+        let Some(kind) = events.first().and_then(StoredEvent::kind) else {
             return Ok(None);
         };
-        let Some(kind) = first.kind() else {
-            return Ok(None);
-        };
-        let snapshot = match kind {
-            Kind::Suggestion => snapshot(case_id, &rebuild::<Suggestion>(events)?, viewer, at)?,
-            Kind::MicroConsultation => snapshot(case_id, &rebuild::<MicroConsultation>(events)?, viewer, at)?,
-            Kind::JointResearch => snapshot(case_id, &rebuild::<JointResearch>(events)?, viewer, at)?,
-        };
-        Ok(Some(snapshot))
+        let case = rebuild(AnyCase::new(kind), &events, AnyCase::apply_payload)?;
+        Ok(Some(snapshot(case_id, &case, viewer, at)?))
     }
 
     /// Logs a member's constituent contact in the member's duty record.
@@ -306,35 +255,31 @@ impl Engine {
     ) -> Result<Logged, EngineError> {
         let stream = format!("{STREAM_PREFIX}{member_id}");
         let history = self.store.stream_events(&stream).await?;
-        let prev_hash = history
-            .last()
-            .and_then(StoredEvent::hash)
-            .unwrap_or(chain::GENESIS)
-            .to_owned();
         access::check(&context.principal, Operation::LogContact(member_id))?;
-        let record: MemberRecord = rebuild(history)?;
+        let record = rebuild(MemberRecord::default(), &history, apply_payload)?;
         let events = record.decide(MemberCommand {
             member_id: member_id.to_owned(),
             actor: context.principal.actor.clone(),
             at: self.now(),
             input,
         })?;
-        let version = record.version + events.len() as u64;
-        let mut metadata = metadata(MemberRecord::TYPE, &context, &prev_hash, Uuid::now_v7());
-        metadata.insert(MEMBER_ID.to_owned(), member_id.to_owned());
-        let position = match self
-            .store
-            .append::<MemberRecord>(&stream, record.version, events, metadata)
-            .await
-        {
+        let metadata = EventMetadata::new(MemberRecord::TYPE, &context, Uuid::now_v7()).with_member(member_id);
+        let commit = Commit {
+            aggregate_type: MemberRecord::TYPE,
+            stream: &stream,
+            version: record.version,
+            prev_hash: last_hash(&history),
+            metadata: metadata.fields(),
+            events: &events,
+        };
+        let position = match self.append(commit).await {
             Ok(position) => position,
             Err(StoreError::Conflict) => return Err(EngineError::Conflict { expected_version: None }),
             Err(other) => return Err(other.into()),
         };
-        self.appended.send_modify(|appends| *appends += 1);
         Ok(Logged {
             member_id: member_id.to_owned(),
-            version,
+            version: record.version + events.len() as u64,
             position,
         })
     }
@@ -345,35 +290,28 @@ impl Engine {
         let Some(kind) = events.first().and_then(StoredEvent::kind) else {
             return Ok(Vec::new());
         };
-        let access = match kind {
-            Kind::Suggestion => case_access(&rebuild::<Suggestion>(events.clone())?),
-            Kind::MicroConsultation => case_access(&rebuild::<MicroConsultation>(events.clone())?),
-            Kind::JointResearch => case_access(&rebuild::<JointResearch>(events.clone())?),
-        };
-        access::check(viewer, Operation::ReadHistory(&access))?;
+        let case = rebuild(AnyCase::new(kind), &events, AnyCase::apply_payload)?;
+        access::check(viewer, Operation::ReadHistory(&case_access(&case)))?;
         Ok(events)
     }
 
-    async fn execute<A: Case>(
+    /// Decides a command on a case of `kind` with `history`, and appends what it decided.
+    async fn execute(
         &self,
         case_id: Uuid,
-        history: Vec<StoredEvent>,
+        kind: Kind,
+        history: &[StoredEvent],
         context: CommandContext,
         input: CommandInput,
     ) -> Result<Written, EngineError> {
-        let prev_hash = history
-            .last()
-            .and_then(StoredEvent::hash)
-            .unwrap_or(chain::GENESIS)
-            .to_owned();
-        let mut case = rebuild::<A>(history)?;
+        let mut case = rebuild(AnyCase::new(kind), history, AnyCase::apply_payload)?;
         let access = case_access(&case);
         let (operation, action) = match &input {
-            CommandInput::Submit(_) => (Operation::Submit(A::KIND), "submit"),
+            CommandInput::Submit(_) => (Operation::Submit(kind), "submit"),
             CommandInput::Act(input) => (Operation::Act(input.action(), &access), input.action().as_str()),
         };
         let count = |result: &'static str| {
-            let labels = [("kind", A::KIND.as_str()), ("action", action), ("result", result)];
+            let labels = [("kind", kind.as_str()), ("action", action), ("result", result)];
             metrics::counter!("lianxin_commands_total", &labels).increment(1);
         };
         access::check(&context.principal, operation).inspect_err(|_| count("denied"))?;
@@ -385,16 +323,18 @@ impl Engine {
             expected_version: context.expected_version,
             input,
         };
-        let events = case.decide(command, &self.policy).inspect_err(|_| count("refused"))?;
-        events.iter().cloned().for_each(|event| case.apply(event));
+        let events = case.handle(command, &self.policy).inspect_err(|_| count("refused"))?;
         let status = case.status().ok_or(CaseError::NotFound)?;
-        let mut metadata = metadata(A::KIND.as_str(), &context, &prev_hash, Uuid::now_v7());
-        metadata.insert(meta::STATUS.to_owned(), status.as_str().to_owned());
-        let appended = self
-            .store
-            .append::<A>(&case_id.to_string(), version, events, metadata)
-            .await;
-        let position = match appended {
+        let metadata = EventMetadata::new(kind.as_str(), &context, Uuid::now_v7()).with_status(status);
+        let commit = Commit {
+            aggregate_type: kind.as_str(),
+            stream: &case_id.to_string(),
+            version,
+            prev_hash: last_hash(history),
+            metadata: metadata.fields(),
+            events: &events,
+        };
+        let position = match self.append(commit).await {
             Ok(position) => position,
             Err(StoreError::Conflict) => {
                 count("conflict");
@@ -413,80 +353,46 @@ impl Engine {
             }
         };
         count("written");
-        self.appended.send_modify(|appends| *appends += 1);
         Ok(Written {
             id: case_id,
-            kind: A::KIND,
+            kind,
             status,
             version: case.version(),
             position,
         })
     }
+
+    /// Appends a command's events and wakes the projections that follow the log.
+    async fn append<E: Appendable>(&self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
+        let position = self.store.append(commit).await?;
+        self.appended.send_modify(|appends| *appends += 1);
+        Ok(position)
+    }
 }
 
-/// Metadata names beyond the chain's own.
-pub const REQUEST_DIGEST: &str = "request_digest";
-/// The member whose duty record a contact event belongs to.
-pub const MEMBER_ID: &str = "member_id";
-
-/// What every event of a command carries beside its payload. `prev_hash` is read by the
-/// chained repository, which adds the event's own `hash`. The bulk generator passes command
-/// ids of its own so that its log is the same for the same seed.
-pub fn metadata(
-    aggregate_type: &str,
-    context: &CommandContext,
-    prev_hash: &str,
-    command_id: Uuid,
-) -> HashMap<String, String> {
-    let command_id = command_id.to_string();
-    let mut metadata = HashMap::from([
-        (meta::KIND.to_owned(), aggregate_type.to_owned()),
-        (meta::ACTOR_ID.to_owned(), context.principal.actor.id.clone()),
-        (
-            meta::ACTOR_ROLE.to_owned(),
-            context.principal.actor.role.as_str().to_owned(),
-        ),
-        (meta::REQUEST_ID.to_owned(), context.request_id.clone()),
-        (
-            "correlation_id".to_owned(),
-            context
-                .correlation_id
-                .clone()
-                .unwrap_or_else(|| context.request_id.clone()),
-        ),
-        (
-            "causation_id".to_owned(),
-            context.causation_id.clone().unwrap_or_else(|| command_id.clone()),
-        ),
-        ("command_id".to_owned(), command_id),
-        (chain::PREV_HASH.to_owned(), prev_hash.to_owned()),
-    ]);
-    if let Some(client_time) = context.client_time {
-        metadata.insert("client_time".to_owned(), client_time.to_rfc3339());
-    }
-    if let Some(idempotency) = &context.idempotency {
-        metadata.insert("idempotency_key".to_owned(), idempotency.key.clone());
-        metadata.insert(REQUEST_DIGEST.to_owned(), idempotency.request_digest.clone());
-    }
-    metadata
+/// The hash of a stream's last event, which its next event chains to.
+fn last_hash(history: &[StoredEvent]) -> &str {
+    history.last().and_then(StoredEvent::hash).unwrap_or(chain::GENESIS)
 }
 
-/// The aggregate as its events leave it.
-fn rebuild<A: Aggregate>(history: Vec<StoredEvent>) -> Result<A, StoreError> {
-    let mut case = A::default();
+/// An aggregate as a stream's stored events leave it, each applied by `apply`.
+fn rebuild<S>(
+    mut state: S,
+    history: &[StoredEvent],
+    apply: impl Fn(&mut S, &Value) -> Result<(), serde_json::Error>,
+) -> Result<S, StoreError> {
     for stored in history {
-        let sequence = stored.sequence;
-        let envelope = EventEnvelope::<A>::try_from(store::serialized(stored)?)
-            .map_err(|error| StoreError::Corrupt(format!("event {sequence}: {error}")))?;
-        case.apply(envelope.payload);
+        apply(&mut state, &stored.payload).map_err(|error| {
+            StoreError::Corrupt(format!("event {} of {}: {error}", stored.sequence, stored.aggregate_id))
+        })?;
     }
-    Ok(case)
+    Ok(state)
 }
 
 /// What the access rules need to know of a case.
-fn case_access<A: Case>(case: &A) -> CaseAccess {
+fn case_access(case: &AnyCase) -> CaseAccess {
     CaseAccess {
-        kind: A::KIND,
+        kind: case.kind(),
         jurisdiction: case.core().jurisdiction.clone(),
         submitter: case.core().submitter.clone(),
         carriers: case.carriers(),
@@ -495,7 +401,7 @@ fn case_access<A: Case>(case: &A) -> CaseAccess {
 
 /// The case as `viewer` may see it, with the actions both the domain and the access rules
 /// would let `viewer` take.
-fn snapshot<A: Case>(case_id: Uuid, case: &A, viewer: &Principal, at: Timestamp) -> Result<CaseSnapshot, EngineError> {
+fn snapshot(case_id: Uuid, case: &AnyCase, viewer: &Principal, at: Timestamp) -> Result<CaseSnapshot, EngineError> {
     let access = case_access(case);
     access::check(viewer, Operation::ReadCase(&access))?;
     let allowed_actions = case
@@ -503,13 +409,9 @@ fn snapshot<A: Case>(case_id: Uuid, case: &A, viewer: &Principal, at: Timestamp)
         .into_iter()
         .filter(|action| access::check(viewer, Operation::Act(*action, &access)).is_ok())
         .collect();
-    let mut details = serde_json::to_value(case).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    if let Some(fields) = details.as_object_mut() {
-        fields.remove("core");
-    }
     Ok(CaseSnapshot {
         id: case_id,
-        kind: A::KIND,
+        kind: case.kind(),
         status: case
             .status()
             .ok_or_else(|| StoreError::Corrupt(format!("case {case_id} has no submission")))?,
@@ -517,6 +419,6 @@ fn snapshot<A: Case>(case_id: Uuid, case: &A, viewer: &Principal, at: Timestamp)
         allowed_actions,
         overdue: case.core().is_overdue(at),
         core: case.core().clone(),
-        details,
+        details: case.details().map_err(|error| StoreError::Corrupt(error.to_string()))?,
     })
 }

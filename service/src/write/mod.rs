@@ -3,3 +3,5 @@
 
 pub mod chain;
 pub mod engine;
+pub mod idempotency;
+pub mod metadata;
