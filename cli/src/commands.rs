@@ -137,7 +137,7 @@ enum TokenCommand {
         /// The department id, for staff of one department.
         #[arg(long)]
         department: Option<String>,
-        /// Staff only: the banner or district the holder acts in (none: city staff, everywhere).
+        /// Staff and members: the banner or district the holder acts in (none: the city level).
         #[arg(long)]
         jurisdiction: Option<String>,
         /// Who holds the token: a label for `token list`. What the token does is recorded under

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use service::access::tokens;
-use tests::{on_both_backends, problem, suggestion, Backend, TestApp, MEMBER_ID};
+use tests::{new_token, on_both_backends, problem, suggestion, Backend, TestApp, BANNER, MEMBER_ID};
 
 const OK: u16 = 200;
 const CREATED: u16 = 201;
@@ -31,16 +31,9 @@ const CALLERS: [&str; 9] = [
 ];
 
 async fn revoked_token(app: &TestApp) -> String {
-    let token = tokens::NewToken {
-        name: "former-staff".to_owned(),
-        role: domain::Role::Staff,
-        member_id: None,
-        department_id: None,
-        jurisdiction: None,
-        subject: None,
-        expires_at: None,
-    };
-    let issued = tokens::create(&app.test_store.store, &token).await.unwrap();
+    let issued = tokens::create(&app.test_store.store, &new_token("former-staff", domain::Role::Staff))
+        .await
+        .unwrap();
     tokens::revoke(&app.test_store.store, &issued.id.to_string())
         .await
         .unwrap();
@@ -83,23 +76,23 @@ async fn every_endpoint_answers_every_caller_as_the_rules_say(backend: Backend) 
     // Reads first, then writes that every caller is refused, then the ones some may do.
     #[rustfmt::skip]
     let rows: Vec<(Method, String, Option<Value>, [u16; 9])> = vec![
-        (Method::GET, format!("/api/v1/cases/{case}"), None, [OK, HIDDEN, HIDDEN, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::GET, format!("/api/v1/cases/{case}/state?sequence=1"), None, [OK, HIDDEN, HIDDEN, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, format!("/api/v1/cases/{case}"), None, [OK, HIDDEN, OK, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, format!("/api/v1/cases/{case}/state?sequence=1"), None, [OK, HIDDEN, OK, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, format!("/api/v1/cases/{case}/history"), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, HIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/cases".to_owned(), None, [OK, OK, OK, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/outcomes".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/overdue".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::GET, "/api/v1/members/assessment".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::GET, format!("/api/v1/members/{MEMBER_ID}/record"), None, [FORBIDDEN, FORBIDDEN, OK, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::GET, "/api/v1/members/m-0002/record".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/members/assessment".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, format!("/api/v1/members/{MEMBER_ID}/record"), None, [FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/members/m-0002/record".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/projections".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, OK, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/audit/events".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/audit/verify".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::POST, format!("/api/v1/cases/{case}/assign"), Some(assign.clone()), [FORBIDDEN, HIDDEN, HIDDEN, 0, HIDDEN, FORBIDDEN, HIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::POST, "/api/v1/members/m-0002/contacts".to_owned(), Some(contact.clone()), [FORBIDDEN, FORBIDDEN, FORBIDDEN, 0, 0, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::POST, format!("/api/v1/members/{MEMBER_ID}/contacts"), Some(contact), [FORBIDDEN, FORBIDDEN, CREATED, CREATED, CREATED, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::POST, "/api/v1/cases".to_owned(), Some(micro), [FORBIDDEN, FORBIDDEN, CREATED, CREATED, CREATED, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::POST, "/api/v1/cases".to_owned(), Some(suggestion()), [CREATED, CREATED, CREATED, CREATED, CREATED, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, format!("/api/v1/cases/{case}/assign"), Some(assign.clone()), [FORBIDDEN, HIDDEN, FORBIDDEN, 0, HIDDEN, FORBIDDEN, HIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, "/api/v1/members/m-0002/contacts".to_owned(), Some(contact.clone()), [FORBIDDEN, FORBIDDEN, FORBIDDEN, 0, FORBIDDEN, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, format!("/api/v1/members/{MEMBER_ID}/contacts"), Some(contact), [FORBIDDEN, FORBIDDEN, CREATED, CREATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, "/api/v1/cases".to_owned(), Some(micro), [FORBIDDEN, FORBIDDEN, CREATED, CREATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::POST, "/api/v1/cases".to_owned(), Some(suggestion()), [CREATED, CREATED, CREATED, CREATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
     ];
     for (method, path, body, expected) in rows {
         for (caller, expected) in CALLERS.iter().zip(expected) {
@@ -395,7 +388,148 @@ async fn a_rating_is_the_proposers_and_staff_only_pass_one_on(backend: Backend) 
     assert_eq!(last["actor"]["role"], "staff");
 }
 
+/// The number of events in the whole log, to show that refused requests wrote nothing.
+async fn events_in_log(app: &TestApp) -> u64 {
+    app.test_store.store.count_events().await.unwrap()
+}
+
+async fn staff_of_a_jurisdiction_act_only_inside_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let elsewhere = app.submitted(&suggestion()).await;
+    let mut inside = suggestion();
+    inside["jurisdiction"] = json!(BANNER);
+    let written = events_in_log(&app).await;
+
+    let submitted_elsewhere = app.submit(&app.tokens.banner_staff, &suggestion()).await;
+    problem(submitted_elsewhere, StatusCode::FORBIDDEN).await;
+    let acted_elsewhere = app
+        .act(
+            &app.tokens.banner_staff,
+            &elsewhere,
+            "assign",
+            &json!({"department": "市住建局"}),
+        )
+        .await;
+    problem(acted_elsewhere, StatusCode::NOT_FOUND).await;
+    let merged_elsewhere = app
+        .act(
+            &app.tokens.banner_staff,
+            &elsewhere,
+            "merge",
+            &json!({"into": elsewhere}),
+        )
+        .await;
+    problem(merged_elsewhere, StatusCode::NOT_FOUND).await;
+    assert_eq!(events_in_log(&app).await, written, "nothing written");
+
+    let own = app.submitted_by(&app.tokens.banner_staff, &inside).await;
+    let assigned = app
+        .act(
+            &app.tokens.banner_staff,
+            &own,
+            "assign",
+            &json!({"department": "区住建局"}),
+        )
+        .await;
+    assert_eq!(assigned.status(), StatusCode::OK);
+}
+
+async fn merge_targets_are_open_readable_cases_of_the_same_kind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let merging = app.submitted(&suggestion()).await;
+    let mut micro = suggestion();
+    micro["kind"] = json!("micro_consultation");
+    let other_kind = app.submitted_by(&app.tokens.member, &micro).await;
+    let withdrawn = app.submitted(&suggestion()).await;
+    app.staff_does(&withdrawn, "withdraw", &json!({"reason": "重复"})).await;
+    let (first, second) = (app.submitted(&suggestion()).await, app.submitted(&suggestion()).await);
+    app.staff_does(&first, "merge", &json!({"into": second})).await;
+    let mut inside = suggestion();
+    inside["jurisdiction"] = json!(BANNER);
+    let banner_case = app.submitted_by(&app.tokens.banner_staff, &inside).await;
+    let written = events_in_log(&app).await;
+
+    let merge = |token: String, case: String, into: String| {
+        let app = &app;
+        async move {
+            let response = app.act(&token, &case, "merge", &json!({ "into": into })).await;
+            let status = response.status();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let staff = app.tokens.staff.clone();
+    let missing = merge(staff.clone(), merging.clone(), uuid::Uuid::now_v7().to_string()).await;
+    assert_eq!(missing.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.1);
+    // Banner staff may not read `merging` (another jurisdiction): for them it is as missing.
+    let hidden = merge(app.tokens.banner_staff.clone(), banner_case.clone(), merging.clone()).await;
+    assert_eq!(
+        hidden, missing,
+        "a target the caller may not read answers as a missing one"
+    );
+    for (target, why) in [
+        (other_kind, "another kind"),
+        (withdrawn, "withdrawn"),
+        (first.clone(), "merged"),
+    ] {
+        let refused = merge(staff.clone(), merging.clone(), target).await;
+        assert_eq!(
+            refused.0,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "into a {why} case: {}",
+            refused.1
+        );
+    }
+    // `first` went into `second`: `second` into `first` would loop.
+    let looped = merge(staff.clone(), second.clone(), first).await;
+    assert_eq!(looped.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", looped.1);
+    assert_eq!(events_in_log(&app).await, written, "no refused merge wrote anything");
+    let merged = merge(staff, merging, second).await;
+    assert_eq!(merged.0, StatusCode::OK, "{}", merged.1);
+}
+
+async fn a_member_relays_only_the_open_voices_it_may_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut banner_member = new_token("包委员", domain::Role::Member);
+    banner_member.member_id = Some("m-0007".to_owned());
+    banner_member.jurisdiction = Some(BANNER.to_owned());
+    let banner_member = app.issue(&banner_member).await;
+    let relay = |token: String, case: String| {
+        let app = &app;
+        async move { app.act(&token, &case, "relay", &json!({"note": "反映"})).await.status() }
+    };
+    let elsewhere = app.submitted(&suggestion()).await;
+    let mut inside = suggestion();
+    inside["jurisdiction"] = json!(BANNER);
+    let nearby = app.submitted(&inside).await;
+    let members_report = app.submitted_by(&app.tokens.member, &inside).await;
+    let closed_voice = app.submitted(&inside).await;
+    app.staff_does(&closed_voice, "withdraw", &json!({"reason": "重复"}))
+        .await;
+    let written = events_in_log(&app).await;
+
+    assert_eq!(
+        relay(banner_member.clone(), elsewhere).await,
+        StatusCode::NOT_FOUND,
+        "another jurisdiction"
+    );
+    assert_eq!(
+        relay(banner_member.clone(), members_report).await,
+        StatusCode::NOT_FOUND,
+        "another member's report"
+    );
+    assert_eq!(
+        relay(banner_member.clone(), closed_voice).await,
+        StatusCode::NOT_FOUND,
+        "no longer open"
+    );
+    assert_eq!(events_in_log(&app).await, written, "nothing written");
+    assert_eq!(relay(banner_member, nearby).await, StatusCode::OK);
+}
+
 on_both_backends!(
+    staff_of_a_jurisdiction_act_only_inside_it,
+    merge_targets_are_open_readable_cases_of_the_same_kind,
+    a_member_relays_only_the_open_voices_it_may_read,
     a_rating_is_the_proposers_and_staff_only_pass_one_on,
     every_endpoint_answers_every_caller_as_the_rules_say,
     lists_show_each_caller_only_its_cases,

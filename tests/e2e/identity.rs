@@ -6,32 +6,13 @@ use chrono::{Duration, Utc};
 use domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use service::access::tokens::{self, NewToken, TokenError};
-use tests::{on_both_backends, suggestion, Backend, TestApp, MEMBER_ID};
-
-fn token(name: &str, role: Role) -> NewToken {
-    NewToken {
-        name: name.to_owned(),
-        role,
-        member_id: None,
-        department_id: None,
-        jurisdiction: None,
-        subject: None,
-        expires_at: None,
-    }
-}
-
-async fn issued(app: &TestApp, token: &NewToken) -> String {
-    tokens::create(&app.test_store.store, token)
-        .await
-        .expect("a token is created")
-        .secret
-}
+use service::access::tokens::{self, TokenError};
+use tests::{new_token, on_both_backends, suggestion, Backend, TestApp, MEMBER_ID};
 
 async fn two_people_of_one_name_are_two_people(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let first = issued(&app, &token("张女士", Role::Citizen)).await;
-    let second = issued(&app, &token("张女士", Role::Citizen)).await;
+    let first = app.issue(&new_token("张女士", Role::Citizen)).await;
+    let second = app.issue(&new_token("张女士", Role::Citizen)).await;
     assert_ne!(app.subject(&first).await, app.subject(&second).await);
     let case = app.submitted_by(&first, &suggestion()).await;
 
@@ -94,7 +75,7 @@ async fn a_name_that_looks_like_another_actor_gets_nothing_of_theirs(backend: Ba
         (MEMBER_ID.to_owned(), &members_case),
         (format!("public:{public_case}"), &public_case),
     ] {
-        let impostor = issued(&app, &token(&name, Role::Citizen)).await;
+        let impostor = app.issue(&new_token(&name, Role::Citizen)).await;
         let read = app.get(&impostor, &format!("/api/v1/cases/{case}")).await;
         assert_eq!(read.status(), StatusCode::NOT_FOUND, "a citizen named {name}");
         let listed: Value = app.get(&impostor, "/api/v1/cases").await.json().await.unwrap();
@@ -108,19 +89,19 @@ async fn a_name_that_looks_like_another_actor_gets_nothing_of_theirs(backend: Ba
 
 async fn a_new_token_takes_over_an_earlier_tokens_subject(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let old = issued(&app, &token("张女士", Role::Citizen)).await;
+    let old = app.issue(&new_token("张女士", Role::Citizen)).await;
     let subject = app.subject(&old).await;
     let case = app.submitted_by(&old, &suggestion()).await;
 
-    let mut replacement = token("张女士（新手机）", Role::Citizen);
+    let mut replacement = new_token("张女士（新手机）", Role::Citizen);
     replacement.subject = Some(subject.clone());
-    let new = issued(&app, &replacement).await;
+    let new = app.issue(&replacement).await;
     assert_eq!(app.subject(&new).await, subject);
     let read = app.get(&new, &format!("/api/v1/cases/{case}")).await;
     assert_eq!(read.status(), StatusCode::OK, "the holder keeps their case");
 
     let store = &app.test_store.store;
-    let mut as_staff = token("王", Role::Staff);
+    let mut as_staff = new_token("王", Role::Staff);
     as_staff.subject = Some(subject.clone());
     assert!(
         matches!(
@@ -129,13 +110,13 @@ async fn a_new_token_takes_over_an_earlier_tokens_subject(backend: Backend) {
         ),
         "a subject is taken over only within its role"
     );
-    let mut made_up = token("李", Role::Citizen);
+    let mut made_up = new_token("李", Role::Citizen);
     made_up.subject = Some("sub-made-up".to_owned());
     assert!(matches!(
         tokens::create(store, &made_up).await,
         Err(TokenError::UnknownSubject { .. })
     ));
-    let mut member = token("赵委员", Role::Member);
+    let mut member = new_token("赵委员", Role::Member);
     member.member_id = Some(MEMBER_ID.to_owned());
     member.subject = Some(subject);
     assert!(matches!(
@@ -146,12 +127,12 @@ async fn a_new_token_takes_over_an_earlier_tokens_subject(backend: Backend) {
 
 async fn an_expired_token_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut expired = token("临时", Role::Staff);
+    let mut expired = new_token("临时", Role::Staff);
     expired.expires_at = Some(Utc::now() - Duration::seconds(1));
-    let expired = issued(&app, &expired).await;
-    let mut valid = token("临时", Role::Staff);
+    let expired = app.issue(&expired).await;
+    let mut valid = new_token("临时", Role::Staff);
     valid.expires_at = Some(Utc::now() + Duration::days(1));
-    let valid = issued(&app, &valid).await;
+    let valid = app.issue(&valid).await;
 
     let refused = app.get(&expired, "/api/v1/cases").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);

@@ -117,15 +117,24 @@ pub const BANNER: &str = "康巴什区";
 
 async fn issue(store: &Store, name: &str, role: Role, member_id: Option<&str>, jurisdiction: Option<&str>) -> String {
     let token = NewToken {
-        name: name.to_owned(),
-        role,
         member_id: member_id.map(str::to_owned),
-        department_id: None,
         jurisdiction: jurisdiction.map(str::to_owned),
-        subject: None,
-        expires_at: None,
+        ..new_token(name, role)
     };
     tokens::create(store, &token).await.expect("a token is created").secret
+}
+
+/// A token of `role` named `name`, without scope, subject or expiry, for a test to adjust.
+pub fn new_token(name: &str, role: Role) -> NewToken {
+    NewToken {
+        name: name.to_owned(),
+        role,
+        member_id: None,
+        department_id: None,
+        jurisdiction: None,
+        subject: None,
+        expires_at: None,
+    }
 }
 
 /// Starts the service on a free port; it runs until the returned sender fires or drops.
@@ -185,6 +194,14 @@ impl TestApp {
     /// A service whose clock stands at `start` until [`TestApp::set_time`] moves it.
     pub async fn spawn_at(backend: Backend, start: Timestamp) -> Self {
         Self::spawn_with(backend, Clock::Fixed(Arc::new(Mutex::new(start)))).await
+    }
+
+    /// A token made to measure (see [`new_token`]); its secret.
+    pub async fn issue(&self, token: &NewToken) -> String {
+        tokens::create(&self.test_store.store, token)
+            .await
+            .expect("a token is created")
+            .secret
     }
 
     /// The subject a token acts as: the actor id its commands are recorded under.

@@ -1,23 +1,31 @@
 //! Who may do what: the one place roles are enforced. Handlers and the engine ask
 //! [`check`] before they read or write anything; the domain adds only the rules it owns
-//! (only a member relays; only the submitter or staff withdraws, rates or reopens).
+//! (only a member relays; a rating is the proposer's, staff pass one on with a reason).
+//!
+//! **The scoping rule.** A token may carry a jurisdiction (staff, members): everything it reads
+//! or writes about cases lies inside it — submissions, actions, merge targets, reads, lists and
+//! the figures it is shown — and a token without one acts at the city level, everywhere.
+//! Members' records and the assessment are read by city staff and auditors only, until the
+//! member registry gives members a jurisdiction of record.
 //!
 //! | operation | citizen | member | staff | auditor | admin |
 //! | --- | --- | --- | --- | --- | --- |
-//! | submit a suggestion | yes | yes | yes | no | no |
-//! | submit a micro-consultation or joint research | no | yes | yes | no | no |
-//! | act on a case | own case: feedback, reopen, withdraw | relay any suggestion; own case: feedback, reopen, withdraw | every action, in its jurisdiction (city staff: all) | no | no |
-//! | read a case, its state as of a time | own cases | cases it carries or submitted | in its jurisdiction | all | no |
+//! | submit a suggestion | yes | yes | in its jurisdiction | no | no |
+//! | submit a micro-consultation or joint research | no | yes | in its jurisdiction | no | no |
+//! | act on a case | own case: feedback, reopen, withdraw | relay an open citizen's suggestion it may read; own case: feedback, reopen, withdraw | every action, in its jurisdiction | no | no |
+//! | read a case, its state as of a time | own cases | cases it carries or submitted, and open citizens' suggestions of its jurisdiction | in its jurisdiction | all | no |
 //! | read a case's history | no | no | in its jurisdiction | all | no |
 //! | list cases | own cases | cases it carries | in its jurisdiction | all | no |
-//! | outcomes, overdue, assessment | no | no | yes | yes | no |
-//! | a member's duty record | no | its own | yes | yes | no |
-//! | log a member's contact | no | its own | yes | no | no |
+//! | outcomes, overdue | no | no | its jurisdiction's | yes | no |
+//! | assessment, any member's duty record | no | no | city staff | yes | no |
+//! | its own duty record | no | yes | city staff | yes | no |
+//! | log a member's contact | no | its own | city staff | no | no |
 //! | audit log export, verify | no | no | no | yes | no |
 //! | projection status | no | no | yes | yes | yes |
 //!
-//! A case the caller may not read is "not found" (404), so its existence is not revealed; an
-//! operation the caller's role may not do is "forbidden" (403).
+//! A case the caller may not read is "not found" (404), answered exactly as a case that does
+//! not exist, so its existence is not revealed; an operation the caller's role may not do is
+//! "forbidden" (403), decided before any case is looked up.
 
 pub mod public;
 pub mod tokens;
@@ -34,17 +42,24 @@ pub struct CaseAccess {
     pub submitter: Option<Actor>,
     /// Members who carry the case: relayed or reported it, lead or sit on its team.
     pub carriers: Vec<String>,
+    /// Not yet closed, withdrawn or merged.
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation<'a> {
-    Submit(Kind),
+    /// A new case of a kind, in a jurisdiction.
+    Submit(Kind, &'a str),
     Act(Action, &'a CaseAccess),
     ReadCase(&'a CaseAccess),
     ReadHistory(&'a CaseAccess),
+    /// Reading histories at all, asked before the case is looked up: a role that may never
+    /// read one is refused alike for a case that exists and one that does not.
+    ReadHistories,
     ListCases,
     ReadDashboards,
     ReadMemberRecord(&'a str),
+    ReadAssessment,
     LogContact(&'a str),
     ReadAuditLog,
     ReadProjections,
@@ -76,18 +91,30 @@ fn carries(principal: &Principal, case: &CaseAccess) -> bool {
     case.carriers.contains(&principal.actor.id)
 }
 
+/// Whether `jurisdiction` lies within the caller's: everywhere for a token without one.
+fn within(principal: &Principal, jurisdiction: &str) -> bool {
+    principal.jurisdiction.as_deref().is_none_or(|own| own == jurisdiction)
+}
+
 fn in_jurisdiction(principal: &Principal, case: &CaseAccess) -> bool {
-    principal
-        .jurisdiction
+    within(principal, &case.jurisdiction)
+}
+
+/// A voice a member may take up: a citizen's suggestion, still open, in the member's
+/// jurisdiction (any, for a member of the city level, whose token names none).
+fn open_voice_nearby(principal: &Principal, case: &CaseAccess) -> bool {
+    let by_citizen = case
+        .submitter
         .as_ref()
-        .is_none_or(|jurisdiction| *jurisdiction == case.jurisdiction)
+        .is_some_and(|submitter| submitter.role == Role::Citizen);
+    case.kind == Kind::Suggestion && by_citizen && case.open && in_jurisdiction(principal, case)
 }
 
 /// May this caller read the case at all?
 fn may_read(principal: &Principal, case: &CaseAccess) -> bool {
     match principal.actor.role {
         Role::Citizen => own(principal, case),
-        Role::Member => own(principal, case) || carries(principal, case),
+        Role::Member => own(principal, case) || carries(principal, case) || open_voice_nearby(principal, case),
         Role::Staff => in_jurisdiction(principal, case),
         Role::Auditor => true,
         Role::Admin => false,
@@ -99,15 +126,17 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
     let forbidden = Err(Denied::Forbidden(role));
     let submitters_own = |action: Action| matches!(action, Action::Feedback | Action::Reopen | Action::Withdraw);
     match operation {
-        Operation::Submit(kind) => match (role, kind) {
+        Operation::Submit(kind, jurisdiction) => match (role, kind) {
+            (Role::Staff, _) if !within(principal, jurisdiction) => forbidden,
             (Role::Member | Role::Staff, _) | (Role::Citizen, Kind::Suggestion) => Ok(()),
             _ => forbidden,
         },
         Operation::Act(action, case) => {
-            let relay = role == Role::Member && action == Action::Relay && case.kind == Kind::Suggestion;
-            if !relay && !may_read(principal, case) {
+            // Relaying takes nothing the member may not already read.
+            if !may_read(principal, case) {
                 return Err(Denied::Hidden);
             }
+            let relay = role == Role::Member && action == Action::Relay;
             let allowed = match role {
                 Role::Staff => true,
                 Role::Member => relay || (own(principal, case) && submitters_own(action)),
@@ -134,6 +163,10 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             Role::Staff => Err(Denied::Hidden),
             _ => forbidden,
         },
+        Operation::ReadHistories => match role {
+            Role::Staff | Role::Auditor => Ok(()),
+            _ => forbidden,
+        },
         Operation::ListCases => match role {
             Role::Admin => forbidden,
             _ => Ok(()),
@@ -142,13 +175,21 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             Role::Staff | Role::Auditor => Ok(()),
             _ => forbidden,
         },
+        // Members have no jurisdiction on record yet (the member registry will give them one):
+        // until then their records and the assessment are read by city staff, not a district's.
         Operation::ReadMemberRecord(member) => match role {
-            Role::Staff | Role::Auditor => Ok(()),
+            Role::Staff if principal.jurisdiction.is_none() => Ok(()),
+            Role::Auditor => Ok(()),
             Role::Member if principal.actor.id == member => Ok(()),
             _ => forbidden,
         },
+        Operation::ReadAssessment => match role {
+            Role::Staff if principal.jurisdiction.is_none() => Ok(()),
+            Role::Auditor => Ok(()),
+            _ => forbidden,
+        },
         Operation::LogContact(member) => match role {
-            Role::Staff => Ok(()),
+            Role::Staff if principal.jurisdiction.is_none() => Ok(()),
             Role::Member if principal.actor.id == member => Ok(()),
             _ => forbidden,
         },

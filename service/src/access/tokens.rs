@@ -26,7 +26,7 @@ const SECRET_PREFIX: &str = "lx_";
 pub enum TokenError {
     #[error("a member token needs --member")]
     MemberIdMissing,
-    #[error("--member is only for member tokens, --jurisdiction and --department only for staff")]
+    #[error("--member is only for member tokens, --jurisdiction for staff and members, --department for staff")]
     ScopeMismatch,
     #[error("the operating system gave no randomness")]
     NoRandomness(#[source] getrandom::Error),
@@ -46,7 +46,7 @@ pub struct NewToken {
     pub role: Role,
     pub member_id: Option<String>,
     pub department_id: Option<String>,
-    /// Staff only: the banner or district the holder acts in; none for city staff.
+    /// Staff and members: the banner or district the holder acts in; none at the city level.
     pub jurisdiction: Option<String>,
     /// The subject of an earlier token of the same holder; a new one is generated when none.
     pub subject: Option<String>,
@@ -101,7 +101,8 @@ pub async fn create(store: &Store, token: &NewToken) -> Result<IssuedToken, Toke
         return Err(TokenError::MemberIdMissing);
     }
     let misplaced_member = token.role != Role::Member && token.member_id.is_some();
-    let misplaced_scope = token.role != Role::Staff && (token.jurisdiction.is_some() || token.department_id.is_some());
+    let misplaced_jurisdiction = !matches!(token.role, Role::Staff | Role::Member) && token.jurisdiction.is_some();
+    let misplaced_scope = misplaced_jurisdiction || (token.role != Role::Staff && token.department_id.is_some());
     if misplaced_member || misplaced_scope {
         return Err(TokenError::ScopeMismatch);
     }

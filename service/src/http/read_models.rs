@@ -240,7 +240,7 @@ pub async fn assessment(
     Authenticated(principal): Authenticated,
     params: Result<Query<YearQuery>, QueryRejection>,
 ) -> Result<Json<Assessment>, ApiError> {
-    access::check(&principal, Operation::ReadDashboards)?;
+    access::check(&principal, Operation::ReadAssessment)?;
     let params = query(params)?;
     let year = year(&state, params.year)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;

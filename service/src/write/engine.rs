@@ -286,6 +286,7 @@ impl Engine {
 
     /// Every stored event of a case, in order, for a caller who may read it.
     pub async fn history(&self, case_id: Uuid, viewer: &Principal) -> Result<Vec<StoredEvent>, EngineError> {
+        access::check(viewer, Operation::ReadHistories)?;
         let events = self.store.stream_events(&case_id.to_string()).await?;
         let Some(kind) = events.first().and_then(StoredEvent::kind) else {
             return Ok(Vec::new());
@@ -296,6 +297,28 @@ impl Engine {
     }
 
     /// Decides a command on a case of `kind` with `history`, and appends what it decided.
+    /// A merge target must be a case the caller may read, of the same kind, still open and not
+    /// merged itself (so no merge chain can loop). A target the caller may not read is refused
+    /// exactly as a missing one.
+    async fn check_merge_target(&self, kind: Kind, target: Uuid, principal: &Principal) -> Result<(), EngineError> {
+        let refuse = |reason: &str| Err(CaseError::invalid("into", reason).into());
+        let history = self.store.stream_events(&target.to_string()).await?;
+        let Some(target_kind) = history.first().and_then(StoredEvent::kind) else {
+            return refuse("no case you may read has this id");
+        };
+        let case = rebuild(AnyCase::new(target_kind), &history, AnyCase::apply_payload)?;
+        if access::check(principal, Operation::ReadCase(&case_access(&case))).is_err() {
+            return refuse("no case you may read has this id");
+        }
+        if target_kind != kind {
+            return refuse("a case merges only into a case of its own kind");
+        }
+        if !case.status().is_some_and(Status::is_open) {
+            return refuse("a case merges only into an open case, not a closed, withdrawn or merged one");
+        }
+        Ok(())
+    }
+
     async fn execute(
         &self,
         case_id: Uuid,
@@ -307,7 +330,7 @@ impl Engine {
         let mut case = rebuild(AnyCase::new(kind), history, AnyCase::apply_payload)?;
         let access = case_access(&case);
         let (operation, action) = match &input {
-            CommandInput::Submit(_) => (Operation::Submit(kind), "submit"),
+            CommandInput::Submit(submit) => (Operation::Submit(kind, &submit.jurisdiction), "submit"),
             CommandInput::Act(input) => (Operation::Act(input.action(), &access), input.action().as_str()),
         };
         let count = |result: &'static str| {
@@ -315,6 +338,11 @@ impl Engine {
             metrics::counter!("lianxin_commands_total", &labels).increment(1);
         };
         access::check(&context.principal, operation).inspect_err(|_| count("denied"))?;
+        if let CommandInput::Act(ActionInput::Merge(merge)) = &input {
+            self.check_merge_target(kind, merge.into, &context.principal)
+                .await
+                .inspect_err(|_| count("refused"))?;
+        }
         let version = case.version();
         let command = CaseCommand {
             case_id,
@@ -396,6 +424,7 @@ fn case_access(case: &AnyCase) -> CaseAccess {
         jurisdiction: case.core().jurisdiction.clone(),
         submitter: case.core().submitter.clone(),
         carriers: case.carriers(),
+        open: case.status().is_some_and(Status::is_open),
     }
 }
 
