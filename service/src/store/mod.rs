@@ -58,12 +58,25 @@ pub enum StoreError {
     },
 }
 
+/// PostgreSQL's error classes that mean "not now" rather than "not this": connection
+/// exceptions (08), too many connections or out of resources (53), and operator intervention
+/// (57: a shutdown, a restart, a cancelled backend). A restart under load raises them.
+const TRANSIENT_SQLSTATE_CLASSES: [&str; 3] = ["08", "53", "57"];
+
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| TRANSIENT_SQLSTATE_CLASSES.iter().any(|class| code.starts_with(class))),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match error {
-            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                StoreError::Unavailable(Box::new(error))
-            }
+            transient if is_transient(&transient) => StoreError::Unavailable(Box::new(transient)),
             sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => StoreError::Corrupt(error.to_string()),
             other => StoreError::Database(Box::new(other)),
         }
