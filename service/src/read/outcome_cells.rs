@@ -15,8 +15,7 @@ use projections::{
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
 
-use crate::read::projector::ProjectorError;
-use crate::read::view_rows::parameter_rows;
+use crate::read::error::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
 
 /// Cells per statement: 20 parameters a row stays far below both backends' limits.
@@ -365,6 +364,15 @@ where
     }
 }
 
+/// `rows` rows of `width` numbered parameters: `($1, $2), ($3, $4)`.
+fn parameter_rows(rows: usize, width: usize) -> String {
+    let row = |row: usize| {
+        let parameters: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
+        format!("({})", parameters.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 /// A condition on `submitted_at` being in one of `ranges` ranges `[$1, $2)`, `[$3, $4)`, ….
 fn submitted_in(ranges: usize) -> String {
     let range = |range: usize| {
@@ -402,6 +410,7 @@ pub async fn outcomes(
 }
 
 /// Every cell, one line each in key order: two cell tables are equal when these are.
+#[cfg(feature = "test-hooks")]
 pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
     let sql = format!("SELECT {} FROM outcome_cells ORDER BY {KEY_COLUMNS}", columns());
     on_pool!(store, |pool| {
