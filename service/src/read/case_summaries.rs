@@ -2,7 +2,7 @@
 //! lists, plus the whole summary as JSON), and its companion, the outcome cells
 //! ([`crate::read::outcome_cells`]), which always hold exactly the cases of `case_summaries`.
 //!
-//! Every fact of a case goes through [`fold`] (the pure `projections::summarize`), in the live
+//! Every fact of a case goes through `fold` (the pure `projections::summarize`), in the live
 //! batches and in the rebuild alike. A live batch reads every summary it touches in one query,
 //! folds the facts in memory and writes the rows that changed in one multi-row upsert; in the same
 //! transaction it moves the outcome cells from the summaries before the batch to those after

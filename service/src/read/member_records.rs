@@ -3,9 +3,9 @@
 //! which case, with the case's submission time: "problems solved" counts them when the case
 //! closes solved, and a member's case list reads them by submission).
 //!
-//! Every fact goes through [`fold`], in the live batches and in the rebuild alike: it adds the
+//! Every fact goes through `fold`, in the live batches and in the rebuild alike: it adds the
 //! fact's counts to the totals and the members it makes answer for its case to the case's
-//! [`Carried`]. A live batch reads the members of every case it touches in one query, folds the
+//! `Carried`. A live batch reads the members of every case it touches in one query, folds the
 //! facts in memory, then writes the new `member_cases` rows in one multi-row upsert and adds the
 //! totals to `member_years` in another. The rebuild folds each stream once and loads the sums at
 //! the end: member-year counts are sums, so the order of streams does not matter.

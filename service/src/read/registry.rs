@@ -7,7 +7,7 @@ use crate::read::error::ProjectorError;
 use crate::read::member_records::MemberRecords;
 use crate::read::projection::Projection;
 
-/// Every projection. The order is that of their advisory-lock keys ([`lease_key`]): append, do
+/// Every projection. The order is that of their advisory-lock keys (`lease_key`): append, do
 /// not reorder.
 pub const PROJECTIONS: [&dyn Projection; 2] = [&CaseSummaries, &MemberRecords];
 

@@ -1,5 +1,5 @@
 //! A transaction of either backend, so that a projection's methods take one type: each body is
-//! written once and compiled for both by [`on_tx!`], as [`crate::store::on_pool!`] does for pools.
+//! written once and compiled for both by `on_tx!`, as `on_pool!` does for pools.
 
 use crate::store::{Store, StoreError};
 
