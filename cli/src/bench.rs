@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use service::access::tokens::Principal;
-use service::read::projector::{Projector, ProjectorError};
+use service::read::{Projector, ProjectorError};
 use service::store::{Store, StoreError};
 use service::write::engine::{Clock, CommandContext, Engine, EngineError};
 

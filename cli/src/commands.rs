@@ -13,12 +13,11 @@ use crate::bench;
 use crate::bulk::BulkPlan;
 use crate::demo;
 use crate::scale;
-use projections::PROJECTIONS;
 use service::access::tokens::{self, NewToken};
 use service::app::{self, Application};
 use service::audit;
 use service::config::{ServeSettings, StoreSettings};
-use service::read::projector::Projector;
+use service::read::Projector;
 use service::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -244,7 +243,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             let store = app::open_store(&cli.store).await?;
             let projector = Projector::new(store.clone());
             let names = if names.is_empty() {
-                PROJECTIONS.iter().map(|name| (*name).to_owned()).collect()
+                service::read::names().iter().map(|name| (*name).to_owned()).collect()
             } else {
                 names
             };

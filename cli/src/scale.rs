@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, Months, Utc};
 use domain::{Actor, Policy, Role, Status};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use projections::{GroupBy, Quotas, PROJECTIONS};
+use projections::{GroupBy, Quotas};
 use serde::Serialize;
 
 use crate::bench::percentile;
@@ -18,8 +18,8 @@ use crate::demo::{Dice, CATEGORIES, JURISDICTIONS, TOPICS};
 use service::access::tokens::Principal;
 use service::access::ListScope;
 use service::audit;
-use service::read::projector::{Projector, ProjectorError};
 use service::read::queries::{self as views, CaseFilter, OverdueFilter};
+use service::read::{names, Projector, ProjectorError, PROJECTIONS};
 use service::store::{Store, StoreError};
 use service::write::engine::{Clock, Engine, EngineError};
 
@@ -138,11 +138,11 @@ pub async fn rebuild_projections(store: &Store, progress: &MultiProgress) -> Res
     let bar = progress.add(bar(store.count_events().await?, "rebuild", "events"));
     let started = Instant::now();
     let rebuilt = Projector::new(store.clone())
-        .rebuild(&PROJECTIONS, |events| bar.set_position(events))
+        .rebuild(&names(), |events| bar.set_position(events))
         .await?;
     bar.finish_and_clear();
     Ok(Rebuilt {
-        projections: PROJECTIONS,
+        projections: names(),
         events: rebuilt.events,
         seconds: started.elapsed().as_secs_f64(),
         events_per_s: per_second(rebuilt.events, started.elapsed()),

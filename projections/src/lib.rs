@@ -16,7 +16,7 @@ pub use member_record::*;
 pub use outcome_cells::*;
 pub use outcomes::*;
 
-/// Every projection, by the name its checkpoint is kept under.
-pub const PROJECTIONS: [&str; 2] = [CASE_SUMMARIES, MEMBER_RECORDS];
+/// The names projections' checkpoints are kept under (the service registers every projection
+/// in `service::read::PROJECTIONS`).
 pub const CASE_SUMMARIES: &str = "case_summaries";
 pub const MEMBER_RECORDS: &str = "member_records";

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::StoreSettings;
 use crate::http::{self, AppState, RateLimits};
-use crate::read::projector::Projector;
+use crate::read::Projector;
 use crate::store::{Store, StoreError};
 use crate::write::engine::{Clock, Engine};
 

@@ -3,9 +3,9 @@
 use chrono::{TimeZone, Utc};
 use indicatif::ProgressBar;
 use lianxin::demo;
-use projections::{GroupBy, Quotas, PROJECTIONS};
-use service::read::projector::Projector;
+use projections::{GroupBy, Quotas};
 use service::read::queries as views;
+use service::read::{names, Projector};
 use tests::{on_both_backends, Backend, TestStore};
 
 /// Seeds a year and reads back what a dashboard would show of it.
@@ -15,7 +15,7 @@ async fn seeded_figures(backend: Backend, seed: u64) -> (demo::Seeded, serde_jso
         .await
         .unwrap();
     let projector = Projector::new(test.store.clone());
-    for name in PROJECTIONS {
+    for name in names() {
         projector.catch_up(name, |_| {}).await.unwrap();
     }
     let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();

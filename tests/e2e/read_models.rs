@@ -11,7 +11,7 @@ use projections::{outcome_figures, CaseSummary, GroupBy};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service::access::tokens::Principal;
-use service::read::projector::Projector;
+use service::read::{names, Projector};
 use service::store::Store;
 use service::write::engine::{Clock, CommandContext, Engine};
 use tests::{on_both_backends, problem, suggestion, Backend, TestApp, TestStore, MEMBER_ID};
@@ -177,7 +177,8 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     let indexes = view_indexes(&app.test_store.store).await;
     assert!(indexes.len() >= 10, "{indexes:?}");
     // Commands keep coming while the rebuild runs; the live runners catch up after it.
-    let (rebuilt, ()) = tokio::join!(projector.rebuild(&projections::PROJECTIONS, |_| {}), async {
+    let all = names();
+    let (rebuilt, ()) = tokio::join!(projector.rebuild(&all, |_| {}), async {
         random_history(&app, 0x6c69_616e_7869_6e02, 20, Pace::SystemClock).await;
     });
     let rebuilt = rebuilt.unwrap();
@@ -190,7 +191,7 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     assert_eq!(columns_unlike_summaries(&app.test_store.store).await, 0);
     settled(&app).await;
     let live = projector.dump().await.unwrap();
-    projector.rebuild(&projections::PROJECTIONS, |_| {}).await.unwrap();
+    projector.rebuild(&names(), |_| {}).await.unwrap();
     assert_eq!(projector.dump().await.unwrap(), live);
 }
 
@@ -363,7 +364,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
     );
     solved_with_a_member(&engine).await;
     let projector = Projector::new(test.store.clone());
-    for name in projections::PROJECTIONS {
+    for name in names() {
         projector.catch_up(name, |_| {}).await.unwrap();
     }
     let first = projector.dump().await.unwrap();
@@ -371,12 +372,12 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
 
     solved_with_a_member(&engine).await;
     let crashing = Projector::new(test.store.clone()).with_fault(Arc::new(|_, _| true));
-    for name in projections::PROJECTIONS {
+    for name in names() {
         let failed = crashing.catch_up(name, |_| {}).await;
         assert!(failed.is_err(), "{name}: the injected fault stops the batch");
     }
     let after_crash = projector.checkpoints().await.unwrap();
-    let positions = |checkpoints: &[service::read::projector::Checkpoint]| -> Vec<i64> {
+    let positions = |checkpoints: &[service::read::Checkpoint]| -> Vec<i64> {
         checkpoints.iter().map(|checkpoint| checkpoint.position).collect()
     };
     assert_eq!(
@@ -387,7 +388,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
     assert_eq!(projector.dump().await.unwrap(), first, "the views stayed");
 
     let restarted = Projector::new(test.store.clone());
-    for name in projections::PROJECTIONS {
+    for name in names() {
         restarted.catch_up(name, |_| {}).await.unwrap();
     }
     let caught_up = restarted.dump().await.unwrap();
@@ -398,7 +399,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
         "two relays, two consultations, two solved: each counted once"
     );
     let checkpoints = positions(&restarted.checkpoints().await.unwrap());
-    let failed = crashing.rebuild(&projections::PROJECTIONS, |_| {}).await;
+    let failed = crashing.rebuild(&names(), |_| {}).await;
     assert!(
         failed.is_err(),
         "the injected fault stops the rebuild before its commit"
@@ -409,7 +410,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
         caught_up,
         "a failed rebuild changes nothing"
     );
-    restarted.rebuild(&projections::PROJECTIONS, |_| {}).await.unwrap();
+    restarted.rebuild(&names(), |_| {}).await.unwrap();
     assert_eq!(
         restarted.dump().await.unwrap(),
         caught_up,
@@ -427,7 +428,7 @@ async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
         Clock::Fixed(Arc::new(Mutex::new(at(3, 1)))),
     );
     let projector = Projector::new(test.store.clone());
-    for name in projections::PROJECTIONS {
+    for name in names() {
         assert_eq!(
             projector.rebuild_if_never_applied(name).await.unwrap(),
             None,
@@ -436,12 +437,12 @@ async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
     }
     solved_with_a_member(&engine).await;
     solved_with_a_member(&engine).await;
-    for name in projections::PROJECTIONS {
+    for name in names() {
         projector.catch_up(name, |_| {}).await.unwrap();
     }
     let live = projector.dump().await.unwrap();
     let head = test.store.head_position().await.unwrap();
-    for name in projections::PROJECTIONS {
+    for name in names() {
         assert_eq!(
             projector.rebuild_if_never_applied(name).await.unwrap(),
             None,
@@ -872,7 +873,7 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
         "{:?}",
         live["member_records"]
     );
-    projector.rebuild(&projections::PROJECTIONS, |_| {}).await.unwrap();
+    projector.rebuild(&names(), |_| {}).await.unwrap();
     assert_eq!(projector.dump().await.unwrap(), live);
 }
 

@@ -25,7 +25,7 @@ use tracing::Level;
 pub use problem::ApiError;
 pub use rate_limit::RateLimits;
 
-use crate::read::projector::Projector;
+use crate::read::Projector;
 use crate::write::engine::Engine;
 use projections::Quotas;
 

@@ -10,7 +10,7 @@ use domain::CaseError;
 use serde_json::{Map, Value};
 
 use crate::access::Denied;
-use crate::read::projector::ProjectorError;
+use crate::read::ProjectorError;
 use crate::store::StoreError;
 use crate::write::engine::EngineError;
 

@@ -19,8 +19,8 @@ use super::extract::{Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::{self, ListScope, Operation};
-use crate::read::projector::Checkpoint;
 use crate::read::queries::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueFilter};
+use crate::read::Checkpoint;
 use crate::write::engine::Logged;
 
 /// How long a read waits for a projection to reach `min_position`.

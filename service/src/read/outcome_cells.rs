@@ -1,8 +1,33 @@
-//! The `outcome_cells` table (see `projections::outcome_cells`): kept by the case-summary
-//! projection in the transaction of each batch (`CellTable::apply`), read by
-//! `GET /api/v1/outcomes` ([`outcomes`]). The SQL is the same on both backends but for how a read
-//! begins its snapshot; the functions are generic over the sqlx database so that they run inside
-//! either backend's transaction.
+//! The `outcome_cells` table (see `projections::outcome_cells`), the case-summary projection's
+//! companion: kept by it in the transaction of each batch (`CellTable::apply`), written whole by
+//! its rebuild (`CellTable::write_all`), read by `GET /api/v1/outcomes` ([`outcomes`]) and by the
+//! overdue list's counts (`CellTable::open_overdue`). The SQL is the same on both backends but
+//! for how a read begins its snapshot; the functions are generic over the sqlx database so that
+//! they run inside either backend's transaction.
+//!
+//! Reading every summary of a year does not scale (200,000 cases a year), so the cells hold, per
+//! dimension (`all`, `kind`, `category`, `jurisdiction`, `department`), month of submission
+//! (`YYYY-MM`, UTC) and group, the counters the figures need, every duration sample (seconds to
+//! first assignment, to closing), so medians and p90s stay exact, and the deadlines of its open
+//! cases, so `open_overdue` (which depends on the moment) is a count of those passed. Samples are
+//! kept ascending, stored as the first and then the differences, as varints (about two bytes a
+//! sample). Grouping by month reads the `all` cells.
+//!
+//! **Invariant:** the cells hold exactly the cases of `case_summaries`: each case counts once per
+//! dimension, in the cell of its submission month and current group. A live batch keeps it in the
+//! transaction that writes the summaries and the checkpoint: for every case the batch changes it
+//! removes the contribution of the summary before and adds that of the summary after, netted per
+//! cell (a change that moves no figure writes nothing); a cell left empty is deleted. The rebuild
+//! writes the cells of all summaries at once. Checked by unit tests of the pure part against
+//! `outcome_figures` over random histories, and by
+//! `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries` (both backends;
+//! also a rebuild from zero equals the live cells).
+//!
+//! A read of `[from, to)` runs in one snapshot (PostgreSQL `REPEATABLE READ`): the cells of every
+//! month the period touches; for a month it covers only in part, either its cells less the cases
+//! it leaves out or only the cases it covers, read from `case_summaries`, whichever are fewer (a
+//! period ending now leaves out none). Medians and p90s are found by bisecting the values over the
+//! cells' ascending samples, without merging them.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -15,8 +40,7 @@ use projections::{
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
 
-use crate::read::projector::ProjectorError;
-use crate::read::view_rows::parameter_rows;
+use crate::read::error::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
 
 /// Cells per statement: 20 parameters a row stays far below both backends' limits.
@@ -365,6 +389,15 @@ where
     }
 }
 
+/// `rows` rows of `width` numbered parameters: `($1, $2), ($3, $4)`.
+fn parameter_rows(rows: usize, width: usize) -> String {
+    let row = |row: usize| {
+        let parameters: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
+        format!("({})", parameters.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 /// A condition on `submitted_at` being in one of `ranges` ranges `[$1, $2)`, `[$3, $4)`, ….
 fn submitted_in(ranges: usize) -> String {
     let range = |range: usize| {
@@ -402,6 +435,7 @@ pub async fn outcomes(
 }
 
 /// Every cell, one line each in key order: two cell tables are equal when these are.
+#[cfg(feature = "test-hooks")]
 pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
     let sql = format!("SELECT {} FROM outcome_cells ORDER BY {KEY_COLUMNS}", columns());
     on_pool!(store, |pool| {
