@@ -44,7 +44,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let not_found = |text: String| ApiError::NotFound(text);
+        let not_found = ApiError::NotFound;
         let raw = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|rejection| not_found(rejection.body_text()))?;
