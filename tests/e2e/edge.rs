@@ -392,27 +392,39 @@ async fn the_rate_limit_believes_forwarded_for_only_from_a_trusted_proxy(backend
     );
 }
 
-async fn connections_are_limited_in_number_and_in_silence(backend: Backend) {
+async fn spawn_with_connections(backend: Backend, connections: ConnectionLimits) -> TestApp {
     let options = ServiceOptions {
-        connections: ConnectionLimits {
-            max_connections: 1,
-            header_read_timeout: Duration::from_secs(2),
-            ..ConnectionLimits::default()
-        },
+        connections,
         ..ServiceOptions::default()
     };
-    let app = TestApp::spawn_configured(backend, options).await;
-    let address = app.base_url.trim_start_matches("http://").to_owned();
-    // A silent connection is closed once the header time is up.
-    let mut silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    TestApp::spawn_configured(backend, options).await
+}
+
+fn socket_address(app: &TestApp) -> String {
+    app.base_url.trim_start_matches("http://").to_owned()
+}
+
+async fn a_silent_connection_is_closed_once_the_header_time_is_up(backend: Backend) {
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        ..ConnectionLimits::default()
+    };
+    let app = spawn_with_connections(backend, limits).await;
+    let mut silent = tokio::net::TcpStream::connect(socket_address(&app)).await.unwrap();
     let mut buffer = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut buffer)).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut buffer)).await;
     assert!(closed.is_ok(), "the silent connection was closed");
-    // While one connection holds the only slot, another waits.
-    let mut holder = tokio::net::TcpStream::connect(&address).await.unwrap();
+}
+
+async fn connections_beyond_the_limit_wait_for_a_free_slot(backend: Backend) {
+    let limits = ConnectionLimits {
+        max_connections: 1,
+        ..ConnectionLimits::default()
+    };
+    let app = spawn_with_connections(backend, limits).await;
+    let mut holder = tokio::net::TcpStream::connect(socket_address(&app)).await.unwrap();
     holder.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n").await.unwrap();
-    let fresh = reqwest::Client::new();
-    let waiting = fresh
+    let waiting = reqwest::Client::new()
         .get(app.url("/healthz"))
         .timeout(Duration::from_millis(700))
         .send()
@@ -431,5 +443,6 @@ on_both_backends!(
     every_response_carries_the_security_headers,
     a_json_body_must_say_it_is_json,
     the_rate_limit_believes_forwarded_for_only_from_a_trusted_proxy,
-    connections_are_limited_in_number_and_in_silence,
+    a_silent_connection_is_closed_once_the_header_time_is_up,
+    connections_beyond_the_limit_wait_for_a_free_slot,
 );
