@@ -205,12 +205,12 @@ pub async fn run() -> ExitCode {
 async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(settings) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let application = Application::build(store, settings.options(), settings.listen).await?;
             application.run_until(app::shutdown_signal()).await?;
         }
         Command::Migrate => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             println!("migrations applied to the {} store", store.backend());
         }
         Command::Token(TokenCommand::Create {
@@ -222,7 +222,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             subject,
             expires,
         }) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let token = NewToken {
                 name,
                 role,
@@ -240,7 +240,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             println!("{}", issued.secret);
         }
         Command::Replay { names } => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let projector = Projector::new(store.clone());
             let names = if names.is_empty() {
                 service::read::names().iter().map(|name| (*name).to_owned()).collect()
@@ -265,13 +265,13 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             );
         }
         Command::Token(TokenCommand::List) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             for token in tokens::list(&store).await? {
                 println!("{}", serde_json::to_string(&token)?);
             }
         }
         Command::Token(TokenCommand::Revoke { id }) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             tokens::revoke(&store, &id).await?;
             println!("revoked token {id}");
         }
@@ -281,7 +281,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             http,
             token,
         }) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let target = match (http, token) {
                 (Some(base_url), Some(token)) => bench::Target::Http {
                     base_url: base_url.trim_end_matches('/').to_owned(),
@@ -297,7 +297,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Demo(DemoCommand::Seed { cases, year, seed }) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let bar = ProgressBar::new(cases as u64).with_style(
                 ProgressStyle::with_template("seeding {bar:40} {pos}/{len} cases ({eta} left)")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -306,7 +306,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             println!("{}", serde_json::to_string(&seeded)?);
         }
         Command::Bench(BenchCommand::Replay) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let bar = ProgressBar::new(store.count_events().await?).with_style(
                 ProgressStyle::with_template("replay {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -322,7 +322,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             samples,
             read_budget,
         }) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let settings = scale::ScaleSettings {
                 plan: BulkPlan {
                     cases,
@@ -336,7 +336,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             scale::run(&store, &settings, &MultiProgress::new(), &mut std::io::stdout()).await?;
         }
         Command::Audit(AuditCommand::Verify) => {
-            let store = app::open_store(&cli.store).await?;
+            let store = cli.store.open().await?;
             let total = store.count_events().await?;
             let bar = ProgressBar::new(total).with_style(
                 ProgressStyle::with_template("verifying {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")

@@ -9,8 +9,8 @@ use domain::Policy;
 use projections::Quotas;
 use tokio::net::TcpListener;
 
-use crate::config::StoreSettings;
-use crate::http::{self, AppState, RateLimits};
+use crate::http::serve::ConnectionLimits;
+use crate::http::{self, AppState, RateLimits, TrustedProxies};
 use crate::read::Projector;
 use crate::store::{Store, StoreError};
 use crate::write::engine::{Clock, Engine};
@@ -27,26 +27,22 @@ pub enum StartError {
     },
 }
 
-/// Opens the configured store and brings its schema up to date.
-pub async fn open_store(settings: &StoreSettings) -> Result<Store, StoreError> {
-    let database_url = settings.database_url.as_deref().filter(|url| !url.is_empty());
-    let store = Store::open(database_url, &settings.data_dir).await?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-/// What the running service decides by: deadlines, quotas, and its clock.
+/// What the running service decides by: deadlines, quotas, its clock, and its edge (how many
+/// connections, how long they may idle, whose `X-Forwarded-For` to believe).
 #[derive(Debug, Clone, Default)]
 pub struct ServiceOptions {
     pub policy: Policy,
     pub quotas: Quotas,
     pub clock: Clock,
+    pub connections: ConnectionLimits,
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    connections: ConnectionLimits,
 }
 
 impl Application {
@@ -60,13 +56,20 @@ impl Application {
         let engine = Engine::new(store.clone(), options.policy, options.clock);
         let projector = Projector::new(store);
         projector.spawn(engine.appended());
+        let limits = RateLimits::default();
+        limits.spawn_trimming();
         let state = AppState {
             engine: Arc::new(engine),
             projector,
             quotas: options.quotas,
-            limits: RateLimits::default(),
+            limits,
+            trusted_proxies: options.trusted_proxies,
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            connections: options.connections,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -77,10 +80,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let backend = self.state.engine.store().backend();
         tracing::info!(address = %self.listener.local_addr()?, store = backend, "lianxin is serving");
-        let router = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        http::serve::serve(self.listener, http::router(self.state), self.connections, shutdown).await
     }
 }
 

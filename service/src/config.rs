@@ -4,12 +4,16 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use domain::Policy;
 use projections::Quotas;
 
 use crate::app::ServiceOptions;
+use crate::http::serve::ConnectionLimits;
+use crate::http::{IpNet, TrustedProxies};
+use crate::store::{Store, StoreError};
 use crate::write::engine::Clock;
 
 /// Where the events live: PostgreSQL when `DATABASE_URL` names one, else the embedded store.
@@ -30,6 +34,16 @@ impl fmt::Debug for StoreSettings {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
             .finish()
+    }
+}
+
+impl StoreSettings {
+    /// Opens the configured store and brings its schema up to date.
+    pub async fn open(&self) -> Result<Store, StoreError> {
+        let database_url = self.database_url.as_deref().filter(|url| !url.is_empty());
+        let store = Store::open(database_url, &self.data_dir).await?;
+        store.migrate().await?;
+        Ok(store)
     }
 }
 
@@ -66,6 +80,24 @@ pub struct ServeSettings {
     /// Yearly quota: social-opinion reports a member submits.
     #[arg(long, env = "LIANXIN_QUOTA_REPORTS", default_value_t = Quotas::default().reports)]
     pub quota_reports: u32,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "LIANXIN_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers (also the longest a kept-alive
+    /// connection waits for its next request).
+    #[arg(long, env = "LIANXIN_HEADER_READ_TIMEOUT", default_value_t = ConnectionLimits::default().header_read_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout: u64,
+    /// Seconds a connection may stay without a byte moving either way before it is closed;
+    /// more than the 30 s a request may take.
+    #[arg(long, env = "LIANXIN_IDLE_TIMEOUT", default_value_t = ConnectionLimits::default().idle_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(31..))]
+    pub idle_timeout: u64,
+    /// Address blocks of reverse proxies whose `X-Forwarded-For` names the client for the
+    /// public channel's rate limits (e.g. `10.0.0.0/8`); by default none: the peer address.
+    #[arg(long = "trusted-proxy", env = "LIANXIN_TRUSTED_PROXIES", value_delimiter = ',', num_args = 1..)]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl ServeSettings {
@@ -82,6 +114,12 @@ impl ServeSettings {
                 reports: self.quota_reports,
             },
             clock: Clock::System,
+            connections: ConnectionLimits {
+                max_connections: self.max_connections,
+                header_read_timeout: Duration::from_secs(self.header_read_timeout),
+                idle_timeout: Duration::from_secs(self.idle_timeout),
+            },
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies.clone()),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Logging and metrics, set up once per process. Logs: human-readable text by default, JSON
-//! lines on request, always on stderr so that stdout carries only a command's result. Metrics:
+//! lines on request, always on stderr so that stdout carries only a command's result; colour
+//! only when stderr is a terminal, so no escape codes end up in a log file. Metrics:
 //! Prometheus text at `/metrics`, labelled by route, kind and action, never by anything a
 //! caller typed.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -25,7 +27,11 @@ pub fn init(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

@@ -222,10 +222,18 @@ impl TestApp {
     }
 
     async fn spawn_with(backend: Backend, clock: Clock) -> Self {
-        let options = ServiceOptions {
-            clock,
-            ..ServiceOptions::default()
-        };
+        Self::spawn_configured(
+            backend,
+            ServiceOptions {
+                clock,
+                ..ServiceOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// A service with the given options (edge settings, quotas, clock).
+    pub async fn spawn_configured(backend: Backend, options: ServiceOptions) -> Self {
         let test_store = TestStore::new(backend).await;
         let store = &test_store.store;
         let tokens = Tokens {
@@ -333,6 +341,16 @@ impl TestApp {
         let response = self.get(&self.tokens.staff, &format!("/api/v1/cases/{case_id}")).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("JSON")
+    }
+
+    /// How many events the store holds, of every stream, committed or not yet in the log's
+    /// order.
+    pub async fn event_count(&self) -> u64 {
+        self.test_store
+            .store
+            .count_events()
+            .await
+            .expect("the store counts its events")
     }
 
     pub async fn history(&self, case_id: &str) -> Vec<Value> {

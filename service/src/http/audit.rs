@@ -1,12 +1,11 @@
 //! Audit endpoints: the global log in order, and verification of every hash chain.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::cases::HistoryEntry;
-use super::extract::Authenticated;
+use super::extract::{ApiQuery, Authenticated};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::{self, Operation};
@@ -36,10 +35,9 @@ pub struct LogPage {
 pub async fn events(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    query: Result<Query<LogQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
     access::check(&principal, Operation::ReadAuditLog)?;
-    let Query(query) = query.map_err(|rejection| ApiError::InvalidQuery(rejection.body_text()))?;
     let after = query.after.unwrap_or(0);
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if after < 0 {

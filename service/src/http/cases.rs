@@ -1,7 +1,6 @@
 //! Case endpoints: submit, act, read the current state, read the audit trail.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
@@ -11,7 +10,7 @@ use serde_json::Value;
 
 use uuid::Uuid;
 
-use super::extract::{read_json, Authenticated, CommandHeaders, JsonBody};
+use super::extract::{read_json, ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access;
@@ -33,10 +32,6 @@ fn etag(version: u64) -> HeaderMap {
 /// An unknown or malformed id names no case: both are 404.
 fn case_id(path: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(path).map_err(|_| ApiError::NotFound(format!("no case has the id `{path}`")))
-}
-
-fn path_error(rejection: PathRejection) -> ApiError {
-    ApiError::NotFound(rejection.body_text())
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = domain::Submit,
@@ -62,12 +57,11 @@ pub async fn submit(
     responses((status = 200, description = "done", body = crate::write::engine::Written)))]
 pub async fn act(
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    ApiPath((id, action)): ApiPath<(String, String)>,
     Authenticated(principal): Authenticated,
     headers: CommandHeaders,
     request: Request,
 ) -> Result<(HeaderMap, Json<Written>), ApiError> {
-    let Path((id, action)) = path.map_err(path_error)?;
     let case_id = case_id(&id)?;
     let action: Action = action
         .parse()
@@ -143,10 +137,9 @@ impl From<CaseSnapshot> for CaseView {
     responses((status = 200, description = "the case as it stands, with the actions the caller may take", body = CaseView)))]
 pub async fn show(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    ApiPath(id): ApiPath<String>,
     Authenticated(principal): Authenticated,
 ) -> Result<(HeaderMap, Json<CaseView>), ApiError> {
-    let Path(id) = path.map_err(path_error)?;
     let case_id = case_id(&id)?;
     let snapshot = state
         .engine
@@ -177,13 +170,11 @@ pub struct StateQuery {
     responses((status = 200, description = "the case as it stood then, rebuilt from its events", body = CaseView)))]
 pub async fn state_as_of(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    ApiPath(id): ApiPath<String>,
     Authenticated(principal): Authenticated,
-    query: Result<Query<StateQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<StateQuery>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let Path(id) = path.map_err(path_error)?;
     let case_id = case_id(&id)?;
-    let Query(query) = query.map_err(|rejection| ApiError::InvalidQuery(rejection.body_text()))?;
     let as_of = match (query.at, query.sequence) {
         (Some(at), None) => AsOf::Time(at),
         (None, Some(sequence)) if sequence >= 1 => AsOf::Sequence(sequence),
@@ -280,10 +271,9 @@ impl From<StoredEvent> for HistoryEntry {
     responses((status = 200, description = "every event of the case, with metadata and hash chain", body = History)))]
 pub async fn history(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    ApiPath(id): ApiPath<String>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<History>, ApiError> {
-    let Path(id) = path.map_err(path_error)?;
     let case_id = case_id(&id)?;
     let events = state.engine.history(case_id, &principal).await?;
     let kind = events

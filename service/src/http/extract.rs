@@ -1,8 +1,14 @@
 //! Extractors that turn a request into typed inputs, failing through [`ApiError`] so that
 //! every rejection is a problem response rather than axum's plain-text default.
+//!
+//! They are also the edge's one input check: no path parameter, query parameter or JSON
+//! string (value or key) that reaches a handler holds a NUL, which PostgreSQL cannot store
+//! (text and jsonb alike) while SQLite can; refusing it here, with 422, keeps both stores
+//! answering the same and no handler has to think about it. No header value copied into an
+//! event's metadata is longer than [`ID_HEADER_MAX`] or holds anything but visible ASCII.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -17,6 +23,79 @@ use super::AppState;
 use crate::access::tokens::{self, Principal};
 use crate::write::chain;
 use crate::write::engine::{CommandContext, Idempotency};
+
+/// The characters no stored text may hold: NUL, which PostgreSQL refuses in text and jsonb.
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
+fn unstorable(place: &'static str, name: impl Into<String>) -> ApiError {
+    ApiError::Unstorable {
+        place,
+        name: name.into(),
+    }
+}
+
+/// The path parameters, read as `T`. A path that does not parse names nothing: 404.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let not_found = ApiError::NotFound;
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| not_found(rejection.body_text()))?;
+        if let Some((name, _)) = raw.iter().find(|(_, value)| !storable(value)) {
+            return Err(unstorable("path", name));
+        }
+        let Path(value) = Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| not_found(rejection.body_text()))?;
+        Ok(ApiPath(value))
+    }
+}
+
+/// The query string, read as `T`; one that does not fit `T` is a 400.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let invalid =
+            |rejection: axum::extract::rejection::QueryRejection| ApiError::InvalidQuery(rejection.body_text());
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(invalid)?;
+        if let Some((name, _)) = pairs.iter().find(|(name, value)| !storable(name) || !storable(value)) {
+            return Err(unstorable("query", name.as_str()));
+        }
+        let Query(value) = Query::<T>::try_from_uri(&parts.uri).map_err(invalid)?;
+        Ok(ApiQuery(value))
+    }
+}
+
+/// The JSON pointer of the first string (value or key) in `value` that cannot be stored.
+fn unstorable_pointer(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => (!storable(text)).then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| unstorable_pointer(item).map(|rest| format!("/{index}{rest}"))),
+        Value::Object(fields) => fields.iter().find_map(|(name, item)| {
+            let escaped = || name.replace('~', "~0").replace('/', "~1");
+            if storable(name) {
+                unstorable_pointer(item).map(|rest| format!("/{}{rest}", escaped()))
+            } else {
+                Some(format!("/{}", escaped()))
+            }
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
+}
 
 /// A JSON request body, read as `T`. Bad syntax is a 400; well-formed JSON of the wrong shape
 /// (missing, unknown or mistyped fields) is a 422. An empty body reads as `{}`.
@@ -34,19 +113,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The body as untyped JSON, for handlers that pick the type from the path.
+/// The body as untyped JSON, for handlers that pick the type from the path. A body must say
+/// it is JSON (`Content-Type: application/json`, else 415); only an empty one may say nothing.
 pub async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, ApiError> {
-    let json_or_absent = request.headers().get(CONTENT_TYPE).is_none_or(|value| {
-        value.to_str().is_ok_and(|value| {
-            value
-                .split(';')
-                .next()
-                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-        })
-    });
-    if !json_or_absent {
-        return Err(ApiError::UnsupportedMediaType);
-    }
+    let declared_json = match request.headers().get(CONTENT_TYPE) {
+        None => false,
+        Some(value) if is_json(value) => true,
+        Some(_) => return Err(ApiError::UnsupportedMediaType),
+    };
     let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge {
@@ -59,7 +133,23 @@ pub async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Va
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
+    if !declared_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    match unstorable_pointer(&value) {
+        Some(pointer) => Err(unstorable("body", pointer)),
+        None => Ok(value),
+    }
+}
+
+fn is_json(content_type: &axum::http::HeaderValue) -> bool {
+    content_type.to_str().is_ok_and(|value| {
+        value
+            .split(';')
+            .next()
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+    })
 }
 
 /// The principal behind the request's bearer token.
@@ -121,21 +211,27 @@ impl CommandHeaders {
     }
 }
 
-/// Longest accepted value of the free-form id headers.
-const ID_HEADER_MAX: usize = 200;
+/// Longest accepted value of the id headers that reach the log (request, correlation and
+/// causation ids, idempotency keys).
+pub const ID_HEADER_MAX: usize = 128;
+
+/// Whether a header value may be copied into the log: 1 to [`ID_HEADER_MAX`] visible ASCII
+/// characters, so that no caller can flood or forge log lines through it.
+pub fn loggable_id(value: &[u8]) -> bool {
+    (1..=ID_HEADER_MAX).contains(&value.len()) && value.iter().all(u8::is_ascii_graphic)
+}
 
 fn id_header(parts: &Parts, header: &'static str) -> Result<Option<String>, ApiError> {
     let Some(value) = parts.headers.get(header) else {
         return Ok(None);
     };
     let value = value.to_str().unwrap_or_default().trim();
-    let valid = !value.is_empty() && value.len() <= ID_HEADER_MAX && value.bytes().all(|b| b.is_ascii_graphic());
-    if valid {
+    if loggable_id(value.as_bytes()) {
         Ok(Some(value.to_owned()))
     } else {
         Err(ApiError::InvalidHeader {
             header,
-            reason: "expected 1 to 200 visible ASCII characters",
+            reason: "expected 1 to 128 visible ASCII characters",
         })
     }
 }

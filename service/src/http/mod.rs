@@ -1,8 +1,17 @@
 //! The HTTP API: routes, shared state, and the layers every request passes (request id,
-//! tracing span, body limit). Handlers stay thin: extract, call the [`Engine`], shape JSON.
+//! tracing span, metrics, time limit, body limit, security headers). Handlers stay thin:
+//! extract, call the [`Engine`], shape JSON.
+//!
+//! What a caller sends reaches the log and the metrics only through closed sets or checks: a
+//! request id that is not 1 to 128 visible ASCII characters is replaced by a generated one
+//! before anything logs it; metrics are labelled by a known method or `other`, the matched
+//! route template or `unmatched`, and the status. Every response, the page, the API, a 404 or
+//! a 401 alike, carries the security headers of [`security_headers`].
 
 mod audit;
 mod cases;
+mod client;
+mod dashboard;
 mod extract;
 mod health;
 mod openapi;
@@ -10,11 +19,14 @@ mod problem;
 mod public;
 mod rate_limit;
 mod read_models;
+pub mod serve;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{Method, Uri};
+use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+use axum::http::{HeaderName, HeaderValue, Method, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
@@ -22,6 +34,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use client::{InvalidIpNet, IpNet, TrustedProxies};
 pub use problem::ApiError;
 pub use rate_limit::RateLimits;
 
@@ -38,6 +51,7 @@ pub struct AppState {
     pub projector: Projector,
     pub quotas: Quotas,
     pub limits: RateLimits,
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -58,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/public/suggestions", post(public::submit))
         .route("/api/v1/public/suggestions/{id}", get(public::status))
         .route("/api/v1/public/suggestions/{id}/feedback", post(public::feedback))
-        .route("/", get(dashboard))
+        .route("/", get(dashboard::page))
         .route("/openapi.json", get(openapi_document))
         .route("/metrics", get(prometheus))
         .route("/healthz", get(health::live))
@@ -70,6 +84,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(count_request))
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::map_response(security_headers))
+                .layer(axum::middleware::map_request(drop_unloggable_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -94,16 +110,70 @@ fn request_span(request: &Request) -> tracing::Span {
         .unwrap_or_default();
     tracing::info_span!(
         "request",
-        method = %request.method(),
+        method = method_label(request.method()),
         route,
         request_id,
         actor = tracing::field::Empty,
     )
 }
 
+/// The methods counted by name; any other is `other`, so that made-up methods add no series.
+static KNOWN_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::CONNECT,
+];
+
+fn method_label(method: &Method) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A request id the log must not carry is dropped, so the request-id layer makes a new one.
+async fn drop_unloggable_request_id(mut request: Request) -> Request {
+    let headers = request.headers_mut();
+    if headers
+        .get_all(X_REQUEST_ID)
+        .iter()
+        .any(|value| !extract::loggable_id(value.as_bytes()))
+    {
+        headers.remove(X_REQUEST_ID);
+    }
+    request
+}
+
+/// The policy of every response but the dashboard page (which sets its own): nothing may be
+/// loaded, framed or submitted on the strength of an API answer.
+const API_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Security headers on every response; a handler's own value of one wins.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (REFERRER_POLICY, "no-referrer"),
+        (CONTENT_SECURITY_POLICY, API_CONTENT_SECURITY_POLICY),
+    ] {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    response
+}
+
 /// Counts every request and its latency by method, route (never the raw path) and status.
 async fn count_request(request: Request, next: axum::middleware::Next) -> axum::response::Response {
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -115,14 +185,6 @@ async fn count_request(request: Request, next: axum::middleware::Next) -> axum::
     metrics::counter!("lianxin_http_requests_total", &labels).increment(1);
     metrics::histogram!("lianxin_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
-}
-
-/// The dashboard page: zh-CN, one file with its styles and script, built into the binary so
-/// that it works offline. It reads the API with the token pasted into it.
-#[utoipa::path(get, path = "/", tag = "operations", security(()),
-    responses((status = 200, description = "the dashboard page", body = String, content_type = "text/html")))]
-pub async fn dashboard() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("dashboard.html"))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),

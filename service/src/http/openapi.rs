@@ -39,10 +39,14 @@ const PROBLEMS: [(&str, &str); 12] = [
     ),
     ("412", "If-Match names a stale version; nothing was written"),
     ("413", "request body too large"),
-    ("415", "request body is not JSON"),
+    (
+        "415",
+        "request body is not JSON, or is sent without Content-Type: application/json",
+    ),
     (
         "422",
-        "a field is invalid, or an Idempotency-Key was reused for another request",
+        "a field or parameter is invalid (a NUL in any path or query parameter or JSON string), \
+         or an Idempotency-Key was reused for another request",
     ),
     ("429", "rate limited; see Retry-After"),
     (
@@ -140,7 +144,7 @@ impl Modify for Shared {
         super::read_models::projections, super::audit::events, super::audit::verify,
         super::public::submit, super::public::status, super::public::feedback,
         super::health::live, super::health::ready, super::prometheus, super::openapi_document,
-        super::dashboard,
+        super::dashboard::page,
     ),
     components(schemas(
         ProblemDocument,

@@ -28,6 +28,8 @@ pub enum ApiError {
     InvalidBody(String),
     #[error("the query is malformed: {0}")]
     InvalidQuery(String),
+    #[error("`{name}` in the {place} holds a NUL character, which cannot be stored")]
+    Unstorable { place: &'static str, name: String },
     #[error("the `{header}` header is malformed: {reason}")]
     InvalidHeader { header: &'static str, reason: &'static str },
     #[error("a valid bearer token is required")]
@@ -42,6 +44,8 @@ pub enum ApiError {
     TimedOut,
     #[error("too many requests from this address; try again in {retry_after} s")]
     RateLimited { retry_after: u32 },
+    #[error("the connection's peer address is unknown: the service is served without it")]
+    NoPeerAddress,
     #[error("no randomness for a tracking code: {0}")]
     NoRandomness(String),
     #[error("the `{projection}` projection has not reached position {position} yet")]
@@ -216,6 +220,13 @@ impl ApiError {
                 "Invalid field",
                 detail,
             ),
+            ApiError::Unstorable { name, .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                detail,
+            )
+            .with("field", name.as_str()),
             ApiError::Unauthenticated => {
                 Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
             }
@@ -310,7 +321,8 @@ impl ApiError {
             ApiError::Projector(ProjectorError::UnknownProjection(_)) => {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
             }
-            ApiError::Projector(ProjectorError::InjectedFault(_) | ProjectorError::Cells(_)) => Problem::new(
+            ApiError::NoPeerAddress
+            | ApiError::Projector(ProjectorError::InjectedFault(_) | ProjectorError::Cells(_)) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",

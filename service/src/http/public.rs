@@ -1,11 +1,8 @@
 //! The public channel 我要建言: anonymous submission with a tracking code, the status and
 //! answer for whoever holds the code, and the submitter's rating. No token; rate limited per
-//! client address. A wrong code and an unknown case get the same 404.
+//! client address (see [`ClientAddress`] for which address that is). A wrong code and an unknown case get the same 404.
 
-use std::net::SocketAddr;
-
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use domain::{Action, ActionInput, Actor, Channel, Kind, Outcome, Rating, Role, Status, Submit};
@@ -13,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::extract::{CommandHeaders, JsonBody};
+use super::client::ClientAddress;
+use super::extract::{ApiPath, ApiQuery, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::public::{self, PersonalData};
@@ -105,22 +103,31 @@ fn check_personal(data: &PersonalData) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whatever is wrong with the id or the code, the answer is the same 404, so that nothing
+/// tells a guesser which half was wrong; only a character no store can hold is its own 422.
 fn case_and_code(
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<CodeQuery>, QueryRejection>,
+    path: Result<ApiPath<String>, ApiError>,
+    query: Result<ApiQuery<CodeQuery>, ApiError>,
 ) -> Result<(Uuid, String), ApiError> {
-    let not_found = || ApiError::NotFound("no suggestion matches this id and code".to_owned());
-    let Path(id) = path.map_err(|_| not_found())?;
-    let Query(CodeQuery { code }) = query.map_err(|_| not_found())?;
-    let case_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let uniform = |error: ApiError| match error {
+        ApiError::Unstorable { .. } => error,
+        _ => no_match(),
+    };
+    let ApiPath(id) = path.map_err(uniform)?;
+    let ApiQuery(CodeQuery { code }) = query.map_err(uniform)?;
+    let case_id = Uuid::parse_str(&id).map_err(|_| no_match())?;
     Ok((case_id, code))
+}
+
+fn no_match() -> ApiError {
+    ApiError::NotFound("no suggestion matches this id and code".to_owned())
 }
 
 async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), ApiError> {
     if public::verify(state.engine.store(), case_id, code).await? {
         Ok(())
     } else {
-        Err(ApiError::NotFound("no suggestion matches this id and code".to_owned()))
+        Err(no_match())
     }
 }
 
@@ -128,11 +135,11 @@ async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), Api
     responses((status = 201, description = "submitted; keep the tracking code", body = Tracked)))]
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     headers: CommandHeaders,
     JsonBody(input): JsonBody<PublicSuggestion>,
 ) -> Result<(StatusCode, Json<Tracked>), ApiError> {
-    state.limits.submission(client.ip())?;
+    state.limits.submission(client)?;
     if input.kind.is_some_and(|kind| kind != Kind::Suggestion) {
         return Err(ApiError::InvalidBody(
             "the public channel takes suggestions only".to_owned(),
@@ -180,18 +187,18 @@ pub async fn submit(
     responses((status = 200, description = "status and answer", body = PublicStatus)))]
 pub async fn status(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<CodeQuery>, QueryRejection>,
+    ClientAddress(client): ClientAddress,
+    path: Result<ApiPath<String>, ApiError>,
+    query: Result<ApiQuery<CodeQuery>, ApiError>,
 ) -> Result<Json<PublicStatus>, ApiError> {
-    state.limits.lookup(client.ip())?;
+    state.limits.lookup(client)?;
     let (case_id, code) = case_and_code(path, query)?;
     verified(&state, case_id, &code).await?;
     let snapshot = state
         .engine
         .case(case_id, &public_principal(case_id), AsOf::Now)
         .await?
-        .ok_or_else(|| ApiError::NotFound("no suggestion matches this id and code".to_owned()))?;
+        .ok_or_else(no_match)?;
     let core = snapshot.core;
     Ok(Json(PublicStatus {
         id: case_id,
@@ -213,13 +220,13 @@ pub async fn status(
     responses((status = 200, description = "rated", body = crate::write::engine::Written)))]
 pub async fn feedback(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<CodeQuery>, QueryRejection>,
+    ClientAddress(client): ClientAddress,
+    path: Result<ApiPath<String>, ApiError>,
+    query: Result<ApiQuery<CodeQuery>, ApiError>,
     headers: CommandHeaders,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Written>, ApiError> {
-    state.limits.lookup(client.ip())?;
+    state.limits.lookup(client)?;
     let (case_id, code) = case_and_code(path, query)?;
     verified(&state, case_id, &code).await?;
     let input =

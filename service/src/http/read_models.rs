@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -15,7 +14,7 @@ use domain::{Kind, Status, Timestamp};
 use projections::{CaseSummary, GroupBy, OutcomeFigures, CASE_SUMMARIES, MEMBER_RECORDS};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Authenticated, CommandHeaders, JsonBody};
+use super::extract::{ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::{self, ListScope, Operation};
@@ -37,12 +36,6 @@ async fn caught_up(state: &AppState, projection: &'static str, min_position: Opt
     } else {
         Err(ApiError::ProjectionBehind { projection, position })
     }
-}
-
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query
-        .map(|Query(query)| query)
-        .map_err(|rejection| ApiError::InvalidQuery(rejection.body_text()))
 }
 
 /// A moment given as an RFC 3339 time or a date (its first moment, UTC).
@@ -93,10 +86,9 @@ pub struct CasePage {
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    params: Result<Query<ListQuery>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ListQuery>,
 ) -> Result<Json<CasePage>, ApiError> {
     access::check(&principal, Operation::ListCases)?;
-    let params = query(params)?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::InvalidQuery(format!("`limit` is from 1 to {MAX_PAGE}")));
@@ -164,10 +156,9 @@ pub struct Outcomes {
 pub async fn outcomes(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    params: Result<Query<OutcomesQuery>, QueryRejection>,
+    ApiQuery(params): ApiQuery<OutcomesQuery>,
 ) -> Result<Json<Outcomes>, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
-    let params = query(params)?;
     let now = state.engine.clock().now();
     let from = match params.from.as_deref() {
         Some(text) => moment("from", text)?,
@@ -204,8 +195,7 @@ fn year(state: &AppState, year: Option<i32>) -> Result<i32, ApiError> {
     }
 }
 
-fn member_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    let Path(member) = path.map_err(|rejection| ApiError::NotFound(rejection.body_text()))?;
+fn member_path(ApiPath(member): ApiPath<String>) -> Result<String, ApiError> {
     let valid = !member.is_empty() && member.chars().count() <= 100 && !member.chars().any(char::is_control);
     if valid {
         Ok(member)
@@ -218,13 +208,12 @@ fn member_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiE
     responses((status = 200, description = "the member's duty record and standing", body = MemberStanding)))]
 pub async fn member_record(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    path: ApiPath<String>,
     Authenticated(principal): Authenticated,
-    params: Result<Query<YearQuery>, QueryRejection>,
+    ApiQuery(params): ApiQuery<YearQuery>,
 ) -> Result<Json<MemberStanding>, ApiError> {
     let member = member_path(path)?;
     access::check(&principal, Operation::ReadMemberRecord(&member))?;
-    let params = query(params)?;
     let year = year(&state, params.year)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     let now = state.engine.clock().now();
@@ -238,10 +227,9 @@ pub async fn member_record(
 pub async fn assessment(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    params: Result<Query<YearQuery>, QueryRejection>,
+    ApiQuery(params): ApiQuery<YearQuery>,
 ) -> Result<Json<Assessment>, ApiError> {
     access::check(&principal, Operation::ReadAssessment)?;
-    let params = query(params)?;
     let year = year(&state, params.year)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     let now = state.engine.clock().now();
@@ -255,7 +243,7 @@ pub async fn assessment(
     responses((status = 201, description = "logged", body = crate::write::engine::Logged)))]
 pub async fn log_contact(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    path: ApiPath<String>,
     Authenticated(principal): Authenticated,
     headers: CommandHeaders,
     JsonBody(input): JsonBody<LogContact>,
@@ -288,10 +276,9 @@ const DEPARTMENT_MAX: usize = 100;
 pub async fn overdue(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    params: Result<Query<OverdueQuery>, QueryRejection>,
+    ApiQuery(params): ApiQuery<OverdueQuery>,
 ) -> Result<Json<Vec<OverdueByDepartment>>, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
-    let params = query(params)?;
     let limit = params.limit.unwrap_or(OverdueFilter::DEFAULT_LIMIT);
     if !(1..=OverdueFilter::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::InvalidQuery(format!(
