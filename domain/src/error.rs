@@ -9,7 +9,7 @@ use crate::{Action, Role, Status};
 pub enum CaseError {
     #[error("a case with this id already exists")]
     AlreadyExists,
-    #[error("no case has been submitted under this id")]
+    #[error("no case has this id")]
     NotFound,
     #[error("`{action}` is not allowed while the case is {status}")]
     NotAllowed {

@@ -526,7 +526,105 @@ async fn a_member_relays_only_the_open_voices_it_may_read(backend: Backend) {
     assert_eq!(relay(banner_member, nearby).await, StatusCode::OK);
 }
 
+async fn a_hidden_case_answers_exactly_as_a_missing_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let hidden = app.submitted(&suggestion()).await;
+    let missing = uuid::Uuid::now_v7().to_string();
+    let answer = |token: String, method: Method, path: String| {
+        let app = &app;
+        async move {
+            let mut request = app.client.request(method.clone(), app.url(&path)).bearer_auth(token);
+            if method == Method::POST {
+                request = request.json(&json!({"department": "区住建局"}));
+            }
+            let response = request.send().await.unwrap();
+            let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
+            (response.status(), content_type, response.bytes().await.unwrap())
+        }
+    };
+    let routes = |id: &str| {
+        [
+            (Method::GET, format!("/api/v1/cases/{id}")),
+            (Method::GET, format!("/api/v1/cases/{id}/state?sequence=1")),
+            (Method::GET, format!("/api/v1/cases/{id}/state?at=2030-01-01T00:00:00Z")),
+            (Method::GET, format!("/api/v1/cases/{id}/history")),
+            (Method::POST, format!("/api/v1/cases/{id}/assign")),
+        ]
+    };
+    for token in [app.tokens.banner_staff.clone(), app.tokens.other_citizen.clone()] {
+        for ((method, of_hidden), (_, of_missing)) in routes(&hidden).into_iter().zip(routes(&missing)) {
+            let hidden_answer = answer(token.clone(), method.clone(), of_hidden.clone()).await;
+            let missing_answer = answer(token.clone(), method.clone(), of_missing).await;
+            assert_eq!(hidden_answer.0.as_u16() / 100, 4, "{method} {of_hidden}");
+            assert_eq!(
+                hidden_answer, missing_answer,
+                "{method} {of_hidden}: hidden and missing differ"
+            );
+        }
+    }
+    assert_eq!(app.history(&hidden).await.len(), 1, "nothing written");
+}
+
+async fn figures_of_a_jurisdiction_are_its_own(backend: Backend) {
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 2, 9, 0, 0).unwrap();
+    let app = TestApp::spawn_at(backend, start).await;
+    let elsewhere = app.submitted(&suggestion()).await;
+    let mut inside = suggestion();
+    inside["jurisdiction"] = json!(BANNER);
+    let own = app.submitted(&inside).await;
+    let mut position = 0;
+    for case in [&elsewhere, &own] {
+        let written = app.staff_does(case, "assign", &json!({"department": "市住建局"})).await;
+        position = written["position"].as_i64().unwrap();
+    }
+    let read = |token: String, path: String| {
+        let app = &app;
+        async move { app.get(&token, &path).await.json::<Value>().await.unwrap() }
+    };
+    let figures = |token: String| {
+        read(
+            token,
+            format!("/api/v1/outcomes?group_by=department&min_position={position}"),
+        )
+    };
+    let city = figures(app.tokens.staff.clone()).await;
+    let banner = figures(app.tokens.banner_staff.clone()).await;
+    assert_eq!(city["groups"][0]["submitted"], 2);
+    assert_eq!(banner["groups"][0]["submitted"], 1, "{banner}");
+    assert_eq!(banner["groups"][0]["assigned"], 1);
+
+    // Three months on, both are overdue: the city sees both, the banner its own alone.
+    app.set_time(start + chrono::Duration::days(90));
+    let overdue_ids = |token: String| {
+        let read = &read;
+        async move {
+            let overdue = read(token, format!("/api/v1/overdue?min_position={position}")).await;
+            let mut ids: Vec<String> = overdue
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|department| department["cases"].as_array().unwrap().clone())
+                .map(|case| case["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            let counted: u64 = overdue
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["count"].as_u64().unwrap())
+                .sum();
+            (ids, counted)
+        }
+    };
+    let mut both = vec![elsewhere.clone(), own.clone()];
+    both.sort();
+    assert_eq!(overdue_ids(app.tokens.staff.clone()).await, (both, 2));
+    assert_eq!(overdue_ids(app.tokens.banner_staff.clone()).await, (vec![own], 1));
+}
+
 on_both_backends!(
+    a_hidden_case_answers_exactly_as_a_missing_one,
+    figures_of_a_jurisdiction_are_its_own,
     staff_of_a_jurisdiction_act_only_inside_it,
     merge_targets_are_open_readable_cases_of_the_same_kind,
     a_member_relays_only_the_open_voices_it_may_read,

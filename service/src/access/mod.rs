@@ -217,6 +217,11 @@ pub fn list_scope(principal: &Principal) -> ListScope {
     }
 }
 
+/// The one jurisdiction a caller's figures and lists are cut to; `None` at the city level.
+pub fn jurisdiction_scope(principal: &Principal) -> Option<&str> {
+    principal.jurisdiction.as_deref()
+}
+
 /// Whether the caller may see submitters' personal data (name, phone).
 pub fn sees_personal_data(principal: &Principal) -> bool {
     matches!(principal.actor.role, Role::Staff | Role::Auditor)

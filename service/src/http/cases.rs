@@ -4,7 +4,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
-use domain::{Action, ActionInput, Actor, Adopted, Channel, Closed, FeedbackGiven, Kind, Status, Submit};
+use domain::{Action, ActionInput, Actor, Adopted, CaseError, Channel, Closed, FeedbackGiven, Kind, Status, Submit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ use crate::access;
 use crate::access::public::{self, PersonalData};
 use crate::audit::{self, BrokenLink};
 use crate::store::StoredEvent;
-use crate::write::engine::{AsOf, CaseSnapshot, Written};
+use crate::write::engine::{AsOf, CaseSnapshot, EngineError, Written};
 use projections::meta;
 
 /// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
@@ -29,9 +29,15 @@ fn etag(version: u64) -> HeaderMap {
     headers
 }
 
+/// The answer for a case that does not exist, one the caller may not read, and a malformed id
+/// alike, to the byte: none of them tells whether a case exists.
+fn no_case() -> ApiError {
+    ApiError::Engine(EngineError::Refused(CaseError::NotFound))
+}
+
 /// An unknown or malformed id names no case: both are 404.
 fn case_id(path: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(path).map_err(|_| ApiError::NotFound(format!("no case has the id `{path}`")))
+    Uuid::parse_str(path).map_err(|_| no_case())
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = domain::Submit,
@@ -145,7 +151,7 @@ pub async fn show(
         .engine
         .case(case_id, &principal, AsOf::Now)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
+        .ok_or_else(no_case)?;
     let version = snapshot.version;
     let mut view = CaseView::from(snapshot);
     if access::sees_personal_data(&principal) {
@@ -194,11 +200,7 @@ pub async fn state_as_of(
             )))
         }
         (Some(snapshot), _) => snapshot,
-        (None, _) => {
-            return Err(ApiError::NotFound(format!(
-                "case `{case_id}` did not exist at that point"
-            )))
-        }
+        (None, _) => return Err(no_case()),
     };
     Ok(Json(snapshot.into()))
 }
@@ -276,10 +278,7 @@ pub async fn history(
 ) -> Result<Json<History>, ApiError> {
     let case_id = case_id(&id)?;
     let events = state.engine.history(case_id, &principal).await?;
-    let kind = events
-        .first()
-        .and_then(|event| event.kind())
-        .ok_or_else(|| ApiError::NotFound(format!("no case has the id `{case_id}`")))?;
+    let kind = events.first().and_then(|event| event.kind()).ok_or_else(no_case)?;
     let broken = audit::verify_case(&events);
     Ok(Json(History {
         id: case_id,

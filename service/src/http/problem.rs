@@ -181,7 +181,8 @@ fn store_failure(error: &StoreError) -> Problem {
             "store-unavailable",
             "Store unavailable",
             "the event store cannot be reached; try again shortly",
-        ),
+        )
+        .retry_after(1),
         _ => Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -240,9 +241,7 @@ impl ApiError {
                 detail,
             ),
             ApiError::Engine(EngineError::Refused(error)) => refusal(error),
-            ApiError::Engine(EngineError::Denied(Denied::Hidden)) => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no case has this id")
-            }
+            ApiError::Engine(EngineError::Denied(Denied::Hidden)) => refusal(&CaseError::NotFound),
             ApiError::Engine(EngineError::Denied(Denied::Forbidden(_))) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
             }

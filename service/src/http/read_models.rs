@@ -169,7 +169,13 @@ pub async fn outcomes(
         return Err(ApiError::InvalidQuery("`to` must be after `from`".to_owned()));
     }
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
-    let groups = queries::outcomes(state.engine.store(), from, to, params.group_by, now).await?;
+    let store = state.engine.store();
+    let groups = match access::jurisdiction_scope(&principal) {
+        None => queries::outcomes(store, from, to, params.group_by, now).await?,
+        Some(jurisdiction) => {
+            queries::outcomes_in_jurisdiction(store, jurisdiction, from, to, params.group_by, now).await?
+        }
+    };
     Ok(Json(Outcomes {
         from,
         to,
@@ -309,6 +315,7 @@ pub async fn overdue(
         department: params.department,
         after,
         limit,
+        jurisdiction: access::jurisdiction_scope(&principal).map(str::to_owned),
     };
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();

@@ -28,5 +28,9 @@ pub async fn outcomes_in_jurisdiction(
         .bind(to)
         .fetch_all(pool)
         .await?);
-    Ok(outcome_figures(summaries.iter().map(|summary| &summary.0), group_by, now))
+    Ok(outcome_figures(
+        summaries.iter().map(|summary| &summary.0),
+        group_by,
+        now,
+    ))
 }

@@ -9,6 +9,10 @@
 //! range per department, all in one `UNION ALL`: the filter columns, never the summaries. Counts
 //! and cases are read in one snapshot. An answer grows with the number of departments, not with
 //! the cases.
+//!
+//! A reader limited to one jurisdiction gets only its cases: the cells are not split by
+//! jurisdiction within a department, so its counts are counted from `case_summaries`
+//! (`case_summaries_open_by_jurisdiction` holds its open cases with their deadlines).
 
 use std::collections::BTreeMap;
 
@@ -54,6 +58,8 @@ pub struct OverdueFilter {
     pub after: Option<Cursor>,
     /// Cases per department.
     pub limit: i64,
+    /// Only the cases of this jurisdiction: the reader's scope, never the caller's choice.
+    pub jurisdiction: Option<String>,
 }
 
 impl OverdueFilter {
@@ -69,6 +75,7 @@ impl Default for OverdueFilter {
             department: None,
             after: None,
             limit: Self::DEFAULT_LIMIT,
+            jurisdiction: None,
         }
     }
 }
@@ -116,12 +123,30 @@ pub async fn overdue_by_department(
         let mut tx = pool.begin_with(begin).await?;
         // The counts from the outcome cells, which keep every open case's deadline per
         // department and month: counting the cases themselves read an index entry per overdue case.
-        let group = wanted.map(|department| department.unwrap_or(UNASSIGNED));
-        let counts: Vec<(Option<String>, i64)> = CellTable::open_overdue(&mut tx, Dimension::Department, group, now)
-            .await?
-            .into_iter()
-            .map(|(department, count)| ((department != UNASSIGNED).then_some(department), count))
-            .collect();
+        let counts: Vec<(Option<String>, i64)> = match &filter.jurisdiction {
+            None => {
+                let group = wanted.map(|department| department.unwrap_or(UNASSIGNED));
+                CellTable::open_overdue(&mut tx, Dimension::Department, group, now)
+                    .await?
+                    .into_iter()
+                    .map(|(department, count)| ((department != UNASSIGNED).then_some(department), count))
+                    .collect()
+            }
+            Some(jurisdiction) => {
+                let mut query = QueryBuilder::new(
+                    "SELECT department, COUNT(*) FROM case_summaries WHERE is_open AND jurisdiction = ",
+                );
+                query
+                    .push_bind(jurisdiction.clone())
+                    .push(" AND due_at < ")
+                    .push_bind(now);
+                if let Some(department) = wanted {
+                    push_department(&mut query, department);
+                }
+                query.push(" GROUP BY department ORDER BY department");
+                query.build_query_as().fetch_all(&mut *tx).await?
+            }
+        };
         let mut rows: Vec<(Option<String>, String, String, String, String, Timestamp)> = Vec::new();
         for departments in counts.chunks(DEPARTMENTS_PER_STATEMENT) {
             let mut query = QueryBuilder::new("");
@@ -135,6 +160,9 @@ pub async fn overdue_by_department(
                 );
                 query.push_bind(now);
                 push_department(&mut query, department.as_deref());
+                if let Some(jurisdiction) = &filter.jurisdiction {
+                    query.push(" AND jurisdiction = ").push_bind(jurisdiction.clone());
+                }
                 if let Some(after) = &filter.after {
                     query
                         .push(" AND (due_at, id) > (")
