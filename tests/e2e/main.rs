@@ -10,6 +10,7 @@ mod demo;
 mod edge;
 mod identity;
 mod read_models;
+mod readme;
 mod scale;
 mod store_conformance;
 mod suggestion_walk;
