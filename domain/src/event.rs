@@ -9,12 +9,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Actor, Channel, Extent, Outcome, Rating, Timestamp};
+use crate::{Actor, Channel, Extent, HandlingLevel, Outcome, Rating, Timestamp};
 
-/// The version of every event schema; bumped per kind when a payload changes meaning.
+/// The version of every event schema not listed below; bumped per event when its payload
+/// changes meaning or gains a required field, with an upcaster in [`crate::upcast`].
 pub const EVENT_VERSION: &str = "1";
+/// `escalated` v2 names the level the case is escalated to (v1 escalations went to the city).
+pub const ESCALATED_VERSION: &str = "2";
 
-fn is_false(value: &bool) -> bool {
+pub(crate) fn is_false(value: &bool) -> bool {
     !value
 }
 
@@ -33,10 +36,29 @@ pub struct Submitted {
     pub at: Timestamp,
 }
 
+/// The windows a lead unit is given when a case is handed to it, recorded with the hand-over so
+/// that reads judge "on time" without the calendar. Absent in events written before units
+/// signed for cases.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Windows {
+    /// The end of the window to sign for the case (签收).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge_by: Option<Timestamp>,
+    /// The end of the window to object to the assignment (退回/异议).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_by: Option<Timestamp>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assigned {
+    /// The lead unit 主办.
     pub department: String,
+    /// Co-handling units 协办.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     pub due_at: Timestamp,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 
@@ -71,7 +93,8 @@ pub struct Adopted {
 pub struct Closed {
     pub outcome: Outcome,
     pub summary: String,
-    /// Closed after the response deadline had passed.
+    /// Handled late: a deadline in force had passed before the unit replied (or before the
+    /// close, with no reply), whatever deadline was set later.
     #[serde(default, skip_serializing_if = "is_false")]
     pub late: bool,
     pub at: DateTime<Utc>,
@@ -94,20 +117,34 @@ pub struct Classified {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reassigned {
     pub department: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     pub previous: String,
+    /// The new unit's working deadline; the first deadline and lateness already recorded stay.
     pub due_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Version 2: the level the case is now handled at, and the unit of that level it is handed
+/// to (if staff named one). The case keeps its jurisdiction: it is handled higher up, not moved.
 pub struct Escalated {
     pub reason: String,
+    pub level: HandlingLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     /// The deadline that had passed.
     pub overdue_since: Timestamp,
-    /// The fresh deadline at the higher level.
+    /// The working deadline at the higher level; the first deadline and the lateness stay.
     pub due_at: Timestamp,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 
@@ -133,7 +170,14 @@ pub struct FeedbackGiven {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reopened {
     pub reason: String,
+    /// The unit that re-handles the case (重办) when staff name another; the same one if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     pub due_at: Timestamp,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 

@@ -6,9 +6,11 @@
 
 mod action;
 mod any_case;
+mod calendar;
 mod case;
 mod error;
 mod event;
+mod handling;
 pub mod joint_research;
 pub mod member_record;
 pub mod micro_consultation;
@@ -16,13 +18,16 @@ mod policy;
 pub mod suggestion;
 #[cfg(test)]
 mod test_support;
+pub mod upcast;
 mod validate;
 
 pub use action::*;
 pub use any_case::*;
+pub use calendar::*;
 pub use case::*;
 pub use error::*;
 pub use event::*;
+pub use handling::*;
 pub use joint_research::JointResearch;
 pub use member_record::MemberRecord;
 pub use micro_consultation::MicroConsultation;

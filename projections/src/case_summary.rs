@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use domain::{
     Adopted, Assigned, Channel, Classified, Closed, Consulted, Convened, Declined, Escalated, Extent, FeedbackGiven,
-    Kind, Merged, Outcome, PhaseCompleted, PolicyRecorded, Rating, Reassigned, Relayed, Reopened, ReportSubmitted,
-    Role, Status, Submitted, Timestamp, VisitRecorded, Withdrawn,
+    HandlingEvent, HandlingLevel, Kind, Merged, Outcome, PhaseCompleted, PolicyRecorded, Rating, Reassigned, Relayed,
+    Reopened, ReportSubmitted, Role, Status, Submitted, Timestamp, VisitRecorded, Withdrawn,
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,9 @@ pub enum CaseFact {
     Reopened(Reopened),
     Withdrawn(Withdrawn),
     Merged(Merged),
+    /// A handling unit's step (签收, 异议, 延期, 协办意见, 答复) or staff's answer to one.
+    #[serde(untagged)]
+    Handled(HandlingEvent),
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -55,9 +58,24 @@ pub struct CaseSummary {
     /// Members who carried the voice, in order.
     pub relayed_by: Vec<String>,
     pub submitted_at: DateTime<Utc>,
+    /// The lead unit 主办.
     pub department: Option<String>,
+    /// Every unit that has handled the case, lead or co-handling, first seen first.
+    #[serde(default)]
+    pub handlers: Vec<String>,
+    #[serde(default)]
+    pub level: HandlingLevel,
     pub first_assigned_at: Option<DateTime<Utc>>,
+    /// The first (statutory) deadline, never moved.
+    #[serde(default)]
+    pub first_due_at: Option<DateTime<Utc>>,
+    /// The effective deadline.
     pub due_at: Option<DateTime<Utc>>,
+    /// The deadline first missed, once on record; never cleared.
+    #[serde(default)]
+    pub late_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub replied_at: Option<DateTime<Utc>>,
     pub consultations: u32,
     pub adoption: Option<Extent>,
     pub declined: bool,
@@ -89,7 +107,25 @@ impl CaseSummary {
     }
 
     pub fn is_overdue(&self, now: Timestamp) -> bool {
-        self.is_open() && self.due_at.is_some_and(|due| due < now)
+        self.is_open() && self.replied_at.is_none() && self.due_at.is_some_and(|due| due < now)
+    }
+
+    /// Puts on record a deadline missed by `at`, as the case's own state does: once the
+    /// deadline in force has passed with the case open and unanswered, it stays late.
+    fn record_lateness(&mut self, at: Timestamp) {
+        if self.late_since.is_none() && self.is_open() && self.replied_at.is_none() {
+            self.late_since = self.due_at.filter(|due| *due < at);
+        }
+    }
+
+    fn hand_over(&mut self, department: String, co_departments: Vec<String>) {
+        for unit in std::iter::once(&department).chain(&co_departments) {
+            if !self.handlers.contains(unit) {
+                self.handlers.push(unit.clone());
+            }
+        }
+        self.department = Some(department);
+        self.replied_at = None;
     }
 
     fn submitted(stream: String, at: (u64, i64), kind: Kind, status: Option<Status>, submitted: Submitted) -> Self {
@@ -108,8 +144,13 @@ impl CaseSummary {
             relayed_by: Vec::new(),
             submitted_at: submitted.at,
             department: None,
+            handlers: Vec::new(),
+            level: HandlingLevel::Local,
             first_assigned_at: None,
+            first_due_at: None,
             due_at: None,
+            late_since: None,
+            replied_at: None,
             consultations: 0,
             adoption: None,
             declined: false,
@@ -166,27 +207,35 @@ fn apply(case: &mut CaseSummary, fact: CaseFact) {
         | CaseFact::VisitRecorded(_)
         | CaseFact::ResearchCompleted(_)
         | CaseFact::ReportSubmitted(_)
-        | CaseFact::PolicyRecorded(_)
-        | CaseFact::Withdrawn(_) => {}
+        | CaseFact::PolicyRecorded(_) => {}
+        CaseFact::Withdrawn(withdrawn) => case.record_lateness(withdrawn.at),
         CaseFact::Relayed(relayed) => case.relayed_by.push(relayed.member),
         CaseFact::Classified(classified) => case.category = classified.category,
         CaseFact::Assigned(assigned) => {
-            case.department = Some(assigned.department);
+            case.hand_over(assigned.department, assigned.co_departments);
             case.first_assigned_at.get_or_insert(assigned.at);
+            case.first_due_at.get_or_insert(assigned.due_at);
             case.due_at = Some(assigned.due_at);
         }
         CaseFact::Reassigned(reassigned) => {
-            case.department = Some(reassigned.department);
+            case.record_lateness(reassigned.at);
+            case.hand_over(reassigned.department, reassigned.co_departments);
             case.due_at = Some(reassigned.due_at);
         }
         CaseFact::Escalated(escalated) => {
+            case.record_lateness(escalated.at);
             case.escalated = true;
+            case.level = escalated.level;
+            if let Some(department) = escalated.department {
+                case.hand_over(department, escalated.co_departments);
+            }
             case.due_at = Some(escalated.due_at);
         }
         CaseFact::Consulted(_) => case.consultations += 1,
         CaseFact::Adopted(adopted) => case.adoption = Some(adopted.extent),
         CaseFact::Declined(_) => case.declined = true,
         CaseFact::Closed(closed) => {
+            case.record_lateness(closed.at);
             case.closed_at = Some(closed.at);
             case.outcome = Some(closed.outcome);
             case.late = closed.late;
@@ -194,6 +243,10 @@ fn apply(case: &mut CaseSummary, fact: CaseFact) {
         }
         CaseFact::FeedbackGiven(feedback) => case.rating = Some(feedback.rating),
         CaseFact::Reopened(reopened) => {
+            if let Some(department) = reopened.department {
+                case.hand_over(department, reopened.co_departments);
+            }
+            case.replied_at = None;
             case.reopened += 1;
             case.due_at = Some(reopened.due_at);
             case.adoption = None;
@@ -204,6 +257,17 @@ fn apply(case: &mut CaseSummary, fact: CaseFact) {
             case.public_answer = None;
             case.rating = None;
         }
-        CaseFact::Merged(merged) => case.merged_into = Some(merged.into.to_string()),
+        CaseFact::Merged(merged) => {
+            case.record_lateness(merged.at);
+            case.merged_into = Some(merged.into.to_string());
+        }
+        CaseFact::Handled(handled) => match handled {
+            HandlingEvent::ExtensionGranted(granted) => case.due_at = Some(granted.due_at),
+            HandlingEvent::Replied(replied) => {
+                case.record_lateness(replied.at);
+                case.replied_at = Some(replied.at);
+            }
+            _ => {}
+        },
     }
 }

@@ -2,19 +2,24 @@
 //! [`check`] before they read or write anything; the domain adds only the rules it owns
 //! (only a member relays; only the submitter or staff withdraws, rates or reopens).
 //!
-//! | operation | citizen | member | staff | auditor | admin |
-//! | --- | --- | --- | --- | --- | --- |
-//! | submit a suggestion | yes | yes | yes | no | no |
-//! | submit a micro-consultation or joint research | no | yes | yes | no | no |
-//! | act on a case | own case: feedback, reopen, withdraw | relay any suggestion; own case: feedback, reopen, withdraw | every action, in its jurisdiction (city staff: all) | no | no |
-//! | read a case, its state as of a time | own cases | cases it carries or submitted | in its jurisdiction | all | no |
-//! | read a case's history | no | no | in its jurisdiction | all | no |
-//! | list cases | own cases | cases it carries | in its jurisdiction | all | no |
-//! | outcomes, overdue, assessment | no | no | yes | yes | no |
-//! | a member's duty record | no | its own | yes | yes | no |
-//! | log a member's contact | no | its own | yes | no | no |
-//! | audit log export, verify | no | no | no | yes | no |
-//! | projection status | no | no | yes | yes | yes |
+//! | operation | citizen | member | staff | auditor | admin | department |
+//! | --- | --- | --- | --- | --- | --- | --- |
+//! | submit a suggestion | yes | yes | yes | no | no | no |
+//! | submit a micro-consultation or joint research | no | yes | yes | no | no | no |
+//! | act on a case | own case: feedback, evaluate, reopen, withdraw | relay any suggestion; own case: feedback, evaluate, reopen, withdraw | every action, in its jurisdiction (city staff: all) | no | no | a case it handles: acknowledge, object, request_extension, contribute, reply |
+//! | read a case, its state as of a time | own cases | cases it carries or submitted | in its jurisdiction | all | no | cases it handles or handled |
+//! | read a case's history | no | no | in its jurisdiction | all | no | no |
+//! | list cases | own cases | cases it carries | in its jurisdiction | all | no | not yet (its queue comes with the read side) |
+//! | outcomes, overdue, assessment | no | no | yes | yes | no | no |
+//! | a member's duty record | no | its own | yes | yes | no | no |
+//! | log a member's contact | no | its own | yes | no | no | no |
+//! | audit log export, verify | no | no | no | yes | no | no |
+//! | projection status | no | no | yes | yes | yes | no |
+//!
+//! A department's subject is its unit id: "its" cases are those whose lead or co-handling
+//! units include it now or did before (a unit keeps sight of a case it handed on). Which of
+//! the unit's actions it may take on a case (only the lead replies, only a co-unit
+//! contributes) the domain decides.
 //!
 //! A case the caller may not read is "not found" (404), so its existence is not revealed; an
 //! operation the caller's role may not do is "forbidden" (403).
@@ -34,6 +39,8 @@ pub struct CaseAccess {
     pub submitter: Option<Actor>,
     /// Members who carry the case: relayed or reported it, lead or sit on its team.
     pub carriers: Vec<String>,
+    /// Units that handle or handled the case, lead or co-handling.
+    pub handlers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +83,18 @@ fn carries(principal: &Principal, case: &CaseAccess) -> bool {
     case.carriers.contains(&principal.actor.id)
 }
 
+fn handles(principal: &Principal, case: &CaseAccess) -> bool {
+    case.handlers.contains(&principal.actor.id)
+}
+
+/// The steps a handling unit takes on a case; everything else is staff's or the proposer's.
+fn unit_action(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Acknowledge | Action::Object | Action::RequestExtension | Action::Contribute | Action::Reply
+    )
+}
+
 fn in_jurisdiction(principal: &Principal, case: &CaseAccess) -> bool {
     principal
         .jurisdiction
@@ -91,13 +110,19 @@ fn may_read(principal: &Principal, case: &CaseAccess) -> bool {
         Role::Staff => in_jurisdiction(principal, case),
         Role::Auditor => true,
         Role::Admin => false,
+        Role::Department => handles(principal, case),
     }
 }
 
 pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Denied> {
     let role = principal.actor.role;
     let forbidden = Err(Denied::Forbidden(role));
-    let submitters_own = |action: Action| matches!(action, Action::Feedback | Action::Reopen | Action::Withdraw);
+    let submitters_own = |action: Action| {
+        matches!(
+            action,
+            Action::Feedback | Action::Evaluate | Action::Reopen | Action::Withdraw
+        )
+    };
     match operation {
         Operation::Submit(kind) => match (role, kind) {
             (Role::Member | Role::Staff, _) | (Role::Citizen, Kind::Suggestion) => Ok(()),
@@ -112,6 +137,7 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
                 Role::Staff => true,
                 Role::Member => relay || (own(principal, case) && submitters_own(action)),
                 Role::Citizen => own(principal, case) && submitters_own(action),
+                Role::Department => unit_action(action),
                 Role::Auditor | Role::Admin => false,
             };
             if allowed {
@@ -135,7 +161,7 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             _ => forbidden,
         },
         Operation::ListCases => match role {
-            Role::Admin => forbidden,
+            Role::Admin | Role::Department => forbidden,
             _ => Ok(()),
         },
         Operation::ReadDashboards => match role {
@@ -173,6 +199,9 @@ pub fn list_scope(principal: &Principal) -> ListScope {
             .clone()
             .map_or(ListScope::All, ListScope::Jurisdiction),
         Role::Auditor | Role::Admin => ListScope::All,
+        // Never reached (listing is refused to units until the read side filters by unit),
+        // and a unit submits nothing, so this scope would list nothing.
+        Role::Department => ListScope::SubmittedBy(principal.actor.id.clone()),
     }
 }
 

@@ -375,14 +375,15 @@ fn last_hash(history: &[StoredEvent]) -> &str {
     history.last().and_then(StoredEvent::hash).unwrap_or(chain::GENESIS)
 }
 
-/// An aggregate as a stream's stored events leave it, each applied by `apply`.
+/// An aggregate as a stream's stored events leave it, each brought to the current schema and
+/// applied by `apply`.
 fn rebuild<S>(
     mut state: S,
     history: &[StoredEvent],
     apply: impl Fn(&mut S, &Value) -> Result<(), serde_json::Error>,
 ) -> Result<S, StoreError> {
     for stored in history {
-        apply(&mut state, &stored.payload).map_err(|error| {
+        apply(&mut state, &stored.current_payload()).map_err(|error| {
             StoreError::Corrupt(format!("event {} of {}: {error}", stored.sequence, stored.aggregate_id))
         })?;
     }
@@ -396,6 +397,7 @@ fn case_access(case: &AnyCase) -> CaseAccess {
         jurisdiction: case.core().jurisdiction.clone(),
         submitter: case.core().submitter.clone(),
         carriers: case.carriers(),
+        handlers: case.core().handlers.clone(),
     }
 }
 
