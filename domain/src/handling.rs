@@ -390,3 +390,6 @@ fn staff_only(actor: &Actor) -> Result<(), Refusal> {
         Err(Refusal::Forbidden(Required::Role(Role::Staff)))
     }
 }
+
+#[cfg(test)]
+mod tests;

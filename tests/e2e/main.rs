@@ -8,6 +8,7 @@ mod case_kinds;
 mod dashboard;
 mod demo;
 mod identity;
+mod old_log;
 mod read_models;
 mod scale;
 mod store_conformance;
