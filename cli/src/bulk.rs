@@ -314,7 +314,7 @@ impl Generator {
                 at,
                 input,
             };
-            let Ok(decided) = record.decide(command) else {
+            let Ok(decided) = record.decide(command, &self.policy) else {
                 self.tally.refused += 1;
                 continue;
             };

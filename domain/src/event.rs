@@ -3,7 +3,8 @@
 //! new `event_version` with an upcaster.
 //!
 //! The five shared events (submitted, assigned, consulted, adopted, closed) have one payload
-//! for every kind, so one outcome projection reads them all alike.
+//! for every kind, so one outcome projection reads them all alike; so do the handling unit's
+//! steps ([`crate::HandlingEvent`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -129,9 +130,9 @@ pub struct Reassigned {
     pub at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 /// Version 2: the level the case is now handled at, and the unit of that level it is handed
 /// to (if staff named one). The case keeps its jurisdiction: it is handled higher up, not moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalated {
     pub reason: String,
     pub level: HandlingLevel,

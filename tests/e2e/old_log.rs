@@ -53,22 +53,6 @@ fn case_streams(rows: &[Imported]) -> BTreeMap<String, usize> {
     streams
 }
 
-async fn settled(app: &TestApp) {
-    for _ in 0..400 {
-        let body: Value = app
-            .get(&app.tokens.auditor, "/api/v1/projections")
-            .await
-            .json()
-            .await
-            .unwrap();
-        if body["projections"].as_array().unwrap().iter().all(|p| p["lag"] == 0) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("the projections did not catch up");
-}
-
 async fn a_log_written_before_departments_acted_still_loads(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
     let rows = fixture();
@@ -82,7 +66,7 @@ async fn a_log_written_before_departments_acted_still_loads(backend: Backend) {
     app.test_store.store.import(&rows).await.expect("the old log imports");
     // A service started on the imported log follows it from the start.
     app.restart().await;
-    settled(&app).await;
+    app.settled().await;
 
     let streams = case_streams(&rows);
     let submissions = rows

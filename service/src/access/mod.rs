@@ -209,3 +209,75 @@ pub fn list_scope(principal: &Principal) -> ListScope {
 pub fn sees_personal_data(principal: &Principal) -> bool {
     matches!(principal.actor.role, Role::Staff | Role::Auditor)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(id: &str) -> Principal {
+        Principal {
+            actor: Actor {
+                id: id.to_owned(),
+                role: Role::Department,
+            },
+            jurisdiction: None,
+            department: Some(id.to_owned()),
+        }
+    }
+
+    /// A case the Transport Bureau handed on to the Education Bureau.
+    fn case() -> CaseAccess {
+        CaseAccess {
+            kind: Kind::Suggestion,
+            jurisdiction: "东胜区".to_owned(),
+            submitter: Some(Actor {
+                id: "citizen-1".to_owned(),
+                role: Role::Citizen,
+            }),
+            carriers: Vec::new(),
+            handlers: vec!["市交通局".to_owned(), "市教育局".to_owned()],
+        }
+    }
+
+    #[test]
+    fn a_unit_reads_the_cases_it_handles_or_handled_and_no_other() {
+        let case = case();
+        for handler in ["市交通局", "市教育局"] {
+            assert_eq!(check(&unit(handler), Operation::ReadCase(&case)), Ok(()), "{handler}");
+        }
+        assert_eq!(
+            check(&unit("市卫健委"), Operation::ReadCase(&case)),
+            Err(Denied::Hidden)
+        );
+        let acting_elsewhere = check(&unit("市卫健委"), Operation::Act(Action::Reply, &case));
+        assert_eq!(acting_elsewhere, Err(Denied::Hidden), "its existence is not revealed");
+    }
+
+    #[test]
+    fn a_unit_acts_only_through_its_own_steps() {
+        let case = case();
+        let unit = unit("市教育局");
+        for action in Action::ALL {
+            let allowed = check(&unit, Operation::Act(action, &case)).is_ok();
+            assert_eq!(allowed, unit_action(action), "{action}");
+        }
+        assert!(unit_action(Action::Reply) && !unit_action(Action::GrantExtension) && !unit_action(Action::Close));
+    }
+
+    #[test]
+    fn a_unit_reads_no_history_list_or_figures_yet() {
+        let case = case();
+        let unit = unit("市教育局");
+        let forbidden = Err(Denied::Forbidden(Role::Department));
+        for operation in [
+            Operation::ReadHistory(&case),
+            Operation::ListCases,
+            Operation::ReadDashboards,
+            Operation::ReadAuditLog,
+            Operation::Submit(Kind::Suggestion),
+        ] {
+            assert_eq!(check(&unit, operation), forbidden, "{operation:?}");
+        }
+        assert!(!sees_personal_data(&unit));
+    }
+}

@@ -257,12 +257,15 @@ impl Engine {
         let history = self.store.stream_events(&stream).await?;
         access::check(&context.principal, Operation::LogContact(member_id))?;
         let record = rebuild(MemberRecord::default(), &history, apply_payload)?;
-        let events = record.decide(MemberCommand {
-            member_id: member_id.to_owned(),
-            actor: context.principal.actor.clone(),
-            at: self.now(),
-            input,
-        })?;
+        let events = record.decide(
+            MemberCommand {
+                member_id: member_id.to_owned(),
+                actor: context.principal.actor.clone(),
+                at: self.now(),
+                input,
+            },
+            &self.policy,
+        )?;
         let metadata = EventMetadata::new(MemberRecord::TYPE, &context, Uuid::now_v7()).with_member(member_id);
         let commit = Commit {
             aggregate_type: MemberRecord::TYPE,
