@@ -558,7 +558,8 @@ impl CaseCore {
         Closed {
             outcome: input.outcome,
             summary: input.summary,
-            late: self.lateness_at(at).is_some(),
+            late: self.due_at.is_some_and(|due| due < at),
+            late_since: self.lateness_at(at),
             at,
         }
     }

@@ -94,10 +94,16 @@ pub struct Adopted {
 pub struct Closed {
     pub outcome: Outcome,
     pub summary: String,
-    /// Handled late: a deadline in force had passed before the unit replied (or before the
-    /// close, with no reply), whatever deadline was set later.
+    /// Closed after the deadline in force at the close had passed. A deadline set later
+    /// (reassignment, escalation, reopening) can hide earlier lateness from this flag, so
+    /// "late" is judged by `late_since` (and against the first deadline), never by this.
     #[serde(default, skip_serializing_if = "is_false")]
     pub late: bool,
+    /// The deadline first missed while the case was in hand, if any: the lateness on record,
+    /// which no later deadline clears. Absent in events written before it was recorded (the
+    /// read models recompute it from the events themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_since: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
 }
 

@@ -384,6 +384,7 @@ pub fn closed(outcome: Outcome, at: Timestamp) -> Closed {
         outcome,
         summary: "Pick-up times staggered by grade".to_owned(),
         late: false,
+        late_since: None,
         at,
     }
 }

@@ -567,7 +567,8 @@ fn an_overdue_case_escalated_stays_late_against_its_first_deadline() {
     );
     assert_eq!(case.core.late_since, Some(day(16)));
     assert_eq!(case.core.level, HandlingLevel::City);
-    // Answered at city level well within the new deadline: still closed late.
+    // Answered at city level well within the new deadline: closed within the deadline then in
+    // force, and late all the same.
     let answered = with(
         escalated_case,
         [
@@ -579,7 +580,8 @@ fn an_overdue_case_escalated_stays_late_against_its_first_deadline() {
     assert_eq!(
         closed.unwrap(),
         [E::Closed(crate::Closed {
-            late: true,
+            late: false,
+            late_since: Some(day(16)),
             ..crate::test_support::closed(Outcome::A, day(33))
         })]
     );
@@ -595,6 +597,7 @@ fn an_overdue_case_reassigned_or_reopened_stays_late() {
             E::Adopted(adopted(Extent::Full, day(20))),
             E::Closed(crate::Closed {
                 late: true,
+                late_since: Some(day(16)),
                 ..closed(Outcome::A, day(21))
             }),
             E::FeedbackGiven(feedback_given(Rating::Unsatisfied, day(22))),
