@@ -314,7 +314,7 @@ impl Generator {
                 at,
                 input,
             };
-            let Ok(decided) = record.decide(command) else {
+            let Ok(decided) = record.decide(command, &self.policy) else {
                 self.tally.refused += 1;
                 continue;
             };
@@ -576,7 +576,12 @@ fn suggestion(walk: &mut Walk<'_>, cast: &Cast) {
     if walk.dice.chance(12) {
         // Stalls past its deadline; some are escalated, and half of those then move again.
         walk.now += Duration::days(16 + walk.dice.below(10) as i64);
-        if !walk.dice.chance(40) || !walk.act(staff, reason(ActionInput::Escalate, "超期未办复，提级督办")) {
+        if !walk.dice.chance(40)
+            || !walk.act(
+                staff,
+                reason(|why| ActionInput::Escalate(why.into()), "超期未办复，提级督办"),
+            )
+        {
             return;
         }
         if !walk.dice.chance(50) {
@@ -590,7 +595,10 @@ fn suggestion(walk: &mut Walk<'_>, cast: &Cast) {
     }
     if answer_suggestion(walk, cast) == Some(Rating::Unsatisfied) && walk.dice.chance(60) {
         walk.wait(3);
-        if walk.act(&cast.submitter, reason(ActionInput::Reopen, "提出人不满意，重新办理")) && walk.dice.chance(50)
+        if walk.act(
+            &cast.submitter,
+            reason(|why| ActionInput::Reopen(why.into()), "提出人不满意，重新办理"),
+        ) && walk.dice.chance(50)
         {
             answer_suggestion(walk, cast);
         }
@@ -647,6 +655,7 @@ fn reassign(walk: &mut Walk<'_>, staff: &Principal, why: &str) {
         staff,
         ActionInput::Reassign(Reassign {
             department,
+            co_departments: Vec::new(),
             due_at: None,
             reason,
         }),
@@ -801,6 +810,7 @@ fn reason(action: fn(Reason) -> ActionInput, reason: &str) -> ActionInput {
 fn assign(department: &str) -> ActionInput {
     ActionInput::Assign(Assign {
         department: department.to_owned(),
+        co_departments: Vec::new(),
         due_at: None,
     })
 }

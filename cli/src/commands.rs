@@ -133,7 +133,7 @@ enum TokenCommand {
         /// The member id, for a member token.
         #[arg(long)]
         member: Option<String>,
-        /// The department id, for staff of one department.
+        /// The unit's id: for a department token (its subject), or for staff of one department.
         #[arg(long)]
         department: Option<String>,
         /// Staff and members: the banner or district the holder acts in (none: the city level).
@@ -143,7 +143,7 @@ enum TokenCommand {
         /// its subject, never under this name.
         #[arg(long)]
         name: String,
-        /// Not for member tokens: take over the subject of an earlier token of the same role
+        /// Not for member or department tokens: take over the subject of an earlier token of the same role
         /// (a holder whose token is replaced keeps their cases); a new subject when absent.
         #[arg(long)]
         subject: Option<String>,
@@ -163,7 +163,7 @@ enum TokenCommand {
 fn parse_role(value: &str) -> Result<Role, String> {
     value
         .parse()
-        .map_err(|_| "expected one of citizen, member, staff, auditor, admin".to_owned())
+        .map_err(|_| "expected one of citizen, member, staff, auditor, admin, department".to_owned())
 }
 
 /// `90d` (days from now) or an RFC 3339 time; either must lie in the future.
@@ -206,7 +206,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(settings) => {
             let store = cli.store.open().await?;
-            let application = Application::build(store, settings.options(), settings.listen).await?;
+            let application = Application::build(store, settings.options()?, settings.listen).await?;
             application.run_until(app::shutdown_signal()).await?;
         }
         Command::Migrate => {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::validate::{self, BODY_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
-use crate::{CaseError, Kind, Timestamp, UnknownName};
+use crate::{CaseError, HandlingLevel, Kind, Timestamp, UnknownName};
 
 /// Every action a case may take after submission, across all kinds.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -36,10 +36,19 @@ pub enum Action {
     Reopen,
     Withdraw,
     Merge,
+    Acknowledge,
+    Object,
+    Insist,
+    RequestExtension,
+    GrantExtension,
+    RefuseExtension,
+    Contribute,
+    Reply,
+    Evaluate,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 28] = [
         Action::Relay,
         Action::Classify,
         Action::Assign,
@@ -59,6 +68,15 @@ impl Action {
         Action::Reopen,
         Action::Withdraw,
         Action::Merge,
+        Action::Acknowledge,
+        Action::Object,
+        Action::Insist,
+        Action::RequestExtension,
+        Action::GrantExtension,
+        Action::RefuseExtension,
+        Action::Contribute,
+        Action::Reply,
+        Action::Evaluate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +100,15 @@ impl Action {
             Action::Reopen => "reopen",
             Action::Withdraw => "withdraw",
             Action::Merge => "merge",
+            Action::Acknowledge => "acknowledge",
+            Action::Object => "object",
+            Action::Insist => "insist",
+            Action::RequestExtension => "request_extension",
+            Action::GrantExtension => "grant_extension",
+            Action::RefuseExtension => "refuse_extension",
+            Action::Contribute => "contribute",
+            Action::Reply => "reply",
+            Action::Evaluate => "evaluate",
         }
     }
 }
@@ -220,7 +247,11 @@ pub struct Classify {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assign {
+    /// The lead unit 主办.
     pub department: String,
+    /// Co-handling units 协办, which send their opinions to the lead.
+    #[serde(default)]
+    pub co_departments: Vec<String>,
     /// Defaults to the kind's configured response deadline.
     #[serde(default)]
     pub due_at: Option<DateTime<Utc>>,
@@ -232,9 +263,105 @@ pub struct Assign {
 pub struct Reassign {
     pub department: String,
     #[serde(default)]
+    pub co_departments: Vec<String>,
+    #[serde(default)]
     pub due_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// 市旗联动: an overdue case handled at a higher level.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalate {
+    pub reason: String,
+    /// The level the case goes to; the city when absent (the only level above a banner's).
+    #[serde(default)]
+    pub level: Option<HandlingLevel>,
+    /// The unit of that level that takes the case on; the current unit keeps it when absent.
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub co_departments: Vec<String>,
+}
+
+/// Today's body of `escalate`, a reason alone: to the city, by the unit in charge.
+impl From<Reason> for Escalate {
+    fn from(Reason { reason }: Reason) -> Self {
+        Escalate {
+            reason,
+            level: None,
+            department: None,
+            co_departments: Vec::new(),
+        }
+    }
+}
+
+/// 重办: the case handled again, by the same unit or by the one named.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reopen {
+    pub reason: String,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub co_departments: Vec<String>,
+}
+
+/// Today's body of `reopen`, a reason alone: handled again by the same unit.
+impl From<Reason> for Reopen {
+    fn from(Reason { reason }: Reason) -> Self {
+        Reopen {
+            reason,
+            department: None,
+            co_departments: Vec::new(),
+        }
+    }
+}
+
+/// A unit signs for a case 签收.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledge {}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestExtension {
+    /// Days asked for, counted as the kind's deadline is.
+    pub days: u32,
+    pub reason: String,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantExtension {
+    /// Days granted; the days asked for when absent.
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+/// A co-handling unit's opinion to the lead 协办意见.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contribute {
+    pub opinion: String,
+}
+
+/// The lead unit's answer to the proposer 答复.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    pub text: String,
+    pub proposed_grade: Outcome,
+    /// What was done, or is planned and by when.
+    pub measures: String,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -357,7 +484,7 @@ pub enum ActionInput {
     Classify(Classify),
     Assign(Assign),
     Reassign(Reassign),
-    Escalate(Reason),
+    Escalate(Escalate),
     Convene(Convene),
     CompletePreparation(Note),
     RecordVisit(RecordVisit),
@@ -369,9 +496,19 @@ pub enum ActionInput {
     Decline(Reason),
     Close(Close),
     Feedback(Feedback),
-    Reopen(Reason),
+    Reopen(Reopen),
     Withdraw(Withdraw),
     Merge(Merge),
+    Acknowledge(Acknowledge),
+    Object(Reason),
+    Insist(Reason),
+    RequestExtension(RequestExtension),
+    GrantExtension(GrantExtension),
+    RefuseExtension(Reason),
+    Contribute(Contribute),
+    Reply(Reply),
+    /// The proposer's evaluation of the reply: the body of `feedback`.
+    Evaluate(Feedback),
 }
 
 impl ActionInput {
@@ -398,6 +535,15 @@ impl ActionInput {
             Action::Reopen => ActionInput::Reopen(read(body)?),
             Action::Withdraw => ActionInput::Withdraw(read(body)?),
             Action::Merge => ActionInput::Merge(read(body)?),
+            Action::Acknowledge => ActionInput::Acknowledge(read(body)?),
+            Action::Object => ActionInput::Object(read(body)?),
+            Action::Insist => ActionInput::Insist(read(body)?),
+            Action::RequestExtension => ActionInput::RequestExtension(read(body)?),
+            Action::GrantExtension => ActionInput::GrantExtension(read(body)?),
+            Action::RefuseExtension => ActionInput::RefuseExtension(read(body)?),
+            Action::Contribute => ActionInput::Contribute(read(body)?),
+            Action::Reply => ActionInput::Reply(read(body)?),
+            Action::Evaluate => ActionInput::Evaluate(read(body)?),
         })
     }
 
@@ -422,6 +568,15 @@ impl ActionInput {
             ActionInput::Reopen(_) => Action::Reopen,
             ActionInput::Withdraw(_) => Action::Withdraw,
             ActionInput::Merge(_) => Action::Merge,
+            ActionInput::Acknowledge(_) => Action::Acknowledge,
+            ActionInput::Object(_) => Action::Object,
+            ActionInput::Insist(_) => Action::Insist,
+            ActionInput::RequestExtension(_) => Action::RequestExtension,
+            ActionInput::GrantExtension(_) => Action::GrantExtension,
+            ActionInput::RefuseExtension(_) => Action::RefuseExtension,
+            ActionInput::Contribute(_) => Action::Contribute,
+            ActionInput::Reply(_) => Action::Reply,
+            ActionInput::Evaluate(_) => Action::Evaluate,
         }
     }
 
@@ -431,16 +586,43 @@ impl ActionInput {
             ActionInput::Relay(input)
             | ActionInput::CompletePreparation(input)
             | ActionInput::CompleteResearch(input) => validate::text("note", &input.note, TEXT_MAX),
-            ActionInput::Escalate(input) | ActionInput::Decline(input) | ActionInput::Reopen(input) => {
+            ActionInput::Decline(input)
+            | ActionInput::Object(input)
+            | ActionInput::Insist(input)
+            | ActionInput::RefuseExtension(input) => validate::text("reason", &input.reason, TEXT_MAX),
+            ActionInput::Escalate(input) => {
+                validate::text("reason", &input.reason, TEXT_MAX)?;
+                if input.level == Some(HandlingLevel::Local) {
+                    return Err(CaseError::invalid("level", "a case is escalated to the city"));
+                }
+                validate::optional_line("department", input.department.as_deref(), NAME_MAX)?;
+                validate::lines("co_departments", &input.co_departments, NAME_MAX)
+            }
+            ActionInput::Reopen(input) => {
+                validate::text("reason", &input.reason, TEXT_MAX)?;
+                validate::optional_line("department", input.department.as_deref(), NAME_MAX)?;
+                validate::lines("co_departments", &input.co_departments, NAME_MAX)
+            }
+            ActionInput::Acknowledge(_) => Ok(()),
+            ActionInput::RequestExtension(input) => {
+                validate::days("days", input.days)?;
                 validate::text("reason", &input.reason, TEXT_MAX)
+            }
+            ActionInput::GrantExtension(input) => input.days.map_or(Ok(()), |days| validate::days("days", days)),
+            ActionInput::Contribute(input) => validate::text("opinion", &input.opinion, TEXT_MAX),
+            ActionInput::Reply(input) => {
+                validate::text("text", &input.text, TEXT_MAX)?;
+                validate::text("measures", &input.measures, TEXT_MAX)
             }
             ActionInput::Classify(input) => validate::line("category", &input.category, NAME_MAX),
             ActionInput::Assign(input) => {
                 validate::line("department", &input.department, NAME_MAX)?;
+                validate::lines("co_departments", &input.co_departments, NAME_MAX)?;
                 validate::future("due_at", input.due_at, now)
             }
             ActionInput::Reassign(input) => {
                 validate::line("department", &input.department, NAME_MAX)?;
+                validate::lines("co_departments", &input.co_departments, NAME_MAX)?;
                 validate::future("due_at", input.due_at, now)?;
                 validate::optional_text("reason", input.reason.as_deref(), TEXT_MAX)
             }
@@ -488,7 +670,7 @@ impl ActionInput {
                 validate::optional_text("note", input.note.as_deref(), TEXT_MAX)
             }
             ActionInput::Close(input) => validate::text("summary", &input.summary, TEXT_MAX),
-            ActionInput::Feedback(input) => {
+            ActionInput::Feedback(input) | ActionInput::Evaluate(input) => {
                 validate::optional_text("comment", input.comment.as_deref(), TEXT_MAX)?;
                 validate::optional_text("on_behalf_reason", input.on_behalf_reason.as_deref(), TEXT_MAX)
             }

@@ -228,6 +228,7 @@ mod tests {
 
     fn assign() -> ActionInput {
         ActionInput::Assign(Assign {
+            co_departments: Vec::new(),
             department: "Transport Bureau".to_owned(),
             due_at: None,
         })

@@ -142,7 +142,8 @@ impl fmt::Display for Status {
 }
 
 /// The role a token carries. Who may do what is decided in the service; the domain only
-/// needs roles where a rule names one (only a member relays a voice).
+/// needs roles where a rule names one (only a member relays a voice; only the lead unit
+/// replies).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,10 +153,19 @@ pub enum Role {
     Staff,
     Auditor,
     Admin,
+    /// A handling unit 承办单位; its actor id is the unit's id.
+    Department,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Citizen, Role::Member, Role::Staff, Role::Auditor, Role::Admin];
+    pub const ALL: [Role; 6] = [
+        Role::Citizen,
+        Role::Member,
+        Role::Staff,
+        Role::Auditor,
+        Role::Admin,
+        Role::Department,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -164,6 +174,7 @@ impl Role {
             Role::Staff => "staff",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Department => "department",
         }
     }
 }
@@ -226,9 +237,29 @@ pub struct CaseCore {
     pub channel: Option<crate::Channel>,
     pub submitter: Option<Actor>,
     pub submitted_at: Option<Timestamp>,
+    /// The lead unit 主办.
     pub department: Option<String>,
+    /// The co-handling units 协办.
+    pub co_departments: Vec<String>,
+    /// Every unit that has handled the case, lead or co-handling, first seen first.
+    pub handlers: Vec<String>,
+    pub level: crate::HandlingLevel,
     pub assigned_at: Option<Timestamp>,
+    /// The first (statutory) deadline, set by the first assignment and never moved.
+    pub first_due_at: Option<Timestamp>,
+    /// The effective deadline: the current unit's, or the extended one.
     pub due_at: Option<Timestamp>,
+    /// The deadline first missed, once it is on record; never cleared.
+    pub late_since: Option<Timestamp>,
+    pub windows: crate::Windows,
+    pub acknowledged: Option<crate::Acknowledged>,
+    /// An objection waiting for staff to reassign or insist.
+    pub objection: Option<crate::Objected>,
+    /// An extension request waiting for staff.
+    pub extension_request: Option<crate::ExtensionRequested>,
+    pub extensions: Vec<crate::ExtensionGranted>,
+    pub contributions: Vec<crate::Contributed>,
+    pub reply: Option<crate::Replied>,
     pub consultations: u32,
     pub adoption: Option<crate::Adopted>,
     pub closure: Option<Closed>,
@@ -250,9 +281,43 @@ impl CaseCore {
 
     pub fn on_assigned(&mut self, event: Assigned, next: Status) {
         self.status = Some(next);
-        self.department = Some(event.department);
+        self.hand_over(Some(event.department), event.co_departments, event.windows);
+        self.assigned_at = Some(event.at);
+        self.first_due_at.get_or_insert(event.due_at);
+        self.due_at = Some(event.due_at);
+    }
+
+    /// A reassignment: lateness on record stays, the new unit gets its own deadline.
+    pub fn on_reassigned(&mut self, event: crate::Reassigned) {
+        self.record_lateness(event.at);
+        self.status = Some(Status::Assigned);
+        self.hand_over(Some(event.department), event.co_departments, event.windows);
         self.assigned_at = Some(event.at);
         self.due_at = Some(event.due_at);
+    }
+
+    /// 市旗联动: handled at the higher level, by the unit named there if any.
+    pub fn on_escalated(&mut self, event: crate::Escalated) {
+        self.record_lateness(event.at);
+        self.level = event.level;
+        if event.department.is_some() {
+            self.hand_over(event.department, event.co_departments, event.windows);
+            self.assigned_at = Some(event.at);
+        }
+        self.due_at = Some(event.due_at);
+    }
+
+    /// 重办: handled again, by the unit named or the same one; the earlier reply, evaluation and
+    /// close are left to the record.
+    pub fn on_reopened(&mut self, event: crate::Reopened) {
+        self.record_lateness(event.at);
+        self.status = Some(Status::Assigned);
+        self.hand_over(event.department, event.co_departments, event.windows);
+        self.assigned_at = Some(event.at);
+        self.due_at = Some(event.due_at);
+        self.adoption = None;
+        self.closure = None;
+        self.feedback = None;
     }
 
     pub fn on_consulted(&mut self, _event: Consulted) {
@@ -265,6 +330,7 @@ impl CaseCore {
     }
 
     pub fn on_closed(&mut self, event: Closed) {
+        self.record_lateness(event.at);
         self.status = Some(Status::Closed);
         self.closure = Some(event);
     }
@@ -309,9 +375,10 @@ impl CaseCore {
         self.feedback = Some(event);
     }
 
-    /// Whether the response deadline has passed at `at` on an open case.
+    /// Whether the response deadline has passed at `at` on an open case the unit has not
+    /// answered.
     pub fn is_overdue(&self, at: Timestamp) -> bool {
-        self.status.is_some_and(Status::is_open) && self.due_at.is_some_and(|due| due < at)
+        self.status.is_some_and(Status::is_open) && self.reply.is_none() && self.due_at.is_some_and(|due| due < at)
     }
 }
 
@@ -417,7 +484,51 @@ impl CaseCore {
     pub fn assigned(kind: Kind, input: crate::Assign, at: Timestamp, policy: &Policy) -> Assigned {
         Assigned {
             department: input.department,
+            co_departments: input.co_departments,
             due_at: input.due_at.unwrap_or_else(|| policy.response_deadline(kind, at)),
+            windows: CaseCore::windows(policy, at),
+            at,
+        }
+    }
+
+    pub fn reassigned(&self, kind: Kind, input: crate::Reassign, at: Timestamp, policy: &Policy) -> crate::Reassigned {
+        crate::Reassigned {
+            department: input.department,
+            co_departments: input.co_departments,
+            previous: self.department.clone().unwrap_or_default(),
+            due_at: input.due_at.unwrap_or_else(|| policy.response_deadline(kind, at)),
+            reason: input.reason,
+            windows: CaseCore::windows(policy, at),
+            at,
+        }
+    }
+
+    pub fn escalated(&self, kind: Kind, input: crate::Escalate, at: Timestamp, policy: &Policy) -> crate::Escalated {
+        let handed_over = input.department.is_some();
+        crate::Escalated {
+            reason: input.reason,
+            level: input.level.unwrap_or(crate::HandlingLevel::City),
+            department: input.department,
+            co_departments: input.co_departments,
+            overdue_since: self.due_at.unwrap_or(at),
+            due_at: policy.response_deadline(kind, at),
+            // The unit in charge keeps its windows unless another unit takes the case on.
+            windows: if handed_over {
+                CaseCore::windows(policy, at)
+            } else {
+                crate::Windows::default()
+            },
+            at,
+        }
+    }
+
+    pub fn reopened(kind: Kind, input: crate::Reopen, at: Timestamp, policy: &Policy) -> crate::Reopened {
+        crate::Reopened {
+            reason: input.reason,
+            department: input.department,
+            co_departments: input.co_departments,
+            due_at: policy.response_deadline(kind, at),
+            windows: CaseCore::windows(policy, at),
             at,
         }
     }
@@ -448,6 +559,7 @@ impl CaseCore {
             outcome: input.outcome,
             summary: input.summary,
             late: self.due_at.is_some_and(|due| due < at),
+            late_since: self.lateness_at(at),
             at,
         }
     }

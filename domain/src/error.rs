@@ -47,6 +47,10 @@ pub enum Required {
     Role(Role),
     /// The person who submitted the case, or staff acting for them.
     SubmitterOrStaff,
+    /// The case's lead unit 主办.
+    LeadDepartment,
+    /// One of the case's co-handling units 协办.
+    CoDepartment,
 }
 
 impl fmt::Display for Required {
@@ -54,6 +58,8 @@ impl fmt::Display for Required {
         match self {
             Required::Role(role) => write!(f, "a {role}"),
             Required::SubmitterOrStaff => f.write_str("the submitter or staff"),
+            Required::LeadDepartment => f.write_str("the case's lead unit"),
+            Required::CoDepartment => f.write_str("one of the case's co-handling units"),
         }
     }
 }
@@ -78,6 +84,22 @@ pub enum Rule {
     /// Only an unsatisfied rating reopens a case.
     NotRatedUnsatisfied,
     AlreadyRelayedByMember,
+    AlreadyAcknowledged,
+    /// A unit replies, or asks for time, only once it has signed for the case.
+    NotAcknowledged,
+    /// The unit objected; staff reassign or insist first.
+    ObjectionPending,
+    NoObjectionPending,
+    /// The window to object (after assignment) has ended.
+    ObjectionWindowClosed,
+    ExtensionPending,
+    NoExtensionRequested,
+    /// An extension is asked for before the deadline, not after.
+    PastDeadline,
+    AlreadyReplied,
+    NotReplied,
+    /// The proposer's window to evaluate the reply has ended.
+    EvaluationWindowClosed,
 }
 
 impl fmt::Display for Rule {
@@ -93,6 +115,17 @@ impl fmt::Display for Rule {
             Rule::AlreadyRated => "the answer has already been rated",
             Rule::NotRatedUnsatisfied => "only an answer rated unsatisfied reopens the case",
             Rule::AlreadyRelayedByMember => "this member has already relayed the case",
+            Rule::AlreadyAcknowledged => "the unit has already signed for the case",
+            Rule::NotAcknowledged => "the unit has not signed for the case yet (签收)",
+            Rule::ObjectionPending => "the unit objected to the assignment; staff reassign or insist first",
+            Rule::NoObjectionPending => "no objection is waiting for an answer",
+            Rule::ObjectionWindowClosed => "the window to object to the assignment has ended",
+            Rule::ExtensionPending => "an extension request is waiting for an answer",
+            Rule::NoExtensionRequested => "no extension request is waiting for an answer",
+            Rule::PastDeadline => "an extension is asked for before the deadline, and it has passed",
+            Rule::AlreadyReplied => "the lead unit has already replied",
+            Rule::NotReplied => "the lead unit has not replied yet",
+            Rule::EvaluationWindowClosed => "the window to evaluate the reply has ended",
         })
     }
 }

@@ -3,18 +3,22 @@
 //! new `event_version` with an upcaster.
 //!
 //! The five shared events (submitted, assigned, consulted, adopted, closed) have one payload
-//! for every kind, so one outcome projection reads them all alike.
+//! for every kind, so one outcome projection reads them all alike; so do the handling unit's
+//! steps ([`crate::HandlingEvent`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Actor, Channel, Extent, Outcome, Rating, Timestamp};
+use crate::{Actor, Channel, Extent, HandlingLevel, Outcome, Rating, Timestamp};
 
-/// The version of every event schema; bumped per kind when a payload changes meaning.
+/// The version of every event schema not listed below; bumped per event when its payload
+/// changes meaning or gains a required field, with an upcaster in [`crate::upcast`].
 pub const EVENT_VERSION: &str = "1";
+/// `escalated` v2 names the level the case is escalated to (v1 escalations went to the city).
+pub const ESCALATED_VERSION: &str = "2";
 
-fn is_false(value: &bool) -> bool {
+pub(crate) fn is_false(value: &bool) -> bool {
     !value
 }
 
@@ -33,10 +37,29 @@ pub struct Submitted {
     pub at: Timestamp,
 }
 
+/// The windows a lead unit is given when a case is handed to it, recorded with the hand-over so
+/// that reads judge "on time" without the calendar. Absent in events written before units
+/// signed for cases.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Windows {
+    /// The end of the window to sign for the case (签收).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge_by: Option<Timestamp>,
+    /// The end of the window to object to the assignment (退回/异议).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_by: Option<Timestamp>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assigned {
+    /// The lead unit 主办.
     pub department: String,
+    /// Co-handling units 协办.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     pub due_at: Timestamp,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 
@@ -71,9 +94,16 @@ pub struct Adopted {
 pub struct Closed {
     pub outcome: Outcome,
     pub summary: String,
-    /// Closed after the response deadline had passed.
+    /// Closed after the deadline in force at the close had passed. A deadline set later
+    /// (reassignment, escalation, reopening) can hide earlier lateness from this flag, so
+    /// "late" is judged by `late_since` (and against the first deadline), never by this.
     #[serde(default, skip_serializing_if = "is_false")]
     pub late: bool,
+    /// The deadline first missed while the case was in hand, if any: the lateness on record,
+    /// which no later deadline clears. Absent in events written before it was recorded (the
+    /// read models recompute it from the events themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_since: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
 }
 
@@ -94,20 +124,34 @@ pub struct Classified {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reassigned {
     pub department: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     pub previous: String,
+    /// The new unit's working deadline; the first deadline and lateness already recorded stay.
     pub due_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 
+/// Version 2: the level the case is now handled at, and the unit of that level it is handed
+/// to (if staff named one). The case keeps its jurisdiction: it is handled higher up, not moved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalated {
     pub reason: String,
+    pub level: HandlingLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     /// The deadline that had passed.
     pub overdue_since: Timestamp,
-    /// The fresh deadline at the higher level.
+    /// The working deadline at the higher level; the first deadline and the lateness stay.
     pub due_at: Timestamp,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 
@@ -133,7 +177,14 @@ pub struct FeedbackGiven {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reopened {
     pub reason: String,
+    /// The unit that re-handles the case (重办) when staff name another; the same one if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_departments: Vec<String>,
     pub due_at: Timestamp,
+    #[serde(flatten)]
+    pub windows: Windows,
     pub at: Timestamp,
 }
 

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::case::refuse_kind_specific_adoption;
 use crate::{
     Action, ActionInput, Actor, Adopt, Adopted, Assigned, Case, CaseCommand, CaseCore, CaseError, Closed, CommandInput,
-    Consulted, Extent, Kind, Note, Outcome, PhaseCompleted, Policy, PolicyRecorded, Refusal, ReportSubmitted, Rule,
-    Status, Submitted, Timestamp, VisitRecorded, EVENT_VERSION,
+    Consulted, Extent, FeedbackGiven, HandlingEvent, Kind, Note, Outcome, PhaseCompleted, Policy, PolicyRecorded,
+    Refusal, ReportSubmitted, Rule, Stage, Status, Submitted, Timestamp, VisitRecorded, EVENT_VERSION,
 };
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,11 @@ pub enum JointResearchEvent {
     Adopted(Adopted),
     PolicyRecorded(PolicyRecorded),
     Closed(Closed),
+    /// The proposer's evaluation of the unit's reply.
+    FeedbackGiven(FeedbackGiven),
+    /// The handling unit's steps, stored under their own event types.
+    #[serde(untagged)]
+    Handled(HandlingEvent),
 }
 
 impl DomainEvent for JointResearchEvent {
@@ -55,6 +60,8 @@ impl DomainEvent for JointResearchEvent {
             JointResearchEvent::Adopted(_) => "adopted",
             JointResearchEvent::PolicyRecorded(_) => "policy_recorded",
             JointResearchEvent::Closed(_) => "closed",
+            JointResearchEvent::FeedbackGiven(_) => "feedback_given",
+            JointResearchEvent::Handled(event) => event.event_type(),
         }
         .to_owned()
     }
@@ -124,9 +131,18 @@ impl Case for JointResearch {
         carriers
     }
 
-    fn precondition(&self, action: Action, _actor: &Actor, _at: Timestamp) -> Result<(), Refusal> {
+    fn precondition(&self, action: Action, actor: &Actor, at: Timestamp) -> Result<(), Refusal> {
         use Status::{Adopted, Consulting, Preparing, Reporting, Researching, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;
+        // The lead unit holds the topic from its assignment, and replies on the
+        // recommendations adopted.
+        let stage = Stage {
+            at_work: self.core.department.is_some() && status.is_open(),
+            replying: self.core.department.is_some() && status == Adopted,
+        };
+        if let Some(result) = self.core.handling_precondition(action, actor, at, stage) {
+            return result;
+        }
         match (status, action) {
             (Submitted, Action::Assign)
             | (Preparing, Action::CompletePreparation)
@@ -167,6 +183,9 @@ impl Case for JointResearch {
             CommandInput::Act(input) => input,
         };
         input.validate(at)?;
+        if let Some(event) = self.core.handled(Self::KIND, &input, &actor, at, policy) {
+            return Ok(vec![JointResearchEvent::Handled(event)]);
+        }
         let event = match input {
             ActionInput::Assign(input) => {
                 JointResearchEvent::Assigned(CaseCore::assigned(Self::KIND, input, at, policy))
@@ -208,6 +227,7 @@ impl Case for JointResearch {
                 }
                 JointResearchEvent::Closed(self.core.closed(input, at))
             }
+            ActionInput::Evaluate(input) => JointResearchEvent::FeedbackGiven(self.core.feedback(input, &actor, at)?),
             other => return Err(self.refusal_of(other.action(), &actor, at)),
         };
         Ok(vec![event])
@@ -255,6 +275,8 @@ impl Aggregate for JointResearch {
             JointResearchEvent::Adopted(event) => core.on_adopted(event),
             JointResearchEvent::PolicyRecorded(event) => self.policies.push(event),
             JointResearchEvent::Closed(event) => core.on_closed(event),
+            JointResearchEvent::Handled(event) => core.on_handled(event),
+            JointResearchEvent::FeedbackGiven(event) => core.on_feedback(event),
         }
     }
 }

@@ -81,7 +81,8 @@ pub struct MemberRecord {
 pub const STREAM_PREFIX: &str = "member:";
 
 impl MemberRecord {
-    pub fn decide(&self, command: MemberCommand) -> Result<Vec<MemberEvent>, MemberError> {
+    /// The events a contact leads to; "today" is the deployment's, not UTC's.
+    pub fn decide(&self, command: MemberCommand, policy: &Policy) -> Result<Vec<MemberEvent>, MemberError> {
         let MemberCommand {
             member_id,
             actor,
@@ -94,7 +95,7 @@ impl MemberRecord {
         }
         validate::line("constituent", &input.constituent, NAME_MAX)?;
         validate::text("summary", &input.summary, TEXT_MAX)?;
-        if input.date > at.date_naive() {
+        if input.date > at.with_timezone(&policy.offset).date_naive() {
             return Err(MemberError::InvalidField {
                 field: "date",
                 reason: "a contact cannot be logged before it happens".to_owned(),
@@ -116,8 +117,13 @@ impl Aggregate for MemberRecord {
     type Error = MemberError;
     type Services = Policy;
 
-    async fn handle(&mut self, command: MemberCommand, _: &Policy, sink: &EventSink<Self>) -> Result<(), MemberError> {
-        for event in self.decide(command)? {
+    async fn handle(
+        &mut self,
+        command: MemberCommand,
+        policy: &Policy,
+        sink: &EventSink<Self>,
+    ) -> Result<(), MemberError> {
+        for event in self.decide(command, policy)? {
             sink.write(event, self).await;
         }
         Ok(())
@@ -194,6 +200,20 @@ mod tests {
             .given_no_previous_events()
             .when(command(member("m-2"), "2026-03-01", "走访"))
             .then_expect_error(MemberError::Forbidden);
+    }
+
+    #[test]
+    fn today_is_the_deployments_day_not_utcs() {
+        // 07:00 on 11 March in Beijing is still 10 March in UTC.
+        let early_morning = MemberCommand {
+            at: Utc.with_ymd_and_hms(2026, 3, 10, 23, 0, 0).unwrap(),
+            ..command(member("m-1"), "2026-03-11", "清晨走访")
+        };
+        let logged = framework()
+            .given_no_previous_events()
+            .when(early_morning)
+            .inspect_result();
+        assert!(logged.is_ok(), "{logged:?}");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::case::refuse_kind_specific_adoption;
 use crate::{
     Action, ActionInput, Actor, Adopted, Assigned, Case, CaseCommand, CaseCore, CaseError, Closed, CommandInput,
-    Consulted, Convened, FeedbackGiven, Kind, Outcome, Policy, Refusal, Rule, Status, Submitted, Timestamp,
-    EVENT_VERSION,
+    Consulted, Convened, FeedbackGiven, HandlingEvent, Kind, Outcome, Policy, Refusal, Rule, Stage, Status, Submitted,
+    Timestamp, EVENT_VERSION,
 };
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,9 @@ pub enum MicroConsultationEvent {
     Adopted(Adopted),
     Closed(Closed),
     FeedbackGiven(FeedbackGiven),
+    /// The handling unit's steps, stored under their own event types.
+    #[serde(untagged)]
+    Handled(HandlingEvent),
 }
 
 impl DomainEvent for MicroConsultationEvent {
@@ -42,6 +45,7 @@ impl DomainEvent for MicroConsultationEvent {
             MicroConsultationEvent::Adopted(_) => "adopted",
             MicroConsultationEvent::Closed(_) => "closed",
             MicroConsultationEvent::FeedbackGiven(_) => "feedback_given",
+            MicroConsultationEvent::Handled(event) => event.event_type(),
         }
         .to_owned()
     }
@@ -68,9 +72,17 @@ impl Case for MicroConsultation {
         carriers
     }
 
-    fn precondition(&self, action: Action, _actor: &Actor, _at: Timestamp) -> Result<(), Refusal> {
+    fn precondition(&self, action: Action, actor: &Actor, at: Timestamp) -> Result<(), Refusal> {
         use Status::{Adopted, Assigned, Closed, Consulting, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;
+        // The department named is at work from then on; it replies on the solution agreed.
+        let stage = Stage {
+            at_work: self.core.department.is_some() && matches!(status, Assigned | Consulting | Adopted),
+            replying: self.core.department.is_some() && status == Adopted,
+        };
+        if let Some(result) = self.core.handling_precondition(action, actor, at, stage) {
+            return result;
+        }
         match (status, action) {
             // A responsible department may be named before the first session or while the
             // sessions run; a case convened first still gets its department and deadline.
@@ -101,6 +113,9 @@ impl Case for MicroConsultation {
             CommandInput::Act(input) => input,
         };
         input.validate(at)?;
+        if let Some(event) = self.core.handled(Self::KIND, &input, &actor, at, policy) {
+            return Ok(vec![MicroConsultationEvent::Handled(event)]);
+        }
         let event = match input {
             ActionInput::Assign(input) => {
                 MicroConsultationEvent::Assigned(CaseCore::assigned(Self::KIND, input, at, policy))
@@ -126,7 +141,7 @@ impl Case for MicroConsultation {
                 }
                 MicroConsultationEvent::Closed(self.core.closed(input, at))
             }
-            ActionInput::Feedback(input) => {
+            ActionInput::Feedback(input) | ActionInput::Evaluate(input) => {
                 MicroConsultationEvent::FeedbackGiven(self.core.feedback(input, &actor, at)?)
             }
             other => return Err(self.refusal_of(other.action(), &actor, at)),
@@ -169,6 +184,7 @@ impl Aggregate for MicroConsultation {
             MicroConsultationEvent::Consulted(event) => core.on_consulted(event),
             MicroConsultationEvent::Adopted(event) => core.on_adopted(event),
             MicroConsultationEvent::Closed(event) => core.on_closed(event),
+            MicroConsultationEvent::Handled(event) => core.on_handled(event),
             MicroConsultationEvent::FeedbackGiven(event) => core.on_feedback(event),
         }
     }

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::case::refuse_kind_specific_adoption;
 use crate::{
     Action, ActionInput, Actor, Adopted, Assigned, Case, CaseCommand, CaseCore, CaseError, Classified, Closed,
-    CommandInput, Consulted, Declined, Escalated, FeedbackGiven, Kind, Merged, Note, Outcome, Policy, Rating, Reason,
-    Reassigned, Refusal, Relayed, Reopened, Required, Role, Rule, Status, Submitted, Timestamp, Withdrawn,
-    EVENT_VERSION,
+    CommandInput, Consulted, Declined, Escalated, FeedbackGiven, HandlingEvent, Kind, Merged, Note, Outcome, Policy,
+    Rating, Reason, Reassigned, Refusal, Relayed, Reopened, Required, Role, Rule, Stage, Status, Submitted, Timestamp,
+    Withdrawn, ESCALATED_VERSION, EVENT_VERSION,
 };
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,9 @@ pub enum SuggestionEvent {
     Reopened(Reopened),
     Withdrawn(Withdrawn),
     Merged(Merged),
+    /// The handling unit's steps, stored under their own event types.
+    #[serde(untagged)]
+    Handled(HandlingEvent),
 }
 
 impl DomainEvent for SuggestionEvent {
@@ -62,23 +65,17 @@ impl DomainEvent for SuggestionEvent {
             SuggestionEvent::Reopened(_) => "reopened",
             SuggestionEvent::Withdrawn(_) => "withdrawn",
             SuggestionEvent::Merged(_) => "merged",
+            SuggestionEvent::Handled(event) => event.event_type(),
         }
         .to_owned()
     }
 
     fn event_version(&self) -> String {
-        EVENT_VERSION.to_owned()
-    }
-}
-
-impl Suggestion {
-    fn submitter_or_staff(&self, actor: &Actor) -> Result<(), Refusal> {
-        let is_submitter = self.core.submitter.as_ref() == Some(actor);
-        if is_submitter || actor.role == Role::Staff {
-            Ok(())
-        } else {
-            Err(Refusal::Forbidden(Required::SubmitterOrStaff))
+        match self {
+            SuggestionEvent::Escalated(_) => ESCALATED_VERSION,
+            _ => EVENT_VERSION,
         }
+        .to_owned()
     }
 }
 
@@ -98,6 +95,15 @@ impl Case for Suggestion {
     fn precondition(&self, action: Action, actor: &Actor, at: Timestamp) -> Result<(), Refusal> {
         use Status::{Adopted, Assigned, Closed, Consulting, Declined, Submitted};
         let status = self.core.status.ok_or(Refusal::Status)?;
+        let in_hand = matches!(status, Assigned | Consulting);
+        let stage = Stage {
+            at_work: in_hand,
+            replying: in_hand,
+        };
+        if let Some(result) = self.core.handling_precondition(action, actor, at, stage) {
+            return result;
+        }
+        let replied = self.core.reply.is_some();
         match (status, action) {
             (Submitted | Assigned | Consulting, Action::Relay) => {
                 if actor.role != Role::Member {
@@ -113,7 +119,9 @@ impl Case for Suggestion {
             | (Submitted | Assigned | Consulting, Action::Merge)
             | (Assigned | Consulting, Action::Reassign | Action::Consult | Action::Adopt | Action::Decline)
             | (Adopted | Declined, Action::Close) => Ok(()),
-            (Submitted, Action::Withdraw) => self.submitter_or_staff(actor),
+            // The unit replied: staff close with the grade they decide.
+            (Assigned | Consulting, Action::Close) if replied => Ok(()),
+            (Submitted, Action::Withdraw) => self.core.proposer_or_staff(actor),
             (Assigned | Consulting, Action::Escalate) => {
                 if self.escalated {
                     Err(Refusal::Rule(Rule::AlreadyEscalated))
@@ -125,12 +133,14 @@ impl Case for Suggestion {
             }
             (Closed, Action::Feedback) => match self.core.feedback {
                 Some(_) => Err(Refusal::Rule(Rule::AlreadyRated)),
-                None => self.submitter_or_staff(actor),
+                None => self.core.proposer_or_staff(actor),
             },
-            (Closed, Action::Reopen) => match &self.core.feedback {
-                Some(feedback) if feedback.rating == Rating::Unsatisfied => self.submitter_or_staff(actor),
-                _ => Err(Refusal::Rule(Rule::NotRatedUnsatisfied)),
-            },
+            (Closed, Action::Reopen) | (Assigned | Consulting, Action::Reopen) if status == Closed || replied => {
+                match &self.core.feedback {
+                    Some(feedback) if feedback.rating == Rating::Unsatisfied => self.core.proposer_or_staff(actor),
+                    _ => Err(Refusal::Rule(Rule::NotRatedUnsatisfied)),
+                }
+            }
             _ => Err(Refusal::Status),
         }
     }
@@ -156,6 +166,9 @@ impl Case for Suggestion {
             CommandInput::Act(input) => input,
         };
         input.validate(at)?;
+        if let Some(event) = self.core.handled(Self::KIND, &input, &actor, at, policy) {
+            return Ok(vec![SuggestionEvent::Handled(event)]);
+        }
         let event = match input {
             ActionInput::Relay(Note { note }) => SuggestionEvent::Relayed(Relayed {
                 member: actor.id,
@@ -168,19 +181,12 @@ impl Case for Suggestion {
                 at,
             }),
             ActionInput::Assign(input) => SuggestionEvent::Assigned(CaseCore::assigned(Self::KIND, input, at, policy)),
-            ActionInput::Reassign(input) => SuggestionEvent::Reassigned(Reassigned {
-                department: input.department,
-                previous: self.core.department.clone().unwrap_or_default(),
-                due_at: input.due_at.unwrap_or_else(|| policy.response_deadline(Self::KIND, at)),
-                reason: input.reason,
-                at,
-            }),
-            ActionInput::Escalate(Reason { reason }) => SuggestionEvent::Escalated(Escalated {
-                reason,
-                overdue_since: self.core.due_at.unwrap_or(at),
-                due_at: policy.response_deadline(Self::KIND, at),
-                at,
-            }),
+            ActionInput::Reassign(input) => {
+                SuggestionEvent::Reassigned(self.core.reassigned(Self::KIND, input, at, policy))
+            }
+            ActionInput::Escalate(input) => {
+                SuggestionEvent::Escalated(self.core.escalated(Self::KIND, input, at, policy))
+            }
             ActionInput::Consult(input) => SuggestionEvent::Consulted(CaseCore::consulted(input, at)),
             ActionInput::Adopt(input) => {
                 refuse_kind_specific_adoption(&input, Self::KIND)?;
@@ -196,12 +202,10 @@ impl Case for Suggestion {
                 }
                 SuggestionEvent::Closed(self.core.closed(input, at))
             }
-            ActionInput::Feedback(input) => SuggestionEvent::FeedbackGiven(self.core.feedback(input, &actor, at)?),
-            ActionInput::Reopen(Reason { reason }) => SuggestionEvent::Reopened(Reopened {
-                reason,
-                due_at: policy.response_deadline(Self::KIND, at),
-                at,
-            }),
+            ActionInput::Feedback(input) | ActionInput::Evaluate(input) => {
+                SuggestionEvent::FeedbackGiven(self.core.feedback(input, &actor, at)?)
+            }
+            ActionInput::Reopen(input) => SuggestionEvent::Reopened(CaseCore::reopened(Self::KIND, input, at, policy)),
             ActionInput::Withdraw(input) => {
                 let by_proposer = self.core.submitter.as_ref() == Some(&actor);
                 if !by_proposer && input.reason.is_none() {
@@ -249,14 +253,10 @@ impl Aggregate for Suggestion {
             SuggestionEvent::Relayed(event) => self.relayed_by.push(event.member),
             SuggestionEvent::Classified(event) => core.category = event.category,
             SuggestionEvent::Assigned(event) => core.on_assigned(event, Status::Assigned),
-            SuggestionEvent::Reassigned(event) => {
-                core.status = Some(Status::Assigned);
-                core.department = Some(event.department);
-                core.due_at = Some(event.due_at);
-            }
+            SuggestionEvent::Reassigned(event) => core.on_reassigned(event),
             SuggestionEvent::Escalated(event) => {
                 self.escalated = true;
-                core.due_at = Some(event.due_at);
+                core.on_escalated(event);
             }
             SuggestionEvent::Consulted(event) => {
                 core.on_consulted(event);
@@ -270,18 +270,19 @@ impl Aggregate for Suggestion {
             SuggestionEvent::Closed(event) => core.on_closed(event),
             SuggestionEvent::FeedbackGiven(event) => core.on_feedback(event),
             SuggestionEvent::Reopened(event) => {
-                core.status = Some(Status::Assigned);
-                core.due_at = Some(event.due_at);
-                core.adoption = None;
-                core.closure = None;
-                core.feedback = None;
+                core.on_reopened(event);
                 self.declined = None;
                 // A fresh deadline may pass again and warrant a fresh escalation.
                 self.escalated = false;
                 self.reopened += 1;
             }
-            SuggestionEvent::Withdrawn(_) => core.status = Some(Status::Withdrawn),
+            SuggestionEvent::Withdrawn(event) => {
+                core.record_lateness(event.at);
+                core.status = Some(Status::Withdrawn);
+            }
+            SuggestionEvent::Handled(event) => core.on_handled(event),
             SuggestionEvent::Merged(event) => {
+                core.record_lateness(event.at);
                 core.status = Some(Status::Merged);
                 self.merged_into = Some(event.into);
             }

@@ -10,11 +10,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    ActionInput, Actor, Adopt, Adopted, Assign, Assigned, CaseCommand, Channel, Classified, Classify, Close, Closed,
-    CommandInput, Consult, Consulted, Convene, Convened, Declined, Escalated, Extent, Feedback, FeedbackGiven, Kind,
-    Merge, Merged, Note, Outcome, PhaseCompleted, Policy, PolicyRecorded, Rating, Reason, Reassign, Reassigned,
-    RecordPolicy, RecordVisit, Relayed, Reopened, ReportSubmitted, Role, Submit, SubmitReport, Submitted, Timestamp,
-    VisitRecorded, Withdraw, Withdrawn,
+    ActionInput, Actor, Adopt, Adopted, Assign, Assigned, CaseCommand, CaseCore, Channel, Classified, Classify, Close,
+    Closed, CommandInput, Consult, Consulted, Convene, Convened, Declined, Escalated, Extent, Feedback, FeedbackGiven,
+    HandlingLevel, Kind, Merge, Merged, Note, Outcome, PhaseCompleted, Policy, PolicyRecorded, Rating, Reason,
+    Reassign, Reassigned, RecordPolicy, RecordVisit, Relayed, Reopened, ReportSubmitted, Role, Submit, SubmitReport,
+    Submitted, Timestamp, VisitRecorded, Windows, Withdraw, Withdrawn,
 };
 
 /// The case every command is for.
@@ -22,6 +22,10 @@ pub const CASE_ID: Uuid = Uuid::from_u128(0x0195_5a1e_7c00_7000_8000_0000_0000_0
 /// Another case, for merges.
 pub const OTHER_CASE_ID: Uuid = Uuid::from_u128(0x0195_5a1e_7c00_7000_8000_0000_0000_0002);
 pub const DEPARTMENT: &str = "Transport Bureau";
+/// The co-handling unit of every assignment.
+pub const CO_DEPARTMENT: &str = "Public Security Bureau";
+/// The unit a reassignment hands the case to.
+pub const OTHER_DEPARTMENT: &str = "Education Bureau";
 /// The member who relays voices and leads joint research.
 pub const MEMBER: &str = "member-7";
 
@@ -107,7 +111,16 @@ pub fn assert_stored_as<E: DomainEvent>(event: &E, json: Value) {
     assert_eq!(event.event_version(), "1");
 }
 
-/// Asserts each event's `event_type`, and that its JSON is stored under the same tag.
+/// The schema version an event type is written at: 1, unless it changed since.
+fn written_version(event_type: &str) -> &'static str {
+    match event_type {
+        "escalated" => crate::ESCALATED_VERSION,
+        _ => crate::EVENT_VERSION,
+    }
+}
+
+/// Asserts each event's `event_type`, that its JSON is stored under the same tag, and its
+/// schema version.
 pub fn assert_event_types<E: DomainEvent>(events: Vec<(E, &str)>) {
     for (event, event_type) in events {
         let _row = row(event_type);
@@ -116,7 +129,7 @@ pub fn assert_event_types<E: DomainEvent>(events: Vec<(E, &str)>) {
             serde_json::to_value(&event).expect("an event serialises")["type"],
             event_type
         );
-        assert_eq!(event.event_version(), "1");
+        assert_eq!(event.event_version(), written_version(event_type));
     }
 }
 
@@ -234,21 +247,31 @@ pub fn classified(at: Timestamp) -> Classified {
 pub fn assign(due_at: Option<Timestamp>) -> ActionInput {
     ActionInput::Assign(Assign {
         department: DEPARTMENT.to_owned(),
+        co_departments: vec![CO_DEPARTMENT.to_owned()],
         due_at,
     })
 }
 
+/// The windows to sign and to object that a unit handed a case at `at` gets by default.
+pub fn windows(at: Timestamp) -> Windows {
+    CaseCore::windows(&Policy::default(), at)
+}
+
+/// What [`assign`] records: [`DEPARTMENT`] leads, [`CO_DEPARTMENT`] co-handles.
 pub fn assigned(due_at: Timestamp, at: Timestamp) -> Assigned {
     Assigned {
         department: DEPARTMENT.to_owned(),
+        co_departments: vec![CO_DEPARTMENT.to_owned()],
         due_at,
+        windows: windows(at),
         at,
     }
 }
 
 pub fn reassign(due_at: Option<Timestamp>) -> ActionInput {
     ActionInput::Reassign(Reassign {
-        department: "Education Bureau".to_owned(),
+        department: OTHER_DEPARTMENT.to_owned(),
+        co_departments: Vec::new(),
         due_at,
         reason: Some("The school gate is the Education Bureau's".to_owned()),
     })
@@ -257,25 +280,35 @@ pub fn reassign(due_at: Option<Timestamp>) -> ActionInput {
 /// What [`reassign`] records on a case assigned to [`DEPARTMENT`].
 pub fn reassigned(due_at: Timestamp, at: Timestamp) -> Reassigned {
     Reassigned {
-        department: "Education Bureau".to_owned(),
+        department: OTHER_DEPARTMENT.to_owned(),
+        co_departments: Vec::new(),
         previous: DEPARTMENT.to_owned(),
         due_at,
         reason: Some("The school gate is the Education Bureau's".to_owned()),
+        windows: windows(at),
         at,
     }
 }
 
 pub fn escalate() -> ActionInput {
-    ActionInput::Escalate(Reason {
-        reason: "No answer within the deadline".to_owned(),
-    })
+    ActionInput::Escalate(
+        Reason {
+            reason: "No answer within the deadline".to_owned(),
+        }
+        .into(),
+    )
 }
 
+/// What [`escalate`] records: to the city, the unit in charge keeping the case.
 pub fn escalated(overdue_since: Timestamp, due_at: Timestamp, at: Timestamp) -> Escalated {
     Escalated {
         reason: "No answer within the deadline".to_owned(),
+        level: HandlingLevel::City,
+        department: None,
+        co_departments: Vec::new(),
         overdue_since,
         due_at,
+        windows: Windows::default(),
         at,
     }
 }
@@ -351,6 +384,7 @@ pub fn closed(outcome: Outcome, at: Timestamp) -> Closed {
         outcome,
         summary: "Pick-up times staggered by grade".to_owned(),
         late: false,
+        late_since: None,
         at,
     }
 }
@@ -373,15 +407,22 @@ pub fn feedback_given(rating: Rating, at: Timestamp) -> FeedbackGiven {
 }
 
 pub fn reopen() -> ActionInput {
-    ActionInput::Reopen(Reason {
-        reason: "The jams are back since the holidays".to_owned(),
-    })
+    ActionInput::Reopen(
+        Reason {
+            reason: "The jams are back since the holidays".to_owned(),
+        }
+        .into(),
+    )
 }
 
+/// What [`reopen`] records: handled again by the same unit.
 pub fn reopened(due_at: Timestamp, at: Timestamp) -> Reopened {
     Reopened {
         reason: "The jams are back since the holidays".to_owned(),
+        department: None,
+        co_departments: Vec::new(),
         due_at,
+        windows: windows(at),
         at,
     }
 }

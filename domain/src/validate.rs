@@ -65,3 +65,18 @@ pub fn future(field: &'static str, value: Option<Timestamp>, now: Timestamp) -> 
         _ => Ok(()),
     }
 }
+
+pub fn optional_line(field: &'static str, value: Option<&str>, max: usize) -> Result<(), CaseError> {
+    value.map_or(Ok(()), |value| line(field, value, max))
+}
+
+/// Days of an extension: at least one, at most a year's worth.
+pub fn days(field: &'static str, value: u32) -> Result<(), CaseError> {
+    if (1..=DAYS_MAX).contains(&value) {
+        Ok(())
+    } else {
+        Err(CaseError::invalid(field, format!("must be from 1 to {DAYS_MAX}")))
+    }
+}
+
+pub const DAYS_MAX: u32 = 365;

@@ -1,11 +1,12 @@
 //! One event of the log as read models see it: the stored event with what the database added.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
 use domain::member_record::{MemberEvent, STREAM_PREFIX};
-use domain::{Kind, Status, Timestamp};
+use domain::{upcast, Kind, Status, Timestamp};
 use serde_json::Value;
 
 use crate::CaseFact;
@@ -54,6 +55,20 @@ impl LogEvent {
     pub fn status_after(&self) -> Option<Status> {
         self.metadata_text(meta::STATUS).and_then(|status| status.parse().ok())
     }
+
+    /// The payload in the shape this release reads: upcast when it was stored at an older
+    /// schema version, as stored otherwise.
+    pub fn current_payload(&self) -> Cow<'_, Value> {
+        if upcast::is_outdated(&self.event_type, &self.event_version) {
+            Cow::Owned(upcast::upcast_payload(
+                &self.event_type,
+                &self.event_version,
+                self.payload.clone(),
+            ))
+        } else {
+            Cow::Borrowed(&self.payload)
+        }
+    }
 }
 
 /// What the read models use of one event: where it stands, and its payload decoded once, straight
@@ -90,10 +105,32 @@ pub enum Payload {
     Other,
 }
 
+/// Where a stored event stands: its aggregate, stream, and schema name and version.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored<'a> {
+    pub aggregate_type: &'a str,
+    pub stream: &'a str,
+    pub event_type: &'a str,
+    pub event_version: &'a str,
+}
+
 impl Payload {
-    /// The payload of an event of `stream` stored under `aggregate_type`, from its JSON text.
-    pub fn decode(aggregate_type: &str, stream: &str, json: &str) -> Payload {
-        Payload::read(aggregate_type, stream, &mut serde_json::Deserializer::from_str(json))
+    /// The payload of a stored event, from its JSON text: read straight into its type when it
+    /// is of the current schema, through its upcaster when it is older.
+    pub fn decode(stored: Stored<'_>, json: &str) -> Payload {
+        let Stored {
+            aggregate_type, stream, ..
+        } = stored;
+        if !upcast::is_outdated(stored.event_type, stored.event_version) {
+            return Payload::read(aggregate_type, stream, &mut serde_json::Deserializer::from_str(json));
+        }
+        match serde_json::from_str(json) {
+            Ok(old) => {
+                let current = upcast::upcast_payload(stored.event_type, stored.event_version, old);
+                Payload::read(aggregate_type, stream, &current)
+            }
+            Err(_) => Payload::Other,
+        }
     }
 
     fn read<'de>(aggregate_type: &str, stream: &str, json: impl Deserializer<'de>) -> Payload {
@@ -115,7 +152,7 @@ impl From<&LogEvent> for Fact {
             position: event.position,
             kind: event.kind(),
             status_after: event.status_after(),
-            payload: Payload::read(&event.aggregate_type, &event.aggregate_id, &event.payload),
+            payload: Payload::read(&event.aggregate_type, &event.aggregate_id, &*event.current_payload()),
         }
     }
 }

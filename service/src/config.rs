@@ -4,16 +4,18 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use domain::Policy;
+use domain::{DayCounting, Policy};
 use projections::Quotas;
 
 use crate::app::ServiceOptions;
 use crate::http::serve::ConnectionLimits;
 use crate::http::{IpNet, TrustedProxies};
 use crate::store::{Store, StoreError};
+use crate::write::calendar::{self, CalendarFileError};
 use crate::write::engine::Clock;
 
 /// Where the events live: PostgreSQL when `DATABASE_URL` names one, else the embedded store.
@@ -71,6 +73,40 @@ pub struct ServeSettings {
     /// Days for a joint research topic, when `assign` names no deadline.
     #[arg(long, env = "LIANXIN_JOINT_RESEARCH_RESPONSE_DAYS", default_value_t = Policy::default().joint_research_response_days)]
     pub joint_research_response_days: u32,
+    /// How a suggestion's response days are counted: calendar_days or working_days.
+    #[arg(long, env = "LIANXIN_SUGGESTION_DAY_COUNTING", default_value = "calendar_days")]
+    pub suggestion_day_counting: DayCounting,
+    /// How a micro-consultation's response days are counted.
+    #[arg(
+        long,
+        env = "LIANXIN_MICRO_CONSULTATION_DAY_COUNTING",
+        default_value = "calendar_days"
+    )]
+    pub micro_consultation_day_counting: DayCounting,
+    /// How a joint research topic's response days are counted.
+    #[arg(long, env = "LIANXIN_JOINT_RESEARCH_DAY_COUNTING", default_value = "calendar_days")]
+    pub joint_research_day_counting: DayCounting,
+    /// Working days a lead unit has to sign for a case.
+    #[arg(long, env = "LIANXIN_ACKNOWLEDGE_WORKING_DAYS", default_value_t = Policy::default().acknowledge_working_days)]
+    pub acknowledge_working_days: u32,
+    /// Working days after assignment in which a lead unit may object.
+    #[arg(long, env = "LIANXIN_OBJECTION_WORKING_DAYS", default_value_t = Policy::default().objection_working_days)]
+    pub objection_working_days: u32,
+    /// Working days the proposer has to evaluate a reply.
+    #[arg(long, env = "LIANXIN_EVALUATION_WORKING_DAYS", default_value_t = Policy::default().evaluation_working_days)]
+    pub evaluation_working_days: u32,
+    /// A file of working-day calendar days (public holidays, make-up days) merged over the
+    /// official calendars this release ships, for years announced later.
+    #[arg(long, env = "LIANXIN_CALENDAR")]
+    pub calendar: Option<PathBuf>,
+    /// The deployment's time zone as a UTC offset (China keeps +08:00 all year).
+    #[arg(
+        long,
+        env = "LIANXIN_UTC_OFFSET",
+        default_value = "+08:00",
+        allow_hyphen_values = true
+    )]
+    pub utc_offset: chrono::FixedOffset,
     /// Yearly quota: constituents a member contacts.
     #[arg(long, env = "LIANXIN_QUOTA_CONTACTS", default_value_t = Quotas::default().contacts)]
     pub quota_contacts: u32,
@@ -101,12 +137,23 @@ pub struct ServeSettings {
 }
 
 impl ServeSettings {
-    pub fn options(&self) -> ServiceOptions {
-        ServiceOptions {
+    /// The options to start with; the calendar file, if named, is read here.
+    pub fn options(&self) -> Result<ServiceOptions, CalendarFileError> {
+        Ok(ServiceOptions {
             policy: Policy {
                 suggestion_response_days: self.suggestion_response_days,
                 micro_consultation_response_days: self.micro_consultation_response_days,
                 joint_research_response_days: self.joint_research_response_days,
+                response_counting: [
+                    self.suggestion_day_counting,
+                    self.micro_consultation_day_counting,
+                    self.joint_research_day_counting,
+                ],
+                acknowledge_working_days: self.acknowledge_working_days,
+                objection_working_days: self.objection_working_days,
+                evaluation_working_days: self.evaluation_working_days,
+                calendar: Arc::new(calendar::load(self.calendar.as_deref())?),
+                offset: self.utc_offset,
             },
             quotas: Quotas {
                 contacts: self.quota_contacts,
@@ -120,6 +167,6 @@ impl ServeSettings {
                 idle_timeout: Duration::from_secs(self.idle_timeout),
             },
             trusted_proxies: TrustedProxies::new(self.trusted_proxies.clone()),
-        }
+        })
     }
 }

@@ -622,12 +622,106 @@ async fn figures_of_a_jurisdiction_are_its_own(backend: Backend) {
     assert_eq!(overdue_ids(app.tokens.banner_staff.clone()).await, (vec![own], 1));
 }
 
+async fn a_department_sees_exactly_the_cases_it_handles_and_acts_only_through_its_steps(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let unit = app.unit_token("市住建局").await;
+    let nameless = tokens::NewToken {
+        name: "某局".to_owned(),
+        role: domain::Role::Department,
+        member_id: None,
+        department_id: None,
+        jurisdiction: None,
+        subject: None,
+        expires_at: None,
+    };
+    let refused = tokens::create(&app.test_store.store, &nameless).await;
+    assert!(
+        matches!(refused, Err(tokens::TokenError::DepartmentIdMissing)),
+        "{refused:?}"
+    );
+    assert_eq!(app.subject(&unit).await, "市住建局", "a unit's token acts as the unit");
+    let own = app.submitted(&suggestion()).await;
+    app.staff_does(&own, "assign", &json!({"department": "市住建局"})).await;
+    let co_handled = app.submitted(&suggestion()).await;
+    app.staff_does(
+        &co_handled,
+        "assign",
+        &json!({"department": "市交通局", "co_departments": ["市住建局"]}),
+    )
+    .await;
+    let other = app.submitted(&suggestion()).await;
+    app.staff_does(&other, "assign", &json!({"department": "市交通局"}))
+        .await;
+    let unassigned = app.submitted(&suggestion()).await;
+
+    for case in [&own, &co_handled] {
+        for path in [
+            format!("/api/v1/cases/{case}"),
+            format!("/api/v1/cases/{case}/state?sequence=2"),
+        ] {
+            assert_eq!(app.get(&unit, &path).await.status().as_u16(), OK, "{path}");
+        }
+        let history = app.get(&unit, &format!("/api/v1/cases/{case}/history")).await;
+        problem(history, StatusCode::FORBIDDEN).await;
+    }
+    for case in [&other, &unassigned] {
+        for path in [
+            format!("/api/v1/cases/{case}"),
+            format!("/api/v1/cases/{case}/state?sequence=1"),
+        ] {
+            problem(app.get(&unit, &path).await, StatusCode::NOT_FOUND).await;
+        }
+        let acted = app.act(&unit, case, "acknowledge", &json!({})).await;
+        problem(acted, StatusCode::NOT_FOUND).await;
+    }
+    for path in [
+        "/api/v1/cases",
+        "/api/v1/outcomes",
+        "/api/v1/overdue",
+        "/api/v1/members/assessment",
+        "/api/v1/audit/events",
+        "/api/v1/projections",
+    ] {
+        assert_eq!(app.get(&unit, path).await.status().as_u16(), FORBIDDEN, "{path}");
+    }
+    let record = app.get(&unit, &format!("/api/v1/members/{MEMBER_ID}/record")).await;
+    assert_eq!(record.status().as_u16(), FORBIDDEN);
+
+    // On its own case: its steps, nothing of staff's; as co-handling unit it does not lead.
+    let staff_step = app
+        .act(&unit, &own, "close", &json!({"outcome": "A", "summary": "办结"}))
+        .await;
+    problem(staff_step, StatusCode::FORBIDDEN).await;
+    let signed = app.act(&unit, &own, "acknowledge", &json!({})).await;
+    assert_eq!(signed.status().as_u16(), OK);
+    let as_lead = app.act(&unit, &co_handled, "acknowledge", &json!({})).await;
+    problem(as_lead, StatusCode::FORBIDDEN).await;
+    let before = app.history(&own).await.len();
+    let refused = app.act(&unit, &own, "grant_extension", &json!({})).await;
+    problem(refused, StatusCode::FORBIDDEN).await;
+    assert_eq!(app.history(&own).await.len(), before, "a denied request writes nothing");
+    let shown: Value = app
+        .get(&unit, &format!("/api/v1/cases/{own}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let allowed = shown["allowed_actions"].as_array().unwrap();
+    assert!(
+        allowed
+            .iter()
+            .all(|action| ["object", "request_extension", "reply"].contains(&action.as_str().unwrap())),
+        "{shown}"
+    );
+}
+
 on_both_backends!(
     a_hidden_case_answers_exactly_as_a_missing_one,
     figures_of_a_jurisdiction_are_its_own,
     staff_of_a_jurisdiction_act_only_inside_it,
     merge_targets_are_open_readable_cases_of_the_same_kind,
     a_member_relays_only_the_open_voices_it_may_read,
+    a_department_sees_exactly_the_cases_it_handles_and_acts_only_through_its_steps,
     a_rating_is_the_proposers_and_staff_only_pass_one_on,
     every_endpoint_answers_every_caller_as_the_rules_say,
     lists_show_each_caller_only_its_cases,

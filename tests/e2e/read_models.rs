@@ -58,24 +58,6 @@ fn body_for(action: &str, kind: &str, by_staff: bool, dice: &mut Dice) -> Value 
     }
 }
 
-/// Waits until every projection has applied the whole log.
-async fn settled(app: &TestApp) {
-    for _ in 0..200 {
-        let body: Value = app
-            .get(&app.tokens.auditor, "/api/v1/projections")
-            .await
-            .json()
-            .await
-            .unwrap();
-        let projections = body["projections"].as_array().unwrap();
-        if projections.iter().all(|projection| projection["lag"] == 0) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("the projections did not catch up");
-}
-
 /// How a random history moves the clock: not at all (a service on the system clock), or a
 /// fixed clock from a start, by a random time up to a longest step before each command.
 #[derive(Clone, Copy)]
@@ -163,7 +145,7 @@ async fn random_history(app: &TestApp, seed: u64, steps: usize, pace: Pace) -> O
 async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_history(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     random_history(&app, 0x6c69_616e_7869_6e01, 240, Pace::SystemClock).await;
-    settled(&app).await;
+    app.settled().await;
     let projector = Projector::new(app.test_store.store.clone());
     let live = projector.dump().await.unwrap();
     assert!(live["case_summaries"].len() > 20, "the history made cases");
@@ -173,7 +155,7 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     odd["title"] = json!("反斜杠 \\ 与 \"引号\"");
     odd["body"] = json!("第一行\t制表\r\n第二行 \\N 不是空值");
     app.submitted(&odd).await;
-    settled(&app).await;
+    app.settled().await;
     let indexes = view_indexes(&app.test_store.store).await;
     assert!(indexes.len() >= 10, "{indexes:?}");
     // Commands keep coming while the rebuild runs; the live runners catch up after it.
@@ -189,7 +171,7 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
         "the views keep their indexes"
     );
     assert_eq!(columns_unlike_summaries(&app.test_store.store).await, 0);
-    settled(&app).await;
+    app.settled().await;
     let live = projector.dump().await.unwrap();
     projector.rebuild(&names(), |_| {}).await.unwrap();
     assert_eq!(projector.dump().await.unwrap(), live);
@@ -245,7 +227,7 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
     let app = TestApp::spawn_at(backend, start).await;
     let pace = Pace::From(start, chrono::Duration::hours(24));
     let now = random_history(&app, 0x6f75_7463_6f6d_6573, 600, pace).await.unwrap();
-    settled(&app).await;
+    app.settled().await;
     let projector = Projector::new(app.test_store.store.clone());
     let live = projector.dump().await.unwrap();
     let cases: Vec<CaseSummary> = live["case_summaries"]
@@ -727,7 +709,7 @@ async fn cases_of_one_microsecond_page_without_a_skip(backend: Backend) {
         app.set_time(start + chrono::Duration::nanoseconds(nanos));
         ids.push(app.submitted(&suggestion()).await);
     }
-    settled(&app).await;
+    app.settled().await;
     let mut seen = Vec::new();
     let mut cursor = String::new();
     for _ in 0..5 {
@@ -863,7 +845,7 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
         through(app.base_url.clone(), app.tokens.staff.clone(), app.client.clone()),
         through(sibling.base_url.clone(), app.tokens.staff.clone(), app.client.clone()),
     );
-    settled(&app).await;
+    app.settled().await;
     let projector = Projector::new(app.test_store.store.clone());
     let live = projector.dump().await.unwrap();
     assert_eq!(live["case_summaries"].len(), 24);

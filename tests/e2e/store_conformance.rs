@@ -32,7 +32,9 @@ fn submitted() -> SuggestionEvent {
 fn assigned() -> SuggestionEvent {
     SuggestionEvent::Assigned(Assigned {
         department: "市住建局".into(),
+        co_departments: Vec::new(),
         due_at: Utc.with_ymd_and_hms(2026, 3, 16, 9, 0, 0).unwrap(),
+        windows: Default::default(),
         at: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
     })
 }

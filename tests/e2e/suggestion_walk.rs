@@ -1,9 +1,119 @@
 //! A suggestion from submission to closed with feedback, through the HTTP API, and what the
 //! audit trail keeps of it.
 
+use chrono::{Duration, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tests::{on_both_backends, problem, suggestion, Backend, TestApp, MEMBER_ID};
+
+/// The walk the handling units' practice describes: object → reassign → sign → extension →
+/// reply → unsatisfied → reopen → reply → close, each step by whoever takes it.
+async fn a_suggestion_walks_through_its_handling_units_to_closed(backend: Backend) {
+    // Monday 2 March 2026, 09:00 in Beijing.
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap();
+    let app = TestApp::spawn_at(backend, start).await;
+    let transport = app.unit_token("市交通局").await;
+    let education = app.unit_token("市教育局").await;
+    let id = app.submitted(&suggestion()).await;
+    let mut hours = 0;
+    let mut step = |token: &str, action: &str, body: Value| {
+        hours += 2;
+        (
+            token.to_owned(),
+            action.to_owned(),
+            body,
+            start + Duration::hours(hours),
+        )
+    };
+    let steps = [
+        step(&app.tokens.staff, "assign", json!({"department": "市交通局"})),
+        step(&transport, "object", json!({"reason": "校门口道路属教育局管理"})),
+        step(
+            &app.tokens.staff,
+            "reassign",
+            json!({"department": "市教育局", "reason": "异议成立"}),
+        ),
+        step(&education, "acknowledge", json!({})),
+        step(
+            &education,
+            "request_extension",
+            json!({"days": 5, "reason": "需公安交管审批"}),
+        ),
+        step(&app.tokens.staff, "grant_extension", json!({})),
+        step(
+            &education,
+            "reply",
+            json!({"text": "四月一日起开设接送车道", "proposed_grade": "A", "measures": "施划车道，增派协管员"}),
+        ),
+        step(
+            &app.tokens.citizen,
+            "evaluate",
+            json!({"rating": "unsatisfied", "comment": "车道被占"}),
+        ),
+        step(&app.tokens.staff, "reopen", json!({"reason": "提出人不满意，重办"})),
+        step(&education, "acknowledge", json!({})),
+        step(
+            &education,
+            "reply",
+            json!({"text": "已安排交警定时执勤", "proposed_grade": "A", "measures": "每日16:30执勤"}),
+        ),
+        step(&app.tokens.citizen, "evaluate", json!({"rating": "satisfied"})),
+        step(
+            &app.tokens.staff,
+            "close",
+            json!({"outcome": "A", "summary": "接送车道开通，交警执勤"}),
+        ),
+    ];
+    for (token, action, body, at) in steps {
+        app.set_time(at);
+        let response = app.act(&token, &id, &action, &body).await;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+    }
+    let case = app.case(&id).await;
+    assert_eq!(case["status"], "closed");
+    assert_eq!(case["department"], "市教育局");
+    let types: Vec<Value> = app
+        .history(&id)
+        .await
+        .iter()
+        .map(|event| event["type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        json!([
+            "submitted",
+            "assigned",
+            "objected",
+            "reassigned",
+            "acknowledged",
+            "extension_requested",
+            "extension_granted",
+            "replied",
+            "feedback_given",
+            "reopened",
+            "acknowledged",
+            "replied",
+            "feedback_given",
+            "closed"
+        ])
+        .as_array()
+        .unwrap()
+        .clone()
+    );
+    // The first unit handed the case on and still sees it; a unit that never had it does not.
+    let seen = app.get(&transport, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(seen.status(), StatusCode::OK);
+    let stranger = app.unit_token("市卫健委").await;
+    assert_eq!(
+        app.subject(&education).await,
+        "市教育局",
+        "a unit's token acts as the unit"
+    );
+    let unseen = app.get(&stranger, &format!("/api/v1/cases/{id}")).await;
+    problem(unseen, StatusCode::NOT_FOUND).await;
+}
 
 async fn a_suggestion_walks_from_submission_to_closed_with_feedback(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -184,6 +294,7 @@ async fn of_two_writers_sending_the_same_version_exactly_one_wins(backend: Backe
 
 on_both_backends!(
     a_suggestion_walks_from_submission_to_closed_with_feedback,
+    a_suggestion_walks_through_its_handling_units_to_closed,
     the_case_read_model_tells_each_caller_what_it_may_do,
     a_matching_if_match_succeeds_and_a_stale_one_is_412_with_nothing_written,
     of_two_writers_sending_the_same_version_exactly_one_wins,

@@ -214,6 +214,41 @@ impl TestApp {
             .id
     }
 
+    /// Waits until every projection has applied the whole log.
+    pub async fn settled(&self) {
+        for _ in 0..400 {
+            let body: Value = self
+                .get(&self.tokens.auditor, "/api/v1/projections")
+                .await
+                .json()
+                .await
+                .expect("JSON");
+            let projections = body["projections"].as_array().expect("a list of projections");
+            if projections.iter().all(|projection| projection["lag"] == 0) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the projections did not catch up");
+    }
+
+    /// The secret of a new department token for `unit`: its subject is the unit's id.
+    pub async fn unit_token(&self, unit: &str) -> String {
+        let token = NewToken {
+            name: format!("{unit} 办公室"),
+            role: Role::Department,
+            member_id: None,
+            department_id: Some(unit.to_owned()),
+            jurisdiction: None,
+            subject: None,
+            expires_at: None,
+        };
+        tokens::create(&self.test_store.store, &token)
+            .await
+            .expect("a department token is created")
+            .secret
+    }
+
     /// Moves a fixed clock (see [`TestApp::spawn_at`]).
     pub fn set_time(&self, time: Timestamp) {
         if let Clock::Fixed(clock) = &self.options.clock {

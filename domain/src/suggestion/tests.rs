@@ -216,6 +216,7 @@ fn closing_after_the_deadline_is_recorded_as_late() {
         .when(act(close(Outcome::A)).on(day(20)))
         .then_expect_events(vec![E::Closed(Closed {
             late: true,
+            late_since: Some(day(16)),
             ..closed(Outcome::A, day(20))
         })]);
 }

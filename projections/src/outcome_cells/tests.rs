@@ -1,5 +1,5 @@
 use chrono::{Duration, TimeZone};
-use domain::{Channel, Extent, Kind, Role, Status};
+use domain::{Channel, Extent, HandlingLevel, Kind, Role, Status};
 
 use super::*;
 use crate::outcome_figures;
@@ -54,8 +54,20 @@ fn new_case(dice: &mut Dice, id: usize) -> CaseSummary {
         // Spans a year's end and four months.
         submitted_at: start() + dice.seconds(100),
         department: None,
+        handlers: Vec::new(),
+        level: HandlingLevel::Local,
         first_assigned_at: None,
+        first_due_at: None,
         due_at: None,
+        late_since: None,
+        replied_at: None,
+        co_departments: Vec::new(),
+        acknowledge_by: None,
+        acknowledged_at: None,
+        acknowledged_late: false,
+        objection_pending: false,
+        extension_pending: false,
+        extensions_granted: 0,
         consultations: 0,
         adoption: None,
         declined: false,

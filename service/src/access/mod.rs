@@ -8,20 +8,25 @@
 //! Members' records and the assessment are read by city staff and auditors only, until the
 //! member registry gives members a jurisdiction of record.
 //!
-//! | operation | citizen | member | staff | auditor | admin |
-//! | --- | --- | --- | --- | --- | --- |
-//! | submit a suggestion | yes | yes | in its jurisdiction | no | no |
-//! | submit a micro-consultation or joint research | no | yes | in its jurisdiction | no | no |
-//! | act on a case | own case: feedback, reopen, withdraw | relay an open citizen's suggestion it may read; own case: feedback, reopen, withdraw | every action, in its jurisdiction | no | no |
-//! | read a case, its state as of a time | own cases | cases it carries or submitted, and open citizens' suggestions of its jurisdiction | in its jurisdiction | all | no |
-//! | read a case's history | no | no | in its jurisdiction | all | no |
-//! | list cases | own cases | cases it carries | in its jurisdiction | all | no |
-//! | outcomes, overdue | no | no | its jurisdiction's | yes | no |
-//! | assessment, any member's duty record | no | no | city staff | yes | no |
-//! | its own duty record | no | yes | city staff | yes | no |
-//! | log a member's contact | no | its own | city staff | no | no |
-//! | audit log export, verify | no | no | no | yes | no |
-//! | projection status | no | no | yes | yes | yes |
+//! | operation | citizen | member | staff | auditor | admin | department |
+//! | --- | --- | --- | --- | --- | --- | --- |
+//! | submit a suggestion | yes | yes | in its jurisdiction | no | no | no |
+//! | submit a micro-consultation or joint research | no | yes | in its jurisdiction | no | no | no |
+//! | act on a case | own case: feedback, evaluate, reopen, withdraw | relay an open citizen's suggestion it may read; own case: feedback, evaluate, reopen, withdraw | every action, in its jurisdiction | no | no | a case it handles: acknowledge, object, request_extension, contribute, reply |
+//! | read a case, its state as of a time | own cases | cases it carries or submitted, and open citizens' suggestions of its jurisdiction | in its jurisdiction | all | no | cases it handles or handled |
+//! | read a case's history | no | no | in its jurisdiction | all | no | no |
+//! | list cases | own cases | cases it carries | in its jurisdiction | all | no | not yet (its queue comes with the read side) |
+//! | outcomes, overdue | no | no | its jurisdiction's | yes | no | no |
+//! | assessment, any member's duty record | no | no | city staff | yes | no | no |
+//! | its own duty record | no | yes | city staff | yes | no | no |
+//! | log a member's contact | no | its own | city staff | no | no | no |
+//! | audit log export, verify | no | no | no | yes | no | no |
+//! | projection status | no | no | yes | yes | yes | no |
+//!
+//! A department's subject is its unit id: "its" cases are those whose lead or co-handling
+//! units include it now or did before (a unit keeps sight of a case it handed on). Which of
+//! the unit's actions it may take on a case (only the lead replies, only a co-unit
+//! contributes) the domain decides.
 //!
 //! A case the caller may not read is "not found" (404), answered exactly as a case that does
 //! not exist, so its existence is not revealed; an operation the caller's role may not do is
@@ -44,6 +49,8 @@ pub struct CaseAccess {
     pub carriers: Vec<String>,
     /// Not yet closed, withdrawn or merged.
     pub open: bool,
+    /// Units that handle or handled the case, lead or co-handling.
+    pub handlers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +103,18 @@ fn within(principal: &Principal, jurisdiction: &str) -> bool {
     principal.jurisdiction.as_deref().is_none_or(|own| own == jurisdiction)
 }
 
+fn handles(principal: &Principal, case: &CaseAccess) -> bool {
+    case.handlers.contains(&principal.actor.id)
+}
+
+/// The steps a handling unit takes on a case; everything else is staff's or the proposer's.
+fn unit_action(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Acknowledge | Action::Object | Action::RequestExtension | Action::Contribute | Action::Reply
+    )
+}
+
 fn in_jurisdiction(principal: &Principal, case: &CaseAccess) -> bool {
     within(principal, &case.jurisdiction)
 }
@@ -118,13 +137,19 @@ fn may_read(principal: &Principal, case: &CaseAccess) -> bool {
         Role::Staff => in_jurisdiction(principal, case),
         Role::Auditor => true,
         Role::Admin => false,
+        Role::Department => handles(principal, case),
     }
 }
 
 pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Denied> {
     let role = principal.actor.role;
     let forbidden = Err(Denied::Forbidden(role));
-    let submitters_own = |action: Action| matches!(action, Action::Feedback | Action::Reopen | Action::Withdraw);
+    let submitters_own = |action: Action| {
+        matches!(
+            action,
+            Action::Feedback | Action::Evaluate | Action::Reopen | Action::Withdraw
+        )
+    };
     match operation {
         Operation::Submit(kind, jurisdiction) => match (role, kind) {
             (Role::Staff, _) if !within(principal, jurisdiction) => forbidden,
@@ -141,6 +166,7 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
                 Role::Staff => true,
                 Role::Member => relay || (own(principal, case) && submitters_own(action)),
                 Role::Citizen => own(principal, case) && submitters_own(action),
+                Role::Department => unit_action(action),
                 Role::Auditor | Role::Admin => false,
             };
             if allowed {
@@ -168,7 +194,7 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             _ => forbidden,
         },
         Operation::ListCases => match role {
-            Role::Admin => forbidden,
+            Role::Admin | Role::Department => forbidden,
             _ => Ok(()),
         },
         Operation::ReadDashboards => match role {
@@ -214,6 +240,9 @@ pub fn list_scope(principal: &Principal) -> ListScope {
             .clone()
             .map_or(ListScope::All, ListScope::Jurisdiction),
         Role::Auditor | Role::Admin => ListScope::All,
+        // Never reached (listing is refused to units until the read side filters by unit),
+        // and a unit submits nothing, so this scope would list nothing.
+        Role::Department => ListScope::SubmittedBy(principal.actor.id.clone()),
     }
 }
 
@@ -225,4 +254,77 @@ pub fn jurisdiction_scope(principal: &Principal) -> Option<&str> {
 /// Whether the caller may see submitters' personal data (name, phone).
 pub fn sees_personal_data(principal: &Principal) -> bool {
     matches!(principal.actor.role, Role::Staff | Role::Auditor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(id: &str) -> Principal {
+        Principal {
+            actor: Actor {
+                id: id.to_owned(),
+                role: Role::Department,
+            },
+            jurisdiction: None,
+            department: Some(id.to_owned()),
+        }
+    }
+
+    /// A case the Transport Bureau handed on to the Education Bureau.
+    fn case() -> CaseAccess {
+        CaseAccess {
+            kind: Kind::Suggestion,
+            jurisdiction: "东胜区".to_owned(),
+            submitter: Some(Actor {
+                id: "citizen-1".to_owned(),
+                role: Role::Citizen,
+            }),
+            carriers: Vec::new(),
+            handlers: vec!["市交通局".to_owned(), "市教育局".to_owned()],
+            open: true,
+        }
+    }
+
+    #[test]
+    fn a_unit_reads_the_cases_it_handles_or_handled_and_no_other() {
+        let case = case();
+        for handler in ["市交通局", "市教育局"] {
+            assert_eq!(check(&unit(handler), Operation::ReadCase(&case)), Ok(()), "{handler}");
+        }
+        assert_eq!(
+            check(&unit("市卫健委"), Operation::ReadCase(&case)),
+            Err(Denied::Hidden)
+        );
+        let acting_elsewhere = check(&unit("市卫健委"), Operation::Act(Action::Reply, &case));
+        assert_eq!(acting_elsewhere, Err(Denied::Hidden), "its existence is not revealed");
+    }
+
+    #[test]
+    fn a_unit_acts_only_through_its_own_steps() {
+        let case = case();
+        let unit = unit("市教育局");
+        for action in Action::ALL {
+            let allowed = check(&unit, Operation::Act(action, &case)).is_ok();
+            assert_eq!(allowed, unit_action(action), "{action}");
+        }
+        assert!(unit_action(Action::Reply) && !unit_action(Action::GrantExtension) && !unit_action(Action::Close));
+    }
+
+    #[test]
+    fn a_unit_reads_no_history_list_or_figures_yet() {
+        let case = case();
+        let unit = unit("市教育局");
+        let forbidden = Err(Denied::Forbidden(Role::Department));
+        for operation in [
+            Operation::ReadHistory(&case),
+            Operation::ListCases,
+            Operation::ReadDashboards,
+            Operation::ReadAuditLog,
+            Operation::Submit(Kind::Suggestion, "东胜区"),
+        ] {
+            assert_eq!(check(&unit, operation), forbidden, "{operation:?}");
+        }
+        assert!(!sees_personal_data(&unit));
+    }
 }

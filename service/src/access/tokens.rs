@@ -1,7 +1,9 @@
 //! Bearer tokens: created by the CLI, shown once, stored only as SHA-256 hashes. A request's
-//! principal is the token's subject (a member's id for member tokens, otherwise an id generated
-//! for the holder, never the display name: two people of one name are two subjects) with its
-//! role, and the scope it carries (a staff member's jurisdiction and department). A new token
+//! principal is the token's subject (a member's id for member tokens, the unit's id for
+//! department tokens, otherwise an id generated for the holder, never the display name: two
+//! people of one name are two subjects) with its role, and the scope it carries (a staff
+//! member's jurisdiction and department). Every token of one unit acts as the unit: what a
+//! unit does is the unit's, whoever in it holds the token. A new token
 //! may take over an earlier token's subject (`--subject`), so that a holder whose token is
 //! replaced keeps their cases.
 //!
@@ -26,7 +28,11 @@ const SECRET_PREFIX: &str = "lx_";
 pub enum TokenError {
     #[error("a member token needs --member")]
     MemberIdMissing,
-    #[error("--member is only for member tokens, --jurisdiction for staff and members, --department for staff")]
+    #[error("a department token needs --department, the unit's id")]
+    DepartmentIdMissing,
+    #[error(
+        "--member is only for member tokens, --jurisdiction for staff and members, --department for staff and departments"
+    )]
     ScopeMismatch,
     #[error("the operating system gave no randomness")]
     NoRandomness(#[source] getrandom::Error),
@@ -34,7 +40,9 @@ pub enum TokenError {
     UnknownToken(String),
     #[error("--subject takes over the subject of an earlier token of the same role; no {role} token has `{subject}`")]
     UnknownSubject { subject: String, role: Role },
-    #[error("a member token's subject is its member id; --subject is for the other roles")]
+    #[error(
+        "a member token's subject is its member id, a department token's its unit id; --subject is for the other roles"
+    )]
     SubjectForMember,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -100,9 +108,13 @@ pub async fn create(store: &Store, token: &NewToken) -> Result<IssuedToken, Toke
     if token.role == Role::Member && token.member_id.is_none() {
         return Err(TokenError::MemberIdMissing);
     }
+    if token.role == Role::Department && token.department_id.is_none() {
+        return Err(TokenError::DepartmentIdMissing);
+    }
     let misplaced_member = token.role != Role::Member && token.member_id.is_some();
     let misplaced_jurisdiction = !matches!(token.role, Role::Staff | Role::Member) && token.jurisdiction.is_some();
-    let misplaced_scope = misplaced_jurisdiction || (token.role != Role::Staff && token.department_id.is_some());
+    let misplaced_department = !matches!(token.role, Role::Staff | Role::Department) && token.department_id.is_some();
+    let misplaced_scope = misplaced_jurisdiction || misplaced_department;
     if misplaced_member || misplaced_scope {
         return Err(TokenError::ScopeMismatch);
     }
@@ -130,13 +142,17 @@ pub async fn create(store: &Store, token: &NewToken) -> Result<IssuedToken, Toke
     Ok(IssuedToken { id, subject, secret })
 }
 
-/// The subject a new token acts as: the member id, an earlier token's subject of the same role,
-/// or a fresh one. Generated subjects cannot collide with member ids or the public channel's
-/// `public:` actors, whatever the token's name.
+/// The subject a new token acts as: the member id, the unit id of a department, an earlier
+/// token's subject of the same role, or a fresh one. Generated subjects cannot collide with
+/// member ids or the public channel's `public:` actors, whatever the token's name.
 async fn subject(store: &Store, token: &NewToken) -> Result<String, TokenError> {
-    match (&token.member_id, &token.subject) {
+    let own_id = match token.role {
+        Role::Department => token.department_id.as_ref(),
+        _ => token.member_id.as_ref(),
+    };
+    match (own_id, &token.subject) {
         (Some(_), Some(_)) => Err(TokenError::SubjectForMember),
-        (Some(member_id), None) => Ok(member_id.clone()),
+        (Some(own_id), None) => Ok(own_id.clone()),
         (None, None) => Ok(format!("sub-{}", Uuid::now_v7())),
         (None, Some(subject)) => {
             const KNOWN: &str = "SELECT EXISTS (SELECT 1 FROM tokens WHERE subject = $1 AND role = $2)";

@@ -59,7 +59,15 @@ const PROBLEMS: [(&str, &str); 12] = [
 fn action_body(action: Action) -> &'static str {
     match action {
         Action::Relay | Action::CompletePreparation | Action::CompleteResearch => "Note",
-        Action::Escalate | Action::Decline | Action::Reopen => "Reason",
+        Action::Decline | Action::Object | Action::Insist | Action::RefuseExtension => "Reason",
+        Action::Escalate => "Escalate",
+        Action::Reopen => "Reopen",
+        Action::Acknowledge => "Acknowledge",
+        Action::RequestExtension => "RequestExtension",
+        Action::GrantExtension => "GrantExtension",
+        Action::Contribute => "Contribute",
+        Action::Reply => "Reply",
+        Action::Feedback | Action::Evaluate => "Feedback",
         Action::Classify => "Classify",
         Action::Assign => "Assign",
         Action::Reassign => "Reassign",
@@ -70,7 +78,6 @@ fn action_body(action: Action) -> &'static str {
         Action::Adopt => "Adopt",
         Action::RecordPolicy => "RecordPolicy",
         Action::Close => "Close",
-        Action::Feedback => "Feedback",
         Action::Withdraw => "Withdraw",
         Action::Merge => "Merge",
     }
@@ -113,7 +120,8 @@ impl Modify for Shared {
                 if path == "/api/v1/cases/{id}/{action}" {
                     let mut one_of = OneOfBuilder::new().description(Some(
                         "the body of the action named in the path: relay, complete_preparation, complete_research take Note; \
-                         escalate, decline, reopen take Reason; every other action takes the schema of its own name",
+                         decline, object, insist, refuse_extension take Reason; evaluate takes Feedback; every other action \
+                         takes the schema of its own name",
                     ));
                     let mut names: Vec<&str> = Action::ALL.into_iter().map(action_body).collect();
                     names.sort_unstable();
@@ -150,7 +158,9 @@ impl Modify for Shared {
         ProblemDocument,
         domain::Note, domain::Reason, domain::Classify, domain::Assign, domain::Reassign, domain::Convene,
         domain::RecordVisit, domain::Consult, domain::SubmitReport, domain::Adopt, domain::RecordPolicy,
-        domain::Close, domain::Feedback, domain::Withdraw, domain::Merge,
+        domain::Close, domain::Feedback, domain::Withdraw, domain::Merge, domain::Escalate, domain::Reopen,
+        domain::Acknowledge, domain::RequestExtension, domain::GrantExtension, domain::Contribute, domain::Reply,
+        domain::HandlingLevel,
     )),
     modifiers(&Shared),
 )]

@@ -10,7 +10,7 @@
 //! transaction; it never costs an event.
 
 use futures_util::stream::BoxStream;
-use projections::{Fact, Payload};
+use projections::{Fact, Payload, Stored};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -33,12 +33,12 @@ const POSTGRES_HORIZON: &str = "(SELECT LEAST(pg_snapshot_xmax(snapshot), (\
 /// A [`Fact`]'s columns, as macros so that constant queries can be spliced from them.
 macro_rules! postgres_fact_columns {
     () => {
-        "aggregate_type, aggregate_id, sequence, payload::text, metadata ->> 'status', position"
+        "aggregate_type, aggregate_id, sequence, payload::text, metadata ->> 'status', position, event_type, event_version"
     };
 }
 macro_rules! sqlite_fact_columns {
     () => {
-        "aggregate_type, aggregate_id, sequence, payload, json_extract(metadata, '$.status'), position"
+        "aggregate_type, aggregate_id, sequence, payload, json_extract(metadata, '$.status'), position, event_type, event_version"
     };
 }
 
@@ -259,7 +259,13 @@ where
     let aggregate_type: &str = row.try_get(0)?;
     let stream: String = row.try_get(1)?;
     let sequence: i64 = row.try_get(2)?;
-    let payload = Payload::decode(aggregate_type, &stream, row.try_get(3)?);
+    let stored = Stored {
+        aggregate_type,
+        stream: &stream,
+        event_type: row.try_get(6)?,
+        event_version: row.try_get(7)?,
+    };
+    let payload = Payload::decode(stored, row.try_get(3)?);
     let status: Option<&str> = row.try_get(4)?;
     Ok(Fact {
         kind: aggregate_type.parse().ok(),

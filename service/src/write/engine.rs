@@ -257,12 +257,15 @@ impl Engine {
         let history = self.store.stream_events(&stream).await?;
         access::check(&context.principal, Operation::LogContact(member_id))?;
         let record = rebuild(MemberRecord::default(), &history, apply_payload)?;
-        let events = record.decide(MemberCommand {
-            member_id: member_id.to_owned(),
-            actor: context.principal.actor.clone(),
-            at: self.now(),
-            input,
-        })?;
+        let events = record.decide(
+            MemberCommand {
+                member_id: member_id.to_owned(),
+                actor: context.principal.actor.clone(),
+                at: self.now(),
+                input,
+            },
+            &self.policy,
+        )?;
         let metadata = EventMetadata::new(MemberRecord::TYPE, &context, Uuid::now_v7()).with_member(member_id);
         let commit = Commit {
             aggregate_type: MemberRecord::TYPE,
@@ -403,14 +406,15 @@ fn last_hash(history: &[StoredEvent]) -> &str {
     history.last().and_then(StoredEvent::hash).unwrap_or(chain::GENESIS)
 }
 
-/// An aggregate as a stream's stored events leave it, each applied by `apply`.
+/// An aggregate as a stream's stored events leave it, each brought to the current schema and
+/// applied by `apply`.
 fn rebuild<S>(
     mut state: S,
     history: &[StoredEvent],
     apply: impl Fn(&mut S, &Value) -> Result<(), serde_json::Error>,
 ) -> Result<S, StoreError> {
     for stored in history {
-        apply(&mut state, &stored.payload).map_err(|error| {
+        apply(&mut state, &stored.current_payload()).map_err(|error| {
             StoreError::Corrupt(format!("event {} of {}: {error}", stored.sequence, stored.aggregate_id))
         })?;
     }
@@ -425,6 +429,7 @@ fn case_access(case: &AnyCase) -> CaseAccess {
         submitter: case.core().submitter.clone(),
         carriers: case.carriers(),
         open: case.status().is_some_and(Status::is_open),
+        handlers: case.core().handlers.clone(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The write side: a command becomes events. The engine loads a case, lets the domain decide
 //! and appends what it decided, hash-chained, through the store.
 
+pub mod calendar;
 pub mod chain;
 pub mod engine;
 pub mod idempotency;
