@@ -32,8 +32,8 @@ use uuid::Uuid;
 
 use crate::demo::{principal, Dice, CATEGORIES, DEPARTMENTS, JURISDICTIONS, TOPICS};
 use service::access::tokens::Principal;
+use service::store::chain::GENESIS;
 use service::store::{Appendable, Commit, Imported, Store, StoreError};
-use service::write::chain::GENESIS;
 use service::write::engine::CommandContext;
 use service::write::metadata::EventMetadata;
 

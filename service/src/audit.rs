@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde_json::Map;
 use sha2::{Digest, Sha256};
 
+use crate::store::chain::{event_hash, GENESIS, PREV_HASH};
 use crate::store::{Store, StoreError, StoredEvent};
-use crate::write::chain::{event_hash, GENESIS, PREV_HASH};
 
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrokenLink {

@@ -7,8 +7,8 @@ use chrono::{TimeZone, Utc};
 use domain::suggestion::SuggestionEvent;
 use domain::{Actor, AnyCaseEvent, Assigned, Channel, Consulted, Kind, Role, Submitted};
 use serde_json::{json, Map};
+use service::store::chain::GENESIS;
 use service::store::{Commit, Store, StoreError};
-use service::write::chain::GENESIS;
 use tests::{on_both_backends, Backend, TestStore};
 use uuid::Uuid;
 

@@ -21,7 +21,7 @@ use tower_http::request_id::RequestId;
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::tokens::{self, Principal};
-use crate::write::chain;
+use crate::store::chain;
 use crate::write::engine::{CommandContext, Idempotency};
 
 /// The characters no stored text may hold: NUL, which PostgreSQL refuses in text and jsonb.

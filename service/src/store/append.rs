@@ -23,8 +23,8 @@ use sqlx::error::ErrorKind;
 use sqlx::types::Json;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
+use crate::store::chain;
 use crate::store::{copy_text, on_pool, Store, StoreError};
-use crate::write::chain;
 
 /// Rows per SQLite `INSERT` of an import: eight parameters a row, well below SQLite's limit of
 /// 32,766.

@@ -8,6 +8,7 @@
 //! the columns the database adds (`position`, `recorded_at`).
 
 pub mod append;
+pub mod chain;
 pub mod copy_text;
 pub mod log;
 

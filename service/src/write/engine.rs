@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use cqrs_es::Aggregate;
-use domain::member_record::{LogContact, MemberCommand, MemberError, MemberRecord, STREAM_PREFIX};
+use domain::member_record::{LogContact, MemberCommand, MemberRecord, STREAM_PREFIX};
 use domain::{
     apply_payload, Action, ActionInput, AnyCase, CaseCommand, CaseCore, CaseError, CommandInput, Kind, Policy, Status,
     Submit, Timestamp,
@@ -23,66 +23,13 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::access::tokens::Principal;
-use crate::access::{self, CaseAccess, Denied, Operation};
+use crate::access::{self, CaseAccess, Operation};
+use crate::store::chain;
 use crate::store::{Appendable, Commit, Store, StoreError, StoredEvent};
-use crate::write::chain;
-/// Part of a [`CommandContext`], so callers find it beside it.
-pub use crate::write::idempotency::Idempotency;
+pub use crate::write::context::{CommandContext, Idempotency};
+pub use crate::write::error::EngineError;
+use crate::write::idempotency;
 use crate::write::metadata::EventMetadata;
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Refused(#[from] CaseError),
-    #[error(transparent)]
-    MemberRefused(#[from] MemberError),
-    #[error(transparent)]
-    Denied(#[from] Denied),
-    /// Another writer appended first. With an expected version, the sender's view is stale.
-    #[error("the case was changed by another writer")]
-    Conflict { expected_version: Option<u64> },
-    /// The idempotency key was used before, by this actor, for a different request.
-    #[error("this Idempotency-Key was already used for a different request")]
-    IdempotencyKeyReused,
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl From<StoreError> for EngineError {
-    fn from(error: StoreError) -> Self {
-        EngineError::Store(error)
-    }
-}
-
-/// Who sends a command and under which request; the engine adds the time.
-#[derive(Debug, Clone)]
-pub struct CommandContext {
-    pub principal: Principal,
-    pub request_id: String,
-    pub expected_version: Option<u64>,
-    /// Ties together every command of one piece of work; the request id when not given.
-    pub correlation_id: Option<String>,
-    /// What caused this command; the command's own id when not given.
-    pub causation_id: Option<String>,
-    /// The time on the sender's clock, recorded beside the store's own.
-    pub client_time: Option<Timestamp>,
-    pub idempotency: Option<Idempotency>,
-}
-
-impl CommandContext {
-    /// A context with nothing but who acts and under which request id.
-    pub fn new(principal: Principal, request_id: impl Into<String>) -> Self {
-        CommandContext {
-            principal,
-            request_id: request_id.into(),
-            expected_version: None,
-            correlation_id: None,
-            causation_id: None,
-            client_time: None,
-            idempotency: None,
-        }
-    }
-}
 
 /// What a case is read as of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,6 +267,26 @@ impl Engine {
             return refuse("a case merges only into an open case, not a closed, withdrawn or merged one");
         }
         Ok(())
+    }
+
+    /// The result of the command that first used this context's idempotency key, if any.
+    async fn replay(&self, context: &CommandContext) -> Result<Option<Written>, EngineError> {
+        let Some(first) = idempotency::first_attempt(&self.store, context).await? else {
+            return Ok(None);
+        };
+        let case_id = Uuid::parse_str(&first.aggregate_id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let snapshot = self
+            .case(case_id, &context.principal, AsOf::Sequence(first.sequence))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("case {case_id} lost its events")))?;
+        tracing::info!(%case_id, "replayed an idempotent command");
+        Ok(Some(Written {
+            id: case_id,
+            kind: snapshot.kind,
+            status: snapshot.status,
+            version: snapshot.version,
+            position: first.position,
+        }))
     }
 
     async fn execute(

@@ -7,47 +7,25 @@
 //! both schemas makes a retry that races its first attempt lose the append with a conflict,
 //! after which it finds the first attempt here and replays it.
 
-use uuid::Uuid;
-
-use crate::store::StoreError;
-use crate::write::engine::{AsOf, CommandContext, Engine, EngineError, Written};
+use crate::store::{Store, StoredEvent};
+use crate::write::context::CommandContext;
+use crate::write::error::EngineError;
 use crate::write::metadata::REQUEST_DIGEST;
 
-/// A retry key and a digest of the request it was first used for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Idempotency {
-    pub key: String,
-    pub request_digest: String,
-}
-
-impl Engine {
-    /// The result of the command that first used this context's idempotency key, if any.
-    pub(super) async fn replay(&self, context: &CommandContext) -> Result<Option<Written>, EngineError> {
-        let Some(idempotency) = &context.idempotency else {
-            return Ok(None);
-        };
-        let Some(first) = self
-            .store()
-            .event_for_idempotency_key(&context.principal.actor.id, &idempotency.key)
-            .await?
-        else {
-            return Ok(None);
-        };
-        if first.metadata_text(REQUEST_DIGEST) != Some(idempotency.request_digest.as_str()) {
-            return Err(EngineError::IdempotencyKeyReused);
-        }
-        let case_id = Uuid::parse_str(&first.aggregate_id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let snapshot = self
-            .case(case_id, &context.principal, AsOf::Sequence(first.sequence))
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("case {case_id} lost its events")))?;
-        tracing::info!(%case_id, key = %idempotency.key, "replayed an idempotent command");
-        Ok(Some(Written {
-            id: case_id,
-            kind: snapshot.kind,
-            status: snapshot.status,
-            version: snapshot.version,
-            position: first.position,
-        }))
+/// The event the command that first used this context's idempotency key wrote, if any; refused
+/// when that key was first used for another request.
+pub(super) async fn first_attempt(store: &Store, context: &CommandContext) -> Result<Option<StoredEvent>, EngineError> {
+    let Some(idempotency) = &context.idempotency else {
+        return Ok(None);
+    };
+    let Some(first) = store
+        .event_for_idempotency_key(&context.principal.actor.id, &idempotency.key)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if first.metadata_text(REQUEST_DIGEST) != Some(idempotency.request_digest.as_str()) {
+        return Err(EngineError::IdempotencyKeyReused);
     }
+    Ok(Some(first))
 }

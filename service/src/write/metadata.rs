@@ -2,14 +2,14 @@
 //! names metadata. Who acted and in which role, under which request, correlation and causation,
 //! the command's own id, the sender's clock, the idempotency key with the digest of its
 //! request, the case's status after the command or the member a record belongs to. The chain's
-//! `prev_hash` and `hash` are added by the store as it writes ([`crate::write::chain`]).
+//! `prev_hash` and `hash` are added by the store as it writes ([`crate::store::chain`]).
 
 use domain::Status;
 use projections::meta;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::write::engine::CommandContext;
+use crate::write::context::CommandContext;
 
 /// The digest of the request an idempotency key was first used for.
 pub const REQUEST_DIGEST: &str = "request_digest";

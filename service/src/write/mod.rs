@@ -2,7 +2,8 @@
 //! and appends what it decided, hash-chained, through the store.
 
 pub mod calendar;
-pub mod chain;
+pub mod context;
 pub mod engine;
+pub mod error;
 pub mod idempotency;
 pub mod metadata;
