@@ -4,11 +4,13 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::Policy;
 use projections::Quotas;
 use tokio::net::TcpListener;
 
+use crate::audit::{LogSigner, TransparencyLog};
 use crate::config::StoreSettings;
 use crate::http::{self, AppState, RateLimits};
 use crate::read::projector::Projector;
@@ -58,6 +60,7 @@ impl Application {
         })?;
         crate::telemetry::metrics();
         let engine = Engine::new(store.clone(), options.policy, options.clock);
+        let transparency = TransparencyLog::new(store.clone());
         let projector = Projector::new(store);
         projector.spawn(engine.appended());
         let state = AppState {
@@ -65,8 +68,15 @@ impl Application {
             projector,
             quotas: options.quotas,
             limits: RateLimits::default(),
+            transparency,
         };
         Ok(Application { listener, state })
+    }
+
+    /// Signs a checkpoint of the log's Merkle tree every `interval` while the log grows.
+    pub fn with_signer(mut self, signer: LogSigner, interval: Duration) -> Self {
+        self.state.transparency = self.state.transparency.with_signer(signer, interval);
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -77,6 +87,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let backend = self.state.engine.store().backend();
         tracing::info!(address = %self.listener.local_addr()?, store = backend, "lianxin is serving");
+        self.state.transparency.spawn(self.state.engine.appended());
         let router = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)

@@ -75,7 +75,7 @@ pub struct PublicStatus {
 }
 
 /// The anonymous citizen behind a public case: one identity per case.
-fn public_principal(case_id: Uuid) -> Principal {
+pub(super) fn public_principal(case_id: Uuid) -> Principal {
     Principal {
         actor: Actor {
             id: format!("public:{case_id}"),
@@ -105,7 +105,7 @@ fn check_personal(data: &PersonalData) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn case_and_code(
+pub(super) fn case_and_code(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<CodeQuery>, QueryRejection>,
 ) -> Result<(Uuid, String), ApiError> {
@@ -116,7 +116,7 @@ fn case_and_code(
     Ok((case_id, code))
 }
 
-async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), ApiError> {
+pub(super) async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), ApiError> {
     if public::verify(state.engine.store(), case_id, code).await? {
         Ok(())
     } else {
