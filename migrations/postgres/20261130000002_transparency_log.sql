@@ -45,7 +45,11 @@ CREATE TRIGGER checkpoints_append_only
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lianxin_runtime') THEN
-        CREATE ROLE lianxin_runtime NOLOGIN;
+        BEGIN
+            CREATE ROLE lianxin_runtime NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL; -- created meanwhile by a migration of another database of the cluster
+        END;
     END IF;
 END
 $$;

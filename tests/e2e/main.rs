@@ -12,3 +12,4 @@ mod read_models;
 mod scale;
 mod store_conformance;
 mod suggestion_walk;
+mod transparency;

@@ -52,7 +52,7 @@ pub enum TreeError {
     NoSigningKey,
     #[error("no checkpoint has been cut yet")]
     NoCheckpoint,
-    #[error("another process grew the tree first")]
+    #[error("the stored tree no longer ends where this process wrote it")]
     Raced,
 }
 
@@ -154,9 +154,12 @@ impl TransparencyLog {
     pub async fn catch_up(&self) -> Result<u64, TreeError> {
         let mut guard = self.frontier.lock().await;
         loop {
+            // The cached edge holds only while the stored tree still ends there: another
+            // process, or an owner rewriting the tables, may have moved it.
+            let stored = self.stored_size().await?;
             let frontier = match guard.take() {
-                Some(frontier) => frontier,
-                None => self.load_frontier().await?,
+                Some(frontier) if (frontier.size, frontier.last_position) == stored => frontier,
+                _ => self.load_frontier(stored).await?,
             };
             let events = self.store.log_after(frontier.last_position, PAGE).await?;
             if events.is_empty() {
@@ -179,43 +182,64 @@ impl TransparencyLog {
             match self.write(&leaves, &nodes).await {
                 Ok(()) => *guard = Some(next),
                 // Another process wrote these leaves first: start again from what it wrote.
-                Err(TreeError::Raced) => tracing::debug!("another process grew the tree first"),
+                Err(TreeError::Raced) => tracing::debug!("the stored tree moved: reloading its right edge"),
                 Err(error) => return Err(error),
             }
         }
     }
 
+    /// Writes a page's leaves and nodes in one transaction, if the stored tree still ends where
+    /// this process's right edge says (another process, or an owner rewriting the tables, may
+    /// have moved it): else [`TreeError::Raced`], and the edge is reloaded.
     async fn write(&self, leaves: &[(u64, i64, Hash)], nodes: &[(NodeId, Hash)]) -> Result<(), TreeError> {
-        self.write_rows(leaves, nodes).await.map_err(|error| match &error {
-            sqlx::Error::Database(database) if database.kind() == ErrorKind::UniqueViolation => TreeError::Raced,
-            _ => TreeError::from(error),
-        })
-    }
-
-    async fn write_rows(&self, leaves: &[(u64, i64, Hash)], nodes: &[(NodeId, Hash)]) -> Result<(), sqlx::Error> {
-        on_pool!(&self.store, |pool| {
-            let mut transaction = pool.begin().await?;
-            for chunk in leaves.chunks(ROWS_PER_INSERT) {
-                let mut insert = QueryBuilder::new("INSERT INTO merkle_leaves (leaf_index, position, hash) ");
-                insert.push_values(chunk, |mut row, (index, position, hash)| {
-                    row.push_bind(*index as i64)
-                        .push_bind(*position)
-                        .push_bind(hash.to_vec());
-                });
-                insert.build().execute(&mut *transaction).await?;
-            }
-            for chunk in nodes.chunks(ROWS_PER_INSERT) {
-                let mut insert = QueryBuilder::new("INSERT INTO merkle_nodes (level, node_index, hash) ");
-                insert.push_values(chunk, |mut row, (id, hash)| {
-                    row.push_bind(id.level as i16)
-                        .push_bind(id.index as i64)
-                        .push_bind(hash.to_vec());
-                });
-                insert.build().execute(&mut *transaction).await?;
-            }
-            transaction.commit().await?;
-        });
-        Ok(())
+        const STORED_SIZE: &str = "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM merkle_leaves";
+        let first = leaves.first().map_or(0, |(index, _, _)| *index as i64);
+        // The tree's end is read and written in one transaction: on SQLite it takes the write
+        // lock from the start (a read first could not take it later once another wrote).
+        macro_rules! write_page {
+            ($transaction:expr) => {
+                async {
+                    let mut transaction = $transaction.await?;
+                    let stored: i64 = sqlx::query_scalar(STORED_SIZE)
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    if stored != first {
+                        return Ok(false);
+                    }
+                    for chunk in leaves.chunks(ROWS_PER_INSERT) {
+                        let mut insert = QueryBuilder::new("INSERT INTO merkle_leaves (leaf_index, position, hash) ");
+                        insert.push_values(chunk, |mut row, (index, position, hash)| {
+                            row.push_bind(*index as i64)
+                                .push_bind(*position)
+                                .push_bind(hash.to_vec());
+                        });
+                        insert.build().execute(&mut *transaction).await?;
+                    }
+                    for chunk in nodes.chunks(ROWS_PER_INSERT) {
+                        let mut insert = QueryBuilder::new("INSERT INTO merkle_nodes (level, node_index, hash) ");
+                        insert.push_values(chunk, |mut row, (id, hash)| {
+                            row.push_bind(id.level as i16)
+                                .push_bind(id.index as i64)
+                                .push_bind(hash.to_vec());
+                        });
+                        insert.build().execute(&mut *transaction).await?;
+                    }
+                    transaction.commit().await?;
+                    Ok::<bool, sqlx::Error>(true)
+                }
+                .await
+            };
+        }
+        let written = match &self.store {
+            Store::Postgres(pool) => write_page!(pool.begin()),
+            Store::Sqlite(pool) => write_page!(pool.begin_with("BEGIN IMMEDIATE")),
+        };
+        match written {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TreeError::Raced),
+            Err(sqlx::Error::Database(error)) if error.kind() == ErrorKind::UniqueViolation => Err(TreeError::Raced),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// The number of leaves stored, and the position of the last one's event.
@@ -225,8 +249,7 @@ impl TransparencyLog {
         Ok(last.map_or((0, 0), |(index, position)| (index as u64 + 1, position)))
     }
 
-    async fn load_frontier(&self) -> Result<Frontier, TreeError> {
-        let (size, last_position) = self.stored_size().await?;
+    async fn load_frontier(&self, (size, last_position): (u64, i64)) -> Result<Frontier, TreeError> {
         let ids = decompose(0, size);
         let found = self.nodes(&ids).await?;
         Ok(Frontier {

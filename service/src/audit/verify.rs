@@ -180,6 +180,8 @@ async fn verify_tree(
     let mut in_checkpoint = size > 0;
     let mut frontier = Vec::new();
     let mut walked: Vec<i64> = Vec::new();
+    // Events before the last checkpointed one in the log's order, yet in no leaf.
+    let mut inserted = Vec::new();
     let mut after = 0;
     loop {
         let page = store.log_after(after, PAGE).await?;
@@ -203,17 +205,24 @@ async fn verify_tree(
                     "the event does not match its leaf: it was changed after it was logged",
                 )),
                 Some(_) => {}
-                None if entry.position <= max_stored => problems.push(TreeProblem::event(
+                None => inserted.push(TreeProblem::event(
                     &entry,
                     None,
                     "the event is in the log's checkpointed past but in no leaf: it was inserted later",
                 )),
-                None => {}
             }
             in_checkpoint = Some(entry.position) != last_stored;
         }
         progress(walked.len() as u64);
     }
+    // When the last checkpointed event itself is gone, the walk never learns where the
+    // checkpoint ends: only events older than every checkpointed position count as inserted.
+    let reached_end = !in_checkpoint;
+    problems.extend(
+        inserted
+            .into_iter()
+            .filter(|problem| reached_end || problem.position.is_some_and(|position| position <= max_stored)),
+    );
     let mut missing: Vec<(i64, u64)> = stored
         .into_iter()
         .map(|(position, (index, _))| (position, index))
