@@ -5,12 +5,13 @@
 Writes tests/fixtures/merkle-vectors.json: the roots of the trees of 0..64 leaves (leaf i is
 the UTF-8 text "leaf i"), for each size n a SHA-256 over every inclusion proof in it (leaves
 0..n-1) and over every consistency proof to it (from sizes 1..n), and every proof of the trees
-of up to 8 leaves in full. Run from the repository's root:
+of up to 8 leaves in full. Run from the repository's root (another output path may be given, for comparing):
 
-    python3 scripts/merkle-vectors.py
+    python3 scripts/merkle-vectors.py [tests/fixtures/merkle-vectors.json]
 """
 import hashlib
 import json
+import sys
 
 LEAF = "leaf {}"
 MAX = 64
@@ -73,7 +74,7 @@ def digest(paths):
     return h.hexdigest()
 
 
-def main():
+def main(output):
     leaves = [LEAF.format(i).encode() for i in range(MAX)]
     out = {"leaf": LEAF, "roots": [], "inclusion_digests": [], "consistency_digests": [], "examples": []}
     for n in range(MAX + 1):
@@ -86,10 +87,10 @@ def main():
                 out["examples"].append({"kind": "inclusion", "m": m, "n": n, "path": [h.hex() for h in path(m, tree)]})
             for m in range(1, n + 1):
                 out["examples"].append({"kind": "consistency", "m": m, "n": n, "path": [h.hex() for h in proof(m, tree)]})
-    with open("tests/fixtures/merkle-vectors.json", "w") as f:
+    with open(output, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/merkle-vectors.json")
