@@ -437,10 +437,17 @@ async fn witnessed_log(backend: Backend) -> (TestApp, Signed, Vec<String>) {
     (app, signed, cases)
 }
 
+/// `audit verify` after a forgery: every chain still links (the forger recomputed them, or
+/// removed whole cases), yet the report is not intact.
 async fn verified(app: &TestApp, signed: &Signed) -> VerifyReport {
     let report = verify_with_key(&app.test_store.store, Some(&signed.verifier), |_| {})
         .await
         .unwrap();
+    assert!(
+        report.broken.is_empty(),
+        "the chains alone see nothing: {:?}",
+        report.broken
+    );
     assert!(!report.intact(), "{report:?}");
     report
 }
@@ -486,11 +493,6 @@ async fn a_rewritten_case_with_recomputed_chain_hashes_is_caught(backend: Backen
         .collect();
     as_forger(&app.test_store.store, &statements).await;
     let report = verified(&app, &signed).await;
-    assert!(
-        report.broken.is_empty(),
-        "the chains alone see nothing: {:?}",
-        report.broken
-    );
     assert!(problems(&report).contains(&cases[1]), "{}", problems(&report));
     assert!(problems(&report).contains("changed after it was logged"));
     assert!(!problems(&report).contains(&cases[0]));
@@ -551,11 +553,6 @@ async fn an_invented_case_is_caught(backend: Backend) {
         .collect();
     as_forger(&app.test_store.store, &statements).await;
     let report = verified(&app, &signed).await;
-    assert!(
-        report.broken.is_empty(),
-        "a well-chained invention: {:?}",
-        report.broken
-    );
     assert!(problems(&report).contains(&invented), "{}", problems(&report));
     if backend == Backend::Postgres {
         // Inside the log's order, the invention changes the tree the service would sign.
@@ -575,7 +572,6 @@ async fn a_moved_recorded_at_is_caught(backend: Backend) {
     )
     .await;
     let report = verified(&app, &signed).await;
-    assert!(report.broken.is_empty(), "the chain does not cover recorded_at");
     let found = problems(&report);
     assert!(
         found.contains(&format!("\"position\":{position},")) && found.contains(&cases[2]),
