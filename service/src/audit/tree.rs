@@ -165,6 +165,7 @@ impl TransparencyLog {
             if events.is_empty() {
                 let size = frontier.size;
                 *guard = Some(frontier);
+                metrics::gauge!("lianxin_merkle_tree_size").set(size as f64);
                 return Ok(size);
             }
             let mut next = frontier.clone();
@@ -426,6 +427,8 @@ impl TransparencyLog {
                 .execute(pool)
                 .await?;
         });
+        metrics::gauge!("lianxin_checkpoint_size").set(size as f64);
+        tracing::debug!(size, "checkpoint signed");
         self.latest_checkpoint().await?.ok_or(TreeError::NoCheckpoint)
     }
 }
