@@ -1,5 +1,6 @@
-//! The `lianxin` command line: `serve`, `migrate`, `token create`.
+//! The `lianxin` command line: `serve`, `migrate`, `token create`, `keys create`, `audit`.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,11 +14,15 @@ use crate::bench;
 use crate::bulk::BulkPlan;
 use crate::demo;
 use crate::scale;
+use serde::Serialize;
+use serde_json::Value;
 use service::access::tokens::{self, NewToken};
 use service::app::{self, Application};
-use service::audit;
+use service::audit::witness::{self, WitnessError};
+use service::audit::{self, LogSigner, LogVerifier, TransparencyLog};
 use service::config::{ServeSettings, StoreSettings};
 use service::read::Projector;
+use service::store::{Store, StoreError};
 use service::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -38,8 +43,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP service (migrations are applied first).
-    Serve(ServeSettings),
+    /// Run the HTTP service (migrations are applied first, unless all are applied already:
+    /// then it may run as a role that cannot change the schema).
+    Serve {
+        #[command(flatten)]
+        settings: ServeSettings,
+        #[command(flatten)]
+        checkpoints: CheckpointSettings,
+    },
     /// Apply the store's schema migrations and exit.
     Migrate,
     /// Manage API tokens.
@@ -48,6 +59,9 @@ enum Command {
     /// Check the event log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the log's signing key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Demonstration data.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -88,6 +102,9 @@ enum BenchCommand {
         /// A staff token of that service.
         #[arg(long)]
         token: Option<String>,
+        /// Grow the log's Merkle tree alongside, as `serve` does (what it costs).
+        #[arg(long, conflicts_with = "http")]
+        tree: bool,
     },
     /// Read every event back in global order and rebuild an outcome summary in memory.
     Replay,
@@ -113,16 +130,193 @@ enum BenchCommand {
     },
 }
 
+/// The signed checkpoints `serve` cuts.
+#[derive(Debug, Clone, clap::Args)]
+struct CheckpointSettings {
+    /// The log's signing key, as `lianxin keys create` wrote it; without one the Merkle tree is
+    /// kept but no checkpoint is signed.
+    #[arg(long, env = "LIANXIN_SIGNING_KEY")]
+    signing_key: Option<PathBuf>,
+    /// Seconds between checkpoints while the log grows.
+    #[arg(long, env = "LIANXIN_CHECKPOINT_SECONDS", default_value_t = 5)]
+    checkpoint_seconds: u64,
+}
+
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Recompute every case's hash chain; print the report as JSON and fail if a link is broken.
-    Verify,
+    /// Recompute every case's hash chain, and the log against its latest checkpoint; print the
+    /// report as JSON and fail if anything is broken.
+    Verify {
+        /// The log's verifier key (`name+hash+base64`): the checkpoint's signature is checked too.
+        #[arg(long)]
+        key: Option<LogVerifier>,
+    },
+    /// Fetch the log's latest checkpoint, check its signature and that it extends the one kept
+    /// in the state file, then keep it; fail loudly on a fork or a rollback.
+    Witness {
+        /// The service's base URL.
+        #[arg(long)]
+        url: String,
+        /// The log's verifier key (`name+hash+base64`), as `keys create` printed it.
+        #[arg(long)]
+        key: LogVerifier,
+        /// The file that keeps the last accepted checkpoint (created on the first run).
+        #[arg(long)]
+        state: PathBuf,
+        /// Also check that the event at this position is in the checkpoint.
+        #[arg(long)]
+        event: Option<i64>,
+        /// An auditor token of that service.
+        #[arg(long, env = "LIANXIN_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create the log's Ed25519 signing key in a new file (mode 0600) and print its verifier
+    /// key, for auditors to pin.
+    Create {
+        /// The log's name: every checkpoint's origin line (no spaces or `+`).
+        #[arg(long, default_value = "lianxin/log")]
+        name: String,
+        /// Where to write the key; an existing file is never overwritten.
+        #[arg(long, env = "LIANXIN_SIGNING_KEY")]
+        out: PathBuf,
+    },
 }
 
 /// The log failed verification: the report says where.
 #[derive(Debug, thiserror::Error)]
-#[error("{0} broken link(s) in the event log")]
-struct BrokenLog(usize);
+#[error("{0} broken link(s) and {1} problem(s) against the latest checkpoint in the event log")]
+struct BrokenLog(usize, usize);
+
+/// Why a witness run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessFailure {
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
+    #[error("cannot reach the log")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("the log answered {status} to {what}: {body}")]
+    Refused { what: String, status: u16, body: String },
+    #[error("the state file {path} cannot be used")]
+    State {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a witness run accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Witnessed {
+    pub tree_size: u64,
+    pub root: String,
+    /// The size of the checkpoint kept before; none on the first run.
+    pub previous_size: Option<u64>,
+    /// The event whose inclusion was checked.
+    pub event: Option<i64>,
+}
+
+async fn fetch(client: &reqwest::Client, url: String, token: &str) -> Result<reqwest::Response, WitnessFailure> {
+    let response = client.get(&url).bearer_auth(token).send().await?;
+    if !response.status().is_success() {
+        return Err(WitnessFailure::Refused {
+            what: url,
+            status: response.status().as_u16(),
+            body: response.text().await.unwrap_or_default(),
+        });
+    }
+    Ok(response)
+}
+
+/// One witness run against the log at `base_url` (see `lianxin audit witness`).
+pub async fn witness(
+    base_url: &str,
+    token: &str,
+    verifier: &LogVerifier,
+    state: &Path,
+    event: Option<i64>,
+) -> Result<Witnessed, WitnessFailure> {
+    let base_url = base_url.trim_end_matches('/');
+    let client = reqwest::Client::new();
+    let state_error = |source| WitnessFailure::State {
+        path: state.display().to_string(),
+        source,
+    };
+    let note = fetch(&client, format!("{base_url}/api/v1/audit/checkpoint"), token)
+        .await?
+        .text()
+        .await?;
+    let new = witness::open_new(verifier, &note)?;
+    let kept = match std::fs::read_to_string(state) {
+        Ok(kept) => Some(witness::open_kept(verifier, &kept)?),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(state_error(error)),
+    };
+    if let Some(kept) = &kept {
+        let mut proof = Vec::new();
+        if kept.size > 0 && kept.size < new.size {
+            let url = format!(
+                "{base_url}/api/v1/audit/proof/consistency?first={}&second={}",
+                kept.size, new.size
+            );
+            let answer: Value = fetch(&client, url, token).await?.json().await?;
+            let path: Vec<String> = serde_json::from_value(answer["consistency_path"].clone())
+                .map_err(|error| WitnessError::Malformed(error.to_string()))?;
+            proof = witness::decode_hashes(&path)?;
+        }
+        witness::check_extends(kept, &new, &proof)?;
+    }
+    if let Some(position) = event {
+        let url = format!(
+            "{base_url}/api/v1/audit/proof/inclusion?position={position}&tree_size={}",
+            new.size
+        );
+        let answer: Value = fetch(&client, url, token).await?.json().await?;
+        let path: Vec<String> = serde_json::from_value(answer["inclusion_path"].clone())
+            .map_err(|error| WitnessError::Malformed(error.to_string()))?;
+        let leaf_index = answer["leaf_index"]
+            .as_u64()
+            .ok_or_else(|| WitnessError::Malformed("no leaf_index".to_owned()))?;
+        witness::check_inclusion(&new, leaf_index, &witness::decode_hashes(&path)?, &answer["event"])?;
+    }
+    // Written aside and renamed: a crash never leaves a half-written state.
+    let staged = state.with_extension("new");
+    std::fs::write(&staged, &note).map_err(state_error)?;
+    std::fs::rename(&staged, state).map_err(state_error)?;
+    Ok(Witnessed {
+        tree_size: new.size,
+        root: base64_root(&new.root),
+        previous_size: kept.map(|kept| kept.size),
+        event,
+    })
+}
+
+fn base64_root(root: &audit::merkle::Hash) -> String {
+    audit::Checkpoint {
+        origin: String::new(),
+        size: 0,
+        root: *root,
+    }
+    .body()
+    .lines()
+    .nth(2)
+    .unwrap_or_default()
+    .to_owned()
+}
+
+/// Opens the store for `serve`: the migrations are applied unless every one is already, so
+/// that `serve` may run as a role without rights on the schema once the owner has migrated.
+async fn open_to_serve(settings: &StoreSettings) -> Result<Store, StoreError> {
+    let database_url = settings.database_url.as_deref().filter(|url| !url.is_empty());
+    let store = Store::open(database_url, &settings.data_dir).await?;
+    if !store.is_ready().await.unwrap_or(false) {
+        store.migrate().await?;
+    }
+    Ok(store)
+}
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
@@ -204,10 +398,22 @@ pub async fn run() -> ExitCode {
 
 async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Serve(settings) => {
-            let store = cli.store.open().await?;
-            let application = Application::build(store, settings.options()?, settings.listen).await?;
+        Command::Serve { settings, checkpoints } => {
+            let store = open_to_serve(&cli.store).await?;
+            let mut application = Application::build(store, settings.options()?, settings.listen).await?;
+            if let Some(path) = &checkpoints.signing_key {
+                let interval = Duration::from_secs(checkpoints.checkpoint_seconds.max(1));
+                application = application.with_signer(LogSigner::load(path)?, interval);
+            }
             application.run_until(app::shutdown_signal()).await?;
+        }
+        Command::Keys(KeysCommand::Create { name, out }) => {
+            let signer = LogSigner::create_file(&name, &out)?;
+            eprintln!(
+                "signing key written to {}; the verifier key for auditors:",
+                out.display()
+            );
+            println!("{}", signer.verifier());
         }
         Command::Migrate => {
             let store = cli.store.open().await?;
@@ -280,8 +486,13 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             workers,
             http,
             token,
+            tree,
         }) => {
             let store = cli.store.open().await?;
+            if tree {
+                // Nobody appends through this engine: the tree task polls the log.
+                TransparencyLog::new(store.clone()).spawn(tokio::sync::watch::channel(0).1);
+            }
             let target = match (http, token) {
                 (Some(base_url), Some(token)) => bench::Target::Http {
                     base_url: base_url.trim_end_matches('/').to_owned(),
@@ -335,18 +546,28 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             };
             scale::run(&store, &settings, &MultiProgress::new(), &mut std::io::stdout()).await?;
         }
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(AuditCommand::Witness {
+            url,
+            key,
+            state,
+            event,
+            token,
+        }) => {
+            let witnessed = witness(&url, &token, &key, &state, event).await?;
+            println!("{}", serde_json::to_string(&witnessed)?);
+        }
+        Command::Audit(AuditCommand::Verify { key }) => {
             let store = cli.store.open().await?;
-            let total = store.count_events().await?;
+            let total = 2 * store.count_events().await?;
             let bar = ProgressBar::new(total).with_style(
                 ProgressStyle::with_template("verifying {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            let report = audit::verify(&store, |checked| bar.set_position(checked)).await?;
+            let report = audit::verify_with_key(&store, key.as_ref(), |checked| bar.set_position(checked)).await?;
             bar.finish_and_clear();
             println!("{}", serde_json::to_string_pretty(&report)?);
-            if !report.broken.is_empty() {
-                return Err(BrokenLog(report.broken.len()).into());
+            if !report.intact() {
+                return Err(BrokenLog(report.broken.len(), report.tree.problems.len()).into());
             }
         }
     }

@@ -152,7 +152,7 @@ pub async fn rebuild_projections(store: &Store, progress: &MultiProgress) -> Res
 async fn verify(store: &Store, events: u64, progress: &MultiProgress) -> Result<Verified, StoreError> {
     let bar = progress.add(bar(events, "audit verify", "events"));
     let started = Instant::now();
-    let report = audit::verify(store, |checked| bar.set_position(checked)).await?;
+    let report = audit::chains::verify_chains(store, |checked| bar.set_position(checked)).await?;
     bar.finish_and_clear();
     Ok(Verified {
         cases: report.cases,

@@ -4,11 +4,13 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::Policy;
 use projections::Quotas;
 use tokio::net::TcpListener;
 
+use crate::audit::{LogSigner, TransparencyLog};
 use crate::http::serve::ConnectionLimits;
 use crate::http::{self, AppState, RateLimits, TrustedProxies};
 use crate::read::Projector;
@@ -54,6 +56,7 @@ impl Application {
         })?;
         crate::telemetry::metrics();
         let engine = Engine::new(store.clone(), options.policy, options.clock);
+        let transparency = TransparencyLog::new(store.clone());
         let projector = Projector::new(store);
         projector.spawn(engine.appended());
         let limits = RateLimits::default();
@@ -64,12 +67,19 @@ impl Application {
             quotas: options.quotas,
             limits,
             trusted_proxies: options.trusted_proxies,
+            transparency,
         };
         Ok(Application {
             listener,
             state,
             connections: options.connections,
         })
+    }
+
+    /// Signs a checkpoint of the log's Merkle tree every `interval` while the log grows.
+    pub fn with_signer(mut self, signer: LogSigner, interval: Duration) -> Self {
+        self.state.transparency = self.state.transparency.with_signer(signer, interval);
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -80,6 +90,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let backend = self.state.engine.store().backend();
         tracing::info!(address = %self.listener.local_addr()?, store = backend, "lianxin is serving");
+        self.state.transparency.spawn(self.state.engine.appended());
         http::serve::serve(self.listener, http::router(self.state), self.connections, shutdown).await
     }
 }

@@ -15,3 +15,4 @@ mod readme;
 mod scale;
 mod store_conformance;
 mod suggestion_walk;
+mod transparency;

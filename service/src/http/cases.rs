@@ -15,10 +15,9 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::access;
 use crate::access::public::{self, PersonalData};
+pub use crate::audit::HistoryEntry;
 use crate::audit::{self, BrokenLink};
-use crate::store::StoredEvent;
 use crate::write::engine::{AsOf, CaseSnapshot, EngineError, Written};
-use projections::meta;
 
 /// `ETag` for a case version: a strong validator, quoted as RFC 9110 wants.
 fn etag(version: u64) -> HeaderMap {
@@ -213,60 +212,6 @@ pub struct History {
     chain_intact: bool,
     broken: Vec<BrokenLink>,
     events: Vec<HistoryEntry>,
-}
-
-/// One event as auditors read it.
-#[derive(utoipa::ToSchema, Debug, Serialize)]
-pub struct HistoryEntry {
-    case_id: String,
-    /// The case kind, or `member_record` for a member's logged contacts.
-    kind: String,
-    sequence: u64,
-    position: i64,
-    #[serde(rename = "type")]
-    event_type: String,
-    /// The version of the event's schema.
-    version: String,
-    payload: Value,
-    recorded_at: chrono::DateTime<chrono::Utc>,
-    actor: Option<Actor>,
-    request_id: Option<String>,
-    hash: Option<String>,
-    prev_hash: Option<String>,
-    /// Everything recorded with the event: kind, actor, request, correlation and causation
-    /// ids, client time, idempotency key, and the chain's hashes.
-    metadata: Value,
-}
-
-impl From<StoredEvent> for HistoryEntry {
-    fn from(event: StoredEvent) -> Self {
-        let text = |name: &str| event.metadata_text(name).map(str::to_owned);
-        let actor = match (
-            text(meta::ACTOR_ID),
-            text(meta::ACTOR_ROLE).and_then(|role| role.parse().ok()),
-        ) {
-            (Some(id), Some(role)) => Some(Actor { id, role }),
-            _ => None,
-        };
-        let request_id = text(meta::REQUEST_ID);
-        let hash = text(meta::HASH);
-        let prev_hash = text(meta::PREV_HASH);
-        HistoryEntry {
-            case_id: event.aggregate_id,
-            kind: event.aggregate_type,
-            hash,
-            prev_hash,
-            sequence: event.sequence,
-            position: event.position,
-            event_type: event.event_type,
-            version: event.event_version,
-            payload: event.payload,
-            recorded_at: event.recorded_at,
-            actor,
-            request_id,
-            metadata: event.metadata,
-        }
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}/history", tag = "audit", params(("id" = String, Path, description = "the case id (a UUID)")),

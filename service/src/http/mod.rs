@@ -20,6 +20,7 @@ mod public;
 mod rate_limit;
 mod read_models;
 pub mod serve;
+mod transparency;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ pub use client::{InvalidIpNet, IpNet, TrustedProxies};
 pub use problem::ApiError;
 pub use rate_limit::RateLimits;
 
+use crate::audit::TransparencyLog;
 use crate::read::Projector;
 use crate::write::engine::Engine;
 use projections::Quotas;
@@ -52,6 +54,7 @@ pub struct AppState {
     pub quotas: Quotas,
     pub limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
+    pub transparency: TransparencyLog,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -69,6 +72,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/projections", get(read_models::projections))
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/verify", get(audit::verify))
+        .route(
+            "/api/v1/audit/checkpoint",
+            get(transparency::latest).post(transparency::cut),
+        )
+        .route("/api/v1/audit/proof/inclusion", get(transparency::inclusion))
+        .route("/api/v1/audit/proof/consistency", get(transparency::consistency))
+        .route("/api/v1/public/suggestions/{id}/proof", get(transparency::public_proof))
         .route("/api/v1/public/suggestions", post(public::submit))
         .route("/api/v1/public/suggestions/{id}", get(public::status))
         .route("/api/v1/public/suggestions/{id}/feedback", post(public::feedback))

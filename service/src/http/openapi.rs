@@ -153,6 +153,8 @@ impl Modify for Shared {
         super::public::submit, super::public::status, super::public::feedback,
         super::health::live, super::health::ready, super::prometheus, super::openapi_document,
         super::dashboard::page,
+        super::transparency::latest, super::transparency::cut, super::transparency::inclusion,
+        super::transparency::consistency, super::transparency::public_proof,
     ),
     components(schemas(
         ProblemDocument,

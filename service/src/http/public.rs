@@ -73,7 +73,7 @@ pub struct PublicStatus {
 }
 
 /// The anonymous citizen behind a public case: one identity per case.
-fn public_principal(case_id: Uuid) -> Principal {
+pub(super) fn public_principal(case_id: Uuid) -> Principal {
     Principal {
         actor: Actor {
             id: format!("public:{case_id}"),
@@ -105,7 +105,7 @@ fn check_personal(data: &PersonalData) -> Result<(), ApiError> {
 
 /// Whatever is wrong with the id or the code, the answer is the same 404, so that nothing
 /// tells a guesser which half was wrong; only a character no store can hold is its own 422.
-fn case_and_code(
+pub(super) fn case_and_code(
     path: Result<ApiPath<String>, ApiError>,
     query: Result<ApiQuery<CodeQuery>, ApiError>,
 ) -> Result<(Uuid, String), ApiError> {
@@ -123,7 +123,7 @@ fn no_match() -> ApiError {
     ApiError::NotFound("no suggestion matches this id and code".to_owned())
 }
 
-async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), ApiError> {
+pub(super) async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Result<(), ApiError> {
     if public::verify(state.engine.store(), case_id, code).await? {
         Ok(())
     } else {

@@ -1,4 +1,5 @@
-//! Verification of the log: recompute every case's hash chain and report each broken link.
+//! The chains' half of `audit verify`: recompute every case's hash chain and report each
+//! broken link.
 
 use serde::Serialize;
 use serde_json::Map;
@@ -14,14 +15,12 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
+/// What the walk through every chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainsReport {
     pub cases: u64,
     pub events: u64,
     pub broken: Vec<BrokenLink>,
-    /// SHA-256 over every case's id, last sequence and last hash, in case-id order. A chain
-    /// only proves what follows from each event; an auditor who keeps this digest also learns
-    /// when a case's last events were removed, which no chain can show by itself.
     pub heads_digest: String,
 }
 
@@ -123,7 +122,7 @@ pub fn verify_case(events: &[StoredEvent]) -> Vec<BrokenLink> {
 }
 
 /// Walks the whole log case by case; `progress` is told the number of events checked so far.
-pub async fn verify(store: &Store, mut progress: impl FnMut(u64) + Send) -> Result<VerifyReport, StoreError> {
+pub async fn verify_chains(store: &Store, mut progress: impl FnMut(u64) + Send) -> Result<ChainsReport, StoreError> {
     let mut verifier = Verifier::default();
     store
         .for_each_event_by_case(|event| {
@@ -135,7 +134,7 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(u64) + Send) -> Resu
         .await?;
     verifier.finish_case();
     progress(verifier.report_events);
-    Ok(VerifyReport {
+    Ok(ChainsReport {
         cases: verifier.report_cases,
         events: verifier.report_events,
         broken: verifier.broken,
