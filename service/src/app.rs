@@ -35,6 +35,14 @@ pub async fn open_store(settings: &StoreSettings) -> Result<Store, StoreError> {
     Ok(store)
 }
 
+/// The store on a standby for reads that tolerate lag, when `DATABASE_READ_URL` names one.
+pub async fn open_read_store(settings: &StoreSettings) -> Result<Option<Store>, StoreError> {
+    match settings.database_read_url.as_deref().filter(|url| !url.is_empty()) {
+        Some(url) => Ok(Some(Store::open_replica(url).await?)),
+        None => Ok(None),
+    }
+}
+
 /// What the running service decides by: deadlines, quotas, and its clock.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceOptions {

@@ -19,8 +19,13 @@ pub struct StoreSettings {
     #[arg(long, env = "LIANXIN_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// A PostgreSQL URL (postgres://…); selects PostgreSQL instead of the embedded store.
+    /// Several, comma-separated, name a primary and its standbys: the service writes to the
+    /// one that accepts writes and follows a promotion.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true, value_parser = postgres_url)]
     pub database_url: Option<String>,
+    /// A PostgreSQL standby for reads that tolerate lag.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true, global = true, value_parser = postgres_url)]
+    pub database_read_url: Option<String>,
 }
 
 /// The URL carries a password: it is never printed.
@@ -29,6 +34,10 @@ impl fmt::Debug for StoreSettings {
         f.debug_struct("StoreSettings")
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "database_read_url",
+                &self.database_read_url.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
