@@ -7,6 +7,7 @@ mod bench;
 mod case_kinds;
 mod dashboard;
 mod demo;
+mod failover;
 mod identity;
 mod read_models;
 mod scale;
