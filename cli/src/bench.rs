@@ -89,8 +89,8 @@ fn body() -> String {
     BODY_SENTENCE.repeat(3)
 }
 
-/// The five commands of one case, after submission.
-fn steps() -> [(Action, Value); 4] {
+/// The commands of one case after its submission, with their bodies.
+pub fn steps() -> [(Action, Value); 4] {
     [
         (Action::Assign, json!({"department": "市住房和城乡建设局"})),
         (
@@ -105,7 +105,8 @@ fn steps() -> [(Action, Value); 4] {
     ]
 }
 
-fn submission(index: usize) -> Value {
+/// The body of the `index`th case's submission.
+pub fn submission(index: usize) -> Value {
     json!({
         "kind": "suggestion",
         "title": TITLE,

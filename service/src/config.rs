@@ -25,6 +25,8 @@ pub struct StoreSettings {
     #[arg(long, env = "LIANXIN_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// A PostgreSQL URL (postgres://…); selects PostgreSQL instead of the embedded store.
+    /// Several, comma-separated, name a primary and its standbys: the service writes to the
+    /// one that accepts writes and follows a promotion.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true, value_parser = postgres_url)]
     pub database_url: Option<String>,
 }

@@ -424,3 +424,105 @@ pub async fn problem(response: Response, status: StatusCode) -> Value {
     assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
     body
 }
+
+/// A service over a store the test opened itself (on a [`TestCluster`], say), on a free port
+/// with the default options; stops when dropped.
+pub async fn serve_store(store: Store) -> Sibling {
+    let (base_url, stop) = serve(store, ServiceOptions::default()).await;
+    Sibling {
+        base_url,
+        stop: Some(stop),
+    }
+}
+
+/// Private PostgreSQL servers started by `scripts/cluster` in a temporary directory, on free
+/// ports: a primary, and a hot standby streaming from it unless made `single`. Destroyed
+/// (servers stopped or killed, files removed) when dropped.
+#[derive(Debug)]
+pub struct TestCluster {
+    /// Kept for its removal on drop; the servers' files are under it.
+    _home: tempfile::TempDir,
+    options: Vec<String>,
+    pub port: u16,
+    pub standby_port: u16,
+}
+
+const CLUSTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/cluster");
+
+/// How a [`TestCluster`] is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One server, no standby.
+    Single,
+    /// A primary and a standby; synchronous when `true`.
+    Replicated { synchronous: bool },
+}
+
+impl TestCluster {
+    pub fn start(topology: Topology) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().expect("a temporary directory");
+        // The servers run as the `postgres` user when the tests run as root: it must reach
+        // its directory inside this one.
+        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("the directory is opened to the server's user");
+        let (port, standby_port) = (free_port(), free_port());
+        let mut options = vec![
+            "--dir".to_owned(),
+            home.path().join("cluster").display().to_string(),
+            "--port".to_owned(),
+            port.to_string(),
+            "--standby-port".to_owned(),
+            standby_port.to_string(),
+        ];
+        match topology {
+            Topology::Single => options.push("--no-standby".to_owned()),
+            Topology::Replicated { synchronous: true } => options.push("--sync".to_owned()),
+            Topology::Replicated { synchronous: false } => {}
+        }
+        let cluster = TestCluster {
+            _home: home,
+            options,
+            port,
+            standby_port,
+        };
+        cluster.run("start");
+        cluster
+    }
+
+    /// Runs `scripts/cluster COMMAND` on this cluster (`kill-primary`, `promote`,
+    /// `restart-primary`, …), failing the test if it fails.
+    pub fn run(&self, command: &str) {
+        let status = std::process::Command::new(CLUSTER_SCRIPT)
+            .arg(command)
+            .args(&self.options)
+            .status()
+            .expect("scripts/cluster runs");
+        assert!(status.success(), "scripts/cluster {command} failed");
+    }
+
+    pub fn primary_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    pub fn standby_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.standby_port)
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(CLUSTER_SCRIPT)
+            .arg("destroy")
+            .args(&self.options)
+            .status();
+    }
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}

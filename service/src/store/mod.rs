@@ -6,10 +6,16 @@
 //! parameters numbered in order of first appearance, so they must appear in ascending order.
 //! Reads are our own queries: one round trip loads a stream's kind and events together, with
 //! the columns the database adds (`position`, `recorded_at`).
+//!
+//! PostgreSQL may be given as several addresses, of which the store writes to the primary and
+//! follows it across a promotion ([`failover`]). Reads that tolerate lag may use a second store
+//! opened on a standby ([`Store::open_replica`]); [`Store::caught_up_with`] waits until it has
+//! replayed what the primary had written, for a read that must see a given write.
 
 pub mod append;
 pub mod chain;
 pub mod copy_text;
+pub mod failover;
 pub mod log;
 
 use std::path::Path;
@@ -64,12 +70,15 @@ pub enum StoreError {
 /// (57: a shutdown, a restart, a cancelled backend). A restart under load raises them.
 const TRANSIENT_SQLSTATE_CLASSES: [&str; 3] = ["08", "53", "57"];
 
+/// A lock waited for longer than the connection's `lock_timeout`: try again later.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
 fn is_transient(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(database) => database
-            .code()
-            .is_some_and(|code| TRANSIENT_SQLSTATE_CLASSES.iter().any(|class| code.starts_with(class))),
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code == LOCK_NOT_AVAILABLE || TRANSIENT_SQLSTATE_CLASSES.iter().any(|class| code.starts_with(class))
+        }),
         _ => false,
     }
 }
@@ -109,20 +118,27 @@ pub(crate) use on_pool;
 const CASE_EVENTS_COLUMNS: &str =
     "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position, recorded_at";
 
+/// The pool settings of every PostgreSQL store, on a primary or a standby.
+fn postgres_pool() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(16)
+        // sqlx pings a connection before lending it by default: a round trip more for every
+        // query. A connection the server dropped fails its next query instead, and the pool
+        // replaces it.
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+/// How often [`Store::caught_up_with`] looks at the standby's replay position.
+const REPLAY_POLL: Duration = Duration::from_millis(5);
+
 impl Store {
-    /// PostgreSQL when a URL is given, else the embedded store in `data_dir`.
+    /// PostgreSQL when a URL is given (or several, comma-separated: see [`failover`]), else
+    /// the embedded store in `data_dir`.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
         match database_url {
-            Some(url) => Ok(Store::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(16)
-                    // sqlx pings a connection before lending it by default: a round trip more
-                    // for every query. A connection the server dropped fails its next query
-                    // instead, and the pool replaces it.
-                    .test_before_acquire(false)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect(url)
-                    .await?,
+            Some(urls) => Ok(Store::Postgres(
+                failover::primary_pool(postgres_pool(), failover::addresses(urls)?).await?,
             )),
             None => {
                 std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
@@ -146,6 +162,41 @@ impl Store {
                         .await?,
                 ))
             }
+        }
+    }
+
+    /// A store for reads that tolerate lag, on a standby (or any server) at `url`: never
+    /// written to, never migrated. What it answers is what the standby has replayed.
+    pub async fn open_replica(url: &str) -> Result<Self, StoreError> {
+        Ok(Store::Postgres(postgres_pool().connect(url).await?))
+    }
+
+    /// Waits until this store, on a standby, has replayed everything `primary` had written
+    /// when called: after it, every write acknowledged before the call is visible here.
+    /// `false` when `within` passed first. At once `true` when either store is not a
+    /// PostgreSQL one, or this one is a primary.
+    pub async fn caught_up_with(&self, primary: &Store, within: Duration) -> Result<bool, StoreError> {
+        let (Store::Postgres(replica), Store::Postgres(primary)) = (self, primary) else {
+            return Ok(true);
+        };
+        let deadline = tokio::time::Instant::now() + within;
+        let written: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+            .fetch_one(primary)
+            .await?;
+        loop {
+            // A server out of recovery (a primary, or a promoted standby) writes for itself.
+            let replayed: bool =
+                sqlx::query_scalar("SELECT NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= $1::pg_lsn")
+                    .bind(&written)
+                    .fetch_one(replica)
+                    .await?;
+            if replayed {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(REPLAY_POLL).await;
         }
     }
 
