@@ -446,3 +446,20 @@ on_both_backends!(
     a_silent_connection_is_closed_once_the_header_time_is_up,
     connections_beyond_the_limit_wait_for_a_free_slot,
 );
+
+/// The embedded store's files (the log, its WAL, token hashes) are its owner's alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_is_readable_by_its_owner_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let data_dir = tempfile::tempdir().unwrap();
+    let nested = data_dir.path().join("lianxin-data");
+    let store = service::store::Store::open(None, &nested).await.unwrap();
+    store.migrate().await.unwrap();
+    let mode = |path: std::path::PathBuf| std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(nested.clone()), 0o700, "the data directory");
+    for file in ["lianxin.db", "lianxin.db-wal", "lianxin.db-shm"] {
+        let path = nested.join(file);
+        assert!(path.exists(), "{file} exists once the store has written");
+        assert_eq!(mode(path), 0o600, "{file}");
+    }
+}

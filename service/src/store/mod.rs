@@ -129,6 +129,25 @@ fn postgres_pool() -> PgPoolOptions {
         .acquire_timeout(Duration::from_secs(5))
 }
 
+/// Creates the data directory and the store's file readable by their owner alone (0700, 0600)
+/// when they do not exist yet. SQLite gives the WAL and shared-memory files beside it the file's
+/// own permissions, so the log and every token hash stay private to the service's user.
+fn private_store_file(data_dir: &Path, file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if !data_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)
+        .map(drop)
+}
+
 /// How often [`Store::caught_up_with`] looks at the standby's replay position.
 const REPLAY_POLL: Duration = Duration::from_millis(5);
 
@@ -141,12 +160,13 @@ impl Store {
                 failover::primary_pool(postgres_pool(), failover::addresses(urls)?).await?,
             )),
             None => {
-                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                let file = data_dir.join(SQLITE_FILE);
+                private_store_file(data_dir, &file).map_err(|source| StoreError::DataDir {
                     path: data_dir.display().to_string(),
                     source,
                 })?;
                 let options = SqliteConnectOptions::new()
-                    .filename(data_dir.join(SQLITE_FILE))
+                    .filename(&file)
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     // Durable at commit: nothing acknowledged is lost on power failure.
