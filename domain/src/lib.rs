@@ -16,7 +16,7 @@ mod policy;
 pub mod suggestion;
 #[cfg(test)]
 mod test_support;
-mod validate;
+pub mod validate;
 
 pub use action::*;
 pub use any_case::*;
