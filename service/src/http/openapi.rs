@@ -533,6 +533,13 @@ fn add_shared(document: &mut Value) {
                     operation["responses"][status] = json!({"description": description, "content": problem});
                 }
             }
+            if let Some(responses) = operation["responses"].as_object_mut() {
+                for response in responses.values_mut() {
+                    response["headers"]["X-Request-Id"] = json!({"required": true,
+                        "description": "the request's id: the caller's, if loggable, else a generated one",
+                        "schema": {"type": "string", "pattern": ID_HEADER}});
+                }
+            }
         }
     }
 }
