@@ -1,6 +1,8 @@
 //! The HTTP API: routes, shared state, and the layers every request passes (request id,
 //! tracing span, metrics, time limit, body limit, security headers). Handlers stay thin:
-//! extract, call the [`Engine`], shape JSON.
+//! extract, call the [`Engine`], shape JSON. Every action is a route of its own
+//! (`POST /api/v1/cases/{id}/close`), registered from [`Action::ALL`] onto the one handler
+//! `cases::act`, so a new action is routed without a line here.
 //!
 //! What a caller sends reaches the log and the metrics only through closed sets or checks: a
 //! request id that is not 1 to 128 visible ASCII characters is replaced by a generated one
