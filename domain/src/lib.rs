@@ -23,7 +23,7 @@ pub mod suggestion;
 #[cfg(test)]
 mod test_support;
 pub mod upcast;
-mod validate;
+pub mod validate;
 
 pub use action::*;
 pub use any_case::*;

@@ -274,7 +274,7 @@ async fn metrics_count_requests_and_commands_by_route_kind_and_action(backend: B
     assert!(
         has(&[
             "lianxin_http_requests_total{",
-            "route=\"/api/v1/cases/{id}/{action}\"",
+            "route=\"/api/v1/cases/{id}/close\"",
             "status=\"409\""
         ]),
         "{text}"

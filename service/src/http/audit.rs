@@ -19,7 +19,10 @@ const MAX_PAGE: i64 = 1_000;
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     /// The position of the last event already read; 0 (the default) reads from the start.
+    /// The position of the last event already read; 0 by default.
+    #[param(minimum = 0)]
     after: Option<i64>,
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -30,7 +33,7 @@ pub struct LogPage {
     next_after: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(LogQuery),
+#[utoipa::path(get, path = "/api/v1/audit/events", operation_id = "audit_events", tag = "audit", params(LogQuery),
     responses((status = 200, description = "a page of the global log, in order", body = LogPage)))]
 pub async fn events(
     State(state): State<AppState>,
@@ -54,7 +57,7 @@ pub async fn events(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+#[utoipa::path(get, path = "/api/v1/audit/verify", operation_id = "audit_verify", tag = "audit",
     responses((status = 200, description = "every hash chain recomputed", body = VerifyReport)))]
 pub async fn verify(
     State(state): State<AppState>,

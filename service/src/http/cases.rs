@@ -39,7 +39,7 @@ fn case_id(path: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(path).map_err(|_| no_case())
 }
 
-#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = domain::Submit,
+#[utoipa::path(post, path = "/api/v1/cases", operation_id = "submit_case", tags = ["staff", "members"], request_body = domain::Submit,
     responses((status = 201, description = "submitted", body = crate::write::engine::Written)))]
 pub async fn submit(
     State(state): State<AppState>,
@@ -57,20 +57,18 @@ pub async fn submit(
     Ok((StatusCode::CREATED, headers, Json(written)))
 }
 
-#[utoipa::path(post, path = "/api/v1/cases/{id}/{action}", tag = "cases",
-    params(("id" = String, Path, description = "the case id (a UUID)"), ("action" = domain::Action, Path, description = "the action; its body is the schema of the same name")),
-    responses((status = 200, description = "done", body = crate::write::engine::Written)))]
+/// Every action's operation: one handler, routed once per action by [`super::router`] and
+/// described once per action by [`super::openapi`], so the URL names the action and the body
+/// is read as that action's input.
 pub async fn act(
+    action: Action,
     State(state): State<AppState>,
-    ApiPath((id, action)): ApiPath<(String, String)>,
+    ApiPath(id): ApiPath<String>,
     Authenticated(principal): Authenticated,
     headers: CommandHeaders,
     request: Request,
 ) -> Result<(HeaderMap, Json<Written>), ApiError> {
     let case_id = case_id(&id)?;
-    let action: Action = action
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("there is no action `{action}`")))?;
     let body = read_json(request, &state).await?;
     let context = headers.context(principal, Some((&format!("{case_id}/{action}"), &body)));
     let input = ActionInput::from_json(action, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
@@ -138,7 +136,7 @@ impl From<CaseSnapshot> for CaseView {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = String, Path, description = "the case id (a UUID)")),
+#[utoipa::path(get, path = "/api/v1/cases/{id}", operation_id = "show_case", tags = ["staff", "members"], params(("id" = uuid::Uuid, Path, description = "the case id (a UUID)")),
     responses((status = 200, description = "the case as it stands, with the actions the caller may take", body = CaseView)))]
 pub async fn show(
     State(state): State<AppState>,
@@ -159,9 +157,8 @@ pub async fn show(
     Ok((etag(version), Json(view)))
 }
 
-/// `?at=<time>` or `?sequence=<n>`: one of them.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+/// `?at=<time>` or `?sequence=<n>`: one of them (documented as the one parameter `as_of`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateQuery {
     /// A moment (RFC 3339): the case as its events recorded up to then left it.
@@ -171,7 +168,7 @@ pub struct StateQuery {
 }
 
 /// The case as it stood at a moment or after a given event, rebuilt from its events.
-#[utoipa::path(get, path = "/api/v1/cases/{id}/state", tag = "cases", params(("id" = String, Path, description = "the case id (a UUID)"), StateQuery),
+#[utoipa::path(get, path = "/api/v1/cases/{id}/state", operation_id = "case_state", tags = ["staff", "members", "audit"], params(("id" = uuid::Uuid, Path, description = "the case id (a UUID)")),
     responses((status = 200, description = "the case as it stood then, rebuilt from its events", body = CaseView)))]
 pub async fn state_as_of(
     State(state): State<AppState>,
@@ -214,7 +211,7 @@ pub struct History {
     events: Vec<HistoryEntry>,
 }
 
-#[utoipa::path(get, path = "/api/v1/cases/{id}/history", tag = "audit", params(("id" = String, Path, description = "the case id (a UUID)")),
+#[utoipa::path(get, path = "/api/v1/cases/{id}/history", operation_id = "case_history", tags = ["audit", "staff"], params(("id" = uuid::Uuid, Path, description = "the case id (a UUID)")),
     responses((status = 200, description = "every event of the case, with metadata and hash chain", body = History)))]
 pub async fn history(
     State(state): State<AppState>,

@@ -40,7 +40,7 @@ static POLICY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-#[utoipa::path(get, path = "/", tag = "operations", security(()),
+#[utoipa::path(get, path = "/", operation_id = "dashboard", tag = "operations", security(()),
     responses((status = 200, description = "the dashboard page", body = String, content_type = "text/html")))]
 pub async fn page() -> ([(axum::http::HeaderName, &'static str); 1], Html<&'static str>) {
     ([(CONTENT_SECURITY_POLICY, POLICY.as_str())], Html(PAGE))

@@ -136,10 +136,33 @@ pub async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Va
     if !declared_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    let mut value: Value =
+        serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    read_integral_as_integer(&mut value);
     match unstorable_pointer(&value) {
         Some(pointer) => Err(unstorable("body", pointer)),
         None => Ok(value),
+    }
+}
+
+/// The largest magnitude below which every integral `f64` is exact.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// JSON Schema's `integer` holds `3.0` as well as `3`: an integral number written with a
+/// fraction is read as the integer, so that what the document's schema accepts the typed
+/// fields accept too.
+fn read_integral_as_integer(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
+                if float.fract() == 0.0 && float.abs() < EXACT_INTEGERS {
+                    *number = serde_json::Number::from(float as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(read_integral_as_integer),
+        Value::Object(fields) => fields.values_mut().for_each(read_integral_as_integer),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
     }
 }
 

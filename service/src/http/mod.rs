@@ -1,6 +1,8 @@
 //! The HTTP API: routes, shared state, and the layers every request passes (request id,
 //! tracing span, metrics, time limit, body limit, security headers). Handlers stay thin:
-//! extract, call the [`Engine`], shape JSON.
+//! extract, call the [`Engine`], shape JSON. Every action is a route of its own
+//! (`POST /api/v1/cases/{id}/close`), registered from [`Action::ALL`] onto the one handler
+//! `cases::act`, so a new action is routed without a line here.
 //!
 //! What a caller sends reaches the log and the metrics only through closed sets or checks: a
 //! request id that is not 1 to 128 visible ASCII characters is replaced by a generated one
@@ -42,6 +44,7 @@ pub use rate_limit::RateLimits;
 use crate::audit::TransparencyLog;
 use crate::read::Projector;
 use crate::write::engine::Engine;
+use domain::Action;
 use projections::Quotas;
 
 /// Large enough for a 20,000-character body in any script, JSON-escaped.
@@ -58,12 +61,20 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // One route per action, all served by one handler that is told which action it serves.
+    let actions = Action::ALL.into_iter().fold(Router::new(), |router, action| {
+        router.route(
+            &format!("/api/v1/cases/{{id}}/{action}"),
+            post(move |state, id, principal, headers, request| {
+                cases::act(action, state, id, principal, headers, request)
+            }),
+        )
+    });
+    actions
         .route("/api/v1/cases", post(cases::submit).get(read_models::list))
         .route("/api/v1/cases/{id}", get(cases::show))
         .route("/api/v1/cases/{id}/history", get(cases::history))
         .route("/api/v1/cases/{id}/state", get(cases::state_as_of))
-        .route("/api/v1/cases/{id}/{action}", post(cases::act))
         .route("/api/v1/outcomes", get(read_models::outcomes))
         .route("/api/v1/overdue", get(read_models::overdue))
         .route("/api/v1/members/assessment", get(read_models::assessment))
@@ -197,7 +208,7 @@ async fn count_request(request: Request, next: axum::middleware::Next) -> axum::
     response
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", security(()),
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn prometheus() -> ([(axum::http::HeaderName, &'static str); 1], String) {
     (
@@ -206,10 +217,13 @@ pub async fn prometheus() -> ([(axum::http::HeaderName, &'static str); 1], Strin
     )
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "openapi", security(()),
     responses((status = 200, description = "this document", body = Object)))]
-pub async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
+pub async fn openapi_document() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi::DOCUMENT.as_str(),
+    )
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

@@ -52,6 +52,8 @@ pub struct Tracked {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CodeQuery {
+    /// The tracking code the submission answered with.
+    #[param(pattern = r"^[^\x00]*$")]
     code: String,
 }
 
@@ -131,7 +133,7 @@ pub(super) async fn verified(state: &AppState, case_id: Uuid, code: &str) -> Res
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/public/suggestions", tag = "public", security(()), request_body = PublicSuggestion,
+#[utoipa::path(post, path = "/api/v1/public/suggestions", operation_id = "submit_suggestion", tag = "public", security(()), request_body = PublicSuggestion,
     responses((status = 201, description = "submitted; keep the tracking code", body = Tracked)))]
 pub async fn submit(
     State(state): State<AppState>,
@@ -182,8 +184,8 @@ pub async fn submit(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/public/suggestions/{id}", tag = "public", security(()),
-    params(("id" = String, Path, description = "the case id"), CodeQuery),
+#[utoipa::path(get, path = "/api/v1/public/suggestions/{id}", operation_id = "suggestion_status", tag = "public", security(()),
+    params(("id" = uuid::Uuid, Path, description = "the case id"), CodeQuery),
     responses((status = 200, description = "status and answer", body = PublicStatus)))]
 pub async fn status(
     State(state): State<AppState>,
@@ -215,8 +217,8 @@ pub async fn status(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/public/suggestions/{id}/feedback", tag = "public", security(()),
-    params(("id" = String, Path, description = "the case id"), CodeQuery), request_body = domain::Feedback,
+#[utoipa::path(post, path = "/api/v1/public/suggestions/{id}/feedback", operation_id = "suggestion_feedback", tag = "public", security(()),
+    params(("id" = uuid::Uuid, Path, description = "the case id"), CodeQuery), request_body = domain::Feedback,
     responses((status = 200, description = "rated", body = crate::write::engine::Written)))]
 pub async fn feedback(
     State(state): State<AppState>,

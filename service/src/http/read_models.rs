@@ -60,16 +60,29 @@ fn optional_moment(name: &str, text: Option<&str>) -> Result<Option<Timestamp>, 
 pub struct ListQuery {
     kind: Option<Kind>,
     status: Option<Status>,
+    #[param(pattern = r"^[^\x00]*$")]
     category: Option<String>,
+    #[param(pattern = r"^[^\x00]*$")]
     jurisdiction: Option<String>,
+    #[param(pattern = r"^[^\x00]*$")]
     department: Option<String>,
+    #[param(pattern = r"^[^\x00]*$")]
     assignee: Option<String>,
     overdue: Option<bool>,
+    /// Words to look for in title and body; blank searches nothing.
+    #[param(pattern = r"^[^\x00]*$", max_length = 200)]
     q: Option<String>,
+    /// An RFC 3339 time or a YYYY-MM-DD date.
     submitted_from: Option<String>,
+    /// An RFC 3339 time or a YYYY-MM-DD date.
     submitted_to: Option<String>,
+    /// The `next_cursor` of the page before.
+    #[param(pattern = r"^[0-9]{1,18}_[\x21-\x7e]{1,200}$")]
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
+    /// A log position a write answered with: wait (up to 5 s) until the list includes it.
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -81,7 +94,7 @@ pub struct CasePage {
     next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/cases", tag = "read models", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/cases", operation_id = "list_cases", tags = ["staff", "members"], params(ListQuery),
     responses((status = 200, description = "a page of cases, newest first", body = CasePage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -136,9 +149,13 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomesQuery {
+    /// An RFC 3339 time or a YYYY-MM-DD date; the start of the current year by default.
     from: Option<String>,
+    /// An RFC 3339 time or a YYYY-MM-DD date, after `from`; now by default.
     to: Option<String>,
     group_by: Option<GroupBy>,
+    /// A log position a write answered with: wait (up to 5 s) until the figures include it.
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -151,7 +168,7 @@ pub struct Outcomes {
 }
 
 /// Figures over the cases submitted in `[from, to)`; by default the current year so far.
-#[utoipa::path(get, path = "/api/v1/outcomes", tag = "read models", params(OutcomesQuery),
+#[utoipa::path(get, path = "/api/v1/outcomes", operation_id = "outcomes", tags = ["staff", "audit"], params(OutcomesQuery),
     responses((status = 200, description = "the funnel, rates and times (definitions: resolution = closed A / closed; adoption = adopted / (adopted + declined); satisfaction = satisfied or basically satisfied / rated; on time = closed by the deadline / closed with one; days: median and nearest-rank p90; null when nothing to divide by)", body = Outcomes)))]
 pub async fn outcomes(
     State(state): State<AppState>,
@@ -188,7 +205,11 @@ pub async fn outcomes(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct YearQuery {
+    /// The current year by default.
+    #[param(minimum = 2000, maximum = 2200)]
     year: Option<i32>,
+    /// A log position a write answered with: wait (up to 5 s) until the record includes it.
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -210,7 +231,7 @@ fn member_path(ApiPath(member): ApiPath<String>) -> Result<String, ApiError> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/members/{id}/record", tag = "members", params(("id" = String, Path, description = "the member id"), YearQuery),
+#[utoipa::path(get, path = "/api/v1/members/{id}/record", operation_id = "member_record", tags = ["members", "staff", "audit"], params(("id" = String, Path, description = "the member id", pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"), YearQuery),
     responses((status = 200, description = "the member's duty record and standing", body = MemberStanding)))]
 pub async fn member_record(
     State(state): State<AppState>,
@@ -228,7 +249,7 @@ pub async fn member_record(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/members/assessment", tag = "members", params(YearQuery),
+#[utoipa::path(get, path = "/api/v1/members/assessment", operation_id = "assessment", tags = ["members", "staff", "audit"], params(YearQuery),
     responses((status = 200, description = "every member's standing", body = Assessment)))]
 pub async fn assessment(
     State(state): State<AppState>,
@@ -244,7 +265,7 @@ pub async fn assessment(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/members/{id}/contacts", tag = "members", params(("id" = String, Path, description = "the member id")),
+#[utoipa::path(post, path = "/api/v1/members/{id}/contacts", operation_id = "log_contact", tags = ["members", "staff"], params(("id" = String, Path, description = "the member id", pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,100}$")),
     request_body = domain::member_record::LogContact,
     responses((status = 201, description = "logged", body = crate::write::engine::Logged)))]
 pub async fn log_contact(
@@ -265,19 +286,23 @@ pub async fn log_contact(
 #[serde(deny_unknown_fields)]
 pub struct OverdueQuery {
     /// Only this department; empty for the cases no department was assigned.
+    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 100)]
     department: Option<String>,
     /// Cases per department, most overdue first: 1 to 100, by default 10.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// A department's `next_cursor`, for its next cases; needs `department`.
+    #[param(pattern = r"^[0-9]{1,18}_[\x21-\x7e]{1,200}$")]
     cursor: Option<String>,
+    /// A log position a write answered with: wait (up to 5 s) until the list includes it.
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
 /// As long as a department name `assign` accepts.
 const DEPARTMENT_MAX: usize = 100;
 
-#[utoipa::path(get, path = "/api/v1/overdue", tag = "read models", params(OverdueQuery),
+#[utoipa::path(get, path = "/api/v1/overdue", operation_id = "overdue", tags = ["staff", "audit"], params(OverdueQuery),
     responses((status = 200, description = "open cases past their deadline, by department in name order: how many, and the most overdue of them (`limit` each, most overdue first)", body = [OverdueByDepartment])))]
 pub async fn overdue(
     State(state): State<AppState>,
@@ -329,7 +354,7 @@ pub struct Projections {
     projections: Vec<Checkpoint>,
 }
 
-#[utoipa::path(get, path = "/api/v1/projections", tag = "operations",
+#[utoipa::path(get, path = "/api/v1/projections", operation_id = "projections", tag = "operations",
     responses((status = 200, description = "each projection's checkpoint and lag", body = Projections)))]
 pub async fn projections(
     State(state): State<AppState>,
