@@ -153,6 +153,7 @@ impl Modify for Shared {
         super::public::submit, super::public::status, super::public::feedback,
         super::health::live, super::health::ready, super::prometheus, super::openapi_document,
         super::dashboard::page,
+        super::departments::list, super::departments::me, super::departments::names, super::departments::queue, super::departments::scorecards,
     ),
     components(schemas(
         ProblemDocument,
