@@ -674,6 +674,7 @@ async fn a_department_sees_exactly_the_cases_it_handles_and_acts_only_through_it
         let acted = app.act(&unit, case, "acknowledge", &json!({})).await;
         problem(acted, StatusCode::NOT_FOUND).await;
     }
+    app.settled().await;
     let listed: Value = app.get(&unit, "/api/v1/cases").await.json().await.unwrap();
     let mut listed: Vec<&str> = listed["cases"]
         .as_array()

@@ -170,4 +170,55 @@ async fn a_units_queue_and_scorecard_count_what_it_did(backend: Backend) {
     .await;
 }
 
-on_both_backends!(a_units_queue_and_scorecard_count_what_it_did);
+async fn the_public_channel_evaluates_a_units_reply(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lead = app.unit_token(LEAD).await;
+    let body = json!({"title": "路灯坏了", "body": "小区门口路灯坏了一个月", "category": "住房",
+                      "jurisdiction": "东胜区"});
+    let created: Value = app
+        .client
+        .post(app.url("/api/v1/public/suggestions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, code) = (
+        created["id"].as_str().unwrap(),
+        created["tracking_code"].as_str().unwrap(),
+    );
+    app.staff_does(id, "assign", &json!({"department": LEAD})).await;
+    for (action, body) in [
+        ("acknowledge", json!({})),
+        (
+            "reply",
+            json!({"text": "已修复", "proposed_grade": "A", "measures": "更换灯具"}),
+        ),
+    ] {
+        assert_eq!(
+            app.act(&lead, id, action, &body).await.status(),
+            StatusCode::OK,
+            "{action}"
+        );
+    }
+    // The case is open: a rating of a closed case would be refused; the reply is evaluated.
+    let rated = app
+        .client
+        .post(app.url(&format!("/api/v1/public/suggestions/{id}/feedback?code={code}")))
+        .json(&json!({"rating": "basically_satisfied"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rated.status(), StatusCode::OK);
+    let history = app.history(id).await;
+    let last = history.last().unwrap();
+    assert_eq!(last["type"], "feedback_given", "{last}");
+    assert_eq!(app.case(id).await["status"], "assigned", "evaluated, not closed");
+}
+
+on_both_backends!(
+    a_units_queue_and_scorecard_count_what_it_did,
+    the_public_channel_evaluates_a_units_reply,
+);
