@@ -351,6 +351,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
     }
     let until = plan.until;
     let start = until - Duration::days(365);
+    let first_day = start.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
     let clock = Arc::new(Mutex::new(start));
     let policy = Policy::default();
     let mut seeder = Seeder {
@@ -406,8 +407,9 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
         past_duties(&mut seeder, &pools, &mut dice, year - offset, &staff).await?;
     }
     for index in 0..plan.cases {
-        // Office hours, Beijing time (UTC+8), on any of the 360 days before the end.
-        let submitted = start
+        // Office hours, Beijing time (UTC+8: 01:00 to 09:00 UTC), on any of the 360 days before
+        // the end.
+        let submitted = first_day
             + Duration::days(1 + dice.below(360) as i64)
             + Duration::hours(1 + dice.below(8) as i64)
             + Duration::minutes(dice.below(60) as i64);
