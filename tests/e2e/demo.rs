@@ -83,21 +83,7 @@ async fn every_case(test: &TestStore, now: Timestamp) -> Vec<projections::CaseSu
     let mut cases = Vec::new();
     let mut after = None;
     loop {
-        let filter = views::CaseFilter {
-            kind: None,
-            status: None,
-            category: None,
-            jurisdiction: None,
-            department: None,
-            assignee: None,
-            overdue: None,
-            text: None,
-            submitted_from: None,
-            submitted_to: None,
-            after,
-            limit: 200,
-            scope: ListScope::All,
-        };
+        let filter = views::CaseFilter::unfiltered(ListScope::All, 200, after);
         let (page, next) = views::list_cases(&test.store, &filter, now).await.unwrap();
         cases.extend(page);
         match next {

@@ -47,6 +47,27 @@ pub struct CaseFilter {
     pub scope: ListScope,
 }
 
+impl CaseFilter {
+    /// A page of `limit` cases as `scope` sees them, unfiltered, after `after` if given.
+    pub fn unfiltered(scope: ListScope, limit: i64, after: Option<Cursor>) -> Self {
+        CaseFilter {
+            kind: None,
+            status: None,
+            category: None,
+            jurisdiction: None,
+            department: None,
+            assignee: None,
+            overdue: None,
+            text: None,
+            submitted_from: None,
+            submitted_to: None,
+            after,
+            limit,
+            scope,
+        }
+    }
+}
+
 /// `%` and `_` match themselves in a text search.
 fn like_pattern(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
