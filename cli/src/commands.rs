@@ -1,4 +1,4 @@
-//! The `lianxin` command line: `serve`, `migrate`, `token create`, `keys create`, `audit`.
+//! The `lianxin` command line: `serve`, `migrate`, `token`, `unit`, `keys`, `audit`, `demo`, `bench`, `replay`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveTime};
 
 use clap::{Parser, Subcommand};
-use domain::{Role, Timestamp};
+use domain::{HandlingLevel, Role, Timestamp};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::bench;
@@ -17,6 +17,7 @@ use crate::scale;
 use serde::Serialize;
 use serde_json::Value;
 use service::access::tokens::{self, NewToken};
+use service::access::units::{self, Unit, UnitError};
 use service::app::{self, Application};
 use service::audit::witness::{self, WitnessError};
 use service::audit::{self, LogSigner, LogVerifier, TransparencyLog};
@@ -56,6 +57,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the handling units 承办单位 cases are assigned to.
+    #[command(subcommand)]
+    Unit(UnitCommand),
     /// Check the event log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -76,13 +80,47 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum UnitCommand {
+    /// Add a handling unit; its id is what cases are assigned to and a department token acts as.
+    Add {
+        #[arg(long)]
+        id: String,
+        /// The name people read.
+        #[arg(long)]
+        name: String,
+        /// `city` 市, or `local` 旗区 (a banner's or district's unit, which names its --jurisdiction).
+        #[arg(long, value_parser = parse_level, default_value = "city")]
+        level: HandlingLevel,
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// A category the unit handles; repeat for each.
+        #[arg(long = "category")]
+        categories: Vec<String>,
+    },
+    /// Give a unit a new name; its id, and every case assigned to it, stay.
+    Rename { id: String, name: String },
+    /// List the units, one JSON line each.
+    List,
+}
+
+fn parse_level(value: &str) -> Result<HandlingLevel, String> {
+    match value {
+        "city" => Ok(HandlingLevel::City),
+        "local" => Ok(HandlingLevel::Local),
+        _ => Err("expected city or local".to_owned()),
+    }
+}
+
+#[derive(Debug, Subcommand)]
 enum DemoCommand {
-    /// Write a realistic year of cases through the real command path (deterministic per seed).
+    /// Write a realistic year of cases through the real command path: the twelve months before
+    /// `--until`, nothing after it (deterministic per seed and end).
     Seed {
         #[arg(long, default_value_t = 600)]
         cases: usize,
-        #[arg(long, default_value_t = 2026)]
-        year: i32,
+        /// The year's end, an RFC 3339 time (default: now); it may not lie in the future.
+        #[arg(long, value_parser = parse_past)]
+        until: Option<Timestamp>,
         #[arg(long, default_value_t = 20_260_101)]
         seed: u64,
     },
@@ -360,6 +398,17 @@ fn parse_role(value: &str) -> Result<Role, String> {
         .map_err(|_| "expected one of citizen, member, staff, auditor, admin, department".to_owned())
 }
 
+/// An RFC 3339 time not in the future.
+fn parse_past(value: &str) -> Result<Timestamp, String> {
+    let at = chrono::DateTime::parse_from_rfc3339(value)
+        .map_err(|_| "expected an RFC 3339 time".to_owned())?
+        .with_timezone(&chrono::Utc);
+    if at > chrono::Utc::now() {
+        return Err("the demo year may not end in the future".to_owned());
+    }
+    Ok(at)
+}
+
 /// `90d` (days from now) or an RFC 3339 time; either must lie in the future.
 fn parse_expiry(value: &str) -> Result<Timestamp, String> {
     let now = chrono::Utc::now();
@@ -429,6 +478,12 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             expires,
         }) => {
             let store = cli.store.open().await?;
+            // A unit's token acts as a unit staff keep, so that its cases are assigned by that id.
+            if let (Role::Department, Some(unit)) = (role, &department) {
+                if units::find(&store, unit).await?.is_none() {
+                    return Err(UnitError::Unknown(unit.clone()).into());
+                }
+            }
             let token = NewToken {
                 name,
                 role,
@@ -470,6 +525,35 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                 rebuilt.position
             );
         }
+        Command::Unit(UnitCommand::Add {
+            id,
+            name,
+            level,
+            jurisdiction,
+            categories,
+        }) => {
+            let store = cli.store.open().await?;
+            let unit = Unit {
+                id,
+                name,
+                level,
+                jurisdiction,
+                categories,
+            };
+            units::add(&store, &unit).await?;
+            println!("added unit {} ({})", unit.id, unit.name);
+        }
+        Command::Unit(UnitCommand::Rename { id, name }) => {
+            let store = cli.store.open().await?;
+            units::rename(&store, &id, &name).await?;
+            println!("unit {id} is now named {name}");
+        }
+        Command::Unit(UnitCommand::List) => {
+            let store = cli.store.open().await?;
+            for unit in units::list(&store).await? {
+                println!("{}", serde_json::to_string(&unit)?);
+            }
+        }
         Command::Token(TokenCommand::List) => {
             let store = cli.store.open().await?;
             for token in tokens::list(&store).await? {
@@ -507,13 +591,18 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             let report = bench::lifecycle(store, target, cases, workers, bar).await?;
             println!("{}", serde_json::to_string(&report)?);
         }
-        Command::Demo(DemoCommand::Seed { cases, year, seed }) => {
+        Command::Demo(DemoCommand::Seed { cases, until, seed }) => {
             let store = cli.store.open().await?;
             let bar = ProgressBar::new(cases as u64).with_style(
                 ProgressStyle::with_template("seeding {bar:40} {pos}/{len} cases ({eta} left)")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            let seeded = demo::seed(store, cases, year, seed, bar).await?;
+            let plan = demo::DemoPlan {
+                cases,
+                until: until.unwrap_or_else(chrono::Utc::now),
+                seed,
+            };
+            let seeded = demo::seed(store, &plan, bar).await?;
             println!("{}", serde_json::to_string(&seeded)?);
         }
         Command::Bench(BenchCommand::Replay) => {

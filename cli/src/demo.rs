@@ -1,18 +1,39 @@
 //! `lianxin demo seed`: a realistic year of cases written through the real command path (not
-//! by inserting rows), so that a newcomer has something to look at. Deterministic for a seed:
-//! case ids, times and contents all come from one generator, and the engine's clock is set for
-//! each command.
+//! by inserting rows), so that a newcomer has something to look at. Deterministic for a seed and
+//! an end: case ids, times and contents all come from one generator, and the engine's clock is
+//! set for each command.
+//!
+//! What the year is made of lives in `cli/data/demo.json`: the city's handling units (city units
+//! by category, and each banner's or district's own unit for neighbourhood matters), per category
+//! a pool of voices with the unit that answers them (and a co-handling unit where one helps),
+//! neighbourhood matters for micro-consultations at a venue, joint-research topics on the city's
+//! central work, and the members' names. A case's title, body, kind, category, jurisdiction and
+//! unit therefore belong together; pastoral matters are raised in the banners only.
+//!
+//! **Nothing in the future.** The year ends at `until` (by default the moment of seeding) and
+//! every command's time is at or before it: a case whose next step would fall later stops where
+//! it is, open, in progress or overdue, as cases are on any real day.
+//!
+//! The units' steps come with shares an office would recognise: most sign within the window,
+//! some late; a few object (a wrong unit, reassigned; or the right one, whom staff insist on);
+//! some ask for time, granted or refused; some stall past the deadline and are escalated to the
+//! city (市旗联动); the proposer evaluates each reply, and an unsatisfied evaluation often leads
+//! to 重办 before staff close with the grade.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use domain::member_record::LogContact;
-use domain::{Action, ActionInput, Actor, Kind, Policy, Role, Submit, Timestamp};
+use domain::{Action, ActionInput, Actor, HandlingLevel, Kind, Policy, Role, Submit, Timestamp};
 use indicatif::ProgressBar;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use service::access::names;
 use service::access::tokens::Principal;
+use service::access::units::{self, Unit, UnitError};
 use service::store::{Store, StoreError};
 use service::write::engine::{Clock, CommandContext, Engine, EngineError};
 
@@ -79,6 +100,10 @@ pub enum SeedError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    #[error("the demo's data file: {0}")]
+    Data(#[from] serde_json::Error),
 }
 
 /// What the seed wrote.
@@ -134,10 +159,139 @@ pub(crate) fn principal(id: &str, role: Role) -> Principal {
     }
 }
 
+/// A handling unit acting as itself, as its token would.
+fn unit_principal(unit: &str) -> Principal {
+    Principal {
+        department: Some(unit.to_owned()),
+        ..principal(unit, Role::Department)
+    }
+}
+
+/// What a year is made of: `cli/data/demo.json`.
+#[derive(Debug, Deserialize)]
+pub struct Pools {
+    pub jurisdictions: Vec<String>,
+    pub city_units: Vec<CityUnit>,
+    pub local_unit: LocalUnit,
+    pub categories: BTreeMap<String, Category>,
+    pub neighbourhood: Vec<Neighbourhood>,
+    pub research: Vec<Research>,
+    pub members: Vec<String>,
+    objections: Vec<String>,
+    insist_reasons: Vec<String>,
+    extension_reasons: Vec<String>,
+    refusal_reasons: Vec<String>,
+    opinions: Vec<String>,
+    replies: BTreeMap<String, ReplyText>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CityUnit {
+    pub id: String,
+    pub name: String,
+    pub categories: Vec<String>,
+}
+
+/// The unit every banner and district has for neighbourhood matters: `{jurisdiction}{id_suffix}`.
+#[derive(Debug, Deserialize)]
+pub struct LocalUnit {
+    pub id_suffix: String,
+    pub name_suffix: String,
+    pub categories: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Category {
+    /// The unit that answers the category's voices; `local` for the jurisdiction's own unit.
+    pub lead: String,
+    /// A unit that co-handles some of them.
+    pub co: Option<String>,
+    /// Raised in the banners only (grassland, pastoral water).
+    #[serde(default)]
+    pub pastoral: bool,
+    /// Titles and bodies.
+    pub voices: Vec<(String, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Neighbourhood {
+    pub title: String,
+    pub body: String,
+    pub venue: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Research {
+    pub title: String,
+    pub body: String,
+    pub category: String,
+    findings: Vec<String>,
+    recommendations: Vec<String>,
+    policy: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyText {
+    text: String,
+    measures: String,
+}
+
+/// The category neighbourhood matters are filed under.
+const NEIGHBOURHOOD: &str = "物业";
+
+impl Pools {
+    pub fn load() -> Result<Self, SeedError> {
+        Ok(serde_json::from_str(include_str!("../data/demo.json"))?)
+    }
+
+    /// Every unit of the city: the city units, then each banner's and district's own.
+    pub fn units(&self) -> Vec<Unit> {
+        let city = self.city_units.iter().map(|unit| Unit {
+            id: unit.id.clone(),
+            name: unit.name.clone(),
+            level: HandlingLevel::City,
+            jurisdiction: None,
+            categories: unit.categories.clone(),
+        });
+        let local = self.jurisdictions.iter().map(|jurisdiction| Unit {
+            id: format!("{jurisdiction}{}", self.local_unit.id_suffix),
+            name: format!("{jurisdiction}{}", self.local_unit.name_suffix),
+            level: HandlingLevel::Local,
+            jurisdiction: Some(jurisdiction.clone()),
+            categories: self.local_unit.categories.clone(),
+        });
+        city.chain(local).collect()
+    }
+
+    /// The unit that leads a case of `category` raised in `jurisdiction`.
+    pub fn lead(&self, category: &str, jurisdiction: &str) -> String {
+        match self.categories.get(category).map(|category| category.lead.as_str()) {
+            Some("local") | None => format!("{jurisdiction}{}", self.local_unit.id_suffix),
+            Some(unit) => unit.to_owned(),
+        }
+    }
+
+    /// The city unit that handles `category`, if any.
+    pub fn city_lead(&self, category: &str) -> Option<&str> {
+        self.city_units
+            .iter()
+            .find(|unit| unit.categories.iter().any(|handled| handled == category))
+            .map(|unit| unit.id.as_str())
+    }
+
+    /// The member's name for people to read.
+    fn member_name(&self, index: usize) -> &str {
+        self.members.get(index % MEMBERS).map_or("", String::as_str)
+    }
+}
+
 struct Seeder {
     engine: Engine,
     clock: Arc<Mutex<Timestamp>>,
     commands: usize,
+    /// The seeded year's end: no command is dated after it.
+    until: Timestamp,
+    policy: Policy,
 }
 
 impl Seeder {
@@ -149,7 +303,8 @@ impl Seeder {
         CommandContext::new(who.clone(), format!("demo-{}", self.commands))
     }
 
-    /// Runs one action; a refusal (a step the case no longer allows) is skipped, not fatal.
+    /// Runs one action; a refusal (a step the case no longer allows) is skipped, not fatal, and
+    /// so is a step that would fall after the year's end. Says whether it ran.
     async fn act(
         &mut self,
         case: Uuid,
@@ -158,6 +313,9 @@ impl Seeder {
         action: Action,
         body: Value,
     ) -> Result<bool, SeedError> {
+        if moment > self.until {
+            return Ok(false);
+        }
         self.at(moment);
         self.commands += 1;
         let input = ActionInput::from_json(action, body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -169,28 +327,43 @@ impl Seeder {
     }
 }
 
-/// Seeds `cases` cases submitted over the first ten months of `year`, and members' contacts of
-/// that year and the two before.
-pub async fn seed(
-    store: Store,
-    cases: usize,
-    year: i32,
-    seed: u64,
-    progress: ProgressBar,
-) -> Result<Seeded, SeedError> {
-    let start = Utc
-        .with_ymd_and_hms(year, 1, 1, 9, 0, 0)
-        .single()
-        .unwrap_or_else(Utc::now);
+/// What to seed: how many cases, over the twelve months before `until`, from which seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoPlan {
+    pub cases: usize,
+    pub until: Timestamp,
+    pub seed: u64,
+}
+
+/// Seeds the city's units and members' names, `cases` cases submitted over the twelve months
+/// before `plan.until` and walked no further than it, and members' contacts of the duty year of
+/// `until` and the two before.
+pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Result<Seeded, SeedError> {
+    let pools = Pools::load()?;
+    for unit in pools.units() {
+        match units::add(&store, &unit).await {
+            Ok(()) | Err(UnitError::Exists(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    for index in 0..MEMBERS {
+        names::name_member(&store, &member(index), pools.member_name(index)).await?;
+    }
+    let until = plan.until;
+    let start = until - Duration::days(365);
+    let first_day = start.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
     let clock = Arc::new(Mutex::new(start));
+    let policy = Policy::default();
     let mut seeder = Seeder {
-        engine: Engine::new(store, Policy::default(), Clock::Fixed(Arc::clone(&clock))),
+        engine: Engine::new(store, policy.clone(), Clock::Fixed(Arc::clone(&clock))),
         clock,
         commands: 0,
+        until,
+        policy,
     };
-    let mut dice = Dice(seed | 1);
+    let mut dice = Dice(plan.seed | 1);
     let staff = principal("市政协工作人员", Role::Staff);
-    let day = |n: i64| start + Duration::days(n) + Duration::minutes(n * 7 % 480);
+    let year = until.with_timezone(&seeder.policy.offset).year();
     let mut contacts = 0;
     // Contacts of this year and the two before; every fifth member stays below quota in all
     // three, so last year's assessment shows who is below two years running.
@@ -209,12 +382,17 @@ pub async fn seed(
                     1 + (contact as u32 * 2 + index as u32) % 10,
                     1 + dice.below(27) as u32,
                 );
+                let category = dice.pick(&CATEGORIES);
                 let Some(date) = date else { continue };
-                seeder.at(Utc.from_utc_datetime(&date.and_hms_opt(18, 0, 0).unwrap_or_default()));
+                let moment = Utc.from_utc_datetime(&date.and_hms_opt(10, 0, 0).unwrap_or_default());
+                if moment > until {
+                    continue;
+                }
+                seeder.at(moment);
                 let input = LogContact {
                     date,
-                    constituent: format!("{}居民", dice.pick(&JURISDICTIONS)),
-                    summary: format!("走访了解{}方面的诉求", dice.pick(&CATEGORIES)),
+                    constituent: format!("{}居民", pools.jurisdictions[dice.below(pools.jurisdictions.len())]),
+                    summary: format!("走访了解{category}方面的诉求"),
                 };
                 seeder.commands += 1;
                 seeder
@@ -226,56 +404,152 @@ pub async fn seed(
         }
     }
     for offset in [2, 1] {
-        past_duties(&mut seeder, &mut dice, year - offset, &staff).await?;
+        past_duties(&mut seeder, &pools, &mut dice, year - offset, &staff).await?;
     }
-    for index in 0..cases {
-        let submitted = day(dice.below(300) as i64);
+    for index in 0..plan.cases {
+        // Office hours, Beijing time (UTC+8: 01:00 to 09:00 UTC), on any of the 360 days before
+        // the end.
+        let submitted = first_day
+            + Duration::days(1 + dice.below(360) as i64)
+            + Duration::hours(1 + dice.below(8) as i64)
+            + Duration::minutes(dice.below(60) as i64);
         let kind = match dice.below(20) {
             0 => Kind::JointResearch,
             1..=4 => Kind::MicroConsultation,
             _ => Kind::Suggestion,
         };
-        let input = submission(&mut dice, kind)?;
+        let voice = Voice::draw(&pools, &mut dice, kind);
         let reporter = member(dice.below(MEMBERS));
         let submitter = match kind {
             Kind::Suggestion if dice.chance(70) => principal(&format!("citizen-{index}"), Role::Citizen),
             _ => principal(&reporter, Role::Member),
         };
         let case = dice.uuid();
-        seeder.at(submitted);
-        seeder.commands += 1;
-        seeder.engine.submit_as(case, seeder.context(&submitter), input).await?;
-        walk(&mut seeder, &mut dice, case, kind, submitted, &staff).await?;
+        if submitted <= until {
+            seeder.at(submitted);
+            seeder.commands += 1;
+            seeder
+                .engine
+                .submit_as(case, seeder.context(&submitter), voice.submit(kind)?)
+                .await?;
+            let walk = Walk {
+                case,
+                kind,
+                now: submitted,
+                proposer: submitter,
+                staff: staff.clone(),
+            };
+            walk.run(&mut seeder, &pools, &mut dice, &voice).await?;
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
     Ok(Seeded {
-        cases,
+        cases: plan.cases,
         contacts,
         commands: seeder.commands,
     })
 }
 
-/// A case of `kind` on a topic, category and jurisdiction the dice pick.
-fn submission(dice: &mut Dice, kind: Kind) -> Result<Submit, SeedError> {
-    let (title, body) = *dice.pick(&TOPICS);
-    serde_json::from_value(json!({
-        "kind": kind, "title": title, "body": body,
-        "category": dice.pick(&CATEGORIES), "jurisdiction": dice.pick(&JURISDICTIONS),
-    }))
-    .map_err(|error| StoreError::Corrupt(error.to_string()).into())
+/// A case's matter: what it says and where, and the unit that answers it.
+struct Voice<'a> {
+    title: &'a str,
+    body: &'a str,
+    category: &'a str,
+    jurisdiction: &'a str,
+    venue: &'a str,
+    research: Option<&'a Research>,
+    lead: String,
+    co: Option<&'a str>,
+}
+
+impl<'a> Voice<'a> {
+    /// A matter fit for `kind`: a voice of a category for a suggestion, a neighbourhood matter
+    /// for a micro-consultation, a topic of the city's central work for joint research.
+    fn draw(pools: &'a Pools, dice: &mut Dice, kind: Kind) -> Self {
+        let banners: Vec<&str> = pools
+            .jurisdictions
+            .iter()
+            .map(String::as_str)
+            .filter(|jurisdiction| jurisdiction.ends_with('旗'))
+            .collect();
+        let anywhere: Vec<&str> = pools.jurisdictions.iter().map(String::as_str).collect();
+        let (title, body, category, venue, research) = match kind {
+            Kind::Suggestion => {
+                let categories: Vec<&String> = pools.categories.keys().collect();
+                let category = *dice.pick(&categories);
+                let (title, body) = dice.pick(&pools.categories[category].voices);
+                (title.as_str(), body.as_str(), category.as_str(), "", None)
+            }
+            Kind::MicroConsultation => {
+                let matter = dice.pick(&pools.neighbourhood);
+                (
+                    matter.title.as_str(),
+                    matter.body.as_str(),
+                    NEIGHBOURHOOD,
+                    matter.venue.as_str(),
+                    None,
+                )
+            }
+            Kind::JointResearch => {
+                let topic = dice.pick(&pools.research);
+                (
+                    topic.title.as_str(),
+                    topic.body.as_str(),
+                    topic.category.as_str(),
+                    "",
+                    Some(topic),
+                )
+            }
+        };
+        let pastoral = pools.categories.get(category).is_some_and(|category| category.pastoral);
+        // Joint research is the city's: filed under the seat of the city government.
+        let jurisdiction = match kind {
+            Kind::JointResearch => "康巴什区",
+            _ if pastoral => *dice.pick(&banners),
+            _ => *dice.pick(&anywhere),
+        };
+        let co = pools
+            .categories
+            .get(category)
+            .and_then(|category| category.co.as_deref())
+            .filter(|_| kind == Kind::Suggestion && dice.chance(30));
+        Voice {
+            title,
+            body,
+            category,
+            jurisdiction,
+            venue,
+            research,
+            lead: pools.lead(category, jurisdiction),
+            co,
+        }
+    }
+
+    fn submit(&self, kind: Kind) -> Result<Submit, SeedError> {
+        Ok(serde_json::from_value(json!({
+            "kind": kind, "title": self.title, "body": self.body,
+            "category": self.category, "jurisdiction": self.jurisdiction,
+        }))?)
+    }
 }
 
 /// A past year's duties: every member but every fifth submits a social-opinion report and
 /// joins a micro-consultation's two sessions, so only the lagging fifth falls below quota.
-async fn past_duties(seeder: &mut Seeder, dice: &mut Dice, year: i32, staff: &Principal) -> Result<(), SeedError> {
+async fn past_duties(
+    seeder: &mut Seeder,
+    pools: &Pools,
+    dice: &mut Dice,
+    year: i32,
+    staff: &Principal,
+) -> Result<(), SeedError> {
     let start = Utc
-        .with_ymd_and_hms(year, 3, 1, 9, 0, 0)
+        .with_ymd_and_hms(year, 3, 1, 1, 0, 0)
         .single()
         .unwrap_or_else(Utc::now);
     let active: Vec<String> = (0..MEMBERS).filter(|index| index % 5 != 0).map(member).collect();
     for (index, id) in active.iter().enumerate() {
-        let input = submission(dice, Kind::Suggestion)?;
+        let input = Voice::draw(pools, dice, Kind::Suggestion).submit(Kind::Suggestion)?;
         seeder.at(start + Duration::days(index as i64 * 3));
         seeder.commands += 1;
         seeder
@@ -284,14 +558,17 @@ async fn past_duties(seeder: &mut Seeder, dice: &mut Dice, year: i32, staff: &Pr
             .await?;
     }
     for (group, members) in active.chunks(8).enumerate() {
-        let input = submission(dice, Kind::MicroConsultation)?;
+        let voice = Voice::draw(pools, dice, Kind::MicroConsultation);
         let case = dice.uuid();
         let opened = start + Duration::days(30 * group as i64);
         seeder.at(opened);
         seeder.commands += 1;
-        seeder.engine.submit_as(case, seeder.context(staff), input).await?;
+        seeder
+            .engine
+            .submit_as(case, seeder.context(staff), voice.submit(Kind::MicroConsultation)?)
+            .await?;
         let sessions = [
-            (Action::Convene, json!({"venue": "协商议事室", "members": members})),
+            (Action::Convene, json!({"venue": voice.venue, "members": members})),
             (Action::Consult, json!({"note": "议事协商", "members": members})),
             (Action::Adopt, json!({"by": "街道办事处", "extent": "full"})),
             (Action::Close, json!({"outcome": "A", "summary": "议定事项已落实"})),
@@ -305,171 +582,312 @@ async fn past_duties(seeder: &mut Seeder, dice: &mut Dice, year: i32, staff: &Pr
     Ok(())
 }
 
-/// Takes one case as far as the dice say: most are solved, some stall overdue, some are
-/// escalated, declined, rated unsatisfied and reopened.
-async fn walk(
-    seeder: &mut Seeder,
-    dice: &mut Dice,
+/// One case on its way: where it is in time and who takes part.
+struct Walk {
     case: Uuid,
     kind: Kind,
-    submitted: Timestamp,
-    staff: &Principal,
-) -> Result<(), SeedError> {
-    let mut now = submitted;
-    let mut step = |dice: &mut Dice, days: usize| {
-        now += Duration::days(1 + dice.below(days) as i64) + Duration::hours(dice.below(8) as i64);
-        now
-    };
-    if kind == Kind::Suggestion && dice.chance(35) {
-        let relayer = principal(&member(dice.below(MEMBERS)), Role::Member);
-        let at = step(dice, 3);
+    now: Timestamp,
+    proposer: Principal,
+    staff: Principal,
+}
+
+impl Walk {
+    /// Moves the case's time on by one to `days` days and some hours.
+    fn later(&mut self, dice: &mut Dice, days: usize) -> Timestamp {
+        self.now += Duration::days(1 + dice.below(days) as i64) + Duration::hours(dice.below(8) as i64);
+        self.now
+    }
+
+    /// Moves the case's time on by a few hours: a step taken the same day.
+    fn soon(&mut self, dice: &mut Dice) -> Timestamp {
+        self.now += Duration::hours(1 + dice.below(5) as i64);
+        self.now
+    }
+
+    async fn staff_does(&self, seeder: &mut Seeder, action: Action, body: Value) -> Result<bool, SeedError> {
+        seeder.act(self.case, self.now, &self.staff, action, body).await
+    }
+
+    async fn unit_does(&self, seeder: &mut Seeder, unit: &str, action: Action, body: Value) -> Result<bool, SeedError> {
         seeder
-            .act(
-                case,
-                at,
-                &relayer,
-                Action::Relay,
-                json!({"note": "走访中多位群众反映同一问题"}),
+            .act(self.case, self.now, &unit_principal(unit), action, body)
+            .await
+    }
+
+    /// Takes the case as far as the dice say and the year's end allows.
+    async fn run(
+        mut self,
+        seeder: &mut Seeder,
+        pools: &Pools,
+        dice: &mut Dice,
+        voice: &Voice<'_>,
+    ) -> Result<(), SeedError> {
+        if self.kind == Kind::Suggestion && dice.chance(35) {
+            let relayer = principal(&member(dice.below(MEMBERS)), Role::Member);
+            let at = self.later(dice, 3);
+            let note = json!({"note": "走访中多位群众反映同一问题"});
+            seeder.act(self.case, at, &relayer, Action::Relay, note).await?;
+        }
+        let lead = voice.lead.as_str();
+        // A few are first sent to a unit that is not theirs, which objects: staff reassign. Only
+        // where the year leaves room for both, so that no case ends the year with a wrong unit
+        // that has not yet objected.
+        let misrouted =
+            self.kind == Kind::Suggestion && dice.chance(5) && self.now + Duration::days(12) <= seeder.until;
+        let first = if misrouted {
+            let others: Vec<&CityUnit> = pools
+                .city_units
+                .iter()
+                .filter(|unit| !unit.categories.iter().any(|category| category == voice.category))
+                .collect();
+            dice.pick(&others).id.as_str()
+        } else {
+            lead
+        };
+        self.later(dice, 5);
+        let mut handed_at = self.now;
+        let co: Vec<&str> = voice.co.into_iter().collect();
+        if !self
+            .staff_does(
+                seeder,
+                Action::Assign,
+                json!({"department": first, "co_departments": co}),
             )
-            .await?;
-    }
-    let department = *dice.pick(&DEPARTMENTS);
-    let at = step(dice, 6);
-    seeder
-        .act(case, at, staff, Action::Assign, json!({"department": department}))
-        .await?;
-    if dice.chance(12) {
-        // Stalls: stays assigned past its deadline; some of those are escalated.
-        if dice.chance(40) {
-            let at = now + Duration::days(20);
-            seeder
-                .act(
-                    case,
-                    at,
-                    staff,
-                    Action::Escalate,
-                    json!({"reason": "超期未办复，提级督办"}),
-                )
-                .await?;
+            .await?
+        {
+            return Ok(());
         }
-        return Ok(());
-    }
-    let members = json!([member(dice.below(MEMBERS)), member(dice.below(MEMBERS))]);
-    match kind {
-        Kind::JointResearch => {
-            for (action, body) in [
-                (
-                    Action::CompletePreparation,
-                    json!({"note": "组建跨界别调研组，制定调研提纲"}),
-                ),
-                (
-                    Action::RecordVisit,
-                    json!({"place": "达拉特旗", "findings": "后续管理薄弱，可支配收入偏低"}),
-                ),
-                (
-                    Action::RecordVisit,
-                    json!({"place": "杭锦旗", "findings": "产业链条短，带动能力弱"}),
-                ),
-                (Action::CompleteResearch, json!({"note": "形成调研报告初稿"})),
-                (Action::Consult, json!({"note": "专题协商会", "members": members})),
-                (
-                    Action::SubmitReport,
-                    json!({"title": "关于巩固农牧区三区建设成果的调研报告",
-                    "recommendations": ["完善后续管理机制", "拓宽农牧民增收渠道", "延伸特色产业链"]}),
-                ),
-                (Action::Adopt, json!({"by": "市委市政府", "extent": "full"})),
-                (
-                    Action::RecordPolicy,
-                    json!({"title": "关于巩固三区建设成果的若干措施", "by": "市政府办公室"}),
-                ),
-                (
-                    Action::Close,
-                    json!({"outcome": "A", "summary": "建议被采纳并出台配套政策"}),
-                ),
-            ] {
-                let at = step(dice, 20);
-                seeder.act(case, at, staff, action, body).await?;
+        if misrouted {
+            self.later(dice, 2);
+            let reason = dice.pick(&pools.objections).clone();
+            self.unit_does(seeder, first, Action::Object, json!({"reason": reason}))
+                .await?;
+            self.later(dice, 2);
+            let reassign = json!({"department": lead, "co_departments": co, "reason": "异议成立，改派对口单位办理"});
+            if !self.staff_does(seeder, Action::Reassign, reassign).await? {
+                return Ok(());
             }
+            handed_at = self.now;
+        } else if self.kind == Kind::Suggestion && dice.chance(3) {
+            self.later(dice, 2);
+            let reason = dice.pick(&pools.objections).clone();
+            self.unit_does(seeder, lead, Action::Object, json!({"reason": reason}))
+                .await?;
+            self.later(dice, 2);
+            let reason = dice.pick(&pools.insist_reasons).clone();
+            self.staff_does(seeder, Action::Insist, json!({"reason": reason}))
+                .await?;
         }
-        Kind::MicroConsultation => {
-            for (action, body) in [
-                (Action::Convene, json!({"venue": "凳凳议事会", "members": members})),
-                (
-                    Action::Consult,
-                    json!({"note": "居民、物业、承办单位现场议事", "members": members}),
-                ),
-                (
-                    Action::Adopt,
-                    json!({"by": "街道办事处", "extent": "full", "responsible_parties": [department]}),
-                ),
-                (
-                    Action::Close,
-                    json!({"outcome": *dice.pick(&["A", "A", "B"]), "summary": "议定方案已落实"}),
-                ),
-            ] {
-                let at = step(dice, 12);
-                seeder.act(case, at, staff, action, body).await?;
-            }
+        // Most sign within the day; some only after the window to sign has closed.
+        if dice.chance(15) {
+            self.later(dice, 4);
+        } else {
+            self.soon(dice);
         }
-        Kind::Suggestion => {
-            let at = step(dice, 8);
-            seeder
-                .act(
-                    case,
-                    at,
-                    staff,
-                    Action::Consult,
-                    json!({"note": "与提出人电话沟通办理情况"}),
+        if !self.unit_does(seeder, lead, Action::Acknowledge, json!({})).await? {
+            return Ok(());
+        }
+        let mut due = seeder.policy.response_deadline(self.kind, handed_at);
+        match self.kind {
+            Kind::Suggestion => {}
+            Kind::MicroConsultation => self.consult_at_venue(seeder, dice, voice, lead).await?,
+            Kind::JointResearch => self.research(seeder, dice, voice).await?,
+        }
+        for co in &co {
+            self.later(dice, 4);
+            let opinion = dice.pick(&pools.opinions).clone();
+            self.unit_does(seeder, co, Action::Contribute, json!({"opinion": opinion}))
+                .await?;
+        }
+        if dice.chance(12) {
+            // Asks for time before the deadline; staff grant most requests.
+            self.later(dice, 3);
+            let days = 10;
+            let reason = dice.pick(&pools.extension_reasons).clone();
+            let asked = self
+                .unit_does(
+                    seeder,
+                    lead,
+                    Action::RequestExtension,
+                    json!({"days": days, "reason": reason}),
                 )
                 .await?;
-            let declined = dice.chance(15);
-            let (action, body, outcome) = if declined {
-                (Action::Decline, json!({"reason": "因条件限制暂不能解决"}), "C")
-            } else {
-                let extent = *dice.pick(&["full", "full", "partial"]);
-                (
-                    Action::Adopt,
-                    json!({"by": department, "extent": extent}),
-                    *dice.pick(&["A", "A", "A", "B"]),
-                )
-            };
-            let at = step(dice, 10);
-            seeder.act(case, at, staff, action, body).await?;
-            let slow = if dice.chance(20) { 25 } else { 10 };
-            let at = step(dice, slow);
-            seeder
-                .act(
-                    case,
-                    at,
-                    staff,
-                    Action::Close,
-                    json!({"outcome": outcome, "summary": "已办复提出人"}),
-                )
-                .await?;
-            let rating = *dice.pick(&["satisfied", "satisfied", "basically_satisfied", "unsatisfied"]);
-            let at = step(dice, 5);
-            seeder
-                .act(
-                    case,
-                    at,
-                    staff,
-                    Action::Feedback,
-                    json!({"rating": rating, "on_behalf_reason": "电话回访，提出人口述评价"}),
-                )
-                .await?;
-            if rating == "unsatisfied" && dice.chance(60) {
-                let at = step(dice, 3);
-                seeder
-                    .act(
-                        case,
-                        at,
-                        staff,
-                        Action::Reopen,
-                        json!({"reason": "提出人不满意，重新办理"}),
-                    )
+            self.later(dice, 2);
+            if asked && dice.chance(70) {
+                if self.staff_does(seeder, Action::GrantExtension, json!({})).await? {
+                    due = seeder.policy.extended_deadline(self.kind, due, days);
+                }
+            } else if asked {
+                let reason = dice.pick(&pools.refusal_reasons).clone();
+                self.staff_does(seeder, Action::RefuseExtension, json!({"reason": reason}))
                     .await?;
             }
         }
+        if dice.chance(10) {
+            // Stalls: no reply; past its deadline some are escalated to the city (市旗联动).
+            if dice.chance(40) {
+                self.now = due + Duration::days(3 + dice.below(10) as i64);
+                // A banner's or district's case goes to the city unit of its category.
+                let mut body = json!({"reason": "超期未办复，提级督办", "level": "city"});
+                if let Some(city_unit) = pools.city_lead(voice.category).filter(|unit| *unit != lead) {
+                    body["department"] = json!(city_unit);
+                }
+                self.staff_does(seeder, Action::Escalate, body).await?;
+            }
+            return Ok(());
+        }
+        // Most reply by the deadline in force; some after it.
+        let late = dice.chance(12);
+        self.now = if late {
+            due + Duration::days(1 + dice.below(10) as i64)
+        } else {
+            let room = (due - self.now).num_days().max(2) as usize;
+            self.now + Duration::days(1 + dice.below(room - 1) as i64)
+        };
+        let grade = *dice.pick(&["A", "A", "A", "A", "B", "B", "C"]);
+        if !self.reply(seeder, pools, lead, grade).await? {
+            return Ok(());
+        }
+        let mut rating = *dice.pick(&[
+            "satisfied",
+            "satisfied",
+            "satisfied",
+            "basically_satisfied",
+            "basically_satisfied",
+            "unsatisfied",
+        ]);
+        self.later(dice, 4);
+        self.evaluate(seeder, rating).await?;
+        if rating == "unsatisfied" && self.kind == Kind::Suggestion && dice.chance(70) {
+            // 重办: back to the same unit, which signs again and replies anew.
+            self.later(dice, 3);
+            let reopened = self
+                .staff_does(seeder, Action::Reopen, json!({"reason": "提出人不满意，重新办理"}))
+                .await?;
+            if !reopened {
+                return Ok(());
+            }
+            self.soon(dice);
+            self.unit_does(seeder, lead, Action::Acknowledge, json!({})).await?;
+            self.later(dice, 12);
+            if !self.reply(seeder, pools, lead, "A").await? {
+                return Ok(());
+            }
+            rating = *dice.pick(&["satisfied", "basically_satisfied", "basically_satisfied"]);
+            self.later(dice, 4);
+            self.evaluate(seeder, rating).await?;
+        }
+        self.close(seeder, dice, grade, rating).await
     }
-    Ok(())
+
+    async fn reply(&mut self, seeder: &mut Seeder, pools: &Pools, lead: &str, grade: &str) -> Result<bool, SeedError> {
+        let Some(reply) = pools.replies.get(grade) else {
+            return Ok(false);
+        };
+        let body = json!({"text": reply.text, "proposed_grade": grade, "measures": reply.measures});
+        self.unit_does(seeder, lead, Action::Reply, body).await
+    }
+
+    /// The proposer evaluates the reply; staff record it for a citizen reached by telephone.
+    async fn evaluate(&self, seeder: &mut Seeder, rating: &str) -> Result<bool, SeedError> {
+        if self.proposer.actor.role == Role::Citizen {
+            let body = json!({"rating": rating, "on_behalf_reason": "电话回访，提出人口述评价"});
+            self.staff_does(seeder, Action::Evaluate, body).await
+        } else {
+            let body = json!({"rating": rating});
+            seeder
+                .act(self.case, self.now, &self.proposer, Action::Evaluate, body)
+                .await
+        }
+    }
+
+    /// Staff adopt what was proposed (or decline it) and close with the grade.
+    async fn close(mut self, seeder: &mut Seeder, dice: &mut Dice, grade: &str, rating: &str) -> Result<(), SeedError> {
+        self.later(dice, 5);
+        if self.kind == Kind::Suggestion {
+            let (action, body) = if grade == "C" {
+                (
+                    Action::Decline,
+                    json!({"reason": "因条件限制暂不能解决，已向提出人说明"}),
+                )
+            } else {
+                let extent = if rating == "satisfied" { "full" } else { "partial" };
+                (Action::Adopt, json!({"by": "承办单位", "extent": extent}))
+            };
+            self.staff_does(seeder, action, body).await?;
+            self.soon(dice);
+        }
+        let summary = match grade {
+            "A" => "问题已解决，提出人对办理结果表示认可",
+            "B" => "已列入工作计划，将按期推进落实",
+            _ => "受条件限制暂不能解决，已作出解释说明",
+        };
+        self.staff_does(seeder, Action::Close, json!({"outcome": grade, "summary": summary}))
+            .await?;
+        Ok(())
+    }
+
+    /// A micro-consultation's sessions at its venue; what is agreed is the unit's to carry out.
+    async fn consult_at_venue(
+        &mut self,
+        seeder: &mut Seeder,
+        dice: &mut Dice,
+        voice: &Voice<'_>,
+        lead: &str,
+    ) -> Result<(), SeedError> {
+        let members = json!([member(dice.below(MEMBERS)), member(dice.below(MEMBERS))]);
+        for (action, body) in [
+            (Action::Convene, json!({"venue": voice.venue, "members": members})),
+            (
+                Action::Consult,
+                json!({"note": "居民、物业、承办单位现场议事，形成解决方案", "members": members}),
+            ),
+            (
+                Action::Adopt,
+                json!({"by": "社区居委会", "extent": "full", "responsible_parties": [lead]}),
+            ),
+        ] {
+            self.later(dice, 6);
+            self.staff_does(seeder, action, body).await?;
+        }
+        Ok(())
+    }
+
+    /// A joint-research topic's preparation, visits, consultation and report, adopted by the
+    /// city; the unit then replies on what it will do.
+    async fn research(&mut self, seeder: &mut Seeder, dice: &mut Dice, voice: &Voice<'_>) -> Result<(), SeedError> {
+        let Some(topic) = voice.research else {
+            return Ok(());
+        };
+        let members = json!([
+            member(dice.below(MEMBERS)),
+            member(dice.below(MEMBERS)),
+            member(dice.below(MEMBERS))
+        ]);
+        let mut steps = vec![(
+            Action::CompletePreparation,
+            json!({"note": "组建经济、科技、农牧、教育等界别委员联合调研组，制定调研提纲"}),
+        )];
+        for (place, findings) in ["达拉特旗", "杭锦旗"].into_iter().zip(&topic.findings) {
+            steps.push((Action::RecordVisit, json!({"place": place, "findings": findings})));
+        }
+        steps.extend([
+            (Action::CompleteResearch, json!({"note": "形成调研报告初稿"})),
+            (Action::Consult, json!({"note": "专题协商会", "members": members})),
+            (
+                Action::SubmitReport,
+                json!({"title": format!("{}报告", topic.title), "recommendations": topic.recommendations}),
+            ),
+            (Action::Adopt, json!({"by": "市委市政府", "extent": "full"})),
+            (
+                Action::RecordPolicy,
+                json!({"title": topic.policy, "by": "市政府办公室"}),
+            ),
+        ]);
+        for (action, body) in steps {
+            self.later(dice, 15);
+            self.staff_does(seeder, action, body).await?;
+        }
+        Ok(())
+    }
 }

@@ -250,21 +250,7 @@ impl Read {
 
 /// A first page of the case list as `scope` sees it, unfiltered.
 fn first_page(scope: ListScope) -> CaseFilter {
-    CaseFilter {
-        kind: None,
-        status: None,
-        category: None,
-        jurisdiction: None,
-        department: None,
-        assignee: None,
-        overdue: None,
-        text: None,
-        submitted_from: None,
-        submitted_to: None,
-        after: None,
-        limit: PAGE,
-        scope,
-    }
+    CaseFilter::unfiltered(scope, PAGE, None)
 }
 
 struct Reader<'a> {

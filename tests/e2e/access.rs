@@ -674,8 +674,19 @@ async fn a_department_sees_exactly_the_cases_it_handles_and_acts_only_through_it
         let acted = app.act(&unit, case, "acknowledge", &json!({})).await;
         problem(acted, StatusCode::NOT_FOUND).await;
     }
+    app.settled().await;
+    let listed: Value = app.get(&unit, "/api/v1/cases").await.json().await.unwrap();
+    let mut listed: Vec<&str> = listed["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["id"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut handled = [own.as_str(), co_handled.as_str()];
+    handled.sort_unstable();
+    assert_eq!(listed, handled, "a unit lists the cases it handles");
     for path in [
-        "/api/v1/cases",
         "/api/v1/outcomes",
         "/api/v1/overdue",
         "/api/v1/members/assessment",

@@ -61,7 +61,12 @@ fn screenshot_path(name: &str) -> std::path::PathBuf {
 async fn the_dashboard_shows_the_outcome_figures_and_a_case_timeline_in_a_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let year = chrono::Utc::now().year();
-    demo::seed(app.test_store.store.clone(), 40, year, 11, ProgressBar::hidden())
+    let plan = demo::DemoPlan {
+        cases: 60,
+        until: chrono::Utc::now(),
+        seed: 11,
+    };
+    demo::seed(app.test_store.store.clone(), &plan, ProgressBar::hidden())
         .await
         .unwrap();
     let from = format!("{year}-01-01");
@@ -91,7 +96,10 @@ async fn the_dashboard_shows_the_outcome_figures_and_a_case_timeline_in_a_browse
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let total = &outcomes["groups"][0];
-    assert_eq!(total["submitted"], 40);
+    assert!(
+        total["submitted"].as_u64().unwrap() > 0,
+        "the seeded months of this year: {total}"
+    );
 
     // Several TLS backends are linked in (none is used: chromedriver speaks plain HTTP on
     // loopback); name one so that the WebDriver client can be built.
@@ -163,5 +171,79 @@ async fn the_dashboard_shows_the_outcome_figures_and_a_case_timeline_in_a_browse
     assert!(chain.starts_with('✓'), "the chain verifies: {chain}");
     let case = browser.screenshot().await.unwrap();
     std::fs::write(screenshot_path("case.png"), case).unwrap();
+
+    // A handling unit logs in: its queue, bucket by bucket, as the API gives it.
+    let (unit, queue) = busiest_unit(&app).await;
+    let token = app.unit_token(&unit).await;
+    browser.goto(&format!("{}/#", app.base_url)).await.unwrap();
+    browser
+        .execute(
+            "localStorage.setItem('lianxin-token', arguments[0]); location.reload();",
+            vec![json!(token)],
+        )
+        .await
+        .unwrap();
+    browser.wait().for_element(Locator::Id("queue")).await.unwrap();
+    for bucket in [
+        "to_sign",
+        "to_reply",
+        "due_soon",
+        "overdue",
+        "opinions_to_send",
+        "waiting_on_staff",
+    ] {
+        let count = browser
+            .find(Locator::Id(&format!("count-{bucket}")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(count, queue[bucket]["count"].to_string(), "{unit}: {bucket}");
+        let rows = browser
+            .find_all(Locator::Css(&format!("#bucket-{bucket} tr")))
+            .await
+            .unwrap();
+        let mut shown = Vec::new();
+        for row in rows {
+            shown.push(row.attr("data-case").await.unwrap().unwrap_or_default());
+        }
+        let expected: Vec<String> = queue[bucket]["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|case| case["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(shown, expected, "{unit}: {bucket}");
+    }
+    let unit_view = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_path("unit.png"), unit_view).unwrap();
     browser.close().await.unwrap();
+}
+
+/// The unit with the most cases waiting to be signed for or answered, and its queue (read by
+/// staff).
+async fn busiest_unit(app: &TestApp) -> (String, Value) {
+    let units: Value = app
+        .get(&app.tokens.staff, "/api/v1/departments")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut busiest = (String::new(), Value::Null, 0);
+    for unit in units["units"].as_array().unwrap() {
+        let id = unit["id"].as_str().unwrap();
+        let queue: Value = app
+            .get(&app.tokens.staff, &format!("/api/v1/departments/{id}/queue"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let waiting = queue["to_sign"]["count"].as_u64().unwrap() + queue["to_reply"]["count"].as_u64().unwrap();
+        if waiting > busiest.2 {
+            busiest = (id.to_owned(), queue, waiting);
+        }
+    }
+    assert!(busiest.2 > 0, "some unit has cases waiting");
+    (busiest.0, busiest.1)
 }

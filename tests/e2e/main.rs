@@ -7,6 +7,7 @@ mod bench;
 mod case_kinds;
 mod dashboard;
 mod demo;
+mod departments;
 mod edge;
 mod failover;
 mod identity;

@@ -15,8 +15,9 @@
 //! | act on a case | own case: feedback, evaluate, reopen, withdraw | relay an open citizen's suggestion it may read; own case: feedback, evaluate, reopen, withdraw | every action, in its jurisdiction | no | no | a case it handles: acknowledge, object, request_extension, contribute, reply |
 //! | read a case, its state as of a time | own cases | cases it carries or submitted, and open citizens' suggestions of its jurisdiction | in its jurisdiction | all | no | cases it handles or handled |
 //! | read a case's history | no | no | in its jurisdiction | all | no | no |
-//! | list cases | own cases | cases it carries | in its jurisdiction | all | no | not yet (its queue comes with the read side) |
-//! | outcomes, overdue | no | no | its jurisdiction's | yes | no | no |
+//! | list cases | own cases | cases it carries | in its jurisdiction | all | no | cases it handles or handled |
+//! | a unit's queue | no | no | in its jurisdiction | yes | no | its own |
+//! | outcomes, overdue, unit scorecards | no | no | its jurisdiction's | yes | no | no |
 //! | assessment, any member's duty record | no | no | city staff | yes | no | no |
 //! | its own duty record | no | yes | city staff | yes | no | no |
 //! | log a member's contact | no | its own | city staff | no | no | no |
@@ -32,8 +33,10 @@
 //! not exist, so its existence is not revealed; an operation the caller's role may not do is
 //! "forbidden" (403), decided before any case is looked up.
 
+pub mod names;
 pub mod public;
 pub mod tokens;
+pub mod units;
 
 use domain::{Action, Actor, Kind, Role};
 
@@ -64,6 +67,8 @@ pub enum Operation<'a> {
     /// read one is refused alike for a case that exists and one that does not.
     ReadHistories,
     ListCases,
+    /// A handling unit's queue (to sign, to reply, due soon, overdue), by the unit's id.
+    ReadQueue(&'a str),
     ReadDashboards,
     ReadMemberRecord(&'a str),
     ReadAssessment,
@@ -88,6 +93,8 @@ pub enum ListScope {
     SubmittedBy(String),
     CarriedBy(String),
     Jurisdiction(String),
+    /// The cases a unit handles or handled, lead or co-handling.
+    HandledBy(String),
 }
 
 fn own(principal: &Principal, case: &CaseAccess) -> bool {
@@ -194,8 +201,13 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             _ => forbidden,
         },
         Operation::ListCases => match role {
-            Role::Admin | Role::Department => forbidden,
+            Role::Admin => forbidden,
             _ => Ok(()),
+        },
+        Operation::ReadQueue(unit) => match role {
+            Role::Staff | Role::Auditor => Ok(()),
+            Role::Department if principal.actor.id == unit => Ok(()),
+            _ => forbidden,
         },
         Operation::ReadDashboards => match role {
             Role::Staff | Role::Auditor => Ok(()),
@@ -240,9 +252,7 @@ pub fn list_scope(principal: &Principal) -> ListScope {
             .clone()
             .map_or(ListScope::All, ListScope::Jurisdiction),
         Role::Auditor | Role::Admin => ListScope::All,
-        // Never reached (listing is refused to units until the read side filters by unit),
-        // and a unit submits nothing, so this scope would list nothing.
-        Role::Department => ListScope::SubmittedBy(principal.actor.id.clone()),
+        Role::Department => ListScope::HandledBy(principal.actor.id.clone()),
     }
 }
 
@@ -312,13 +322,16 @@ mod tests {
     }
 
     #[test]
-    fn a_unit_reads_no_history_list_or_figures_yet() {
+    fn a_unit_lists_and_reads_its_own_queue_but_no_history_figures_or_other_queue() {
         let case = case();
         let unit = unit("市教育局");
+        assert_eq!(check(&unit, Operation::ListCases), Ok(()));
+        assert_eq!(list_scope(&unit), ListScope::HandledBy("市教育局".to_owned()));
+        assert_eq!(check(&unit, Operation::ReadQueue("市教育局")), Ok(()));
         let forbidden = Err(Denied::Forbidden(Role::Department));
         for operation in [
+            Operation::ReadQueue("市交通局"),
             Operation::ReadHistory(&case),
-            Operation::ListCases,
             Operation::ReadDashboards,
             Operation::ReadAuditLog,
             Operation::Submit(Kind::Suggestion, "东胜区"),

@@ -99,6 +99,9 @@ pub struct CaseView {
     adoption: Option<Adopted>,
     closure: Option<Closed>,
     feedback: Option<FeedbackGiven>,
+    /// The units' work: co-handling units, first deadline, lateness, signature, objection,
+    /// extensions, opinions and reply.
+    handling: super::departments::HandlingView,
     /// What only this kind of case has: relays and escalation, sessions, research phases.
     details: Value,
     /// The submitter's name and phone, when left on the public channel: staff and auditors only.
@@ -109,6 +112,7 @@ pub struct CaseView {
 impl From<CaseSnapshot> for CaseView {
     fn from(snapshot: CaseSnapshot) -> Self {
         let core = snapshot.core;
+        let handling = super::departments::HandlingView::from(&core);
         CaseView {
             id: snapshot.id,
             kind: snapshot.kind,
@@ -130,6 +134,7 @@ impl From<CaseSnapshot> for CaseView {
             adoption: core.adoption,
             closure: core.closure,
             feedback: core.feedback,
+            handling,
             details: snapshot.details,
             submitter_contact: None,
         }

@@ -14,6 +14,7 @@ mod audit;
 mod cases;
 mod client;
 mod dashboard;
+mod departments;
 mod extract;
 mod health;
 mod openapi;
@@ -77,6 +78,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{id}/state", get(cases::state_as_of))
         .route("/api/v1/outcomes", get(read_models::outcomes))
         .route("/api/v1/overdue", get(read_models::overdue))
+        .route("/api/v1/departments", get(departments::list))
+        .route("/api/v1/departments/me", get(departments::me))
+        .route("/api/v1/names", get(departments::names))
+        .route("/api/v1/departments/scorecards", get(departments::scorecards))
+        .route("/api/v1/departments/{id}/queue", get(departments::queue))
         .route("/api/v1/members/assessment", get(read_models::assessment))
         .route("/api/v1/members/{id}/record", get(read_models::member_record))
         .route("/api/v1/members/{id}/contacts", post(read_models::log_contact))

@@ -613,6 +613,7 @@ pub fn document() -> Value {
         super::dashboard::page,
         super::transparency::latest, super::transparency::cut, super::transparency::inclusion,
         super::transparency::consistency, super::transparency::public_proof,
+        super::departments::list, super::departments::me, super::departments::names, super::departments::queue, super::departments::scorecards,
     ),
     components(schemas(ProblemDocument)),
 )]

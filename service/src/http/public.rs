@@ -219,7 +219,7 @@ pub async fn status(
 
 #[utoipa::path(post, path = "/api/v1/public/suggestions/{id}/feedback", operation_id = "suggestion_feedback", tag = "public", security(()),
     params(("id" = uuid::Uuid, Path, description = "the case id"), CodeQuery), request_body = domain::Feedback,
-    responses((status = 200, description = "rated", body = crate::write::engine::Written)))]
+    responses((status = 200, description = "rated: the evaluation of the unit's reply while one is on record and its window to evaluate is open, else the rating of the closed case", body = crate::write::engine::Written)))]
 pub async fn feedback(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
@@ -231,8 +231,19 @@ pub async fn feedback(
     state.limits.lookup(client)?;
     let (case_id, code) = case_and_code(path, query)?;
     verified(&state, case_id, &code).await?;
-    let input =
-        ActionInput::from_json(Action::Feedback, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
+    let snapshot = state
+        .engine
+        .case(case_id, &public_principal(case_id), AsOf::Now)
+        .await?
+        .ok_or_else(no_match)?;
+    // A unit's reply on record is evaluated (评价), within the window to evaluate it; without
+    // one, or after that window, the closed case is rated as before.
+    let now = state.engine.clock().now();
+    let action = match &snapshot.core.reply {
+        Some(reply) if now <= reply.evaluate_by => Action::Evaluate,
+        _ => Action::Feedback,
+    };
+    let input = ActionInput::from_json(action, body).map_err(|error| ApiError::InvalidBody(error.to_string()))?;
     let context = headers.context(public_principal(case_id), None);
     Ok(Json(state.engine.act(case_id, context, input).await?))
 }

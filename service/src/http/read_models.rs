@@ -27,7 +27,11 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
 
-async fn caught_up(state: &AppState, projection: &'static str, min_position: Option<i64>) -> Result<(), ApiError> {
+pub(super) async fn caught_up(
+    state: &AppState,
+    projection: &'static str,
+    min_position: Option<i64>,
+) -> Result<(), ApiError> {
     let Some(position) = min_position else {
         return Ok(());
     };
@@ -48,6 +52,19 @@ fn moment(name: &str, text: &str) -> Result<Timestamp, ApiError> {
         .and_then(|date| date.and_hms_opt(0, 0, 0))
         .map(|moment| Utc.from_utc_datetime(&moment))
         .ok_or_else(|| ApiError::InvalidQuery(format!("`{name}` is an RFC 3339 time or a YYYY-MM-DD date")))
+}
+
+/// `[from, to)` from the query's texts: by default from the start of the current year to now.
+pub(super) fn period(from: Option<&str>, to: Option<&str>, now: Timestamp) -> Result<(Timestamp, Timestamp), ApiError> {
+    let from = match from {
+        Some(text) => moment("from", text)?,
+        None => queries::year_start(queries::current_year(now)).unwrap_or(now),
+    };
+    let to = optional_moment("to", to)?.unwrap_or(now + chrono::Duration::seconds(1));
+    if to <= from {
+        return Err(ApiError::InvalidQuery("`to` must be after `from`".to_owned()));
+    }
+    Ok((from, to))
 }
 
 fn optional_moment(name: &str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
@@ -177,14 +194,7 @@ pub async fn outcomes(
 ) -> Result<Json<Outcomes>, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
     let now = state.engine.clock().now();
-    let from = match params.from.as_deref() {
-        Some(text) => moment("from", text)?,
-        None => queries::year_start(queries::current_year(now)).unwrap_or(now),
-    };
-    let to = optional_moment("to", params.to.as_deref())?.unwrap_or(now + chrono::Duration::seconds(1));
-    if to <= from {
-        return Err(ApiError::InvalidQuery("`to` must be after `from`".to_owned()));
-    }
+    let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now)?;
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let store = state.engine.store();
     let groups = match access::jurisdiction_scope(&principal) {

@@ -118,6 +118,10 @@ impl Engine {
         &self.clock
     }
 
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Changes after each append: what projection runners wait on.
     pub fn appended(&self) -> watch::Receiver<u64> {
         self.appended.subscribe()

@@ -13,6 +13,11 @@
 //! so a walk along either index starts at the cursor and stops at the page's end.
 //! `overdue=true` in a jurisdiction walks `case_summaries_open_by_jurisdiction` (open cases only,
 //! newest first, with their deadlines), which skips the cases not yet due inside the index.
+//!
+//! A unit's list (`ListScope::HandledBy`) tests the summary's `handlers` (every unit that led or
+//! co-handled the case) with the database's own JSON operators ([`handled_by`]). No index holds
+//! them: the walk along the submission index filters row by row, which is fine for a city's
+//! few thousand cases a year and is the first thing to index (a unit–case table) if it grows.
 
 use domain::{Kind, Status, Timestamp};
 use projections::CaseSummary;
@@ -40,6 +45,27 @@ pub struct CaseFilter {
     pub limit: i64,
     /// How far the caller's list reaches (its role decides).
     pub scope: ListScope,
+}
+
+impl CaseFilter {
+    /// A page of `limit` cases as `scope` sees them, unfiltered, after `after` if given.
+    pub fn unfiltered(scope: ListScope, limit: i64, after: Option<Cursor>) -> Self {
+        CaseFilter {
+            kind: None,
+            status: None,
+            category: None,
+            jurisdiction: None,
+            department: None,
+            assignee: None,
+            overdue: None,
+            text: None,
+            submitted_from: None,
+            submitted_to: None,
+            after,
+            limit,
+            scope,
+        }
+    }
 }
 
 /// `%` and `_` match themselves in a text search.
@@ -122,6 +148,17 @@ fn push_filters<'args, DB>(
     }
 }
 
+/// The opening of the condition "the summary's `handlers` hold the bound unit", closed by
+/// [`HANDLED_BY_END`] after the bind.
+pub(crate) fn handled_by(store: &Store) -> &'static str {
+    match store {
+        Store::Postgres(_) => "summary->'handlers' @> jsonb_build_array(CAST(",
+        Store::Sqlite(_) => "EXISTS (SELECT 1 FROM json_each(summary, '$.handlers') WHERE value = CAST(",
+    }
+}
+
+pub(crate) const HANDLED_BY_END: &str = " AS text))";
+
 /// One page of cases, newest submission first, and the cursor of the next page if any.
 pub async fn list_cases(
     store: &Store,
@@ -129,6 +166,7 @@ pub async fn list_cases(
     now: Timestamp,
 ) -> Result<(Vec<CaseSummary>, Option<Cursor>), StoreError> {
     let page = filter.limit + 1;
+    let handled_by = handled_by(store);
     let mut rows: Vec<Json<CaseSummary>> = on_pool!(store, |pool| {
         let mut query = QueryBuilder::new("SELECT summary FROM case_summaries WHERE ");
         match &filter.scope {
@@ -168,6 +206,10 @@ pub async fn list_cases(
             }
             ListScope::Jurisdiction(jurisdiction) => {
                 query.push("jurisdiction = ").push_bind(jurisdiction.clone());
+                push_filters(&mut query, filter, now, "", SUMMARY_ORDER);
+            }
+            ListScope::HandledBy(unit) => {
+                query.push(handled_by).push_bind(unit.clone()).push(HANDLED_BY_END);
                 push_filters(&mut query, filter, now, "", SUMMARY_ORDER);
             }
         }

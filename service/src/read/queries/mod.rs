@@ -1,10 +1,13 @@
 //! Queries over the projections' tables, by what they read: the case lists ([`list_cases`]),
 //! the overdue list ([`overdue_by_department`]), members' duty records and assessment
 //! ([`member_record`], [`assessment`]) and the outcome figures ([`outcomes`], read from the
-//! outcome cells; [`outcomes_in_jurisdiction`] for a reader limited to one). Read-only: the projections own the writes.
+//! outcome cells; [`outcomes_in_jurisdiction`] for a reader limited to one), a handling unit's
+//! queue and the units' scorecards ([`unit_queue`], [`scorecards`]). Read-only: the projections
+//! own the writes.
 
 mod cases;
 mod cursor;
+mod departments;
 mod figures;
 mod members;
 mod overdue;
@@ -12,6 +15,7 @@ mod overdue;
 pub use crate::read::outcome_cells::outcomes;
 pub use cases::{list_cases, CaseFilter};
 pub use cursor::Cursor;
+pub use departments::{scorecards, unit_queue, Bucket, Evaluations, Queue, QueueCase, Scorecard};
 pub use figures::outcomes_in_jurisdiction;
 pub use members::{assessment, current_year, member_record, year_start, Assessment, MemberStanding};
 pub use overdue::{overdue_by_department, OverdueByDepartment, OverdueCase, OverdueFilter};

@@ -1,0 +1,225 @@
+//! The handling units' endpoints: the list of units, a department token's own unit, the names
+//! ids are shown by, a unit's queue (the unit itself, staff and auditors) and the units'
+//! scorecards (staff and auditors); and the case view's part on handling ([`HandlingView`]).
+//! The buckets and the counts are defined where they are computed, in
+//! [`crate::read::queries`]; the OpenAPI descriptions repeat the definitions for clients.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use domain::{
+    Acknowledged, CaseCore, Contributed, ExtensionGranted, ExtensionRequested, HandlingLevel, Objected, Replied, Role,
+    Windows,
+};
+use projections::CASE_SUMMARIES;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{ApiPath, ApiQuery, Authenticated};
+use super::problem::ApiError;
+use super::read_models::{caught_up, period};
+use super::AppState;
+use crate::access::names;
+use crate::access::units::{self, Unit};
+use crate::access::{self, Denied, Operation};
+use crate::read::queries::{self, Queue, Scorecard};
+
+/// Working days ahead that "due soon" looks by default, and at most.
+const DUE_WITHIN_DEFAULT: u32 = 3;
+const DUE_WITHIN_MAX: u32 = 30;
+
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct UnitList {
+    units: Vec<Unit>,
+}
+
+#[utoipa::path(get, path = "/api/v1/departments", tag = "departments",
+    responses((status = 200, description = "every handling unit staff keep: id (what cases are assigned to and a department token acts as), name, level (city or local), jurisdiction, categories", body = UnitList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(_principal): Authenticated,
+) -> Result<Json<UnitList>, ApiError> {
+    Ok(Json(UnitList {
+        units: units::list(state.engine.store()).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/departments/me", tag = "departments",
+    responses((status = 200, description = "the calling department token's unit (its id and, when staff list it, its name, level, jurisdiction, categories); 403 for any other role", body = Unit)))]
+pub async fn me(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<Unit>, ApiError> {
+    let role = principal.actor.role;
+    if role != Role::Department {
+        return Err(Denied::Forbidden(role).into());
+    }
+    let id = principal.actor.id;
+    let unit = units::find(state.engine.store(), &id).await?.unwrap_or_else(|| Unit {
+        name: id.clone(),
+        id,
+        level: HandlingLevel::City,
+        jurisdiction: None,
+        categories: Vec::new(),
+    });
+    Ok(Json(unit))
+}
+
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct Names {
+    /// Unit and member ids with the names people read them by.
+    names: BTreeMap<String, String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/names", tag = "departments",
+    responses((status = 200, description = "who each unit and member id is, for pages to show names where the API gives ids", body = Names)))]
+pub async fn names(
+    State(state): State<AppState>,
+    Authenticated(_principal): Authenticated,
+) -> Result<Json<Names>, ApiError> {
+    Ok(Json(Names {
+        names: names::display_names(state.engine.store()).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// Working days ahead that `due_soon` looks (default 3, at most 30).
+    due_within: Option<u32>,
+    min_position: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/departments/{id}/queue", tag = "departments",
+    params(("id" = String, Path, description = "the unit's id"), QueueQuery),
+    responses((status = 200, description = "the unit's open cases by what they wait for (a case may be in several buckets): \
+        to_sign = the unit leads it, has not signed and has no objection pending; \
+        to_reply = it leads it, has signed, has not replied, no objection pending; \
+        opinions_to_send = it co-handles it and the lead unit has not replied; \
+        due_soon = to_reply with the effective deadline between now and due_soon_by (due_within working days ahead); \
+        overdue = it leads it, unanswered, past the effective deadline; \
+        waiting_on_staff = it leads it and an objection or an extension request awaits staff. \
+        Read by the unit itself, staff (a banner's or district's staff: its cases only) and auditors", body = Queue)))]
+pub async fn queue(
+    State(state): State<AppState>,
+    ApiPath(unit): ApiPath<String>,
+    Authenticated(principal): Authenticated,
+    ApiQuery(params): ApiQuery<QueueQuery>,
+) -> Result<Json<Queue>, ApiError> {
+    access::check(&principal, Operation::ReadQueue(&unit))?;
+    let due_within = params.due_within.unwrap_or(DUE_WITHIN_DEFAULT);
+    if due_within > DUE_WITHIN_MAX {
+        return Err(ApiError::InvalidQuery(format!(
+            "`due_within` is at most {DUE_WITHIN_MAX}"
+        )));
+    }
+    caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
+    let engine = &state.engine;
+    let queue = queries::unit_queue(
+        engine.store(),
+        engine.policy(),
+        &unit,
+        access::jurisdiction_scope(&principal),
+        due_within,
+        engine.clock().now(),
+    )
+    .await?;
+    Ok(Json(queue))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ScorecardQuery {
+    /// An RFC 3339 time or a date; by default the start of the current year.
+    from: Option<String>,
+    /// An RFC 3339 time or a date (exclusive); by default now.
+    to: Option<String>,
+}
+
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct Scorecards {
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    units: Vec<Scorecard>,
+}
+
+#[utoipa::path(get, path = "/api/v1/departments/scorecards", tag = "departments", params(ScorecardQuery),
+    responses((status = 200, description = "per unit, its steps taken in [from, to), read from the log (each step counts in the period its time lies in; \
+        a banner's or district's staff: its cases only): \
+        assigned = hand-overs of a case to the unit as lead (assign, reassign, escalate or reopen naming it; a reopening naming no unit hands the case back to its lead); \
+        signed = its signatures 签收, signed_on_time = of those, within the window to sign; \
+        objected = objections it raised; \
+        extensions_requested = its requests for time, extensions_granted / extensions_refused = staff's answers to them; \
+        replied = its replies as lead, replied_on_time_first = of those, by the case's first (statutory) deadline, \
+        replied_on_time_effective = by the deadline in force when it replied (the first or an extended one); \
+        evaluations = the proposers' evaluations of its replies, by grade. Units with no step in the period are absent", body = Scorecards)))]
+pub async fn scorecards(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ApiQuery(params): ApiQuery<ScorecardQuery>,
+) -> Result<Json<Scorecards>, ApiError> {
+    access::check(&principal, Operation::ReadDashboards)?;
+    let now = state.engine.clock().now();
+    let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now)?;
+    let units = queries::scorecards(state.engine.store(), from, to, access::jurisdiction_scope(&principal)).await?;
+    Ok(Json(Scorecards { from, to, units }))
+}
+
+/// How a case is being handled, as the case view shows it (`handling` of `GET
+/// /api/v1/cases/{id}`): the units, the deadlines and lateness on record, and each unit step.
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct HandlingView {
+    /// The co-handling units 协办.
+    co_departments: Vec<String>,
+    /// Every unit that has handled the case, lead or co-handling, first seen first.
+    handlers: Vec<String>,
+    level: HandlingLevel,
+    /// The first (statutory) deadline, never moved.
+    first_due_at: Option<DateTime<Utc>>,
+    /// The deadline first missed, once on record; never cleared.
+    late_since: Option<DateTime<Utc>>,
+    /// The ends of the lead unit's windows to sign (`acknowledge_by`) and to object (`object_by`).
+    #[schema(value_type = Object)]
+    windows: Windows,
+    /// The lead unit's signature: `department`, `late`, `at`.
+    #[schema(value_type = Option<Object>)]
+    acknowledged: Option<Acknowledged>,
+    /// An objection awaiting staff: `department`, `reason`, `at`.
+    #[schema(value_type = Option<Object>)]
+    objection: Option<Objected>,
+    /// An extension request awaiting staff: `department`, `days`, `reason`, `at`.
+    #[schema(value_type = Option<Object>)]
+    extension_request: Option<ExtensionRequested>,
+    /// Extensions granted: `days`, `previous_due_at`, `due_at`, `at`.
+    #[schema(value_type = Vec<Object>)]
+    extensions: Vec<ExtensionGranted>,
+    /// The co-handling units' opinions: `department`, `opinion`, `at`.
+    #[schema(value_type = Vec<Object>)]
+    contributions: Vec<Contributed>,
+    /// The lead unit's reply: `department`, `text`, `proposed_grade`, `measures`, `late` (after
+    /// the first deadline), `late_against_effective`, `evaluate_by`, `at`.
+    #[schema(value_type = Option<Object>)]
+    reply: Option<Replied>,
+}
+
+impl From<&CaseCore> for HandlingView {
+    fn from(core: &CaseCore) -> Self {
+        HandlingView {
+            co_departments: core.co_departments.clone(),
+            handlers: core.handlers.clone(),
+            level: core.level,
+            first_due_at: core.first_due_at,
+            late_since: core.late_since,
+            windows: core.windows.clone(),
+            acknowledged: core.acknowledged.clone(),
+            objection: core.objection.clone(),
+            extension_request: core.extension_request.clone(),
+            extensions: core.extensions.clone(),
+            contributions: core.contributions.clone(),
+            reply: core.reply.clone(),
+        }
+    }
+}
