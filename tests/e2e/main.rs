@@ -9,6 +9,7 @@ mod dashboard;
 mod demo;
 mod edge;
 mod identity;
+mod members;
 mod old_log;
 mod read_models;
 mod readme;

@@ -5,8 +5,9 @@
 //! **The scoping rule.** A token may carry a jurisdiction (staff, members): everything it reads
 //! or writes about cases lies inside it — submissions, actions, merge targets, reads, lists and
 //! the figures it is shown — and a token without one acts at the city level, everywhere.
-//! Members' records and the assessment are read by city staff and auditors only, until the
-//! member registry gives members a jurisdiction of record.
+//! A member's record is read by staff of the member's jurisdiction of record (the registry's;
+//! city staff for every member, district staff for their district's registered members), and
+//! the assessment by city staff whole and by district staff cut to their district's members.
 //!
 //! | operation | citizen | member | staff | auditor | admin | department |
 //! | --- | --- | --- | --- | --- | --- | --- |
@@ -17,9 +18,11 @@
 //! | read a case's history | no | no | in its jurisdiction | all | no | no |
 //! | list cases | own cases | cases it carries | in its jurisdiction | all | no | not yet (its queue comes with the read side) |
 //! | outcomes, overdue | no | no | its jurisdiction's | yes | no | no |
-//! | assessment, any member's duty record | no | no | city staff | yes | no | no |
-//! | its own duty record | no | yes | city staff | yes | no | no |
+//! | assessment | no | no | city staff; district staff: their district's members | yes | no | no |
+//! | any member's duty record and archive | no | its own | city staff; district staff: their district's members | yes | no | no |
 //! | log a member's contact | no | its own | city staff | no | no | no |
+//! | manage the registry | no | no | city staff | no | yes | no |
+//! | record a reminder talk, a resignation started, a re-opened year | no | no | city staff | no | no | no |
 //! | audit log export, verify | no | no | no | yes | no | no |
 //! | projection status | no | no | yes | yes | yes | no |
 //!
@@ -65,8 +68,14 @@ pub enum Operation<'a> {
     ReadHistories,
     ListCases,
     ReadDashboards,
-    ReadMemberRecord(&'a str),
+    /// A member's record; `jurisdiction` is the member's of record, if registered.
+    ReadMemberRecord {
+        member: &'a str,
+        jurisdiction: Option<&'a str>,
+    },
     ReadAssessment,
+    /// The registry and staff's decisions on duty years (the domain tells them apart).
+    ManageMembers,
     LogContact(&'a str),
     ReadAuditLog,
     ReadProjections,
@@ -201,17 +210,22 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             Role::Staff | Role::Auditor => Ok(()),
             _ => forbidden,
         },
-        // Members have no jurisdiction on record yet (the member registry will give them one):
-        // until then their records and the assessment are read by city staff, not a district's.
-        Operation::ReadMemberRecord(member) => match role {
+        // A member not in the registry has no jurisdiction of record: city staff read it.
+        Operation::ReadMemberRecord { member, jurisdiction } => match role {
             Role::Staff if principal.jurisdiction.is_none() => Ok(()),
+            Role::Staff if jurisdiction.is_some_and(|own| within(principal, own)) => Ok(()),
             Role::Auditor => Ok(()),
             Role::Member if principal.actor.id == member => Ok(()),
             _ => forbidden,
         },
+        // District staff's assessment is cut to their district (`jurisdiction_scope`).
         Operation::ReadAssessment => match role {
+            Role::Staff | Role::Auditor => Ok(()),
+            _ => forbidden,
+        },
+        Operation::ManageMembers => match role {
             Role::Staff if principal.jurisdiction.is_none() => Ok(()),
-            Role::Auditor => Ok(()),
+            Role::Admin => Ok(()),
             _ => forbidden,
         },
         Operation::LogContact(member) => match role {
