@@ -1,4 +1,4 @@
-//! The `lianxin` command line: `serve`, `migrate`, `token create`.
+//! The `lianxin` command line: `serve`, `migrate`, `token create`, `members import`, ….
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use crate::bench;
 use crate::bulk::BulkPlan;
 use crate::demo;
+use crate::members;
 use crate::scale;
 use service::access::tokens::{self, NewToken};
 use service::app::{self, Application};
@@ -19,6 +20,7 @@ use service::audit;
 use service::config::{ServeSettings, StoreSettings};
 use service::read::Projector;
 use service::telemetry::{self, LogFormat};
+use service::write::engine::{Clock, Engine};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +56,9 @@ enum Command {
     /// Run the benchmark workloads against the configured store.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The member registry.
+    #[command(subcommand)]
+    Members(MembersCommand),
     /// Rebuild projections from the start of the log (all of them when none is named).
     Replay {
         /// Projections to rebuild: case_summaries, member_records.
@@ -72,6 +77,15 @@ enum DemoCommand {
         #[arg(long, default_value_t = 20_260_101)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MembersCommand {
+    /// Register the members of a roster (CSV, UTF-8, with the header
+    /// `member_id,name,sector,level,jurisdiction,term_start,term_end`; level `city`/`市` or
+    /// `district`/`旗区`). A file with a bad line writes nothing; members already registered
+    /// are skipped.
+    Import { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +252,17 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                 token.role, issued.id, token.name, issued.subject
             );
             println!("{}", issued.secret);
+        }
+        Command::Members(MembersCommand::Import { file }) => {
+            let store = cli.store.open().await?;
+            // Registering reads no deadline, calendar or time zone: the default policy serves.
+            let engine = Engine::new(store, domain::Policy::default(), Clock::System);
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template("registering {bar:40} {pos}/{len} members ({eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let imported = members::import(&engine, &file, bar).await?;
+            println!("{}", serde_json::to_string(&imported)?);
         }
         Command::Replay { names } => {
             let store = cli.store.open().await?;
