@@ -67,20 +67,43 @@ fn date(text: &str) -> Result<NaiveDate, sqlx::Error> {
         .map_err(|error: chrono::ParseError| sqlx::Error::Decode(error.into()))
 }
 
-/// The credits of one member, or of all.
-async fn credits(store: &Store, member: Option<&str>) -> Result<Vec<Credit>, StoreError> {
+/// Which credits a read needs.
+#[derive(Debug, Clone, Copy)]
+enum Credits<'a> {
+    /// Every credit of one member.
+    Of(&'a str),
+    /// Every member's credits of the duty years `first..=last` (and of a day either side, for
+    /// the time zone: the years are settled when the credits are bucketed).
+    Years(i32, i32),
+}
+
+async fn credits(store: &Store, wanted: Credits<'_>) -> Result<Vec<Credit>, StoreError> {
     const SELECT: &str =
-        "SELECT member_id, activity, subject, on_date, at, level, stream, position FROM member_credits";
+        "SELECT member_id, activity, subject, on_date, at, level, stream, position FROM member_credits WHERE ";
     let rows = on_pool!(store, |pool| {
-        let rows = match member {
-            Some(member) => {
-                let mut query = sqlx::QueryBuilder::new(SELECT);
-                query.push(" WHERE member_id = ").push_bind(member.to_owned());
-                query.push(" ORDER BY position");
-                query.build().fetch_all(pool).await?
+        let mut query = sqlx::QueryBuilder::new(SELECT);
+        match wanted {
+            Credits::Of(member) => {
+                query.push("member_id = ").push_bind(member.to_owned());
             }
-            None => sqlx::query(SELECT).fetch_all(pool).await?,
-        };
+            Credits::Years(first, last) => {
+                let day = chrono::Duration::days(1);
+                let from = year_start(first).map(|start| start - day);
+                let until = year_start(last + 1).map(|end| end + day);
+                query
+                    .push("(on_date >= ")
+                    .push_bind(format!("{first:04}-01-01"))
+                    .push(" AND on_date <= ")
+                    .push_bind(format!("{last:04}-12-31"))
+                    .push(") OR (on_date IS NULL AND at >= ")
+                    .push_bind(from)
+                    .push(" AND at < ")
+                    .push_bind(until)
+                    .push(")");
+            }
+        }
+        query.push(" ORDER BY position");
+        let rows = query.build().fetch_all(pool).await?;
         let mut credits = Vec::with_capacity(rows.len());
         for row in rows {
             credits.push(Credit {
@@ -208,10 +231,14 @@ impl MemberData {
 /// Everything the standings of `member` (or of every member) are read from, by member.
 async fn member_data(
     store: &Store,
-    member: Option<&str>,
+    wanted: Credits<'_>,
     offset: FixedOffset,
 ) -> Result<(BTreeMap<String, MemberData>, Vec<Credit>, Vec<MemberEntry>), StoreError> {
-    let credits = credits(store, member).await?;
+    let member = match wanted {
+        Credits::Of(member) => Some(member),
+        Credits::Years(..) => None,
+    };
+    let credits = credits(store, wanted).await?;
     let entries = entries(store, member).await?;
     let mut data: BTreeMap<String, MemberData> = BTreeMap::new();
     for entry in &entries {
@@ -246,7 +273,7 @@ pub async fn member_record(
     now: Timestamp,
     offset: FixedOffset,
 ) -> Result<MemberStanding, StoreError> {
-    let (mut data, _, _) = member_data(store, Some(member_id), offset).await?;
+    let (mut data, _, _) = member_data(store, Credits::Of(member_id), offset).await?;
     let mut member = data.remove(member_id).unwrap_or_default();
     let today = now.with_timezone(&offset).date_naive();
     if let Some(standing) = member.standing(member_id, year, quotas, today) {
@@ -279,7 +306,7 @@ pub async fn assessment(
     offset: FixedOffset,
     jurisdiction: Option<&str>,
 ) -> Result<Assessment, StoreError> {
-    let (mut data, _, entries) = member_data(store, None, offset).await?;
+    let (mut data, _, entries) = member_data(store, Credits::Years(year - 1, year), offset).await?;
     const MEMBERS: &str = "SELECT DISTINCT member_id FROM tokens WHERE role = 'member' AND member_id IS NOT NULL";
     let tokens: Vec<String> = on_pool!(store, |pool| sqlx::query_scalar(MEMBERS).fetch_all(pool).await?);
     for member in tokens {
@@ -338,7 +365,7 @@ pub async fn archive(
     now: Timestamp,
     offset: FixedOffset,
 ) -> Result<Archive, StoreError> {
-    let (mut data, credits, mut entries) = member_data(store, Some(member_id), offset).await?;
+    let (mut data, credits, mut entries) = member_data(store, Credits::Of(member_id), offset).await?;
     let member = data.remove(member_id).unwrap_or_default();
     let today = now.with_timezone(&offset).date_naive();
     let years: Vec<i32> = match member.years.term {
