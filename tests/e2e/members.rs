@@ -264,6 +264,16 @@ async fn a_six_item_quota_set_changes_the_assessment_without_a_rebuild(backend: 
         positions,
         "the log is as it was"
     );
+    // A further item counts what staff record under its name.
+    let training = json!({"activity": "training", "date": "2026-12-10", "note": "委员履职培训"});
+    let path = format!("/api/v1/members/{MEMBER_ID}/activities");
+    posted(&app, &app.tokens.member, &path, &training, StatusCode::FORBIDDEN).await;
+    posted(&app, &app.tokens.staff, &path, &training, StatusCode::CREATED).await;
+    let trained = record(&app, 2026).await;
+    assert_eq!(
+        trained["items"][5],
+        json!({"quota": "training", "required": 1, "actual": 1})
+    );
 }
 
 async fn district_staff_read_their_districts_members(backend: Backend) {

@@ -341,4 +341,31 @@ mod tests {
         }
         assert!(!sees_personal_data(&unit));
     }
+
+    fn staff_of(jurisdiction: Option<&str>) -> Principal {
+        Principal {
+            actor: Actor {
+                id: "staff-1".to_owned(),
+                role: Role::Staff,
+            },
+            jurisdiction: jurisdiction.map(str::to_owned),
+            department: None,
+        }
+    }
+
+    #[test]
+    fn district_staff_read_the_records_of_their_districts_members_of_record() {
+        let district = staff_of(Some("达拉特旗"));
+        let record = |jurisdiction| Operation::ReadMemberRecord {
+            member: "m-1",
+            jurisdiction,
+        };
+        assert_eq!(check(&district, record(Some("达拉特旗"))), Ok(()));
+        let forbidden = Err(Denied::Forbidden(Role::Staff));
+        assert_eq!(check(&district, record(Some("东胜区"))), forbidden);
+        assert_eq!(check(&district, record(None)), forbidden, "not in the registry");
+        assert_eq!(check(&staff_of(None), record(None)), Ok(()));
+        assert_eq!(check(&district, Operation::ManageMembers), forbidden);
+        assert_eq!(check(&staff_of(None), Operation::ManageMembers), Ok(()));
+    }
 }
