@@ -6,8 +6,9 @@ use projections::Quotas;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service::app::ServiceOptions;
-use service::write::engine::Clock;
-use tests::{on_both_backends, suggestion, Backend, TestApp, BANNER, MEMBER_ID};
+use service::read::{names, queries, Projector};
+use service::write::engine::{Clock, Engine};
+use tests::{on_both_backends, suggestion, Backend, TestApp, TestStore, BANNER, MEMBER_ID};
 
 fn at(year: i32, month: u32, day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(year, month, day, 2, 0, 0).unwrap()
@@ -309,7 +310,40 @@ async fn district_staff_read_their_districts_members(backend: Backend) {
     assert!(bytes.starts_with("\u{feff}year,".as_bytes()));
 }
 
+/// The demo's members are registered once each, with sectors, both levels and a term started in
+/// July of the year before; registering them again registers nobody.
+async fn the_demo_members_are_registered_once(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let clock = Clock::Fixed(std::sync::Arc::new(std::sync::Mutex::new(at(2026, 1, 1))));
+    let engine = Engine::new(test.store.clone(), domain::Policy::default(), clock);
+    let ids: Vec<String> = (1..=60).map(|index| format!("m-{index:04}")).collect();
+    assert_eq!(
+        lianxin::members::register_demo_members(&engine, &ids, 2026)
+            .await
+            .unwrap(),
+        60
+    );
+    assert_eq!(
+        lianxin::members::register_demo_members(&engine, &ids, 2026)
+            .await
+            .unwrap(),
+        0
+    );
+    let projector = Projector::new(test.store.clone());
+    for name in names() {
+        projector.catch_up(name, |_| {}).await.unwrap();
+    }
+    let entries = queries::entries(&test.store, None).await.unwrap();
+    assert_eq!(entries.len(), 60);
+    let levels: std::collections::BTreeSet<&str> = entries.iter().map(|entry| entry.level.as_str()).collect();
+    assert_eq!(levels.len(), 2);
+    let sectors: std::collections::BTreeSet<&str> = entries.iter().map(|entry| entry.sector.as_str()).collect();
+    assert!(sectors.len() >= 5, "{sectors:?}");
+    assert!(entries.iter().any(|entry| entry.term_start.to_string() == "2025-07-01"));
+}
+
 on_both_backends!(
+    the_demo_members_are_registered_once,
     a_member_silent_for_two_years_of_the_term_is_flagged,
     a_term_started_last_july_is_judged_on_the_part_of_the_year_in_it,
     each_activity_counts_once,
