@@ -308,6 +308,14 @@ async fn district_staff_read_their_districts_members(backend: Backend) {
     assert_eq!(csv.status(), StatusCode::OK);
     let bytes = csv.bytes().await.unwrap();
     assert!(bytes.starts_with("\u{feff}year,".as_bytes()));
+    let xlsx = app
+        .get(
+            &app.tokens.auditor,
+            &format!("/api/v1/members/{MEMBER_ID}/archive?format=xlsx"),
+        )
+        .await;
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"), "a zip container");
 }
 
 /// The demo's members are registered once each, with sectors, both levels and a term started in

@@ -17,6 +17,7 @@ use super::read_models::{caught_up, member_path};
 use super::AppState;
 use crate::access;
 use crate::read::queries::{self, Archive};
+use crate::store::StoreError;
 use crate::write::engine::Logged;
 
 fn typed<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
@@ -63,7 +64,7 @@ pub async fn command(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveQuery {
-    /// `csv` for a spreadsheet (UTF-8 with a BOM); JSON otherwise.
+    /// `csv` (UTF-8 with a BOM) or `xlsx` for a spreadsheet; JSON otherwise.
     format: Option<String>,
     min_position: Option<i64>,
 }
@@ -87,20 +88,34 @@ pub async fn archive(
     let archive = queries::archive(state.engine.store(), &member, &state.quotas, now, offset).await?;
     match params.format.as_deref() {
         None | Some("json") => Ok(Json(archive).into_response()),
-        Some("csv") => {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            headers.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"archive.csv\""),
-            );
-            Ok((headers, queries::archive_csv(&archive)).into_response())
+        Some("csv") => Ok(attachment(
+            "text/csv; charset=utf-8",
+            "archive.csv",
+            queries::archive_csv(&archive),
+        )),
+        Some("xlsx") => {
+            // Written to memory: a failure is the service's own, answered as a 500.
+            let workbook = queries::archive_xlsx(&archive)
+                .map_err(|error| ApiError::Engine(StoreError::Corrupt(error.to_string()).into()))?;
+            Ok(attachment(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "archive.xlsx",
+                workbook,
+            ))
         }
-        Some(_) => Err(ApiError::InvalidQuery("`format` is json or csv".to_owned())),
+        Some(_) => Err(ApiError::InvalidQuery("`format` is json, csv or xlsx".to_owned())),
     }
+}
+
+/// A file to download.
+fn attachment(content_type: &'static str, name: &'static str, body: impl IntoResponse) -> Response {
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(disposition) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    (headers, body).into_response()
 }
 
 /// Who may read `member`'s record: its jurisdiction of record decides for district staff.

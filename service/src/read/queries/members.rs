@@ -392,8 +392,62 @@ pub async fn archive(
     })
 }
 
-/// The archive as CSV (UTF-8 with a BOM, as spreadsheet programs expect): one line per credit,
-/// and one per quota item and year.
+/// The columns of the archive as a table.
+const ARCHIVE_COLUMNS: [&str; 9] = [
+    "year", "line", "name", "required", "actual", "standing", "stream", "position", "at",
+];
+
+/// The archive as a table: per year, a line per quota item, per credit and per decision.
+fn archive_rows(archive: &Archive) -> Vec<[String; 9]> {
+    let mut rows = Vec::new();
+    for year in &archive.years {
+        let standing = &year.standing;
+        let number = standing.year.to_string();
+        let standing_name = serde_json::to_value(standing.standing)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        for item in &standing.items {
+            rows.push([
+                number.clone(),
+                "quota".to_owned(),
+                item.quota.clone(),
+                item.required.to_string(),
+                item.actual.to_string(),
+                standing_name.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        let traced = year
+            .credits
+            .iter()
+            .map(|credit| ("credit", &credit.activity, &credit.stream, credit.position, credit.at))
+            .chain(
+                standing
+                    .decisions
+                    .iter()
+                    .map(|decision| ("decision", &decision.kind, &decision.by, decision.position, decision.at)),
+            );
+        for (line, name, source, position, at) in traced {
+            rows.push([
+                number.clone(),
+                line.to_owned(),
+                name.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                source.clone(),
+                position.to_string(),
+                at.to_rfc3339(),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The archive as CSV (UTF-8 with a BOM, as spreadsheet programs expect).
 pub fn archive_csv(archive: &Archive) -> String {
     let field = |text: &str| {
         if text.contains([',', '"', '\n', '\r']) {
@@ -402,45 +456,26 @@ pub fn archive_csv(archive: &Archive) -> String {
             text.to_owned()
         }
     };
-    let mut csv = String::from("\u{feff}year,line,name,required,actual,standing,stream,position,at\n");
-    for year in &archive.years {
-        let standing = &year.standing;
-        let standing_name = serde_json::to_value(standing.standing)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        for item in &standing.items {
-            csv.push_str(&format!(
-                "{},quota,{},{},{},{},,,\n",
-                standing.year,
-                field(&item.quota),
-                item.required,
-                item.actual,
-                standing_name
-            ));
-        }
-        for credit in &year.credits {
-            csv.push_str(&format!(
-                "{},credit,{},,,,{},{},{}\n",
-                standing.year,
-                field(&credit.activity),
-                field(&credit.stream),
-                credit.position,
-                credit.at.to_rfc3339()
-            ));
-        }
-        for decision in &standing.decisions {
-            csv.push_str(&format!(
-                "{},decision,{},,,,{},{},{}\n",
-                standing.year,
-                field(&decision.kind),
-                field(&decision.by),
-                decision.position,
-                decision.at.to_rfc3339()
-            ));
-        }
+    let mut csv = format!("\u{feff}{}\n", ARCHIVE_COLUMNS.join(","));
+    for row in archive_rows(archive) {
+        let fields: Vec<String> = row.iter().map(|text| field(text)).collect();
+        csv.push_str(&fields.join(","));
+        csv.push('\n');
     }
     csv
+}
+
+/// The archive as an xlsx workbook of one sheet, the same table as the CSV.
+pub fn archive_xlsx(archive: &Archive) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("一人一档")?;
+    sheet.write_row(0, 0, ARCHIVE_COLUMNS)?;
+    for (index, row) in archive_rows(archive).iter().enumerate() {
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        sheet.write_row(line, 0, row.iter().map(String::as_str))?;
+    }
+    workbook.save_to_buffer()
 }
 
 /// The first moment of `year`, UTC.

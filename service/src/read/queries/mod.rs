@@ -14,7 +14,7 @@ pub use cases::{list_cases, CaseFilter};
 pub use cursor::Cursor;
 pub use figures::outcomes_in_jurisdiction;
 pub use members::{
-    archive, archive_csv, assessment, current_year, entries, member_record, year_start, Archive, Assessment,
-    MemberEntry, MemberStanding,
+    archive, archive_csv, archive_xlsx, assessment, current_year, entries, member_record, year_start, Archive,
+    Assessment, MemberEntry, MemberStanding,
 };
 pub use overdue::{overdue_by_department, OverdueByDepartment, OverdueCase, OverdueFilter};
