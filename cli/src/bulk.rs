@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use chrono::{Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use cqrs_es::Aggregate;
-use domain::member_record::{LogContact, MemberCommand, MemberRecord, STREAM_PREFIX};
+use domain::member_record::{LogContact, MemberCommand, MemberInput, MemberRecord, STREAM_PREFIX};
 use domain::{
     ActionInput, Adopt, AnyCase, Assign, CaseCommand, Channel, Classify, Close, CommandInput, Consult, Convene, Extent,
     Feedback, Kind, Merge, Note, Outcome, Policy, Rating, Reason, Reassign, RecordPolicy, RecordVisit, Role, Submit,
@@ -312,7 +312,7 @@ impl Generator {
                 member_id: id.clone(),
                 actor: who.actor.clone(),
                 at,
-                input,
+                input: MemberInput::LogContact(input),
             };
             let Ok(decided) = record.decide(command, &self.policy) else {
                 self.tally.refused += 1;

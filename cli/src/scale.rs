@@ -304,10 +304,23 @@ impl Reader<'_> {
             }
             Read::MemberRecord => {
                 let member = bulk::member_id(self.dice.below(self.plan.members()));
-                views::member_record(store, &member, year, &self.quotas, now).await?;
+                views::member_record(
+                    store,
+                    &member,
+                    year,
+                    &self.quotas,
+                    now,
+                    domain::Policy::default().offset,
+                )
+                .await?;
                 1
             }
-            Read::Assessment => views::assessment(store, year, &self.quotas, now).await?.members.len(),
+            Read::Assessment => {
+                views::assessment(store, year, &self.quotas, now, domain::Policy::default().offset, None)
+                    .await?
+                    .members
+                    .len()
+            }
             Read::Overdue => views::overdue_by_department(store, &OverdueFilter::default(), now)
                 .await?
                 .iter()

@@ -17,6 +17,7 @@ mod event;
 pub mod handling;
 pub mod joint_research;
 pub mod member_record;
+pub mod member_registry;
 pub mod micro_consultation;
 mod policy;
 pub mod suggestion;

@@ -1,60 +1,101 @@
-//! Members' duty records 一人一档: per member and year, what their events add up to.
+//! Members' duty records 一人一档: what each event credits to a member, one credit per activity
+//! and subject, so that nothing counts twice.
+//!
+//! | activity | credited by | subject (counted once) |
+//! | --- | --- | --- |
+//! | `constituents` | `contact_logged` | the constituent's key, per year of the contact |
+//! | `voices_relayed` | `relayed` | the case |
+//! | `social_opinion_reports` | a member's own suggestion on the member-report channel | the case |
+//! | `grassroots_consultations` | a micro-consultation session held (`consulted`): the members it names, else those carrying the case (lead, team, convened) | the session (case, sequence) |
+//! | `consultations` | a session of another kind held (suggestion, joint research) | the session |
+//! | `problems_solved` | a case the member carried closed A; taken back when it reopens | the case |
+//! | `research_reports` | a joint-research report submitted: its lead and team | the case |
+//! | any other name | `activity_recorded` by staff | the event |
+//!
+//! Convening a session schedules it and credits nobody: attendance is credited when the
+//! session is held. A credit's duty year is that of its date (contacts, recorded activities) or
+//! of its time in the deployment's time zone (case events), worked out when it is read.
 
-use std::collections::BTreeMap;
-
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use domain::member_record::{MemberEvent, STREAM_PREFIX};
-use domain::{Channel, Outcome, Role};
+use domain::{Channel, Kind, Outcome, Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{CaseFact, Fact, Payload};
 
-/// One member's counts for one year.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DutyRecord {
-    pub member_id: String,
-    pub year: i32,
-    /// Constituents contacted 联系群众次数.
-    pub contacts: u32,
-    /// Voices carried 反映诉求数量: citizens' suggestions relayed.
-    pub relays: u32,
-    /// Social-opinion reports submitted.
-    pub reports: u32,
-    /// Consultations joined (sessions of micro-consultations, consultations of any case).
-    pub consultations: u32,
-    /// Cases the member carried or reported that closed solved (outcome A) 解决问题成效.
-    pub solved: u32,
+/// The activities read from events; a deployment may count further ones staff record.
+pub mod activity {
+    pub const CONSTITUENTS: &str = "constituents";
+    pub const VOICES_RELAYED: &str = "voices_relayed";
+    pub const SOCIAL_OPINION_REPORTS: &str = "social_opinion_reports";
+    pub const GRASSROOTS_CONSULTATIONS: &str = "grassroots_consultations";
+    pub const CONSULTATIONS: &str = "consultations";
+    pub const PROBLEMS_SOLVED: &str = "problems_solved";
+    pub const RESEARCH_REPORTS: &str = "research_reports";
 }
 
-impl DutyRecord {
-    fn add(&mut self, other: &DutyRecord) {
-        self.contacts += other.contacts;
-        self.relays += other.relays;
-        self.reports += other.reports;
-        self.consultations += other.consultations;
-        self.solved += other.solved;
-    }
+/// One activity credited to a member, with the event behind it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credit {
+    pub member_id: String,
+    pub activity: String,
+    /// What is counted once: a case, a session, a constituent's key in a year.
+    pub subject: String,
+    /// The day the activity took place, where the event states one (in the deployment's zone).
+    pub on_date: Option<NaiveDate>,
+    pub at: DateTime<Utc>,
+    /// The level of a consultation session: `grassroots` or the case kind's committee.
+    pub level: Option<String>,
+    /// The stream (case id or `member:<id>`) and log position of the event behind it.
+    pub stream: String,
+    pub position: i64,
+}
+
+/// A change to the credits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreditChange {
+    /// Adds the credit unless one for its member, activity and subject is there.
+    Grant(Credit),
+    /// Takes back every member's credit of `activity` for `subject`.
+    Revoke { activity: &'static str, subject: String },
 }
 
 /// What one event changes in the duty records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DutyEffects {
-    /// Counts to add, per (member, year).
-    pub increments: Vec<DutyRecord>,
-    /// Members who from now on answer for this case (their solved count grows when it is solved).
+    pub changes: Vec<CreditChange>,
+    /// Members who from now on answer for this case (credited when it is solved).
     pub carried_by: Vec<String>,
 }
 
 impl DutyEffects {
-    fn count(&mut self, member_id: &str, year: i32, change: impl FnOnce(&mut DutyRecord)) {
-        let mut increment = DutyRecord {
-            member_id: member_id.to_owned(),
-            year,
-            ..DutyRecord::default()
-        };
-        change(&mut increment);
-        self.increments.push(increment);
+    fn grant(&mut self, fact: &Fact, member: &str, activity: &str, subject: String, at: Timestamp) {
+        self.changes.push(CreditChange::Grant(Credit {
+            member_id: member.to_owned(),
+            activity: activity.to_owned(),
+            subject,
+            on_date: None,
+            at,
+            level: None,
+            stream: fact.stream.clone(),
+            position: fact.position,
+        }));
+    }
+
+    fn grant_dated(
+        &mut self,
+        fact: &Fact,
+        member: &str,
+        activity: &str,
+        subject: String,
+        on: NaiveDate,
+        at: Timestamp,
+    ) {
+        self.grant(fact, member, activity, subject, at);
+        if let Some(CreditChange::Grant(credit)) = self.changes.last_mut() {
+            credit.on_date = Some(on);
+        }
     }
 }
 
@@ -62,72 +103,105 @@ impl DutyEffects {
 /// case (from earlier effects).
 pub fn duty_effects(fact: &Fact, carriers: &[String]) -> DutyEffects {
     let mut effects = DutyEffects::default();
+    let case = fact.stream.clone();
     match &fact.payload {
-        Payload::Member(MemberEvent::ContactLogged(contact)) => {
-            if let Some(member_id) = fact.stream.strip_prefix(STREAM_PREFIX) {
-                effects.count(member_id, contact.date.year(), |record| record.contacts += 1);
+        Payload::Member(event) => {
+            let Some(member) = fact.stream.strip_prefix(STREAM_PREFIX) else {
+                return effects;
+            };
+            match event {
+                MemberEvent::ContactLogged(contact) => {
+                    let subject = format!("{}/{}", contact.date.year(), contact.constituent);
+                    effects.grant_dated(fact, member, activity::CONSTITUENTS, subject, contact.date, contact.at);
+                }
+                MemberEvent::ActivityRecorded(recorded) => {
+                    let subject = format!("{}#{}", fact.stream, fact.sequence);
+                    effects.grant_dated(fact, member, &recorded.activity, subject, recorded.date, recorded.at);
+                }
+                _ => {}
             }
         }
         Payload::Case(CaseFact::Submitted(submitted)) => {
-            if submitted.channel == Channel::MemberReport && submitted.submitter.role == Role::Member {
-                effects.count(&submitted.submitter.id, submitted.at.year(), |record| {
-                    record.reports += 1
-                });
-                effects.carried_by.push(submitted.submitter.id.clone());
+            let report = fact.kind == Some(Kind::Suggestion)
+                && submitted.channel == Channel::MemberReport
+                && submitted.submitter.role == Role::Member;
+            if report {
+                let member = &submitted.submitter.id;
+                effects.grant(fact, member, activity::SOCIAL_OPINION_REPORTS, case, submitted.at);
+                effects.carried_by.push(member.clone());
             }
             effects
                 .carried_by
                 .extend(submitted.lead_member.iter().chain(&submitted.team).cloned());
         }
         Payload::Case(CaseFact::Relayed(relayed)) => {
-            effects.count(&relayed.member, relayed.at.year(), |record| record.relays += 1);
+            effects.grant(fact, &relayed.member, activity::VOICES_RELAYED, case, relayed.at);
             effects.carried_by.push(relayed.member.clone());
         }
-        Payload::Case(CaseFact::Consulted(consulted)) => joined(&mut effects, &consulted.members, consulted.at.year()),
-        Payload::Case(CaseFact::Convened(convened)) => {
-            joined(&mut effects, &convened.members, convened.at.year());
-            effects.carried_by.extend(convened.members.iter().cloned());
+        Payload::Case(CaseFact::Convened(convened)) => effects.carried_by.extend(convened.members.iter().cloned()),
+        Payload::Case(CaseFact::Consulted(consulted)) => {
+            let (activity, level) = match fact.kind {
+                Some(Kind::MicroConsultation) => (activity::GRASSROOTS_CONSULTATIONS, "grassroots"),
+                Some(Kind::JointResearch) => (activity::CONSULTATIONS, "joint_research"),
+                _ => (activity::CONSULTATIONS, "suggestion"),
+            };
+            // A session held with no members named was attended by those convened for it.
+            let attended = if consulted.members.is_empty() {
+                carriers
+            } else {
+                &consulted.members[..]
+            };
+            let session = format!("{}#{}", fact.stream, fact.sequence);
+            for member in attended {
+                effects.grant(fact, member, activity, session.clone(), consulted.at);
+                if let Some(CreditChange::Grant(credit)) = effects.changes.last_mut() {
+                    credit.level = Some(level.to_owned());
+                }
+            }
+            effects.carried_by.extend(consulted.members.iter().cloned());
+        }
+        Payload::Case(CaseFact::ReportSubmitted(report)) => {
+            for member in carriers {
+                effects.grant(fact, member, activity::RESEARCH_REPORTS, case.clone(), report.at);
+            }
         }
         Payload::Case(CaseFact::Closed(closed)) if closed.outcome == Outcome::A => {
             for member in carriers {
-                effects.count(member, closed.at.year(), |record| record.solved += 1);
+                effects.grant(fact, member, activity::PROBLEMS_SOLVED, case.clone(), closed.at);
             }
         }
+        Payload::Case(CaseFact::Reopened(_)) => effects.changes.push(CreditChange::Revoke {
+            activity: activity::PROBLEMS_SOLVED,
+            subject: case,
+        }),
         _ => {}
     }
     effects
 }
 
-fn joined(effects: &mut DutyEffects, members: &[String], year: i32) {
-    let mut seen: Vec<&String> = Vec::new();
-    for member in members {
-        if !seen.contains(&member) {
-            seen.push(member);
-            effects.count(member, year, |record| record.consultations += 1);
-        }
-    }
-}
-
-/// Increments summed per (member, year), so that each record is written once.
+/// The credits of one stream as its changes leave them.
 #[derive(Debug, Default)]
-pub struct DutyTotals(BTreeMap<(String, i32), DutyRecord>);
+pub struct StreamCredits(Vec<Credit>);
 
-impl DutyTotals {
-    pub fn add(&mut self, increments: impl IntoIterator<Item = DutyRecord>) {
-        for increment in increments {
-            self.0
-                .entry((increment.member_id.clone(), increment.year))
-                .or_insert_with(|| DutyRecord {
-                    member_id: increment.member_id.clone(),
-                    year: increment.year,
-                    ..DutyRecord::default()
-                })
-                .add(&increment);
+impl StreamCredits {
+    pub fn change(&mut self, change: CreditChange) {
+        match change {
+            CreditChange::Grant(credit) => {
+                let known = self.0.iter().any(|held| {
+                    (&held.member_id, &held.activity, &held.subject)
+                        == (&credit.member_id, &credit.activity, &credit.subject)
+                });
+                if !known {
+                    self.0.push(credit);
+                }
+            }
+            CreditChange::Revoke { activity, subject } => self
+                .0
+                .retain(|held| !(held.activity == activity && held.subject == subject)),
         }
     }
 
-    /// The records, by member and year.
-    pub fn into_records(self) -> Vec<DutyRecord> {
-        self.0.into_values().collect()
+    pub fn into_credits(self) -> Vec<Credit> {
+        self.0
     }
 }

@@ -51,6 +51,10 @@ impl StoreSettings {
     }
 }
 
+fn quota_items(text: &str) -> Result<Quotas, String> {
+    Quotas::parse(text).map_err(|error| error.to_string())
+}
+
 /// An empty value counts as unset, so `DATABASE_URL=` selects the embedded store.
 fn postgres_url(value: &str) -> Result<String, String> {
     if value.is_empty() || value.starts_with("postgres://") || value.starts_with("postgresql://") {
@@ -110,14 +114,20 @@ pub struct ServeSettings {
     )]
     pub utc_offset: chrono::FixedOffset,
     /// Yearly quota: constituents a member contacts.
-    #[arg(long, env = "LIANXIN_QUOTA_CONTACTS", default_value_t = Quotas::default().contacts)]
+    #[arg(long, env = "LIANXIN_QUOTA_CONTACTS", default_value_t = 5)]
     pub quota_contacts: u32,
     /// Yearly quota: grassroots consultations a member joins.
-    #[arg(long, env = "LIANXIN_QUOTA_CONSULTATIONS", default_value_t = Quotas::default().consultations)]
+    #[arg(long, env = "LIANXIN_QUOTA_CONSULTATIONS", default_value_t = 2)]
     pub quota_consultations: u32,
     /// Yearly quota: social-opinion reports a member submits.
-    #[arg(long, env = "LIANXIN_QUOTA_REPORTS", default_value_t = Quotas::default().reports)]
+    #[arg(long, env = "LIANXIN_QUOTA_REPORTS", default_value_t = 1)]
     pub quota_reports: u32,
+    /// The whole yearly quota set (六个一), replacing the three above:
+    /// `NAME=ACTIVITY[+ACTIVITY…]:MINIMUM`, items separated by commas. Activities:
+    /// constituents, voices_relayed, social_opinion_reports, grassroots_consultations,
+    /// consultations, problems_solved, research_reports, or one staff record by name.
+    #[arg(long, env = "LIANXIN_QUOTA_ITEMS", value_parser = quota_items)]
+    pub quota_items: Option<Quotas>,
     /// Connections served at once; more wait to be accepted.
     #[arg(long, env = "LIANXIN_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections,
         value_parser = clap::value_parser!(u32).range(1..))]
@@ -157,11 +167,10 @@ impl ServeSettings {
                 calendar: Arc::new(calendar::load(self.calendar.as_deref())?),
                 offset: self.utc_offset,
             },
-            quotas: Quotas {
-                contacts: self.quota_contacts,
-                consultations: self.quota_consultations,
-                reports: self.quota_reports,
-            },
+            quotas: self
+                .quota_items
+                .clone()
+                .unwrap_or_else(|| Quotas::three(self.quota_contacts, self.quota_consultations, self.quota_reports)),
             clock: Clock::System,
             connections: ConnectionLimits {
                 max_connections: self.max_connections,

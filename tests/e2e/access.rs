@@ -82,7 +82,7 @@ async fn every_endpoint_answers_every_caller_as_the_rules_say(backend: Backend) 
         (Method::GET, "/api/v1/cases".to_owned(), None, [OK, OK, OK, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/outcomes".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/overdue".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
-        (Method::GET, "/api/v1/members/assessment".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+        (Method::GET, "/api/v1/members/assessment".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, format!("/api/v1/members/{MEMBER_ID}/record"), None, [FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/members/m-0002/record".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
         (Method::GET, "/api/v1/projections".to_owned(), None, [FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, OK, OK, UNAUTHENTICATED, UNAUTHENTICATED]),

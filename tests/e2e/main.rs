@@ -11,6 +11,7 @@ mod departments;
 mod edge;
 mod failover;
 mod identity;
+mod members;
 mod old_log;
 mod read_models;
 mod readme;

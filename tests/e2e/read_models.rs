@@ -202,7 +202,7 @@ async fn view_indexes(store: &Store) -> Vec<String> {
     match store {
         Store::Postgres(pool) => sqlx::query_scalar(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() \
-               AND tablename IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_years') \
+               AND tablename IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_credits') \
              ORDER BY indexdef",
         )
         .fetch_all(pool)
@@ -210,7 +210,7 @@ async fn view_indexes(store: &Store) -> Vec<String> {
         .unwrap(),
         Store::Sqlite(pool) => sqlx::query_scalar(
             "SELECT name || ' ' || COALESCE(sql, '') FROM sqlite_master WHERE type = 'index' \
-               AND tbl_name IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_years') ORDER BY name",
+               AND tbl_name IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_credits') ORDER BY name",
         )
         .fetch_all(pool)
         .await
@@ -375,9 +375,20 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
     }
     let caught_up = restarted.dump().await.unwrap();
     assert_eq!(caught_up["case_summaries"].len(), 2);
+    let credited = |activity: &str| {
+        caught_up["member_records"]
+            .iter()
+            .filter(|line| line.starts_with(&format!("{MEMBER_ID} {activity} ")))
+            .count()
+    };
+    assert_eq!(caught_up["member_records"].len(), 6);
     assert_eq!(
-        caught_up["member_records"],
-        [format!("{MEMBER_ID} [2026, 0, 2, 0, 2, 2]")],
+        [
+            credited("voices_relayed"),
+            credited("consultations"),
+            credited("problems_solved")
+        ],
+        [2, 2, 2],
         "two relays, two consultations, two solved: each counted once"
     );
     let checkpoints = positions(&restarted.checkpoints().await.unwrap());
@@ -434,7 +445,9 @@ async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
 
     let started_again = [
         "DELETE FROM member_cases",
-        "DELETE FROM member_years",
+        "DELETE FROM member_credits",
+        "DELETE FROM members",
+        "DELETE FROM member_decisions",
         "UPDATE projection_checkpoints SET position = 0 WHERE name = 'member_records'",
     ];
     for statement in started_again {
@@ -677,8 +690,9 @@ async fn two_years_below_quota_is_flagged_when_the_second_year_ends(backend: Bac
             member["standing"].as_str().unwrap().to_owned()
         }
     };
-    let last_day = Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap();
-    let new_year = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+    // The duty year ends in the deployment's time zone: 23:00 and midnight in Beijing.
+    let last_day = Utc.with_ymd_and_hms(2026, 12, 31, 15, 0, 0).unwrap();
+    let new_year = Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap();
     assert_eq!(standing(2025, last_day).await, "below_quota");
     assert_eq!(standing(2026, last_day).await, "at_risk");
     assert_eq!(standing(2026, new_year).await, "below_two_years_running");
@@ -849,9 +863,11 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
     let projector = Projector::new(app.test_store.store.clone());
     let live = projector.dump().await.unwrap();
     assert_eq!(live["case_summaries"].len(), 24);
-    assert_eq!(live["member_records"].len(), 1);
+    assert_eq!(live["member_records"].len(), 24, "one credit per session");
     assert!(
-        live["member_records"][0].contains(" 24, "),
+        live["member_records"]
+            .iter()
+            .all(|line| line.starts_with(&format!("{MEMBER_ID} consultations "))),
         "{:?}",
         live["member_records"]
     );

@@ -5,8 +5,9 @@
 //! **The scoping rule.** A token may carry a jurisdiction (staff, members): everything it reads
 //! or writes about cases lies inside it — submissions, actions, merge targets, reads, lists and
 //! the figures it is shown — and a token without one acts at the city level, everywhere.
-//! Members' records and the assessment are read by city staff and auditors only, until the
-//! member registry gives members a jurisdiction of record.
+//! A member's record is read by staff of the member's jurisdiction of record (the registry's;
+//! city staff for every member, district staff for their district's registered members), and
+//! the assessment by city staff whole and by district staff cut to their district's members.
 //!
 //! | operation | citizen | member | staff | auditor | admin | department |
 //! | --- | --- | --- | --- | --- | --- | --- |
@@ -18,9 +19,11 @@
 //! | list cases | own cases | cases it carries | in its jurisdiction | all | no | cases it handles or handled |
 //! | a unit's queue | no | no | in its jurisdiction | yes | no | its own |
 //! | outcomes, overdue, unit scorecards | no | no | its jurisdiction's | yes | no | no |
-//! | assessment, any member's duty record | no | no | city staff | yes | no | no |
-//! | its own duty record | no | yes | city staff | yes | no | no |
+//! | assessment | no | no | city staff; district staff: their district's members | yes | no | no |
+//! | any member's duty record and archive | no | its own | city staff; district staff: their district's members | yes | no | no |
 //! | log a member's contact | no | its own | city staff | no | no | no |
+//! | manage the registry | no | no | city staff | no | yes | no |
+//! | record a reminder talk, a resignation started, a re-opened year | no | no | city staff | no | no | no |
 //! | audit log export, verify | no | no | no | yes | no | no |
 //! | projection status | no | no | yes | yes | yes | no |
 //!
@@ -70,8 +73,14 @@ pub enum Operation<'a> {
     /// A handling unit's queue (to sign, to reply, due soon, overdue), by the unit's id.
     ReadQueue(&'a str),
     ReadDashboards,
-    ReadMemberRecord(&'a str),
+    /// A member's record; `jurisdiction` is the member's of record, if registered.
+    ReadMemberRecord {
+        member: &'a str,
+        jurisdiction: Option<&'a str>,
+    },
     ReadAssessment,
+    /// The registry and staff's decisions on duty years (the domain tells them apart).
+    ManageMembers,
     LogContact(&'a str),
     ReadAuditLog,
     ReadProjections,
@@ -213,17 +222,22 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             Role::Staff | Role::Auditor => Ok(()),
             _ => forbidden,
         },
-        // Members have no jurisdiction on record yet (the member registry will give them one):
-        // until then their records and the assessment are read by city staff, not a district's.
-        Operation::ReadMemberRecord(member) => match role {
+        // A member not in the registry has no jurisdiction of record: city staff read it.
+        Operation::ReadMemberRecord { member, jurisdiction } => match role {
             Role::Staff if principal.jurisdiction.is_none() => Ok(()),
+            Role::Staff if jurisdiction.is_some_and(|own| within(principal, own)) => Ok(()),
             Role::Auditor => Ok(()),
             Role::Member if principal.actor.id == member => Ok(()),
             _ => forbidden,
         },
+        // District staff's assessment is cut to their district (`jurisdiction_scope`).
         Operation::ReadAssessment => match role {
+            Role::Staff | Role::Auditor => Ok(()),
+            _ => forbidden,
+        },
+        Operation::ManageMembers => match role {
             Role::Staff if principal.jurisdiction.is_none() => Ok(()),
-            Role::Auditor => Ok(()),
+            Role::Admin => Ok(()),
             _ => forbidden,
         },
         Operation::LogContact(member) => match role {
@@ -339,5 +353,32 @@ mod tests {
             assert_eq!(check(&unit, operation), forbidden, "{operation:?}");
         }
         assert!(!sees_personal_data(&unit));
+    }
+
+    fn staff_of(jurisdiction: Option<&str>) -> Principal {
+        Principal {
+            actor: Actor {
+                id: "staff-1".to_owned(),
+                role: Role::Staff,
+            },
+            jurisdiction: jurisdiction.map(str::to_owned),
+            department: None,
+        }
+    }
+
+    #[test]
+    fn district_staff_read_the_records_of_their_districts_members_of_record() {
+        let district = staff_of(Some("达拉特旗"));
+        let record = |jurisdiction| Operation::ReadMemberRecord {
+            member: "m-1",
+            jurisdiction,
+        };
+        assert_eq!(check(&district, record(Some("达拉特旗"))), Ok(()));
+        let forbidden = Err(Denied::Forbidden(Role::Staff));
+        assert_eq!(check(&district, record(Some("东胜区"))), forbidden);
+        assert_eq!(check(&district, record(None)), forbidden, "not in the registry");
+        assert_eq!(check(&staff_of(None), record(None)), Ok(()));
+        assert_eq!(check(&district, Operation::ManageMembers), forbidden);
+        assert_eq!(check(&staff_of(None), Operation::ManageMembers), Ok(()));
     }
 }

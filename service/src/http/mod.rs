@@ -17,6 +17,7 @@ mod dashboard;
 mod departments;
 mod extract;
 mod health;
+mod members;
 mod openapi;
 mod problem;
 mod public;
@@ -86,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/members/assessment", get(read_models::assessment))
         .route("/api/v1/members/{id}/record", get(read_models::member_record))
         .route("/api/v1/members/{id}/contacts", post(read_models::log_contact))
+        .route("/api/v1/members/{id}/archive", get(members::archive))
+        .route("/api/v1/members/{id}/{command}", post(members::command))
         .route("/api/v1/projections", get(read_models::projections))
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/verify", get(audit::verify))

@@ -607,6 +607,7 @@ pub fn document() -> Value {
         super::cases::submit, super::cases::show, super::cases::state_as_of, super::cases::history,
         super::read_models::list, super::read_models::outcomes, super::read_models::overdue,
         super::read_models::assessment, super::read_models::member_record, super::read_models::log_contact,
+        super::members::command, super::members::archive,
         super::read_models::projections, super::audit::events, super::audit::verify,
         super::public::submit, super::public::status, super::public::feedback,
         super::health::live, super::health::ready, super::prometheus, super::openapi_document,

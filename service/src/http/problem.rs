@@ -255,6 +255,12 @@ impl ApiError {
                 detail,
             )
             .with("field", *field),
+            ApiError::Engine(EngineError::MemberRefused(MemberError::NotRegistered)) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+            }
+            ApiError::Engine(EngineError::MemberRefused(
+                MemberError::AlreadyRegistered | MemberError::Left | MemberError::YearClosed(_),
+            )) => Problem::new(StatusCode::CONFLICT, "member-conflict", "Not possible now", detail),
             ApiError::Engine(EngineError::Conflict {
                 expected_version: Some(expected),
             }) => Problem::new(

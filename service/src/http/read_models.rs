@@ -232,7 +232,7 @@ fn year(state: &AppState, year: Option<i32>) -> Result<i32, ApiError> {
     }
 }
 
-fn member_path(ApiPath(member): ApiPath<String>) -> Result<String, ApiError> {
+pub(super) fn member_path(ApiPath(member): ApiPath<String>) -> Result<String, ApiError> {
     let valid = !member.is_empty() && member.chars().count() <= 100 && !member.chars().any(char::is_control);
     if valid {
         Ok(member)
@@ -250,17 +250,18 @@ pub async fn member_record(
     ApiQuery(params): ApiQuery<YearQuery>,
 ) -> Result<Json<MemberStanding>, ApiError> {
     let member = member_path(path)?;
-    access::check(&principal, Operation::ReadMemberRecord(&member))?;
     let year = year(&state, params.year)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
+    super::members::check_record(&state, &principal, &member).await?;
     let now = state.engine.clock().now();
+    let offset = state.engine.policy().offset;
     Ok(Json(
-        queries::member_record(state.engine.store(), &member, year, &state.quotas, now).await?,
+        queries::member_record(state.engine.store(), &member, year, &state.quotas, now, offset).await?,
     ))
 }
 
 #[utoipa::path(get, path = "/api/v1/members/assessment", operation_id = "assessment", tags = ["members", "staff", "audit"], params(YearQuery),
-    responses((status = 200, description = "every member's standing", body = Assessment)))]
+    responses((status = 200, description = "every member's standing (district staff: their district's members of record)", body = Assessment)))]
 pub async fn assessment(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -270,8 +271,10 @@ pub async fn assessment(
     let year = year(&state, params.year)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     let now = state.engine.clock().now();
+    let offset = state.engine.policy().offset;
+    let jurisdiction = access::jurisdiction_scope(&principal);
     Ok(Json(
-        queries::assessment(state.engine.store(), year, &state.quotas, now).await?,
+        queries::assessment(state.engine.store(), year, &state.quotas, now, offset, jurisdiction).await?,
     ))
 }
 

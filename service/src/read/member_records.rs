@@ -1,27 +1,30 @@
-//! The member-records projection, members' duty records 一人一档: `member_years` (per member and
-//! year, the counts of `projections::duty_effects`) and `member_cases` (which members answer for
-//! which case, with the case's submission time: "problems solved" counts them when the case
-//! closes solved, and a member's case list reads them by submission).
+//! The member-records projection, members' duty records 一人一档: `member_credits` (one credit
+//! per member, activity and subject, with the event behind it: `projections::duty_effects`),
+//! `member_cases` (which members answer for which case, with the case's submission time:
+//! "problems solved" credits them when the case closes solved, and a member's case list reads
+//! them by submission), `members` (the registry as its events leave it) and `member_decisions`
+//! (reminder talks, resignations started, years re-opened).
 //!
-//! Every fact goes through `fold`, in the live batches and in the rebuild alike: it adds the
-//! fact's counts to the totals and the members it makes answer for its case to the case's
-//! `Carried`. A live batch reads the members of every case it touches in one query, folds the
-//! facts in memory, then writes the new `member_cases` rows in one multi-row upsert and adds the
-//! totals to `member_years` in another. The rebuild folds each stream once and loads the sums at
-//! the end: member-year counts are sums, so the order of streams does not matter.
+//! Every fact goes through `fold`, in the live batches and in the rebuild alike. A credit's
+//! subject belongs to one stream (a case, or the member's own), so a stream's credits are
+//! settled by its own facts: the rebuild folds each stream and writes its credits at its end;
+//! a live batch applies the changes in order (grants as inserts that keep a credit there, a
+//! reopen's take-back as a delete).
 
 use std::collections::HashMap;
 
+use domain::member_record::{MemberEvent, STREAM_PREFIX};
+use domain::member_registry::MemberLevel;
 use domain::Timestamp;
 use futures_util::future::BoxFuture;
-use projections::{duty_effects, DutyRecord, DutyTotals, Fact, MEMBER_RECORDS};
+use projections::{duty_effects, Credit, CreditChange, Fact, Payload, StreamCredits, MEMBER_RECORDS};
 
 use crate::read::error::ProjectorError;
 #[cfg(feature = "test-hooks")]
 use crate::read::projection::Dump;
 use crate::read::projection::{Fold, Projection, Rows};
 use crate::read::rows::{self, Field, OnConflict, ViewRow};
-use crate::read::tx::Tx;
+use crate::read::tx::{on_tx, Tx};
 #[cfg(feature = "test-hooks")]
 use crate::store::on_pool;
 use crate::store::{Store, StoreError};
@@ -53,32 +56,151 @@ impl ViewRow for MemberCase {
     }
 }
 
-/// A member's counts for a year; an upsert adds them to those there.
-impl ViewRow for DutyRecord {
-    const TABLE: &'static str = "member_years";
+/// A credit; one already there is kept (it counts once).
+#[derive(Debug)]
+struct CreditRow {
+    credit: Credit,
+    on_date: Option<String>,
+}
+
+impl From<Credit> for CreditRow {
+    fn from(credit: Credit) -> Self {
+        CreditRow {
+            on_date: credit.on_date.map(|date| date.to_string()),
+            credit,
+        }
+    }
+}
+
+impl ViewRow for CreditRow {
+    const TABLE: &'static str = "member_credits";
     const COLUMNS: &'static [&'static str] = &[
         "member_id",
-        "year",
-        "contacts",
-        "relays",
-        "reports",
-        "consultations",
-        "solved",
+        "activity",
+        "subject",
+        "on_date",
+        "at",
+        "level",
+        "stream",
+        "position",
     ];
-    const KEY: usize = 2;
-    const ON_CONFLICT: OnConflict = OnConflict::Add;
+    const KEY: usize = 3;
+    const ON_CONFLICT: OnConflict = OnConflict::Keep;
+
+    fn fields(&self) -> Result<Vec<Field<'_>>, StoreError> {
+        let credit = &self.credit;
+        Ok(vec![
+            Field::Text(Some(&credit.member_id)),
+            Field::Text(Some(&credit.activity)),
+            Field::Text(Some(&credit.subject)),
+            Field::Text(self.on_date.as_deref()),
+            Field::Time(Some(credit.at)),
+            Field::Text(credit.level.as_deref()),
+            Field::Text(Some(&credit.stream)),
+            Field::Int(credit.position),
+        ])
+    }
+}
+
+/// A credit as the test dump shows it.
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, sqlx::FromRow)]
+struct CreditLine {
+    member_id: String,
+    activity: String,
+    subject: String,
+    on_date: Option<String>,
+    level: Option<String>,
+    stream: String,
+    position: i64,
+}
+
+/// A member's registry entry as its events leave it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    pub member_id: String,
+    pub name: String,
+    pub sector: String,
+    pub level: String,
+    pub jurisdiction: Option<String>,
+    pub term_start: String,
+    pub term_end: String,
+    pub left_on: Option<String>,
+}
+
+impl ViewRow for MemberRow {
+    const TABLE: &'static str = "members";
+    const COLUMNS: &'static [&'static str] = &[
+        "member_id",
+        "name",
+        "sector",
+        "level",
+        "jurisdiction",
+        "term_start",
+        "term_end",
+        "left_on",
+    ];
+    const KEY: usize = 1;
+    const ON_CONFLICT: OnConflict = OnConflict::Replace;
 
     fn fields(&self) -> Result<Vec<Field<'_>>, StoreError> {
         Ok(vec![
             Field::Text(Some(&self.member_id)),
-            Field::Int(i64::from(self.year)),
-            Field::Int(i64::from(self.contacts)),
-            Field::Int(i64::from(self.relays)),
-            Field::Int(i64::from(self.reports)),
-            Field::Int(i64::from(self.consultations)),
-            Field::Int(i64::from(self.solved)),
+            Field::Text(Some(&self.name)),
+            Field::Text(Some(&self.sector)),
+            Field::Text(Some(&self.level)),
+            Field::Text(self.jurisdiction.as_deref()),
+            Field::Text(Some(&self.term_start)),
+            Field::Text(Some(&self.term_end)),
+            Field::Text(self.left_on.as_deref()),
         ])
     }
+}
+
+/// A decision staff recorded on a member's duty year.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct DecisionRow {
+    pub member_id: String,
+    pub position: i64,
+    pub kind: String,
+    pub year: i64,
+    pub reason: String,
+    pub by_id: String,
+    pub by_role: String,
+    pub at: Timestamp,
+}
+
+impl ViewRow for DecisionRow {
+    const TABLE: &'static str = "member_decisions";
+    const COLUMNS: &'static [&'static str] = &[
+        "member_id",
+        "position",
+        "kind",
+        "year",
+        "reason",
+        "by_id",
+        "by_role",
+        "at",
+    ];
+    const KEY: usize = 2;
+    const ON_CONFLICT: OnConflict = OnConflict::Keep;
+
+    fn fields(&self) -> Result<Vec<Field<'_>>, StoreError> {
+        Ok(vec![
+            Field::Text(Some(&self.member_id)),
+            Field::Int(self.position),
+            Field::Text(Some(&self.kind)),
+            Field::Int(self.year),
+            Field::Text(Some(&self.reason)),
+            Field::Text(Some(&self.by_id)),
+            Field::Text(Some(&self.by_role)),
+            Field::Time(Some(self.at)),
+        ])
+    }
+}
+
+fn level_text(level: MemberLevel) -> String {
+    level.as_str().to_owned()
 }
 
 /// What the projection knows of one stream while folding it.
@@ -88,6 +210,12 @@ struct Carried {
     members: Vec<String>,
     stored: usize,
     submitted_at: Option<Timestamp>,
+    /// The credit changes of the stream's facts, in order.
+    changes: Vec<CreditChange>,
+    /// A member stream's registry entry, when its facts touched it.
+    entry: Option<MemberRow>,
+    entry_changed: bool,
+    decisions: Vec<DecisionRow>,
 }
 
 impl Carried {
@@ -104,9 +232,9 @@ impl Carried {
     }
 }
 
-/// One fact of `carried`'s stream: its counts added to `totals`, the members it makes answer for
-/// the case added to `carried`.
-fn fold(carried: &mut Carried, fact: &Fact, totals: &mut DutyTotals) {
+/// One fact of `carried`'s stream: its credit changes, the members it makes answer for the
+/// case, the registry entry and decisions it leaves.
+fn fold(carried: &mut Carried, fact: &Fact) {
     if let Some(submitted_at) = fact.submitted_at() {
         carried.submitted_at = Some(submitted_at);
     }
@@ -116,7 +244,104 @@ fn fold(carried: &mut Carried, fact: &Fact, totals: &mut DutyTotals) {
             carried.members.push(member);
         }
     }
-    totals.add(effects.increments);
+    carried.changes.extend(effects.changes);
+    let (Payload::Member(event), Some(member_id)) = (&fact.payload, fact.stream.strip_prefix(STREAM_PREFIX)) else {
+        return;
+    };
+    let decision = |kind: &str, decided: &domain::member_record::YearDecided| DecisionRow {
+        member_id: member_id.to_owned(),
+        position: fact.position,
+        kind: kind.to_owned(),
+        year: i64::from(decided.year),
+        reason: decided.reason.clone(),
+        by_id: decided.by.id.clone(),
+        by_role: decided.by.role.to_string(),
+        at: decided.at,
+    };
+    match event {
+        MemberEvent::MemberRegistered(registered) => {
+            let entry = &registered.entry;
+            carried.entry = Some(MemberRow {
+                member_id: member_id.to_owned(),
+                name: entry.name.clone(),
+                sector: entry.sector.clone(),
+                level: level_text(entry.level),
+                jurisdiction: entry.jurisdiction.clone(),
+                term_start: entry.term_start.to_string(),
+                term_end: entry.term_end.to_string(),
+                left_on: None,
+            });
+            carried.entry_changed = true;
+        }
+        MemberEvent::MemberChanged(changed) => {
+            if let Some(entry) = carried.entry.as_mut() {
+                let change = &changed.change;
+                if let Some(sector) = &change.sector {
+                    entry.sector = sector.clone();
+                }
+                if let Some(level) = change.level {
+                    entry.level = level_text(level);
+                }
+                if let Some(jurisdiction) = &change.jurisdiction {
+                    entry.jurisdiction = Some(jurisdiction.clone());
+                }
+                carried.entry_changed = true;
+            }
+        }
+        MemberEvent::MemberLeft(left) => {
+            if let Some(entry) = carried.entry.as_mut() {
+                entry.left_on = Some(left.on.to_string());
+                carried.entry_changed = true;
+            }
+        }
+        MemberEvent::ReminderTalkHeld(decided) => carried.decisions.push(decision("reminder_talk_held", decided)),
+        MemberEvent::ResignationStarted(decided) => carried.decisions.push(decision("resignation_started", decided)),
+        MemberEvent::YearReopened(decided) => carried.decisions.push(decision("year_reopened", decided)),
+        MemberEvent::ContactLogged(_) | MemberEvent::ActivityRecorded(_) => {}
+    }
+}
+
+/// The rows a stream's fold leaves to write.
+#[derive(Debug, Default)]
+struct Pending {
+    cases: Vec<MemberCase>,
+    credits: Vec<CreditRow>,
+    members: Vec<MemberRow>,
+    decisions: Vec<DecisionRow>,
+}
+
+impl Pending {
+    /// Everything but the credits, which the rebuild settles per stream and a live batch applies
+    /// change by change.
+    fn take_stream(&mut self, stream: &str, carried: &mut Carried) {
+        self.cases.extend(carried.new_rows(stream));
+        if carried.entry_changed {
+            self.members.extend(carried.entry.take());
+        }
+        self.decisions.append(&mut carried.decisions);
+    }
+
+    async fn write(mut self, tx: &mut Tx, load: bool) -> Result<(), StoreError> {
+        self.cases
+            .sort_unstable_by(|a, b| (&a.case_id, &a.member_id).cmp(&(&b.case_id, &b.member_id)));
+        if load {
+            rows::load(tx, &self.cases).await?;
+            rows::load(tx, &self.credits).await?;
+            rows::load(tx, &self.members).await?;
+            rows::load(tx, &self.decisions).await
+        } else {
+            rows::upsert(tx, &self.cases).await?;
+            rows::upsert(tx, &self.credits).await?;
+            rows::upsert(tx, &self.members).await?;
+            rows::upsert(tx, &self.decisions).await
+        }
+    }
+}
+
+impl Rows for Pending {
+    fn load(self: Box<Self>, tx: &mut Tx) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { (*self).write(tx, true).await })
+    }
 }
 
 impl Projection for MemberRecords {
@@ -125,7 +350,12 @@ impl Projection for MemberRecords {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &[MemberCase::TABLE, DutyRecord::TABLE]
+        &[
+            MemberCase::TABLE,
+            CreditRow::TABLE,
+            MemberRow::TABLE,
+            DecisionRow::TABLE,
+        ]
     }
 
     fn apply<'a>(
@@ -144,9 +374,9 @@ impl Projection for MemberRecords {
     #[cfg(feature = "test-hooks")]
     fn dump<'a>(&'a self, store: &'a Store) -> BoxFuture<'a, Result<Dump, StoreError>> {
         Box::pin(async move {
-            let years: Vec<(String, i64, i64, i64, i64, i64, i64)> = on_pool!(store, |pool| sqlx::query_as(
-                "SELECT member_id, year, contacts, relays, reports, consultations, solved \
-                 FROM member_years ORDER BY member_id, year"
+            let credits: Vec<CreditLine> = on_pool!(store, |pool| sqlx::query_as(
+                "SELECT member_id, activity, subject, on_date, level, stream, position \
+                     FROM member_credits ORDER BY member_id, activity, subject"
             )
             .fetch_all(pool)
             .await?);
@@ -155,15 +385,30 @@ impl Projection for MemberRecords {
             )
             .fetch_all(pool)
             .await?);
+            let members: Vec<MemberRow> =
+                on_pool!(store, |pool| sqlx::query_as("SELECT * FROM members ORDER BY member_id")
+                    .fetch_all(pool)
+                    .await?);
+            let decisions: Vec<DecisionRow> = on_pool!(store, |pool| sqlx::query_as(
+                "SELECT * FROM member_decisions ORDER BY member_id, position"
+            )
+            .fetch_all(pool)
+            .await?);
             Ok(vec![
                 (
                     MEMBER_RECORDS,
-                    years
+                    credits
                         .into_iter()
-                        .map(|(member, year, contacts, relays, reports, consultations, solved)| {
+                        .map(|row| {
                             format!(
-                                "{member} {:?}",
-                                [year, contacts, relays, reports, consultations, solved]
+                                "{} {} {} {:?} {:?} {} {}",
+                                row.member_id,
+                                row.activity,
+                                row.subject,
+                                row.on_date,
+                                row.level,
+                                row.stream,
+                                row.position
                             )
                         })
                         .collect(),
@@ -175,76 +420,122 @@ impl Projection for MemberRecords {
                         .map(|row| format!("{} {} {:?}", row.case_id, row.member_id, row.submitted_at))
                         .collect(),
                 ),
+                (
+                    MemberRow::TABLE,
+                    members.into_iter().map(|row| format!("{row:?}")).collect(),
+                ),
+                (
+                    DecisionRow::TABLE,
+                    decisions.into_iter().map(|row| format!("{row:?}")).collect(),
+                ),
             ])
         })
     }
 }
 
 async fn apply(tx: &mut Tx, store: &Store, batch: &[Fact]) -> Result<(), ProjectorError> {
-    let mut cases: Vec<&str> = batch
-        .iter()
-        .filter(|fact| fact.kind.is_some())
-        .map(|fact| fact.stream.as_str())
-        .collect();
-    cases.sort_unstable();
-    cases.dedup();
+    let mut streams: Vec<&str> = batch.iter().map(|fact| fact.stream.as_str()).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    let (members, cases): (Vec<&str>, Vec<&str>) = streams.iter().partition(|stream| stream.starts_with(STREAM_PREFIX));
     let stored: Vec<MemberCase> = rows::select_in(
         tx,
         "SELECT case_id, member_id, submitted_at FROM member_cases WHERE case_id IN ",
         &cases,
     )
     .await?;
-    let mut streams: HashMap<&str, Carried> = cases.iter().map(|case| (*case, Carried::default())).collect();
+    let member_ids: Vec<&str> = members
+        .iter()
+        .filter_map(|stream| stream.strip_prefix(STREAM_PREFIX))
+        .collect();
+    let entries: Vec<MemberRow> = rows::select_in(tx, "SELECT * FROM members WHERE member_id IN ", &member_ids).await?;
+    let mut carried: HashMap<&str, Carried> = streams.iter().map(|stream| (*stream, Carried::default())).collect();
     for row in stored {
-        if let Some(carried) = streams.get_mut(row.case_id.as_str()) {
-            carried.members.push(row.member_id);
-            carried.stored += 1;
-            carried.submitted_at = Some(row.submitted_at);
+        if let Some(stream) = carried.get_mut(row.case_id.as_str()) {
+            stream.members.push(row.member_id);
+            stream.stored += 1;
+            stream.submitted_at = Some(row.submitted_at);
         }
     }
-    let mut totals = DutyTotals::default();
-    for fact in batch {
-        fold(streams.entry(fact.stream.as_str()).or_default(), fact, &mut totals);
+    for entry in entries {
+        if let Some(stream) = carried.get_mut(format!("{STREAM_PREFIX}{}", entry.member_id).as_str()) {
+            stream.entry = Some(entry);
+        }
     }
-    let mut carried = Vec::new();
-    for (case_id, stream) in &mut streams {
+    let mut changes = Vec::new();
+    for fact in batch {
+        let stream = carried.entry(fact.stream.as_str()).or_default();
+        fold(stream, fact);
+        changes.append(&mut stream.changes);
+    }
+    let mut pending = Pending::default();
+    for (stream_id, stream) in &mut carried {
         // A case whose first member comes after the batch of its submission: the log's first
         // event of the case states when it was submitted.
         if stream.submitted_at.is_none() && stream.members.len() > stream.stored {
-            stream.submitted_at = store.first_fact(case_id).await?.and_then(|first| first.submitted_at());
+            stream.submitted_at = store
+                .first_fact(stream_id)
+                .await?
+                .and_then(|first| first.submitted_at());
         }
-        carried.extend(stream.new_rows(case_id));
+        pending.take_stream(stream_id, stream);
     }
-    carried.sort_unstable_by(|a, b| (&a.case_id, &a.member_id).cmp(&(&b.case_id, &b.member_id)));
-    rows::upsert(tx, &carried).await?;
-    rows::upsert(tx, &totals.into_records()).await?;
+    apply_changes(tx, changes).await?;
+    pending.write(tx, false).await?;
     Ok(())
 }
 
-/// The rebuild's fold: the stream being folded, the rows of those done and not yet written, and
-/// the counts of all.
+/// The credit changes of a batch, in log order: grants gathered into multi-row inserts, each
+/// take-back after the grants before it.
+async fn apply_changes(tx: &mut Tx, changes: Vec<CreditChange>) -> Result<(), StoreError> {
+    let mut grants: Vec<CreditRow> = Vec::new();
+    for change in changes {
+        match change {
+            CreditChange::Grant(credit) => grants.push(credit.into()),
+            CreditChange::Revoke { activity, subject } => {
+                rows::upsert(tx, &std::mem::take(&mut grants)).await?;
+                on_tx!(&mut *tx, |tx| {
+                    sqlx::query("DELETE FROM member_credits WHERE activity = $1 AND subject = $2")
+                        .bind(activity)
+                        .bind(subject)
+                        .execute(&mut **tx)
+                        .await?;
+                });
+            }
+        }
+    }
+    rows::upsert(tx, &grants).await
+}
+
+/// The rebuild's fold: the stream being folded and the rows of those done and not yet written.
 #[derive(Default)]
 struct MemberFold {
     stream: Carried,
-    pending: Vec<MemberCase>,
-    totals: DutyTotals,
+    pending: Pending,
 }
 
 impl Fold for MemberFold {
     fn fact(&mut self, fact: &Fact) {
-        fold(&mut self.stream, fact, &mut self.totals);
+        fold(&mut self.stream, fact);
     }
 
     fn end_stream(&mut self, stream: &str) {
-        let done = std::mem::take(&mut self.stream);
-        self.pending.extend(done.new_rows(stream));
+        let mut done = std::mem::take(&mut self.stream);
+        let mut credits = StreamCredits::default();
+        for change in std::mem::take(&mut done.changes) {
+            credits.change(change);
+        }
+        self.pending
+            .credits
+            .extend(credits.into_credits().into_iter().map(CreditRow::from));
+        self.pending.take_stream(stream, &mut done);
     }
 
     fn take_rows(&mut self) -> Box<dyn Rows> {
         Box::new(std::mem::take(&mut self.pending))
     }
 
-    fn finish(self: Box<Self>, tx: &mut Tx) -> BoxFuture<'_, Result<(), ProjectorError>> {
-        Box::pin(async move { Ok(rows::load(tx, &self.totals.into_records()).await?) })
+    fn finish(self: Box<Self>, _tx: &mut Tx) -> BoxFuture<'_, Result<(), ProjectorError>> {
+        Box::pin(async move { Ok(()) })
     }
 }

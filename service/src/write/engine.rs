@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use cqrs_es::Aggregate;
-use domain::member_record::{LogContact, MemberCommand, MemberRecord, STREAM_PREFIX};
+use domain::member_record::{LogContact, MemberCommand, MemberInput, MemberRecord, STREAM_PREFIX};
 use domain::{
     apply_payload, Action, ActionInput, AnyCase, CaseCommand, CaseCore, CaseError, CommandInput, Kind, Policy, Status,
     Submit, Timestamp,
@@ -197,16 +197,31 @@ impl Engine {
     }
 
     /// Logs a member's constituent contact in the member's duty record.
-    #[instrument(skip_all, fields(member_id, actor = %context.principal.actor.id, role = %context.principal.actor.role))]
     pub async fn log_contact(
         &self,
         member_id: &str,
         context: CommandContext,
         input: LogContact,
     ) -> Result<Logged, EngineError> {
+        self.member_command(member_id, context, MemberInput::LogContact(input))
+            .await
+    }
+
+    /// A command on a member's record: a contact, a registry change, a decision on a duty year.
+    #[instrument(skip_all, fields(member_id, actor = %context.principal.actor.id, role = %context.principal.actor.role))]
+    pub async fn member_command(
+        &self,
+        member_id: &str,
+        context: CommandContext,
+        input: MemberInput,
+    ) -> Result<Logged, EngineError> {
         let stream = format!("{STREAM_PREFIX}{member_id}");
         let history = self.store.stream_events(&stream).await?;
-        access::check(&context.principal, Operation::LogContact(member_id))?;
+        let operation = match input {
+            MemberInput::LogContact(_) => Operation::LogContact(member_id),
+            _ => Operation::ManageMembers,
+        };
+        access::check(&context.principal, operation)?;
         let record = rebuild(MemberRecord::default(), &history, apply_payload)?;
         let events = record.decide(
             MemberCommand {

@@ -1,84 +1,288 @@
-//! Members' duty records and the assessment of all members against the quotas.
+//! Members' duty records, the assessment of all members against the quotas, and one member's
+//! archive 一人一档. Credits are read per activity and bucketed into duty years here, in the
+//! deployment's time zone; the quota set is applied here too (see `projections::assessment`).
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use domain::Timestamp;
-use projections::{DutyRecord, Quotas, Shortfall, Standing};
+use projections::{activity, Credit, DutyYears, ItemResult, Quotas, Shortfall, Standing};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Row};
+use sqlx::Row;
 
 use crate::store::{on_pool, Store, StoreError};
+
+/// A member's entry in the registry.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+pub struct MemberEntry {
+    pub member_id: String,
+    pub name: String,
+    pub sector: String,
+    pub level: String,
+    pub jurisdiction: Option<String>,
+    pub term_start: NaiveDate,
+    pub term_end: NaiveDate,
+    pub left_on: Option<NaiveDate>,
+}
+
+/// A decision staff recorded on a duty year.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+pub struct Decision {
+    pub kind: String,
+    pub year: i32,
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub position: i64,
+}
 
 /// A member's duty record for a year, measured against the quotas.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct MemberStanding {
-    #[serde(flatten)]
-    pub record: DutyRecord,
-    pub quotas: Quotas,
+    pub member_id: String,
+    pub year: i32,
+    /// The registry's sector and level, for a registered member.
+    pub sector: Option<String>,
+    pub level: Option<String>,
+    /// Distinct constituents contacted.
+    pub contacts: u32,
+    pub relays: u32,
+    /// Social-opinion reports.
+    pub reports: u32,
+    /// Grassroots consultation sessions attended.
+    pub consultations: u32,
+    pub solved: u32,
+    /// Every activity's count.
+    pub counts: BTreeMap<String, u32>,
+    /// The months of the year in the member's term: the quotas are scaled by them.
+    pub months_in_term: u32,
+    pub items: Vec<ItemResult>,
     pub shortfalls: Vec<Shortfall>,
     pub standing: Standing,
+    pub decisions: Vec<Decision>,
 }
 
-async fn duty_records(store: &Store, member: Option<&str>, years: [i32; 2]) -> Result<Vec<DutyRecord>, StoreError> {
+fn date(text: &str) -> Result<NaiveDate, sqlx::Error> {
+    text.parse()
+        .map_err(|error: chrono::ParseError| sqlx::Error::Decode(error.into()))
+}
+
+/// Which credits a read needs.
+#[derive(Debug, Clone, Copy)]
+enum Credits<'a> {
+    /// Every credit of one member.
+    Of(&'a str),
+    /// Every member's credits of the duty years `first..=last` (and of a day either side, for
+    /// the time zone: the years are settled when the credits are bucketed).
+    Years(i32, i32),
+}
+
+async fn credits(store: &Store, wanted: Credits<'_>) -> Result<Vec<Credit>, StoreError> {
+    const SELECT: &str =
+        "SELECT member_id, activity, subject, on_date, at, level, stream, position FROM member_credits WHERE ";
     let rows = on_pool!(store, |pool| {
-        let mut query = QueryBuilder::new(
-            "SELECT member_id, year, contacts, relays, reports, consultations, solved FROM member_years WHERE year IN (",
-        );
-        query
-            .push_bind(i64::from(years[0]))
-            .push(", ")
-            .push_bind(i64::from(years[1]))
-            .push(")");
-        if let Some(member) = member {
-            query.push(" AND member_id = ").push_bind(member.to_owned());
+        let mut query = sqlx::QueryBuilder::new(SELECT);
+        match wanted {
+            Credits::Of(member) => {
+                query.push("member_id = ").push_bind(member.to_owned());
+            }
+            Credits::Years(first, last) => {
+                let day = chrono::Duration::days(1);
+                let from = year_start(first).map(|start| start - day);
+                let until = year_start(last + 1).map(|end| end + day);
+                query
+                    .push("(on_date >= ")
+                    .push_bind(format!("{first:04}-01-01"))
+                    .push(" AND on_date <= ")
+                    .push_bind(format!("{last:04}-12-31"))
+                    .push(") OR (on_date IS NULL AND at >= ")
+                    .push_bind(from)
+                    .push(" AND at < ")
+                    .push_bind(until)
+                    .push(")");
+            }
         }
-        let mut records = Vec::new();
-        for row in query.build().fetch_all(pool).await? {
-            let count = |index: usize| -> Result<u32, sqlx::Error> {
-                Ok(u32::try_from(row.try_get::<i64, _>(index)?).unwrap_or_default())
-            };
-            records.push(DutyRecord {
+        query.push(" ORDER BY position");
+        let rows = query.build().fetch_all(pool).await?;
+        let mut credits = Vec::with_capacity(rows.len());
+        for row in rows {
+            credits.push(Credit {
                 member_id: row.try_get(0)?,
-                year: i32::try_from(row.try_get::<i64, _>(1)?).unwrap_or_default(),
-                contacts: count(2)?,
-                relays: count(3)?,
-                reports: count(4)?,
-                consultations: count(5)?,
-                solved: count(6)?,
+                activity: row.try_get(1)?,
+                subject: row.try_get(2)?,
+                on_date: row.try_get::<Option<String>, _>(3)?.as_deref().map(date).transpose()?,
+                at: row.try_get(4)?,
+                level: row.try_get(5)?,
+                stream: row.try_get(6)?,
+                position: row.try_get(7)?,
             });
         }
-        records
+        credits
     });
     Ok(rows)
 }
 
-fn standing_of(member_id: &str, year: i32, records: &[DutyRecord], quotas: &Quotas, now: Timestamp) -> MemberStanding {
-    let find = |year: i32| {
-        records
-            .iter()
-            .find(|record| record.member_id == member_id && record.year == year)
-    };
-    let record = find(year).cloned().unwrap_or_else(|| DutyRecord {
-        member_id: member_id.to_owned(),
-        year,
-        ..DutyRecord::default()
+/// The registry entries of one member, or of all.
+pub async fn entries(store: &Store, member: Option<&str>) -> Result<Vec<MemberEntry>, StoreError> {
+    const SELECT: &str =
+        "SELECT member_id, name, sector, level, jurisdiction, term_start, term_end, left_on FROM members";
+    let rows = on_pool!(store, |pool| {
+        let mut query = sqlx::QueryBuilder::new(SELECT);
+        if let Some(member) = member {
+            query.push(" WHERE member_id = ").push_bind(member.to_owned());
+        }
+        let mut entries = Vec::new();
+        for row in query.build().fetch_all(pool).await? {
+            entries.push(MemberEntry {
+                member_id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                sector: row.try_get(2)?,
+                level: row.try_get(3)?,
+                jurisdiction: row.try_get(4)?,
+                term_start: date(&row.try_get::<String, _>(5)?)?,
+                term_end: date(&row.try_get::<String, _>(6)?)?,
+                left_on: row.try_get::<Option<String>, _>(7)?.as_deref().map(date).transpose()?,
+            });
+        }
+        entries
     });
-    MemberStanding {
-        shortfalls: quotas.shortfalls(&record),
-        standing: quotas.standing(&record, find(year - 1), now.date_naive()),
-        quotas: *quotas,
-        record,
+    Ok(rows)
+}
+
+async fn decisions(store: &Store, member: Option<&str>) -> Result<Vec<(String, Decision)>, StoreError> {
+    const SELECT: &str = "SELECT member_id, kind, year, reason, by_id, at, position FROM member_decisions";
+    let rows = on_pool!(store, |pool| {
+        let mut query = sqlx::QueryBuilder::new(SELECT);
+        if let Some(member) = member {
+            query.push(" WHERE member_id = ").push_bind(member.to_owned());
+        }
+        query.push(" ORDER BY position");
+        let mut decisions = Vec::new();
+        for row in query.build().fetch_all(pool).await? {
+            decisions.push((
+                row.try_get(0)?,
+                Decision {
+                    kind: row.try_get(1)?,
+                    year: i32::try_from(row.try_get::<i64, _>(2)?).unwrap_or_default(),
+                    reason: row.try_get(3)?,
+                    by: row.try_get(4)?,
+                    at: row.try_get(5)?,
+                    position: row.try_get(6)?,
+                },
+            ));
+        }
+        decisions
+    });
+    Ok(rows)
+}
+
+/// The duty year a credit counts in: its date's, or its time's in the deployment's zone.
+pub fn duty_year(credit: &Credit, offset: FixedOffset) -> i32 {
+    credit
+        .on_date
+        .unwrap_or_else(|| credit.at.with_timezone(&offset).date_naive())
+        .year()
+}
+
+/// What one member's standing is read from.
+#[derive(Debug, Default)]
+struct MemberData {
+    years: DutyYears,
+    sector: Option<String>,
+    level: Option<String>,
+    decisions: Vec<Decision>,
+}
+
+impl MemberData {
+    fn standing(&self, member_id: &str, year: i32, quotas: &Quotas, today: NaiveDate) -> Option<MemberStanding> {
+        let judged = self.years.judge(quotas, year, today)?;
+        let counts = self.years.counts.get(&year).cloned().unwrap_or_default();
+        let count = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| counts.get(*name).copied().unwrap_or_default())
+                .sum()
+        };
+        Some(MemberStanding {
+            member_id: member_id.to_owned(),
+            year,
+            sector: self.sector.clone(),
+            level: self.level.clone(),
+            contacts: count(&[activity::CONSTITUENTS]),
+            relays: count(&[activity::VOICES_RELAYED]),
+            reports: count(&[activity::SOCIAL_OPINION_REPORTS]),
+            consultations: count(&[activity::GRASSROOTS_CONSULTATIONS]),
+            solved: count(&[activity::PROBLEMS_SOLVED]),
+            months_in_term: judged.months,
+            shortfalls: judged.items.iter().filter(|item| !item.met()).cloned().collect(),
+            items: judged.items,
+            standing: judged.standing,
+            decisions: self
+                .decisions
+                .iter()
+                .filter(|decision| decision.year == year)
+                .cloned()
+                .collect(),
+            counts,
+        })
     }
 }
 
+/// Everything the standings of `member` (or of every member) are read from, by member.
+async fn member_data(
+    store: &Store,
+    wanted: Credits<'_>,
+    offset: FixedOffset,
+) -> Result<(BTreeMap<String, MemberData>, Vec<Credit>, Vec<MemberEntry>), StoreError> {
+    let member = match wanted {
+        Credits::Of(member) => Some(member),
+        Credits::Years(..) => None,
+    };
+    let credits = credits(store, wanted).await?;
+    let entries = entries(store, member).await?;
+    let mut data: BTreeMap<String, MemberData> = BTreeMap::new();
+    for entry in &entries {
+        let member = data.entry(entry.member_id.clone()).or_default();
+        member.years.term = Some((entry.term_start, entry.term_end));
+        member.sector = Some(entry.sector.clone());
+        member.level = Some(entry.level.clone());
+    }
+    for credit in &credits {
+        *data
+            .entry(credit.member_id.clone())
+            .or_default()
+            .years
+            .counts
+            .entry(duty_year(credit, offset))
+            .or_default()
+            .entry(credit.activity.clone())
+            .or_default() += 1;
+    }
+    for (member_id, decision) in decisions(store, member).await? {
+        data.entry(member_id).or_default().decisions.push(decision);
+    }
+    Ok((data, credits, entries))
+}
+
+/// `member`'s standing for `year`; a year outside the member's term is judged as a whole year.
 pub async fn member_record(
     store: &Store,
     member_id: &str,
     year: i32,
     quotas: &Quotas,
     now: Timestamp,
+    offset: FixedOffset,
 ) -> Result<MemberStanding, StoreError> {
-    let records = duty_records(store, Some(member_id), [year, year - 1]).await?;
-    Ok(standing_of(member_id, year, &records, quotas, now))
+    let (mut data, _, _) = member_data(store, Credits::Of(member_id), offset).await?;
+    let mut member = data.remove(member_id).unwrap_or_default();
+    let today = now.with_timezone(&offset).date_naive();
+    if let Some(standing) = member.standing(member_id, year, quotas, today) {
+        return Ok(standing);
+    }
+    member.years.term = None;
+    member
+        .standing(member_id, year, quotas, today)
+        .ok_or_else(|| StoreError::Corrupt("a year without a term is always assessed".to_owned()))
 }
 
 #[derive(utoipa::ToSchema, Debug, Clone, Default, Serialize)]
@@ -91,20 +295,39 @@ pub struct Assessment {
     pub members: Vec<MemberStanding>,
 }
 
-/// Every known member (with a member token, or a duty record this year or last) for `year`.
-pub async fn assessment(store: &Store, year: i32, quotas: &Quotas, now: Timestamp) -> Result<Assessment, StoreError> {
-    let records = duty_records(store, None, [year, year - 1]).await?;
+/// Every known member for `year`: those in the registry whose term covers it, and those with a
+/// member token or a credit (judged on the whole year). `jurisdiction` cuts it to the members
+/// of record there.
+pub async fn assessment(
+    store: &Store,
+    year: i32,
+    quotas: &Quotas,
+    now: Timestamp,
+    offset: FixedOffset,
+    jurisdiction: Option<&str>,
+) -> Result<Assessment, StoreError> {
+    let (mut data, _, entries) = member_data(store, Credits::Years(year - 1, year), offset).await?;
     const MEMBERS: &str = "SELECT DISTINCT member_id FROM tokens WHERE role = 'member' AND member_id IS NOT NULL";
-    let mut members: Vec<String> = on_pool!(store, |pool| sqlx::query_scalar(MEMBERS).fetch_all(pool).await?);
-    members.extend(records.iter().map(|record| record.member_id.clone()));
-    members.sort();
-    members.dedup();
+    let tokens: Vec<String> = on_pool!(store, |pool| sqlx::query_scalar(MEMBERS).fetch_all(pool).await?);
+    for member in tokens {
+        data.entry(member).or_default();
+    }
+    if let Some(jurisdiction) = jurisdiction {
+        data.retain(|member, _| {
+            entries
+                .iter()
+                .any(|entry| &entry.member_id == member && entry.jurisdiction.as_deref() == Some(jurisdiction))
+        });
+    }
+    let today = now.with_timezone(&offset).date_naive();
     let mut assessment = Assessment {
         year,
         ..Assessment::default()
     };
-    for member in members {
-        let standing = standing_of(&member, year, &records, quotas, now);
+    for (member, data) in &data {
+        let Some(standing) = data.standing(member, year, quotas, today) else {
+            continue;
+        };
         match standing.standing {
             Standing::OnTrack => assessment.on_track += 1,
             Standing::AtRisk => assessment.at_risk += 1,
@@ -114,6 +337,145 @@ pub async fn assessment(store: &Store, year: i32, quotas: &Quotas, now: Timestam
         assessment.members.push(standing);
     }
     Ok(assessment)
+}
+
+/// One year of the archive: the standing, and the credits behind every count.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+pub struct ArchiveYear {
+    #[serde(flatten)]
+    pub standing: MemberStanding,
+    pub credits: Vec<Credit>,
+}
+
+/// One member's archive 一人一档.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+pub struct Archive {
+    pub member_id: String,
+    pub registry: Option<MemberEntry>,
+    pub quotas: Quotas,
+    pub years: Vec<ArchiveYear>,
+}
+
+/// `member_id`'s archive: every year of the term so far (without a term: every year with a
+/// credit), newest first.
+pub async fn archive(
+    store: &Store,
+    member_id: &str,
+    quotas: &Quotas,
+    now: Timestamp,
+    offset: FixedOffset,
+) -> Result<Archive, StoreError> {
+    let (mut data, credits, mut entries) = member_data(store, Credits::Of(member_id), offset).await?;
+    let member = data.remove(member_id).unwrap_or_default();
+    let today = now.with_timezone(&offset).date_naive();
+    let years: Vec<i32> = match member.years.term {
+        Some((start, end)) => (start.year()..=end.year().min(today.year())).rev().collect(),
+        None => member.years.counts.keys().rev().copied().collect(),
+    };
+    let years = years
+        .into_iter()
+        .filter_map(|year| {
+            let standing = member.standing(member_id, year, quotas, today)?;
+            let credits = credits
+                .iter()
+                .filter(|credit| duty_year(credit, offset) == year)
+                .cloned()
+                .collect();
+            Some(ArchiveYear { standing, credits })
+        })
+        .collect();
+    Ok(Archive {
+        member_id: member_id.to_owned(),
+        registry: entries.pop(),
+        quotas: quotas.clone(),
+        years,
+    })
+}
+
+/// The columns of the archive as a table.
+const ARCHIVE_COLUMNS: [&str; 9] = [
+    "year", "line", "name", "required", "actual", "standing", "stream", "position", "at",
+];
+
+/// The archive as a table: per year, a line per quota item, per credit and per decision.
+fn archive_rows(archive: &Archive) -> Vec<[String; 9]> {
+    let mut rows = Vec::new();
+    for year in &archive.years {
+        let standing = &year.standing;
+        let number = standing.year.to_string();
+        let standing_name = serde_json::to_value(standing.standing)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        for item in &standing.items {
+            rows.push([
+                number.clone(),
+                "quota".to_owned(),
+                item.quota.clone(),
+                item.required.to_string(),
+                item.actual.to_string(),
+                standing_name.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        let traced = year
+            .credits
+            .iter()
+            .map(|credit| ("credit", &credit.activity, &credit.stream, credit.position, credit.at))
+            .chain(
+                standing
+                    .decisions
+                    .iter()
+                    .map(|decision| ("decision", &decision.kind, &decision.by, decision.position, decision.at)),
+            );
+        for (line, name, source, position, at) in traced {
+            rows.push([
+                number.clone(),
+                line.to_owned(),
+                name.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                source.clone(),
+                position.to_string(),
+                at.to_rfc3339(),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The archive as CSV (UTF-8 with a BOM, as spreadsheet programs expect).
+pub fn archive_csv(archive: &Archive) -> String {
+    let field = |text: &str| {
+        if text.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut csv = format!("\u{feff}{}\n", ARCHIVE_COLUMNS.join(","));
+    for row in archive_rows(archive) {
+        let fields: Vec<String> = row.iter().map(|text| field(text)).collect();
+        csv.push_str(&fields.join(","));
+        csv.push('\n');
+    }
+    csv
+}
+
+/// The archive as an xlsx workbook of one sheet, the same table as the CSV.
+pub fn archive_xlsx(archive: &Archive) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("一人一档")?;
+    sheet.write_row(0, 0, ARCHIVE_COLUMNS)?;
+    for (index, row) in archive_rows(archive).iter().enumerate() {
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        sheet.write_row(line, 0, row.iter().map(String::as_str))?;
+    }
+    workbook.save_to_buffer()
 }
 
 /// The first moment of `year`, UTC.

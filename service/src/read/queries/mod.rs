@@ -17,5 +17,8 @@ pub use cases::{list_cases, CaseFilter};
 pub use cursor::Cursor;
 pub use departments::{scorecards, unit_queue, Bucket, Evaluations, Queue, QueueCase, Scorecard};
 pub use figures::outcomes_in_jurisdiction;
-pub use members::{assessment, current_year, member_record, year_start, Assessment, MemberStanding};
+pub use members::{
+    archive, archive_csv, archive_xlsx, assessment, current_year, entries, member_record, year_start, Archive,
+    Assessment, MemberEntry, MemberStanding,
+};
 pub use overdue::{overdue_by_department, OverdueByDepartment, OverdueCase, OverdueFilter};
