@@ -171,6 +171,11 @@ impl Engine {
         &self.clock
     }
 
+    /// The deployment's deadlines, calendar and time zone, which figures are counted in too.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Changes after each append: what projection runners wait on.
     pub fn appended(&self) -> watch::Receiver<u64> {
         self.appended.subscribe()

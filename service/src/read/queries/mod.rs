@@ -12,6 +12,6 @@ mod overdue;
 pub use crate::read::outcome_cells::outcomes;
 pub use cases::{list_cases, CaseFilter};
 pub use cursor::Cursor;
-pub use figures::outcomes_in_jurisdiction;
+pub use figures::{outcomes_in_jurisdiction, Cohort};
 pub use members::{assessment, current_year, member_record, year_start, Assessment, MemberStanding};
 pub use overdue::{overdue_by_department, OverdueByDepartment, OverdueCase, OverdueFilter};
