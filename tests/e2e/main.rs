@@ -8,6 +8,7 @@ mod case_kinds;
 mod dashboard;
 mod demo;
 mod edge;
+mod figures;
 mod identity;
 mod old_log;
 mod read_models;
