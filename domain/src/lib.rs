@@ -19,6 +19,7 @@ pub mod joint_research;
 pub mod member_record;
 pub mod micro_consultation;
 mod policy;
+pub mod report;
 pub mod suggestion;
 #[cfg(test)]
 mod test_support;

@@ -13,6 +13,7 @@ mod identity;
 mod old_log;
 mod read_models;
 mod readme;
+mod reports;
 mod scale;
 mod store_conformance;
 mod suggestion_walk;

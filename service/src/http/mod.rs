@@ -19,6 +19,7 @@ mod problem;
 mod public;
 mod rate_limit;
 mod read_models;
+mod reports;
 pub mod serve;
 
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{id}/{action}", post(cases::act))
         .route("/api/v1/outcomes", get(read_models::outcomes))
         .route("/api/v1/overdue", get(read_models::overdue))
+        .route("/api/v1/reports", post(reports::publish).get(reports::list))
+        .route("/api/v1/reports/{id}", get(reports::show))
         .route("/api/v1/members/assessment", get(read_models::assessment))
         .route("/api/v1/members/{id}/record", get(read_models::member_record))
         .route("/api/v1/members/{id}/contacts", post(read_models::log_contact))

@@ -152,7 +152,7 @@ impl Modify for Shared {
         super::read_models::projections, super::audit::events, super::audit::verify,
         super::public::submit, super::public::status, super::public::feedback,
         super::health::live, super::health::ready, super::prometheus, super::openapi_document,
-        super::dashboard::page,
+        super::dashboard::page, super::reports::publish, super::reports::list, super::reports::show,
     ),
     components(schemas(
         ProblemDocument,
