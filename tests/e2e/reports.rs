@@ -1,6 +1,9 @@
 //! Published reports: frozen when published, whatever is reopened or rebuilt afterwards, and read
 //! beside today's figures of their period with the cases that changed.
 
+use std::io::Cursor;
+
+use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::{Duration, TimeZone, Utc};
 use domain::Timestamp;
 use reqwest::StatusCode;
@@ -18,6 +21,54 @@ async fn report(app: &TestApp, id: &str) -> Value {
     let response = app.get(&app.tokens.auditor, &format!("/api/v1/reports/{id}")).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
+}
+
+/// The report's workbook, read back with a reader library, holds the API's numbers, its period
+/// as dates and a sheet per grouping.
+async fn assert_figures_in_workbook(app: &TestApp, id: &str, report: &Value) {
+    let response = app
+        .get(&app.tokens.auditor, &format!("/api/v1/reports/{id}?format=xlsx"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    assert_eq!(
+        workbook.sheet_names(),
+        [
+            "报告",
+            "指标",
+            "按领域",
+            "按承办单位",
+            "按属地",
+            "按类型",
+            "按月份",
+            "案件"
+        ]
+    );
+    let period = workbook.worksheet_range("报告").unwrap();
+    let first_day = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let excel_epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap();
+    match period.get((1, 1)) {
+        Some(Data::DateTime(date)) => assert_eq!(date.as_f64(), (first_day - excel_epoch).num_days() as f64),
+        other => panic!("the first day is a date, not {other:?}"),
+    }
+    let figures = workbook.worksheet_range("指标").unwrap();
+    let row = figures
+        .rows()
+        .find(|row| row[1] == Data::String("解决率（占全部）".to_owned()))
+        .expect("a row of 解决率");
+    let resolved = &report["figures"]["all"]["resolved"];
+    let number = |value: &Value| Data::Float(value.as_f64().unwrap());
+    assert_eq!(
+        row[2..],
+        [
+            number(&resolved["numerator"]),
+            number(&resolved["denominator"]),
+            number(&resolved["value"])
+        ]
+    );
+    let cases = workbook.worksheet_range("案件").unwrap();
+    assert_eq!(cases.height(), 1 + report["cases"].as_array().unwrap().len());
 }
 
 async fn a_published_report_stays_as_published_after_a_reopen_and_a_rebuild(backend: Backend) {
@@ -109,6 +160,8 @@ async fn a_published_report_stays_as_published_after_a_reopen_and_a_rebuild(back
     ]));
     let by_kind = rows.iter().filter(|row| row[0] == "kind" && row[2] == "有效件数");
     assert_eq!(by_kind.map(|row| row[1]).collect::<Vec<_>>(), ["suggestion"]);
+
+    assert_figures_in_workbook(&app, &id, &first["report"]).await;
 
     // The proposer was unsatisfied: the case is reopened, and the other one assigned.
     app.set_time(march(31, 16) + Duration::days(2));

@@ -10,7 +10,9 @@
 //!
 //! `format=csv` answers a report as CSV for Excel and WPS: UTF-8 with a byte-order mark (without
 //! it both read the text as the local code page), one row per figure of each group, Chinese
-//! headers, numbers as plain numbers.
+//! headers, numbers as plain numbers. `format=xlsx` answers a workbook: the report's period
+//! (dates as dates, in the deployment's time zone), a sheet of its figures, one per grouping and
+//! one of the cases it counted; numbers are numbers.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,9 +22,11 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::FixedOffset;
 use domain::report::{self, Computed, CountedCase, Publish, Published, ReportPeriod};
 use domain::{CaseError, Role};
 use projections::{Durations, FigureSettings, Figures, GroupBy, Rate, CASE_SUMMARIES};
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -238,12 +242,21 @@ pub struct ReportReading {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
-    /// `json` (the default) or `csv`: the published figures as CSV (UTF-8 with a BOM).
+    /// `json` (the default), `csv` (the published figures, UTF-8 with a BOM) or `xlsx` (a
+    /// workbook: the period, the figures, one sheet per grouping, the cases counted).
     format: Option<String>,
 }
 
+/// The forms a report is answered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Json,
+    Csv,
+    Xlsx,
+}
+
 #[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports", params(("id" = String, Path, description = "the report id (a UUID)"), ReportQuery),
-    responses((status = 200, description = "the report as published, today's figures of its period and the cases that changed; with format=csv, the published figures as CSV", body = ReportReading)))]
+    responses((status = 200, description = "the report as published, today's figures of its period and the cases that changed; with format=csv or format=xlsx, the published figures as CSV (UTF-8 with a BOM) or as a workbook", body = ReportReading)))]
 pub async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -251,26 +264,36 @@ pub async fn show(
     ApiQuery(params): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
-    let csv = match params.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(ApiError::InvalidQuery("`format` is `json` or `csv`".to_owned())),
+    let form = match params.format.as_deref() {
+        None | Some("json") => Form::Json,
+        Some("csv") => Form::Csv,
+        Some("xlsx") => Form::Xlsx,
+        Some(_) => return Err(ApiError::InvalidQuery("`format` is `json`, `csv` or `xlsx`".to_owned())),
     };
     let not_found = || ApiError::NotFound(format!("no report has the id `{id}`"));
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?.to_string();
     let store = state.engine.store();
     let report = published(store, &id).await?.ok_or_else(not_found)?;
-    if csv {
+    if form != Form::Json {
         let figures: ReportFigures = serde_json::from_value(report.figures.clone())
             .map_err(|error| StoreError::Corrupt(format!("report {id}: {error}")))?;
+        let (content_type, extension, body) = match form {
+            Form::Csv => ("text/csv; charset=utf-8", "csv", figures_csv(&figures).into_bytes()),
+            _ => (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+                report_xlsx(&report, &figures, state.engine.policy().offset)
+                    .map_err(|error| StoreError::Corrupt(format!("report {id} as xlsx: {error}")))?,
+            ),
+        };
         let headers = [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (CONTENT_TYPE, content_type.to_owned()),
             (
                 CONTENT_DISPOSITION,
-                format!("attachment; filename=\"report-{}.csv\"", report.period),
+                format!("attachment; filename=\"report-{}.{extension}\"", report.period),
             ),
         ];
-        return Ok((headers, figures_csv(&figures)).into_response());
+        return Ok((headers, body).into_response());
     }
     let now = state.engine.clock().now();
     let cohort = Cohort::read(store, None, (report.from, report.to)).await?;
@@ -406,4 +429,83 @@ fn figures_csv(figures: &ReportFigures) -> String {
         }
     }
     csv
+}
+
+/// The sheet of a grouping, by its `group_by` name.
+fn sheet_name(grouping: &str) -> String {
+    let name = match grouping {
+        "kind" => "按类型",
+        "category" => "按领域",
+        "jurisdiction" => "按属地",
+        "department" => "按承办单位",
+        "month" => "按月份",
+        other => other,
+    };
+    name.to_owned()
+}
+
+/// Writes `rows` of figures of `groups` under a header, from the sheet's first row.
+fn write_figures<'a>(
+    sheet: &mut Worksheet,
+    groups: impl IntoIterator<Item = &'a Figures>,
+    bold: &Format,
+) -> Result<(), XlsxError> {
+    for (column, header) in ["分组", "指标", "分子", "分母", "数值"].into_iter().enumerate() {
+        sheet.write_string_with_format(0, column as u16, header, bold)?;
+    }
+    let mut row = 1;
+    for group in groups {
+        for figure in figure_rows(group) {
+            sheet.write_string(row, 0, &group.group)?;
+            sheet.write_string(row, 1, &figure.name)?;
+            if let Some(numerator) = figure.numerator {
+                sheet.write_number(row, 2, numerator)?;
+            }
+            if let Some(denominator) = figure.denominator {
+                sheet.write_number(row, 3, denominator as f64)?;
+            }
+            if let Some(value) = figure.value {
+                sheet.write_number(row, 4, value)?;
+            }
+            row += 1;
+        }
+    }
+    sheet.set_column_width(1, 24)?;
+    Ok(())
+}
+
+/// A report as a workbook: 报告 (the period), 指标 (the figures of all cases), one sheet per
+/// grouping, 案件 (the cases counted).
+fn report_xlsx(report: &Published, figures: &ReportFigures, offset: FixedOffset) -> Result<Vec<u8>, XlsxError> {
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let moment = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let local = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&offset).naive_local();
+    let sheet = workbook.add_worksheet().set_name("报告")?;
+    let labels = ["期间", "起始日", "截止日", "发布时间", "日志位置", "发布人"];
+    for (row, label) in labels.into_iter().enumerate() {
+        sheet.write_string_with_format(row as u32, 0, label, &bold)?;
+    }
+    sheet.write_string(0, 1, &report.period)?;
+    sheet.write_datetime_with_format(1, 1, local(report.from).date(), &date)?;
+    let last_day = local(report.to).date() - chrono::Days::new(1);
+    sheet.write_datetime_with_format(2, 1, last_day, &date)?;
+    sheet.write_datetime_with_format(3, 1, local(report.at), &moment)?;
+    sheet.write_number(4, 1, report.position as f64)?;
+    sheet.write_string(5, 1, &report.by)?;
+    sheet.set_column_width(1, 20)?;
+    write_figures(workbook.add_worksheet().set_name("指标")?, [&figures.all], &bold)?;
+    for (grouping, groups) in &figures.by {
+        write_figures(workbook.add_worksheet().set_name(sheet_name(grouping))?, groups, &bold)?;
+    }
+    let sheet = workbook.add_worksheet().set_name("案件")?;
+    sheet.write_string_with_format(0, 0, "案件编号", &bold)?;
+    sheet.write_string_with_format(0, 1, "计入时事件数", &bold)?;
+    for (row, case) in report.cases.iter().enumerate() {
+        sheet.write_string(row as u32 + 1, 0, &case.id)?;
+        sheet.write_number(row as u32 + 1, 1, case.version as f64)?;
+    }
+    sheet.set_column_width(0, 38)?;
+    workbook.save_to_buffer()
 }
