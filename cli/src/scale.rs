@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use chrono::{Datelike, Months, Utc};
-use domain::{Actor, Policy, Role, Status};
+use chrono::{Datelike, FixedOffset, Months, TimeZone, Utc};
+use domain::{Actor, Policy, Role, Status, Timestamp};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use projections::{GroupBy, Quotas};
 use serde::Serialize;
@@ -195,6 +195,10 @@ async fn database_bytes(store: &Store) -> Result<i64, StoreError> {
 enum Read {
     /// `GET /outcomes` over the log's last twelve months.
     Outcomes(Option<GroupBy>),
+    /// `GET /outcomes` over a period of whole days of the deployment's time zone, its first
+    /// and last day picked at random in the log's last twelve months: most periods start and
+    /// end inside a month.
+    OutcomesAnyPeriod,
     /// A banner's staff looking at its overdue cases.
     ListOverdueInJurisdiction,
     /// City staff looking at the closed cases of one category.
@@ -210,8 +214,9 @@ enum Read {
     CaseHistory,
 }
 
-const READS: [Read; 14] = [
+const READS: [Read; 15] = [
     Read::Outcomes(None),
+    Read::OutcomesAnyPeriod,
     Read::Outcomes(Some(GroupBy::Kind)),
     Read::Outcomes(Some(GroupBy::Category)),
     Read::Outcomes(Some(GroupBy::Jurisdiction)),
@@ -236,6 +241,7 @@ impl Read {
             Read::Outcomes(Some(GroupBy::Jurisdiction)) => "outcomes_by_jurisdiction",
             Read::Outcomes(Some(GroupBy::Department)) => "outcomes_by_department",
             Read::Outcomes(Some(GroupBy::Month)) => "outcomes_by_month",
+            Read::OutcomesAnyPeriod => "outcomes_any_period",
             Read::ListOverdueInJurisdiction => "list_overdue_in_jurisdiction",
             Read::ListClosedInCategory => "list_closed_in_category",
             Read::ListTextSearch => "list_text_search",
@@ -251,6 +257,24 @@ impl Read {
 /// A first page of the case list as `scope` sees it, unfiltered.
 fn first_page(scope: ListScope) -> CaseFilter {
     CaseFilter::unfiltered(scope, PAGE, None)
+}
+
+/// Two distinct midnights of the deployment's time zone, of the days from `from`'s to `to`'s, the
+/// earlier first.
+fn days_within(dice: &mut Dice, offset: FixedOffset, from: Timestamp, to: Timestamp) -> (Timestamp, Timestamp) {
+    let first_day = from.with_timezone(&offset).date_naive();
+    let days = usize::try_from((to - from).num_days()).unwrap_or(1).max(2);
+    let (a, b) = (dice.below(days), dice.below(days));
+    let start = a.min(b);
+    let end = a.max(b).max(start + 1);
+    let midnight = |day: usize| {
+        let date = first_day + chrono::Days::new(day as u64);
+        offset
+            .from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
+            .single()
+            .map_or(from, |moment| moment.to_utc())
+    };
+    (midnight(start), midnight(end))
 }
 
 struct Reader<'a> {
@@ -272,6 +296,11 @@ impl Reader<'_> {
         let year = to.year();
         let rows = match read {
             Read::Outcomes(group_by) => views::outcomes(store, from, to, group_by, now).await?.len(),
+            Read::OutcomesAnyPeriod => {
+                let offset = self.engine.policy().offset;
+                let (first, last) = days_within(&mut self.dice, offset, from, to);
+                views::outcomes(store, first, last, None, now).await?.len()
+            }
             Read::ListOverdueInJurisdiction => {
                 let jurisdiction = (*self.dice.pick(&JURISDICTIONS)).to_owned();
                 let filter = CaseFilter {

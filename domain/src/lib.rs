@@ -20,6 +20,7 @@ pub mod member_record;
 pub mod member_registry;
 pub mod micro_consultation;
 mod policy;
+pub mod report;
 pub mod suggestion;
 #[cfg(test)]
 mod test_support;

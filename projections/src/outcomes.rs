@@ -14,13 +14,20 @@
 //! - `open_overdue`: open cases whose deadline has passed.
 //!
 //! A rate with nothing to divide by is `null`, never 0.
+//!
+//! [`figures`] computes the published figures instead (`docs/figures.md`): a cohort without
+//! merged and withdrawn cases, every rate with its numerator and denominator, lateness against
+//! the first deadline, the latest evaluation on record (a [`CaseHistory`] read from the case's
+//! events, as the summary forgets what a reopen clears), times in working days. The fields
+//! above keep their meaning for the clients that read them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use domain::{Outcome, Rating, Timestamp};
+use chrono::FixedOffset;
+use domain::{Extent, HandlingEvent, Kind, Outcome, Policy, Rating, Status, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::CaseSummary;
+use crate::{CaseFact, CaseSummary};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +210,423 @@ pub fn outcome_figures<'a>(
         .map(|(group, tally)| OutcomeFigures {
             group,
             ..tally.finish()
+        })
+        .collect()
+}
+
+/// A ratio given with what it divides: `value` is `numerator ÷ denominator`, `null` when the
+/// denominator is 0.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rate {
+    pub numerator: u64,
+    pub denominator: u64,
+    pub value: Option<f64>,
+}
+
+impl Rate {
+    pub fn of(numerator: u64, denominator: u64) -> Rate {
+        Rate {
+            numerator,
+            denominator,
+            value: ratio(numerator, denominator),
+        }
+    }
+}
+
+/// What the figures need of a case that its summary does not keep, read from its events: the
+/// first signing and the first answer (a later hand-over starts the unit's work afresh in the
+/// summary), the latest evaluation (a reopen clears the summary's rating, never the record),
+/// and a joint research's recommendations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseHistory {
+    /// When the case was first signed for, and whether after the unit's window.
+    pub first_signed: Option<(Timestamp, bool)>,
+    /// The first answer: the unit's reply, or a close without one.
+    pub first_answer: Option<Answer>,
+    /// The latest evaluation on record, whoever recorded it.
+    pub latest_evaluation: Option<Evaluation>,
+    /// Ever closed (now, or before a reopen).
+    pub ever_closed: bool,
+    /// Recommendations of the latest report.
+    pub recommendations_made: u64,
+    /// Recommendations the latest adoption took up (cleared by a reopen, as the adoption is).
+    pub recommendations_adopted: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Answer {
+    pub at: Timestamp,
+    /// After the deadline in force when answered.
+    pub late_against_effective: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    pub rating: Rating,
+    /// Recorded by staff on the proposer's behalf.
+    pub by_staff: bool,
+}
+
+impl CaseHistory {
+    /// The history after `fact`, one of the case's own facts in sequence order.
+    pub fn record(&mut self, fact: &CaseFact) {
+        match fact {
+            CaseFact::Handled(HandlingEvent::Acknowledged(signed)) => {
+                self.first_signed.get_or_insert((signed.at, signed.late));
+            }
+            CaseFact::Handled(HandlingEvent::Replied(replied)) => {
+                self.first_answer.get_or_insert(Answer {
+                    at: replied.at,
+                    late_against_effective: replied.late_against_effective,
+                });
+            }
+            CaseFact::Closed(closed) => {
+                self.ever_closed = true;
+                self.first_answer.get_or_insert(Answer {
+                    at: closed.at,
+                    late_against_effective: closed.late,
+                });
+            }
+            CaseFact::FeedbackGiven(feedback) => {
+                self.latest_evaluation = Some(Evaluation {
+                    rating: feedback.rating,
+                    by_staff: feedback.on_behalf_reason.is_some(),
+                });
+            }
+            CaseFact::ReportSubmitted(report) => self.recommendations_made = report.recommendations.len() as u64,
+            CaseFact::Adopted(adopted) => {
+                let distinct: BTreeSet<usize> = adopted.recommendations.iter().copied().collect();
+                self.recommendations_adopted = distinct.len() as u64;
+            }
+            CaseFact::Reopened(_) => self.recommendations_adopted = 0,
+            _ => {}
+        }
+    }
+
+    /// The history of a case from its facts, in sequence order.
+    pub fn of<'a>(facts: impl IntoIterator<Item = &'a CaseFact>) -> CaseHistory {
+        let mut history = CaseHistory::default();
+        for fact in facts {
+            history.record(fact);
+        }
+        history
+    }
+}
+
+/// How the figures are taken: the deployment's calendar and time zone, and the weight a
+/// "basically satisfied" evaluation carries in 满意率.
+#[derive(Debug, Clone, Copy)]
+pub struct FigureSettings<'a> {
+    pub policy: &'a Policy,
+    pub basically_satisfied_weight: f64,
+}
+
+/// 采纳率 of one kind: adopted (fully and partly apart) ÷ decided (adopted or declined).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Adoption {
+    pub adopted_fully: u64,
+    pub adopted_partly: u64,
+    pub declined: u64,
+    /// (fully + partly) ÷ decided.
+    pub adopted: Rate,
+    /// fully ÷ decided.
+    pub fully: Rate,
+}
+
+/// Evaluations by rating.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ratings {
+    pub satisfied: u64,
+    pub basically_satisfied: u64,
+    pub unsatisfied: u64,
+}
+
+impl Ratings {
+    fn add(&mut self, rating: Rating) {
+        match rating {
+            Rating::Satisfied => self.satisfied += 1,
+            Rating::BasicallySatisfied => self.basically_satisfied += 1,
+            Rating::Unsatisfied => self.unsatisfied += 1,
+        }
+    }
+
+    /// Evaluations of every rating.
+    pub fn total(&self) -> u64 {
+        self.satisfied + self.basically_satisfied + self.unsatisfied
+    }
+}
+
+/// 满意率 over the proposers' own latest evaluations, with those staff recorded on their
+/// behalf and the answered voices with none shown apart.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Satisfaction {
+    /// The proposers' own evaluations, the latest per case.
+    pub proposers: Ratings,
+    /// The weight of "basically satisfied" in the numerator.
+    pub basically_satisfied_weight: f64,
+    /// satisfied + basically satisfied × weight.
+    pub numerator: f64,
+    /// The proposers' own evaluations.
+    pub denominator: u64,
+    pub value: Option<f64>,
+    /// Latest evaluations recorded by staff on a proposer's behalf (in no rate).
+    pub staff_recorded: Ratings,
+    /// Answered voices with no evaluation on record.
+    pub no_evaluation: u64,
+}
+
+/// The A/B/C split of the closed voices, each ÷ closed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeShares {
+    #[serde(rename = "A")]
+    pub a: Rate,
+    #[serde(rename = "B")]
+    pub b: Rate,
+    #[serde(rename = "C")]
+    pub c: Rate,
+}
+
+/// The published figures of one group, as `docs/figures.md` defines them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// The group's key; `all` when not grouped.
+    pub group: String,
+    /// Every case submitted in the period.
+    pub submitted: u64,
+    /// Duplicates merged into another case: counted at their target, not here.
+    pub merged: u64,
+    /// Withdrawn by or for the proposer: shown apart, in no rate.
+    pub withdrawn: u64,
+    /// The cohort: submitted, less merged and withdrawn.
+    pub voices: u64,
+    /// 交办率: assigned ÷ voices.
+    pub assigned: Rate,
+    /// 按时签收率: first signed within the window ÷ assigned.
+    pub signed_on_time: Rate,
+    /// 办复率: answered ÷ assigned.
+    pub answered: Rate,
+    /// 按时办复率: answered by the first deadline ÷ assigned whose first deadline has passed or
+    /// that were answered.
+    pub answered_on_time: Rate,
+    /// The same against the deadline in force when answered (or now, unanswered).
+    pub answered_on_time_effective: Rate,
+    /// 解决率: closed A ÷ voices (the headline).
+    pub resolved: Rate,
+    /// closed A ÷ closed.
+    pub resolved_of_closed: Rate,
+    pub outcome_shares: OutcomeShares,
+    /// 采纳率 per kind (`suggestion`, `micro_consultation`, `joint_research`).
+    pub adoption: BTreeMap<String, Adoption>,
+    /// Joint research: recommendations adopted ÷ made.
+    pub recommendations_adopted: Rate,
+    pub satisfaction: Satisfaction,
+    /// 重办率: reopened ÷ ever closed.
+    pub reopened: Rate,
+    /// Open voices late against their first deadline ÷ open voices.
+    pub open_late: Rate,
+    /// Closed voices late against their first deadline ÷ closed.
+    pub closed_late: Rate,
+    /// Working days from first assignment to first signing.
+    pub working_days_to_sign: Durations,
+    /// Working days from first assignment to the first answer.
+    pub working_days_to_answer: Durations,
+    /// Working days from first assignment to closing.
+    pub working_days_to_close: Durations,
+}
+
+#[derive(Default)]
+struct FigureTally {
+    figures: Figures,
+    assigned: u64,
+    signed_on_time: u64,
+    answered: u64,
+    due_or_answered: u64,
+    answered_on_time: u64,
+    due_or_answered_effective: u64,
+    answered_on_time_effective: u64,
+    closed: u64,
+    closed_by_outcome: [u64; 3],
+    adoption: BTreeMap<String, [u64; 3]>,
+    recommendations: (u64, u64),
+    ever_closed: u64,
+    reopened: u64,
+    open: u64,
+    open_late: u64,
+    closed_late: u64,
+    to_sign: Vec<f64>,
+    to_answer: Vec<f64>,
+    to_close: Vec<f64>,
+}
+
+impl FigureTally {
+    fn add(&mut self, case: &CaseSummary, history: &CaseHistory, now: Timestamp, settings: FigureSettings<'_>) {
+        self.figures.submitted += 1;
+        if case.merged_into.is_some() {
+            self.figures.merged += 1;
+            return;
+        }
+        if case.status == Status::Withdrawn {
+            self.figures.withdrawn += 1;
+            return;
+        }
+        self.figures.voices += 1;
+        let working_days = |from: Timestamp, to: Timestamp| {
+            let local = |at: Timestamp| at.with_timezone(&settings.policy.offset).date_naive();
+            f64::from(settings.policy.calendar.working_days_between(local(from), local(to)))
+        };
+        let answered_at = history.first_answer.map(|answer| answer.at);
+        if let Some(assigned_at) = case.first_assigned_at {
+            self.assigned += 1;
+            if let Some((signed_at, late)) = history.first_signed {
+                self.signed_on_time += u64::from(!late);
+                self.to_sign.push(working_days(assigned_at, signed_at));
+            }
+            if let Some(answer) = history.first_answer {
+                self.answered += 1;
+                self.to_answer.push(working_days(assigned_at, answer.at));
+            }
+            if let Some(first_due) = case.first_due_at {
+                if answered_at.is_some() || first_due < now {
+                    self.due_or_answered += 1;
+                    self.answered_on_time += u64::from(answered_at.is_some_and(|at| at <= first_due));
+                }
+            }
+            match history.first_answer {
+                Some(answer) => {
+                    self.due_or_answered_effective += 1;
+                    self.answered_on_time_effective += u64::from(!answer.late_against_effective);
+                }
+                None if case.due_at.is_some_and(|due| due < now) => self.due_or_answered_effective += 1,
+                None => {}
+            }
+            if let Some(closed_at) = case.closed_at {
+                self.to_close.push(working_days(assigned_at, closed_at));
+            }
+        }
+        let late_at = |at: Timestamp| {
+            case.late_since.is_some()
+                || case
+                    .first_due_at
+                    .is_some_and(|due| answered_at.map_or(due < at, |answered| answered > due))
+        };
+        if let (Some(closed_at), Some(outcome)) = (case.closed_at, case.outcome) {
+            self.closed += 1;
+            self.closed_by_outcome[outcome as usize] += 1;
+            self.closed_late += u64::from(late_at(closed_at));
+        } else if case.is_open() {
+            // A reopened case owes a new answer: past the deadline it was given, it is late too.
+            self.open += 1;
+            self.open_late += u64::from(late_at(now) || case.is_overdue(now));
+        }
+        let decided = self.adoption.entry(case.kind.as_str().to_owned()).or_default();
+        match case.adoption {
+            Some(Extent::Full) => decided[0] += 1,
+            Some(Extent::Partial) => decided[1] += 1,
+            None => decided[2] += u64::from(case.declined),
+        }
+        if case.kind == Kind::JointResearch {
+            self.recommendations.0 += history.recommendations_adopted;
+            self.recommendations.1 += history.recommendations_made;
+        }
+        let satisfaction = &mut self.figures.satisfaction;
+        match history.latest_evaluation {
+            Some(Evaluation { rating, by_staff: true }) => satisfaction.staff_recorded.add(rating),
+            Some(Evaluation {
+                rating,
+                by_staff: false,
+            }) => satisfaction.proposers.add(rating),
+            None if history.first_answer.is_some() => satisfaction.no_evaluation += 1,
+            None => {}
+        }
+        self.ever_closed += u64::from(history.ever_closed);
+        self.reopened += u64::from(case.reopened > 0);
+    }
+
+    fn finish(self, weight: f64) -> Figures {
+        let mut figures = self.figures;
+        figures.assigned = Rate::of(self.assigned, figures.voices);
+        figures.signed_on_time = Rate::of(self.signed_on_time, self.assigned);
+        figures.answered = Rate::of(self.answered, self.assigned);
+        figures.answered_on_time = Rate::of(self.answered_on_time, self.due_or_answered);
+        figures.answered_on_time_effective = Rate::of(self.answered_on_time_effective, self.due_or_answered_effective);
+        let [a, b, c] = self.closed_by_outcome;
+        figures.resolved = Rate::of(a, figures.voices);
+        figures.resolved_of_closed = Rate::of(a, self.closed);
+        figures.outcome_shares = OutcomeShares {
+            a: Rate::of(a, self.closed),
+            b: Rate::of(b, self.closed),
+            c: Rate::of(c, self.closed),
+        };
+        figures.adoption = self
+            .adoption
+            .into_iter()
+            .map(|(kind, [fully, partly, declined])| {
+                let decided = fully + partly + declined;
+                let adoption = Adoption {
+                    adopted_fully: fully,
+                    adopted_partly: partly,
+                    declined,
+                    adopted: Rate::of(fully + partly, decided),
+                    fully: Rate::of(fully, decided),
+                };
+                (kind, adoption)
+            })
+            .collect();
+        figures.recommendations_adopted = Rate::of(self.recommendations.0, self.recommendations.1);
+        let satisfaction = &mut figures.satisfaction;
+        satisfaction.basically_satisfied_weight = weight;
+        satisfaction.numerator =
+            satisfaction.proposers.satisfied as f64 + satisfaction.proposers.basically_satisfied as f64 * weight;
+        satisfaction.denominator = satisfaction.proposers.total();
+        satisfaction.value =
+            (satisfaction.denominator > 0).then(|| satisfaction.numerator / satisfaction.denominator as f64);
+        figures.reopened = Rate::of(self.reopened, self.ever_closed);
+        figures.open_late = Rate::of(self.open_late, self.open);
+        figures.closed_late = Rate::of(self.closed_late, self.closed);
+        figures.working_days_to_sign = durations(self.to_sign);
+        figures.working_days_to_answer = durations(self.to_answer);
+        figures.working_days_to_close = durations(self.to_close);
+        figures
+    }
+}
+
+/// The month a case is counted in when figures are grouped by month: `YYYY-MM` in the
+/// deployment's time zone.
+pub fn local_month_of(at: Timestamp, offset: FixedOffset) -> String {
+    at.with_timezone(&offset).format("%Y-%m").to_string()
+}
+
+/// The figures (`docs/figures.md`) of the cases submitted in a period, each with its history,
+/// as of `now`: one row per group in key order (or one row, `all`).
+pub fn figures<'a>(
+    cases: impl IntoIterator<Item = (&'a CaseSummary, &'a CaseHistory)>,
+    group_by: Option<GroupBy>,
+    now: Timestamp,
+    settings: FigureSettings<'_>,
+) -> Vec<Figures> {
+    let mut tallies: BTreeMap<String, FigureTally> = BTreeMap::new();
+    if group_by.is_none() {
+        tallies.insert(UNGROUPED.to_owned(), FigureTally::default());
+    }
+    for (case, history) in cases {
+        let group = match group_by {
+            None => UNGROUPED.to_owned(),
+            Some(GroupBy::Month) => local_month_of(case.submitted_at, settings.policy.offset),
+            Some(group_by) => group_by.key(case),
+        };
+        tallies.entry(group).or_default().add(case, history, now, settings);
+    }
+    tallies
+        .into_iter()
+        .map(|(group, tally)| Figures {
+            group,
+            ..tally.finish(settings.basically_satisfied_weight)
         })
         .collect()
 }

@@ -34,7 +34,7 @@ pub struct UnitList {
     units: Vec<Unit>,
 }
 
-#[utoipa::path(get, path = "/api/v1/departments", tag = "departments",
+#[utoipa::path(get, path = "/api/v1/departments", operation_id = "list_units", tags = ["departments", "staff"],
     responses((status = 200, description = "every handling unit staff keep: id (what cases are assigned to and a department token acts as), name, level (city or local), jurisdiction, categories", body = UnitList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -45,7 +45,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/departments/me", tag = "departments",
+#[utoipa::path(get, path = "/api/v1/departments/me", operation_id = "own_unit", tags = ["departments"],
     responses((status = 200, description = "the calling department token's unit (its id and, when staff list it, its name, level, jurisdiction, categories); 403 for any other role", body = Unit)))]
 pub async fn me(
     State(state): State<AppState>,
@@ -72,7 +72,7 @@ pub struct Names {
     names: BTreeMap<String, String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/names", tag = "departments",
+#[utoipa::path(get, path = "/api/v1/names", operation_id = "display_names", tags = ["departments", "staff"],
     responses((status = 200, description = "who each unit and member id is, for pages to show names where the API gives ids", body = Names)))]
 pub async fn names(
     State(state): State<AppState>,
@@ -92,7 +92,7 @@ pub struct QueueQuery {
     min_position: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/departments/{id}/queue", tag = "departments",
+#[utoipa::path(get, path = "/api/v1/departments/{id}/queue", operation_id = "unit_queue", tags = ["departments", "staff"],
     params(("id" = String, Path, description = "the unit's id"), QueueQuery),
     responses((status = 200, description = "the unit's open cases by what they wait for (a case may be in several buckets): \
         to_sign = the unit leads it, has not signed and has no objection pending; \
@@ -146,7 +146,7 @@ pub struct Scorecards {
     units: Vec<Scorecard>,
 }
 
-#[utoipa::path(get, path = "/api/v1/departments/scorecards", tag = "departments", params(ScorecardQuery),
+#[utoipa::path(get, path = "/api/v1/departments/scorecards", operation_id = "unit_scorecards", tags = ["staff", "audit"], params(ScorecardQuery),
     responses((status = 200, description = "per unit, its steps taken in [from, to), read from the log (each step counts in the period its time lies in; \
         a banner's or district's staff: its cases only): \
         assigned = hand-overs of a case to the unit as lead (assign, reassign, escalate or reopen naming it; a reopening naming no unit hands the case back to its lead); \
@@ -163,7 +163,12 @@ pub async fn scorecards(
 ) -> Result<Json<Scorecards>, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
     let now = state.engine.clock().now();
-    let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now)?;
+    let (from, to) = period(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        now,
+        state.engine.policy().offset,
+    )?;
     let units = queries::scorecards(state.engine.store(), from, to, access::jurisdiction_scope(&principal)).await?;
     Ok(Json(Scorecards { from, to, units }))
 }

@@ -40,7 +40,7 @@ fn member_input(command: &str, body: Value) -> Result<MemberInput, ApiError> {
 
 /// `register`, `change`, `leave`, `activities`, `reminder_talks` (约谈提醒), `resignations`
 /// (启动请辞程序), `reopened_years`.
-#[utoipa::path(post, path = "/api/v1/members/{id}/{command}", tag = "members",
+#[utoipa::path(post, path = "/api/v1/members/{id}/{command}", operation_id = "member_command", tags = ["staff"],
     params(("id" = String, Path, description = "the member id"),
            ("command" = String, Path, description = "register, change, leave, activities, reminder_talks, resignations or reopened_years")),
     request_body = Object,
@@ -71,7 +71,7 @@ pub struct ArchiveQuery {
 
 /// Every year of the member's term so far: registry data, counts against each quota item, the
 /// events behind every count (`stream` is the case id), reminders and decisions.
-#[utoipa::path(get, path = "/api/v1/members/{id}/archive", tag = "members",
+#[utoipa::path(get, path = "/api/v1/members/{id}/archive", operation_id = "member_archive", tags = ["members", "staff", "audit"],
     params(("id" = String, Path, description = "the member id"), ArchiveQuery),
     responses((status = 200, description = "the member's archive 一人一档", body = Archive)))]
 pub async fn archive(

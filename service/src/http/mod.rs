@@ -23,6 +23,7 @@ mod problem;
 mod public;
 mod rate_limit;
 mod read_models;
+mod reports;
 pub mod serve;
 mod transparency;
 
@@ -84,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/names", get(departments::names))
         .route("/api/v1/departments/scorecards", get(departments::scorecards))
         .route("/api/v1/departments/{id}/queue", get(departments::queue))
+        .route("/api/v1/reports", post(reports::publish).get(reports::list))
+        .route("/api/v1/reports/{id}", get(reports::show))
         .route("/api/v1/members/assessment", get(read_models::assessment))
         .route("/api/v1/members/{id}/record", get(read_models::member_record))
         .route("/api/v1/members/{id}/contacts", post(read_models::log_contact))

@@ -8,10 +8,10 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use domain::member_record::LogContact;
 use domain::{Kind, Status, Timestamp};
-use projections::{CaseSummary, GroupBy, OutcomeFigures, CASE_SUMMARIES, MEMBER_RECORDS};
+use projections::{CaseSummary, FigureSettings, Figures, GroupBy, OutcomeFigures, CASE_SUMMARIES, MEMBER_RECORDS};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
@@ -55,12 +55,20 @@ fn moment(name: &str, text: &str) -> Result<Timestamp, ApiError> {
 }
 
 /// `[from, to)` from the query's texts: by default from the start of the current year to now.
-pub(super) fn period(from: Option<&str>, to: Option<&str>, now: Timestamp) -> Result<(Timestamp, Timestamp), ApiError> {
+pub(super) fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: Timestamp,
+    offset: FixedOffset,
+) -> Result<(Timestamp, Timestamp), ApiError> {
     let from = match from {
-        Some(text) => moment("from", text)?,
+        Some(text) => local_moment("from", text, offset)?,
         None => queries::year_start(queries::current_year(now)).unwrap_or(now),
     };
-    let to = optional_moment("to", to)?.unwrap_or(now + chrono::Duration::seconds(1));
+    let to = match to {
+        Some(text) => local_moment("to", text, offset)?,
+        None => now + chrono::Duration::seconds(1),
+    };
     if to <= from {
         return Err(ApiError::InvalidQuery("`to` must be after `from`".to_owned()));
     }
@@ -166,11 +174,17 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomesQuery {
-    /// An RFC 3339 time or a YYYY-MM-DD date; the start of the current year by default.
+    /// An RFC 3339 time, or a `YYYY-MM-DD` date: its first moment in the deployment's time zone.
     from: Option<String>,
-    /// An RFC 3339 time or a YYYY-MM-DD date, after `from`; now by default.
+    /// As `from`; the period ends before it.
     to: Option<String>,
     group_by: Option<GroupBy>,
+    /// Also the published figures (docs/figures.md), each rate with its numerator and
+    /// denominator; they read every case's events of the period, so they are asked for.
+    figures: Option<bool>,
+    /// The weight of "basically satisfied" in 满意率, from 0 to 1; 1 by default.
+    #[param(minimum = 0, maximum = 1)]
+    basically_satisfied_weight: Option<f64>,
     /// A log position a write answered with: wait (up to 5 s) until the figures include it.
     #[param(minimum = 1)]
     min_position: Option<i64>,
@@ -180,13 +194,42 @@ pub struct OutcomesQuery {
 pub struct Outcomes {
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
+    /// The moment the figures are taken at: what is open, late or answered is as of then.
+    as_of: chrono::DateTime<chrono::Utc>,
     group_by: Option<GroupBy>,
     groups: Vec<OutcomeFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    figures: Option<Vec<Figures>>,
 }
 
-/// Figures over the cases submitted in `[from, to)`; by default the current year so far.
+/// A moment given as an RFC 3339 time or a date: the date's first moment in the deployment's
+/// time zone, as a CPPCC office counts its days.
+fn local_moment(name: &str, text: &str, offset: FixedOffset) -> Result<Timestamp, ApiError> {
+    match text.parse::<NaiveDate>() {
+        Ok(date) => offset
+            .from_local_datetime(&date.and_time(NaiveTime::MIN))
+            .single()
+            .map(|moment| moment.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::InvalidQuery(format!("`{name}` is out of range"))),
+        Err(_) => moment(name, text),
+    }
+}
+
+/// The weight of "basically satisfied" a query asks for, 1 by default.
+fn satisfaction_weight(weight: Option<f64>) -> Result<f64, ApiError> {
+    match weight {
+        None => Ok(1.0),
+        Some(weight) if (0.0..=1.0).contains(&weight) => Ok(weight),
+        Some(_) => Err(ApiError::InvalidQuery(
+            "`basically_satisfied_weight` is from 0 to 1".to_owned(),
+        )),
+    }
+}
+
+/// Figures over the cases submitted in `[from, to)`; by default the current year so far. The
+/// published figures (`figures=true`) are defined in docs/figures.md.
 #[utoipa::path(get, path = "/api/v1/outcomes", operation_id = "outcomes", tags = ["staff", "audit"], params(OutcomesQuery),
-    responses((status = 200, description = "the funnel, rates and times (definitions: resolution = closed A / closed; adoption = adopted / (adopted + declined); satisfaction = satisfied or basically satisfied / rated; on time = closed by the deadline / closed with one; days: median and nearest-rank p90; null when nothing to divide by)", body = Outcomes)))]
+    responses((status = 200, description = "the funnel, rates and times (definitions: resolution = closed A / closed; adoption = adopted / (adopted + declined); satisfaction = satisfied or basically satisfied / rated; on time = closed by the deadline / closed with one; days: median and nearest-rank p90; null when nothing to divide by; dates are days of the deployment's time zone). With figures=true, also the published figures, each rate with its numerator and denominator, as docs/figures.md defines them", body = Outcomes)))]
 pub async fn outcomes(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -194,20 +237,36 @@ pub async fn outcomes(
 ) -> Result<Json<Outcomes>, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
     let now = state.engine.clock().now();
-    let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now)?;
+    let policy = state.engine.policy();
+    let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now, policy.offset)?;
+    let weight = satisfaction_weight(params.basically_satisfied_weight)?;
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let store = state.engine.store();
-    let groups = match access::jurisdiction_scope(&principal) {
+    let jurisdiction = access::jurisdiction_scope(&principal);
+    let groups = match jurisdiction {
         None => queries::outcomes(store, from, to, params.group_by, now).await?,
         Some(jurisdiction) => {
             queries::outcomes_in_jurisdiction(store, jurisdiction, from, to, params.group_by, now).await?
         }
     };
+    let figures = match params.figures {
+        Some(true) => {
+            let settings = FigureSettings {
+                policy,
+                basically_satisfied_weight: weight,
+            };
+            let cohort = queries::Cohort::read(store, jurisdiction, (from, to)).await?;
+            Some(cohort.figures(params.group_by, now, settings))
+        }
+        _ => None,
+    };
     Ok(Json(Outcomes {
         from,
         to,
+        as_of: now,
         group_by: params.group_by,
         groups,
+        figures,
     }))
 }
 

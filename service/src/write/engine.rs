@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use cqrs_es::Aggregate;
 use domain::member_record::{LogContact, MemberCommand, MemberInput, MemberRecord, STREAM_PREFIX};
+use domain::report::{self, Computed, Report, ReportCommand, ReportError, ReportEvent};
 use domain::{
     apply_payload, Action, ActionInput, AnyCase, CaseCommand, CaseCore, CaseError, CommandInput, Kind, Policy, Status,
     Submit, Timestamp,
@@ -23,7 +24,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::access::tokens::Principal;
-use crate::access::{self, CaseAccess, Operation};
+use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::store::chain;
 use crate::store::{Appendable, Commit, Store, StoreError, StoredEvent};
 pub use crate::write::context::{CommandContext, Idempotency};
@@ -58,6 +59,33 @@ pub struct Logged {
     pub member_id: String,
     pub version: u64,
     pub position: i64,
+}
+
+/// What publishing a report leaves: its id and the event's log position.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+pub struct ReportPublished {
+    pub id: Uuid,
+    pub position: i64,
+}
+
+impl Appendable for ReportEvent {
+    fn event_type(&self) -> String {
+        cqrs_es::DomainEvent::event_type(self)
+    }
+
+    fn event_version(&self) -> String {
+        cqrs_es::DomainEvent::event_version(self)
+    }
+}
+
+/// A refused publication as the errors the API already answers: forbidden to the caller's
+/// role, an invalid field, or a conflict.
+fn report_refused(error: ReportError, role: domain::Role) -> EngineError {
+    match error {
+        ReportError::Forbidden => EngineError::Denied(Denied::Forbidden(role)),
+        ReportError::InvalidPeriod(reason) => CaseError::invalid("period", reason).into(),
+        ReportError::AlreadyPublished => EngineError::Conflict { expected_version: None },
+    }
 }
 
 /// A case as it stands, rebuilt from its events, as the caller may see and act on it.
@@ -118,6 +146,7 @@ impl Engine {
         &self.clock
     }
 
+    /// The deployment's deadlines, calendar and time zone, which figures are counted in too.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -251,6 +280,43 @@ impl Engine {
             version: record.version + events.len() as u64,
             position,
         })
+    }
+
+    /// Publishes a report of `period` holding `computed` (the figures the caller computed, and
+    /// the log position they were computed at) in a stream of its own.
+    pub async fn publish(
+        &self,
+        context: CommandContext,
+        period: String,
+        computed: Computed,
+    ) -> Result<ReportPublished, EngineError> {
+        let id = Uuid::now_v7();
+        let stream = format!("{}{id}", report::STREAM_PREFIX);
+        let command = ReportCommand {
+            actor: context.principal.actor.clone(),
+            at: self.now(),
+            period,
+            computed,
+        };
+        let role = context.principal.actor.role;
+        let events = Report::default()
+            .decide(command, &self.policy)
+            .map_err(|error| report_refused(error, role))?;
+        let metadata = EventMetadata::new(Report::TYPE, &context, Uuid::now_v7());
+        let commit = Commit {
+            aggregate_type: Report::TYPE,
+            stream: &stream,
+            version: 0,
+            prev_hash: chain::GENESIS,
+            metadata: metadata.fields(),
+            events: &events,
+        };
+        let position = match self.append(commit).await {
+            Ok(position) => position,
+            Err(StoreError::Conflict) => return Err(report_refused(ReportError::AlreadyPublished, role)),
+            Err(other) => return Err(other.into()),
+        };
+        Ok(ReportPublished { id, position })
     }
 
     /// Every stored event of a case, in order, for a caller who may read it.

@@ -16,7 +16,7 @@ pub use crate::read::outcome_cells::outcomes;
 pub use cases::{list_cases, CaseFilter};
 pub use cursor::Cursor;
 pub use departments::{scorecards, unit_queue, Bucket, Evaluations, Queue, QueueCase, Scorecard};
-pub use figures::outcomes_in_jurisdiction;
+pub use figures::{outcomes_in_jurisdiction, Cohort};
 pub use members::{
     archive, archive_csv, archive_xlsx, assessment, current_year, entries, member_record, year_start, Archive,
     Assessment, MemberEntry, MemberStanding,
