@@ -23,6 +23,10 @@ pub const STREAM_PREFIX: &str = "report:";
 #[serde(deny_unknown_fields)]
 pub struct Publish {
     /// `YYYY`, `YYYY-Qn` or `YYYY-MM`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^(20[0-9]{2}|21[0-9]{2}|2200)(-Q[1-4]|-(0[1-9]|1[0-2]))?$")
+    )]
     pub period: String,
 }
 
@@ -43,7 +47,8 @@ impl ReportPeriod {
         if year.len() != 4 {
             return None;
         }
-        let year: i32 = year.parse().ok()?;
+        // The years a CPPCC office reports on, as `year` is bounded everywhere in the API.
+        let year: i32 = year.parse().ok().filter(|year| (2000..=2200).contains(year))?;
         let (month, months) = match rest {
             None => (1, 12),
             Some(quarter) if quarter.starts_with('Q') => {

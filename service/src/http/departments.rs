@@ -88,12 +88,15 @@ pub async fn names(
 #[serde(deny_unknown_fields)]
 pub struct QueueQuery {
     /// Working days ahead that `due_soon` looks (default 3, at most 30).
+    #[param(maximum = 30)]
     due_within: Option<u32>,
+    /// A log position a write answered with: wait (up to 5 s) until the queue includes it.
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/departments/{id}/queue", operation_id = "unit_queue", tags = ["departments", "staff"],
-    params(("id" = String, Path, description = "the unit's id"), QueueQuery),
+    params(("id" = String, Path, description = "the unit's id", pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"), QueueQuery),
     responses((status = 200, description = "the unit's open cases by what they wait for (a case may be in several buckets): \
         to_sign = the unit leads it, has not signed and has no objection pending; \
         to_reply = it leads it, has signed, has not replied, no objection pending; \

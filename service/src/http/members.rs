@@ -42,7 +42,7 @@ fn member_input(command: &str, body: Value) -> Result<MemberInput, ApiError> {
 /// (启动请辞程序), `reopened_years`.
 #[utoipa::path(post, path = "/api/v1/members/{id}/{command}", operation_id = "member_command", tags = ["staff"],
     params(("id" = String, Path, description = "the member id"),
-           ("command" = String, Path, description = "register, change, leave, activities, reminder_talks, resignations or reopened_years")),
+           ("command" = String, Path, description = "register, change, leave, activities, reminder_talks, resignations or reopened_years", pattern = "^(register|change|leave|activities|reminder_talks|resignations|reopened_years)$")),
     request_body = Object,
     responses((status = 201, description = "recorded", body = crate::write::engine::Logged)))]
 pub async fn command(
@@ -64,16 +64,23 @@ pub async fn command(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveQuery {
-    /// `csv` (UTF-8 with a BOM) or `xlsx` for a spreadsheet; JSON otherwise.
+    /// `csv` (UTF-8 with a BOM) or `xlsx` for a spreadsheet; `json` (the default) otherwise.
+    #[param(pattern = r"^(json|csv|xlsx)$")]
     format: Option<String>,
+    /// A log position a write answered with: wait (up to 5 s) until the archive includes it.
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
 /// Every year of the member's term so far: registry data, counts against each quota item, the
 /// events behind every count (`stream` is the case id), reminders and decisions.
 #[utoipa::path(get, path = "/api/v1/members/{id}/archive", operation_id = "member_archive", tags = ["members", "staff", "audit"],
-    params(("id" = String, Path, description = "the member id"), ArchiveQuery),
-    responses((status = 200, description = "the member's archive 一人一档", body = Archive)))]
+    params(("id" = String, Path, description = "the member id", pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"), ArchiveQuery),
+    responses((status = 200, description = "the member's archive 一人一档: JSON, or with format=csv or format=xlsx a table", content(
+        (Archive = "application/json"),
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ))))]
 pub async fn archive(
     State(state): State<AppState>,
     path: ApiPath<String>,

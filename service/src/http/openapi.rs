@@ -519,6 +519,8 @@ fn add_query_forms(document: &mut Value) {
         ("/api/v1/cases", "submitted_to"),
         ("/api/v1/outcomes", "from"),
         ("/api/v1/outcomes", "to"),
+        ("/api/v1/departments/scorecards", "from"),
+        ("/api/v1/departments/scorecards", "to"),
     ] {
         if let Some(parameters) = paths[path]["get"]["parameters"].as_array_mut() {
             for parameter in parameters.iter_mut().filter(|parameter| parameter["name"] == name) {

@@ -244,6 +244,7 @@ pub struct ReportReading {
 pub struct ReportQuery {
     /// `json` (the default), `csv` (the published figures, UTF-8 with a BOM) or `xlsx` (a
     /// workbook: the period, the figures, one sheet per grouping, the cases counted).
+    #[param(pattern = r"^(json|csv|xlsx)$")]
     format: Option<String>,
 }
 
@@ -255,8 +256,12 @@ enum Form {
     Xlsx,
 }
 
-#[utoipa::path(get, path = "/api/v1/reports/{id}", operation_id = "show_report", tags = ["staff", "audit"], params(("id" = String, Path, description = "the report id (a UUID)"), ReportQuery),
-    responses((status = 200, description = "the report as published, today's figures of its period and the cases that changed; with format=csv or format=xlsx, the published figures as CSV (UTF-8 with a BOM) or as a workbook", body = ReportReading)))]
+#[utoipa::path(get, path = "/api/v1/reports/{id}", operation_id = "show_report", tags = ["staff", "audit"], params(("id" = uuid::Uuid, Path, description = "the report id (a UUID)"), ReportQuery),
+    responses((status = 200, description = "the report as published, today's figures of its period and the cases that changed; with format=csv or format=xlsx, the published figures as CSV (UTF-8 with a BOM) or as a workbook", content(
+        (ReportReading = "application/json"),
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ))))]
 pub async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
