@@ -350,7 +350,20 @@ async fn the_demo_members_are_registered_once(backend: Backend) {
     assert!(entries.iter().any(|entry| entry.term_start.to_string() == "2025-07-01"));
 }
 
+/// A registered member is shown by the registry's name, over one kept beside the registry.
+async fn a_registered_member_is_shown_by_the_registrys_name(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    service::access::names::name_member(&app.test_store.store, "m-0042", "旧名")
+        .await
+        .unwrap();
+    register(&app, "m-0042", ("2025-01-01", "2027-12-31"), Some("东胜区")).await;
+    app.settled().await;
+    let names: Value = app.get(&app.tokens.staff, "/api/v1/names").await.json().await.unwrap();
+    assert_eq!(names["names"]["m-0042"], "赵委员", "{names}");
+}
+
 on_both_backends!(
+    a_registered_member_is_shown_by_the_registrys_name,
     the_demo_members_are_registered_once,
     a_member_silent_for_two_years_of_the_term_is_flagged,
     a_term_started_last_july_is_judged_on_the_part_of_the_year_in_it,

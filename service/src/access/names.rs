@@ -1,8 +1,8 @@
 //! Who an id is, for people to read: the units' names from the units list and members' names.
 //! Ids stay in the API and the log; a page or an export that a person reads looks names up here,
-//! through [`display_names`] only, so that when the member registry lands it is the one place
-//! to point at it. Until then members' names are kept in `member_names` ([`name_member`]; the
-//! demo fills it).
+//! through [`display_names`] only. A member's name is the member registry's (the `members`
+//! view) when the member is registered; `member_names` ([`name_member`]) names the members the
+//! registry does not hold, such as the demo's.
 
 use std::collections::BTreeMap;
 
@@ -16,9 +16,11 @@ pub async fn display_names(store: &Store) -> Result<BTreeMap<String, String>, St
         .into_iter()
         .map(|unit| (unit.id, unit.name))
         .collect();
-    const MEMBERS: &str = "SELECT member_id, name FROM member_names";
-    let members: Vec<(String, String)> = on_pool!(store, |pool| sqlx::query_as(MEMBERS).fetch_all(pool).await?);
-    names.extend(members);
+    // Registered names come last, so that they win over the names kept beside the registry.
+    const MEMBERS: &str = "SELECT member_id, name, 0 AS registered FROM member_names \
+                           UNION ALL SELECT member_id, name, 1 FROM members ORDER BY registered";
+    let members: Vec<(String, String, i32)> = on_pool!(store, |pool| sqlx::query_as(MEMBERS).fetch_all(pool).await?);
+    names.extend(members.into_iter().map(|(member, name, _)| (member, name)));
     Ok(names)
 }
 
