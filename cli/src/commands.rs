@@ -24,7 +24,6 @@ use service::audit::witness::{self, WitnessError};
 use service::audit::{self, LogSigner, LogVerifier, TransparencyLog};
 use service::config::{ServeSettings, StoreSettings};
 use service::read::Projector;
-use service::store::{Store, StoreError};
 use service::telemetry::{self, LogFormat};
 use service::write::engine::{Clock, Engine};
 
@@ -359,17 +358,6 @@ fn base64_root(root: &audit::merkle::Hash) -> String {
     .to_owned()
 }
 
-/// Opens the store for `serve`: the migrations are applied unless every one is already, so
-/// that `serve` may run as a role without rights on the schema once the owner has migrated.
-async fn open_to_serve(settings: &StoreSettings) -> Result<Store, StoreError> {
-    let database_url = settings.database_url.as_deref().filter(|url| !url.is_empty());
-    let store = Store::open(database_url, &settings.data_dir).await?;
-    if !store.is_ready().await.unwrap_or(false) {
-        store.migrate().await?;
-    }
-    Ok(store)
-}
-
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Create a token; the secret is printed once, alone on the last line.
@@ -462,7 +450,7 @@ pub async fn run() -> ExitCode {
 async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve { settings, checkpoints } => {
-            let store = open_to_serve(&cli.store).await?;
+            let store = cli.store.open().await?;
             let mut application = Application::build(store, settings.options()?, settings.listen).await?;
             if let Some(path) = &checkpoints.signing_key {
                 let interval = Duration::from_secs(checkpoints.checkpoint_seconds.max(1));

@@ -42,11 +42,14 @@ impl fmt::Debug for StoreSettings {
 }
 
 impl StoreSettings {
-    /// Opens the configured store and brings its schema up to date.
+    /// Opens the configured store and brings its schema up to date. A schema already current is
+    /// left alone, so that a role without DDL rights (PostgreSQL's `lianxin_runtime`) can open it.
     pub async fn open(&self) -> Result<Store, StoreError> {
         let database_url = self.database_url.as_deref().filter(|url| !url.is_empty());
         let store = Store::open(database_url, &self.data_dir).await?;
-        store.migrate().await?;
+        if !store.is_ready().await.unwrap_or(false) {
+            store.migrate().await?;
+        }
         Ok(store)
     }
 }
