@@ -358,10 +358,16 @@ pub struct Contribute {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
-    pub text: String,
-    pub proposed_grade: Outcome,
+    /// The answer to the proposer (also accepted as `text`, the name before API.md fixed it).
+    #[serde(alias = "text")]
+    pub content: String,
+    /// The grade the unit proposes; staff close with the grade they decide (also accepted as
+    /// `proposed_grade`).
+    #[serde(alias = "proposed_grade")]
+    pub proposed_outcome: Outcome,
     /// What was done, or is planned and by when.
-    pub measures: String,
+    #[serde(default)]
+    pub measures: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -611,8 +617,8 @@ impl ActionInput {
             ActionInput::GrantExtension(input) => input.days.map_or(Ok(()), |days| validate::days("days", days)),
             ActionInput::Contribute(input) => validate::text("opinion", &input.opinion, TEXT_MAX),
             ActionInput::Reply(input) => {
-                validate::text("text", &input.text, TEXT_MAX)?;
-                validate::text("measures", &input.measures, TEXT_MAX)
+                validate::text("content", &input.content, TEXT_MAX)?;
+                validate::optional_text("measures", input.measures.as_deref(), TEXT_MAX)
             }
             ActionInput::Classify(input) => validate::line("category", &input.category, NAME_MAX),
             ActionInput::Assign(input) => {

@@ -101,7 +101,8 @@ pub struct Replied {
     pub text: String,
     /// The grade the unit proposes; staff close with the grade they decide.
     pub proposed_grade: Outcome,
-    /// What was done, or is planned and by when.
+    /// What was done, or is planned and by when; absent when the unit said nothing of it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub measures: String,
     /// Replied after the first deadline.
     #[serde(default, skip_serializing_if = "crate::event::is_false")]
@@ -292,9 +293,9 @@ impl CaseCore {
             }),
             ActionInput::Reply(input) => HandlingEvent::Replied(Replied {
                 department,
-                text: input.text.clone(),
-                proposed_grade: input.proposed_grade,
-                measures: input.measures.clone(),
+                text: input.content.clone(),
+                proposed_grade: input.proposed_outcome,
+                measures: input.measures.clone().unwrap_or_default(),
                 late: self.first_due_at.is_some_and(|due| at > due),
                 late_against_effective: self.due_at.is_some_and(|due| at > due),
                 evaluate_by: policy.working_days_after(at, policy.evaluation_working_days),

@@ -138,6 +138,21 @@ async fn a_units_queue_and_scorecard_count_what_it_did(backend: Backend) {
          "evaluations": {"satisfied": 1, "basically_satisfied": 0, "unsatisfied": 0}},
     ]);
     assert_eq!(cards["units"], expected);
+    // One unit's scorecard, as the list counts it: read by the unit itself, staff and auditors.
+    let period = "from=2026-01-01&to=2027-01-01";
+    for token in [&lead, &app.tokens.staff, &app.tokens.auditor] {
+        let card = read(&app, token, &format!("/api/v1/departments/{LEAD}/scorecard?{period}")).await;
+        let mut fields = card.as_object().unwrap().clone();
+        assert_eq!(fields.remove("from"), Some(json!("2025-12-31T16:00:00Z")));
+        assert!(fields.remove("to").is_some());
+        assert_eq!(Value::Object(fields), expected[1]);
+    }
+    let others = app.get(&other, &format!("/api/v1/departments/{LEAD}/scorecard")).await;
+    problem(others, StatusCode::FORBIDDEN).await;
+    let unknown = app
+        .get(&app.tokens.staff, "/api/v1/departments/无此单位/scorecard")
+        .await;
+    problem(unknown, StatusCode::NOT_FOUND).await;
     // Only the steps of the period count: after the 2nd, only the extension granted on the 13th.
     let later = read(
         &app,

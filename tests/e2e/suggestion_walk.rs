@@ -43,7 +43,7 @@ async fn a_suggestion_walks_through_its_handling_units_to_closed(backend: Backen
         step(
             &education,
             "reply",
-            json!({"text": "四月一日起开设接送车道", "proposed_grade": "A", "measures": "施划车道，增派协管员"}),
+            json!({"content": "四月一日起开设接送车道", "proposed_outcome": "A", "measures": "施划车道，增派协管员"}),
         ),
         step(
             &app.tokens.citizen,
@@ -55,7 +55,7 @@ async fn a_suggestion_walks_through_its_handling_units_to_closed(backend: Backen
         step(
             &education,
             "reply",
-            json!({"text": "已安排交警定时执勤", "proposed_grade": "A", "measures": "每日16:30执勤"}),
+            json!({"content": "已安排交警定时执勤", "proposed_outcome": "A"}),
         ),
         step(&app.tokens.citizen, "evaluate", json!({"rating": "satisfied"})),
         step(

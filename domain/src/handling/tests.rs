@@ -64,9 +64,9 @@ fn signed_case() -> Vec<E> {
 
 fn reply_input() -> Reply {
     Reply {
-        text: "A drop-off lane opens on 1 April.".to_owned(),
-        proposed_grade: Outcome::A,
-        measures: "Lane painted, two traffic wardens at 16:30.".to_owned(),
+        content: "A drop-off lane opens on 1 April.".to_owned(),
+        proposed_outcome: Outcome::A,
+        measures: Some("Lane painted, two traffic wardens at 16:30.".to_owned()),
     }
 }
 
@@ -75,9 +75,9 @@ fn replied(at: Timestamp, late: bool, late_against_effective: bool) -> Replied {
     let reply = reply_input();
     Replied {
         department: DEPARTMENT.to_owned(),
-        text: reply.text,
-        proposed_grade: reply.proposed_grade,
-        measures: reply.measures,
+        text: reply.content,
+        proposed_grade: reply.proposed_outcome,
+        measures: reply.measures.unwrap_or_default(),
         late,
         late_against_effective,
         evaluate_by: Policy::default().working_days_after(at, Policy::default().evaluation_working_days),

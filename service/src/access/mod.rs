@@ -70,8 +70,14 @@ pub enum Operation<'a> {
     /// read one is refused alike for a case that exists and one that does not.
     ReadHistories,
     ListCases,
-    /// A handling unit's queue (to sign, to reply, due soon, overdue), by the unit's id.
-    ReadQueue(&'a str),
+    /// A handling unit's queue (to sign, to reply, due soon, overdue) and scorecard, by the
+    /// unit's id.
+    ReadUnit(&'a str),
+    /// Adding or renaming a handling unit: a city unit (no jurisdiction) or a banner's or
+    /// district's (its jurisdiction).
+    ManageUnits {
+        jurisdiction: Option<&'a str>,
+    },
     ReadDashboards,
     /// A member's record; `jurisdiction` is the member's of record, if registered.
     ReadMemberRecord {
@@ -213,7 +219,7 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
             Role::Admin => forbidden,
             _ => Ok(()),
         },
-        Operation::ReadQueue(unit) => match role {
+        Operation::ReadUnit(unit) => match role {
             Role::Staff | Role::Auditor => Ok(()),
             Role::Department if principal.actor.id == unit => Ok(()),
             _ => forbidden,
@@ -233,6 +239,13 @@ pub fn check(principal: &Principal, operation: Operation<'_>) -> Result<(), Deni
         // District staff's assessment is cut to their district (`jurisdiction_scope`).
         Operation::ReadAssessment => match role {
             Role::Staff | Role::Auditor => Ok(()),
+            _ => forbidden,
+        },
+        // City staff keep every unit; a banner's or district's staff, their own local units.
+        Operation::ManageUnits { jurisdiction } => match (role, jurisdiction) {
+            (Role::Staff, None) if principal.jurisdiction.is_none() => Ok(()),
+            (Role::Staff, Some(unit_jurisdiction)) if within(principal, unit_jurisdiction) => Ok(()),
+            (Role::Admin, _) => Ok(()),
             _ => forbidden,
         },
         Operation::ManageMembers => match role {
@@ -341,10 +354,10 @@ mod tests {
         let unit = unit("市教育局");
         assert_eq!(check(&unit, Operation::ListCases), Ok(()));
         assert_eq!(list_scope(&unit), ListScope::HandledBy("市教育局".to_owned()));
-        assert_eq!(check(&unit, Operation::ReadQueue("市教育局")), Ok(()));
+        assert_eq!(check(&unit, Operation::ReadUnit("市教育局")), Ok(()));
         let forbidden = Err(Denied::Forbidden(Role::Department));
         for operation in [
-            Operation::ReadQueue("市交通局"),
+            Operation::ReadUnit("市交通局"),
             Operation::ReadHistory(&case),
             Operation::ReadDashboards,
             Operation::ReadAuditLog,
@@ -380,5 +393,41 @@ mod tests {
         assert_eq!(check(&staff_of(None), record(None)), Ok(()));
         assert_eq!(check(&district, Operation::ManageMembers), forbidden);
         assert_eq!(check(&staff_of(None), Operation::ManageMembers), Ok(()));
+    }
+
+    #[test]
+    fn city_staff_and_admins_keep_every_unit_and_district_staff_only_their_own_local_units() {
+        let city = |jurisdiction| Operation::ManageUnits { jurisdiction };
+        let district = staff_of(Some("达拉特旗"));
+        let admin = Principal {
+            actor: Actor {
+                id: "admin-1".to_owned(),
+                role: Role::Admin,
+            },
+            jurisdiction: None,
+            department: None,
+        };
+        assert_eq!(check(&staff_of(None), city(None)), Ok(()));
+        assert_eq!(check(&staff_of(None), city(Some("达拉特旗"))), Ok(()));
+        assert_eq!(check(&admin, city(None)), Ok(()));
+        assert_eq!(check(&district, city(Some("达拉特旗"))), Ok(()));
+        let forbidden = Err(Denied::Forbidden(Role::Staff));
+        assert_eq!(check(&district, city(None)), forbidden, "a city unit");
+        assert_eq!(
+            check(&district, city(Some("东胜区"))),
+            forbidden,
+            "another district's unit"
+        );
+        for role in [Role::Department, Role::Member, Role::Citizen, Role::Auditor] {
+            let other = Principal {
+                actor: Actor {
+                    id: "x".to_owned(),
+                    role,
+                },
+                jurisdiction: None,
+                department: None,
+            };
+            assert_eq!(check(&other, city(None)), Err(Denied::Forbidden(role)), "{role}");
+        }
     }
 }

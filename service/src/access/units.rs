@@ -4,21 +4,50 @@
 //! assignment in the log keeps naming a unit; renaming changes only what is shown.
 
 use domain::HandlingLevel;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::store::{on_pool, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// The longest id, name, jurisdiction or category a unit keeps.
+const ID_MAX: usize = 100;
+const NAME_MAX: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Unit {
+    /// What cases are assigned to and a department token acts as; never changes.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub id: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// City 市 or banner/district 旗区.
     pub level: HandlingLevel,
     /// The banner or district of a local unit; none for a city unit.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub jurisdiction: Option<String>,
     /// The categories it handles.
+    #[serde(default)]
+    #[schema(schema_with = categories_schema)]
     pub categories: Vec<String>,
+}
+
+/// What [`check_text`] accepts of a category, stated in the OpenAPI document.
+fn categories_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let category = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(ID_MAX))
+        .pattern(Some(r"^[^\x00-\x1f\x7f-\x9f]*$"));
+    ArrayBuilder::new().items(category).build()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +56,8 @@ pub enum UnitError {
     Exists(String),
     #[error("no unit has the id `{0}`")]
     Unknown(String),
-    #[error("a unit's id and name are not blank")]
-    Blank,
+    #[error("`{field}` {reason}")]
+    Invalid { field: &'static str, reason: String },
     #[error("a city unit has no jurisdiction; a banner or district unit names one")]
     LevelMismatch,
     #[error(transparent)]
@@ -42,10 +71,38 @@ fn level_name(level: HandlingLevel) -> &'static str {
     }
 }
 
+/// A text a unit keeps: at most `max` characters, none of them a control character.
+fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), UnitError> {
+    let invalid = |reason: String| Err(UnitError::Invalid { field, reason });
+    if text.chars().count() > max {
+        return invalid(format!("is longer than {max} characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return invalid("holds a control character".to_owned());
+    }
+    Ok(())
+}
+
+/// An id or a name: as [`check_text`], and not blank.
+fn check_name(field: &'static str, text: &str, max: usize) -> Result<(), UnitError> {
+    if text.trim().is_empty() {
+        return Err(UnitError::Invalid {
+            field,
+            reason: "is blank".to_owned(),
+        });
+    }
+    check_text(field, text, max)
+}
+
 /// Adds a unit; an existing id is refused, never overwritten.
 pub async fn add(store: &Store, unit: &Unit) -> Result<(), UnitError> {
-    if unit.id.trim().is_empty() || unit.name.trim().is_empty() {
-        return Err(UnitError::Blank);
+    check_name("id", &unit.id, ID_MAX)?;
+    check_name("name", &unit.name, NAME_MAX)?;
+    if let Some(jurisdiction) = &unit.jurisdiction {
+        check_text("jurisdiction", jurisdiction, ID_MAX)?;
+    }
+    for category in &unit.categories {
+        check_text("categories", category, ID_MAX)?;
     }
     if (unit.level == HandlingLevel::City) != unit.jurisdiction.is_none() {
         return Err(UnitError::LevelMismatch);
@@ -72,9 +129,7 @@ pub async fn add(store: &Store, unit: &Unit) -> Result<(), UnitError> {
 
 /// Gives a unit a new name; its id, and so every case assigned to it, stays.
 pub async fn rename(store: &Store, id: &str, name: &str) -> Result<(), UnitError> {
-    if name.trim().is_empty() {
-        return Err(UnitError::Blank);
-    }
+    check_name("name", name, NAME_MAX)?;
     const RENAME: &str = "UPDATE units SET name = $1 WHERE id = $2";
     let renamed = on_pool!(store, |pool| sqlx::query(RENAME)
         .bind(name)

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::{
@@ -16,7 +17,7 @@ use domain::{
 use projections::CASE_SUMMARIES;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ApiPath, ApiQuery, Authenticated};
+use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody};
 use super::problem::ApiError;
 use super::read_models::{caught_up, period};
 use super::AppState;
@@ -43,6 +44,58 @@ pub async fn list(
     Ok(Json(UnitList {
         units: units::list(state.engine.store()).await?,
     }))
+}
+
+#[utoipa::path(post, path = "/api/v1/departments", operation_id = "add_unit", tags = ["staff"], request_body = Unit,
+    responses((status = 201, description = "the unit, added: city staff and admins add any unit, a banner's or district's staff the local units of their own jurisdiction; a city unit names no jurisdiction, a local one names its own (422 otherwise); an id in use is 409, never overwritten", body = Unit)))]
+pub async fn add(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(unit): JsonBody<Unit>,
+) -> Result<(StatusCode, Json<Unit>), ApiError> {
+    access::check(
+        &principal,
+        Operation::ManageUnits {
+            jurisdiction: unit.jurisdiction.as_deref(),
+        },
+    )?;
+    units::add(state.engine.store(), &unit).await?;
+    tracing::info!(unit = %unit.id, by = %principal.actor.id, "unit added");
+    Ok((StatusCode::CREATED, Json(unit)))
+}
+
+/// A unit's new name.
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    name: String,
+}
+
+#[utoipa::path(patch, path = "/api/v1/departments/{id}", operation_id = "rename_unit", tags = ["staff"],
+    params(("id" = String, Path, description = "the unit's id", pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,100}$")), request_body = Rename,
+    responses((status = 200, description = "the unit under its new name; its id, and every case assigned to it, stay. Who may: as for adding it", body = Unit)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    Authenticated(principal): Authenticated,
+    JsonBody(Rename { name }): JsonBody<Rename>,
+) -> Result<Json<Unit>, ApiError> {
+    let store = state.engine.store();
+    let unit = units::find(store, &id).await?.ok_or(units::UnitError::Unknown(id))?;
+    access::check(
+        &principal,
+        Operation::ManageUnits {
+            jurisdiction: unit.jurisdiction.as_deref(),
+        },
+    )?;
+    units::rename(store, &unit.id, &name).await?;
+    tracing::info!(unit = %unit.id, by = %principal.actor.id, "unit renamed");
+    Ok(Json(Unit { name, ..unit }))
 }
 
 #[utoipa::path(get, path = "/api/v1/departments/me", operation_id = "own_unit", tags = ["departments"],
@@ -111,7 +164,7 @@ pub async fn queue(
     Authenticated(principal): Authenticated,
     ApiQuery(params): ApiQuery<QueueQuery>,
 ) -> Result<Json<Queue>, ApiError> {
-    access::check(&principal, Operation::ReadQueue(&unit))?;
+    access::check(&principal, Operation::ReadUnit(&unit))?;
     let due_within = params.due_within.unwrap_or(DUE_WITHIN_DEFAULT);
     if due_within > DUE_WITHIN_MAX {
         return Err(ApiError::InvalidQuery(format!(
@@ -147,6 +200,45 @@ pub struct Scorecards {
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
     units: Vec<Scorecard>,
+}
+
+/// One unit's scorecard.
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct UnitScorecard {
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    #[serde(flatten)]
+    scorecard: Scorecard,
+}
+
+#[utoipa::path(get, path = "/api/v1/departments/{id}/scorecard", operation_id = "unit_scorecard", tags = ["departments", "staff", "audit"],
+    params(("id" = String, Path, description = "the unit's id", pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"), ScorecardQuery),
+    responses((status = 200, description = "the unit's steps in [from, to), counted as in /api/v1/departments/scorecards (all zero when it took none);         read by the unit itself, staff (a banner's or district's staff: its cases only) and auditors; 404 for a unit staff do not keep that took no step", body = UnitScorecard)))]
+pub async fn scorecard(
+    State(state): State<AppState>,
+    ApiPath(unit): ApiPath<String>,
+    Authenticated(principal): Authenticated,
+    ApiQuery(params): ApiQuery<ScorecardQuery>,
+) -> Result<Json<UnitScorecard>, ApiError> {
+    access::check(&principal, Operation::ReadUnit(&unit))?;
+    let now = state.engine.clock().now();
+    let (from, to) = period(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        now,
+        state.engine.policy().offset,
+    )?;
+    let store = state.engine.store();
+    let cards = queries::scorecards(store, from, to, access::jurisdiction_scope(&principal)).await?;
+    let scorecard = match cards.into_iter().find(|card| card.department == unit) {
+        Some(card) => card,
+        None if units::find(store, &unit).await?.is_some() => Scorecard {
+            department: unit,
+            ..Scorecard::default()
+        },
+        None => return Err(units::UnitError::Unknown(unit).into()),
+    };
+    Ok(Json(UnitScorecard { from, to, scorecard }))
 }
 
 #[utoipa::path(get, path = "/api/v1/departments/scorecards", operation_id = "unit_scorecards", tags = ["staff", "audit"], params(ScorecardQuery),

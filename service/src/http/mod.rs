@@ -33,7 +33,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -48,6 +48,7 @@ use crate::audit::TransparencyLog;
 use crate::read::Projector;
 use crate::write::engine::Engine;
 use domain::Action;
+use members::MemberCommand;
 use projections::Quotas;
 
 /// Large enough for a 20,000-character body in any script, JSON-escaped.
@@ -73,25 +74,37 @@ pub fn router(state: AppState) -> Router {
             }),
         )
     });
-    actions
+    // The same for the member registry's and duty years' commands.
+    let commands = MemberCommand::ALL.into_iter().fold(actions, |router, command| {
+        router.route(
+            &format!("/api/v1/members/{{id}}/{}", command.as_str()),
+            post(move |state, id, principal, headers, request| {
+                members::command(command, state, id, principal, headers, request)
+            }),
+        )
+    });
+    commands
         .route("/api/v1/cases", post(cases::submit).get(read_models::list))
         .route("/api/v1/cases/{id}", get(cases::show))
         .route("/api/v1/cases/{id}/history", get(cases::history))
         .route("/api/v1/cases/{id}/state", get(cases::state_as_of))
         .route("/api/v1/outcomes", get(read_models::outcomes))
         .route("/api/v1/overdue", get(read_models::overdue))
-        .route("/api/v1/departments", get(departments::list))
+        .route("/api/v1/departments", get(departments::list).post(departments::add))
+        .route("/api/v1/departments/{id}", patch(departments::rename))
         .route("/api/v1/departments/me", get(departments::me))
         .route("/api/v1/names", get(departments::names))
         .route("/api/v1/departments/scorecards", get(departments::scorecards))
         .route("/api/v1/departments/{id}/queue", get(departments::queue))
+        .route("/api/v1/departments/{id}/scorecard", get(departments::scorecard))
         .route("/api/v1/reports", post(reports::publish).get(reports::list))
         .route("/api/v1/reports/{id}", get(reports::show))
         .route("/api/v1/members/assessment", get(read_models::assessment))
         .route("/api/v1/members/{id}/record", get(read_models::member_record))
         .route("/api/v1/members/{id}/contacts", post(read_models::log_contact))
         .route("/api/v1/members/{id}/archive", get(members::archive))
-        .route("/api/v1/members/{id}/{command}", post(members::command))
+        .route("/api/v1/members", post(members::register).get(members::list))
+        .route("/api/v1/members/{id}", get(members::show))
         .route("/api/v1/projections", get(read_models::projections))
         .route("/api/v1/audit/events", get(audit::events))
         .route("/api/v1/audit/verify", get(audit::verify))

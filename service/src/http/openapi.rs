@@ -17,6 +17,7 @@
 
 use std::sync::LazyLock;
 
+use super::members::MemberCommand;
 use domain::validate::{BODY_MAX, DAYS_MAX, LIST_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
 use domain::{Action, Kind};
 use serde_json::{json, Map, Value};
@@ -62,19 +63,61 @@ impl ActionDoc {
         summary: &'static str,
         example: Value,
     ) -> Self {
-        let mut schemas = vec![(Body::name().into_owned(), Body::schema())];
-        Body::schemas(&mut schemas);
+        let (body_name, body_schemas) = body_schemas::<Body>();
         ActionDoc {
             summary,
             audience,
             kinds,
-            body_name: Body::name().into_owned(),
-            body_schemas: schemas
-                .into_iter()
-                .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or_default()))
-                .collect(),
+            body_name,
+            body_schemas,
             example,
         }
+    }
+}
+
+/// A body type's name and the schemas it needs (its own first).
+fn body_schemas<Body: ToSchema>() -> (String, Vec<(String, Value)>) {
+    let mut schemas = vec![(Body::name().into_owned(), Body::schema())];
+    Body::schemas(&mut schemas);
+    let schemas = schemas
+        .into_iter()
+        .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or_default()))
+        .collect();
+    (Body::name().into_owned(), schemas)
+}
+
+/// How the document describes one member command: its summary, body and an example.
+struct MemberCommandDoc {
+    summary: &'static str,
+    body_name: String,
+    body_schemas: Vec<(String, Value)>,
+    example: Value,
+}
+
+impl MemberCommandDoc {
+    fn new<Body: ToSchema>(summary: &'static str, example: Value) -> Self {
+        let (body_name, body_schemas) = body_schemas::<Body>();
+        MemberCommandDoc {
+            summary,
+            body_name,
+            body_schemas,
+            example,
+        }
+    }
+}
+
+/// Every member command's operation, one line each.
+#[rustfmt::skip]
+fn member_command_doc(command: MemberCommand) -> MemberCommandDoc {
+    use domain::member_registry::{ChangeMember, Leave, RecordActivity, Register, YearDecision};
+    match command {
+        MemberCommand::Register => MemberCommandDoc::new::<Register>("Register the member (its id in the path); 409 if registered already", json!({"name": "王建国", "sector": "农业和农村界", "level": "city", "term_start": "2023-01-01", "term_end": "2027-12-31"})),
+        MemberCommand::Change => MemberCommandDoc::new::<ChangeMember>("Change the member's sector, level or jurisdiction", json!({"sector": "经济界"})),
+        MemberCommand::Leave => MemberCommandDoc::new::<Leave>("The member leaves the committee; no duty is counted after the day", json!({"on": "2026-06-30", "reason": "工作调动"})),
+        MemberCommand::Activities => MemberCommandDoc::new::<RecordActivity>("Record a duty activity a deployment counts beyond cases", json!({"activity": "training", "date": "2026-03-12", "note": "参加委员培训"})),
+        MemberCommand::ReminderTalks => MemberCommandDoc::new::<YearDecision>("Record the reminder talk 约谈提醒 held for a duty year", json!({"year": 2025, "reason": "履职未达标"})),
+        MemberCommand::Resignations => MemberCommandDoc::new::<YearDecision>("Record the start of the resignation procedure 启动请辞程序", json!({"year": 2025, "reason": "连续两年未达标"})),
+        MemberCommand::ReopenedYears => MemberCommandDoc::new::<YearDecision>("Re-open a closed duty year for late entries, with the reason", json!({"year": 2025, "reason": "补录线下活动"})),
     }
 }
 
@@ -113,7 +156,7 @@ fn action_doc(action: Action) -> ActionDoc {
         Action::GrantExtension => ActionDoc::new::<GrantExtension>(STAFF, ALL, "Grant the extension asked for (or fewer days)", json!({"days": 10})),
         Action::RefuseExtension => ActionDoc::new::<Reason>(STAFF, ALL, "Refuse the extension asked for", json!({"reason": "时限内可以办结"})),
         Action::Contribute => ActionDoc::new::<Contribute>(DEPARTMENTS, ALL, "A co-handling unit gives its opinion before the lead replies (协办意见)", json!({"opinion": "同意主办单位方案"})),
-        Action::Reply => ActionDoc::new::<Reply>(DEPARTMENTS, ALL, "The lead unit replies (答复) with the grade it proposes", json!({"text": "已完成增容", "proposed_grade": "A", "measures": "更换变压器"})),
+        Action::Reply => ActionDoc::new::<Reply>(DEPARTMENTS, ALL, "The lead unit replies (答复) with the grade it proposes", json!({"content": "已完成增容", "proposed_outcome": "A", "measures": "更换变压器"})),
         Action::Evaluate => ActionDoc::new::<Feedback>(PROPOSERS, ALL, "The proposer evaluates the unit's reply", json!({"rating": "satisfied"})),
         Action::Withdraw => ActionDoc::new::<Withdraw>(PROPOSER_OR_STAFF, &[S], "Withdraw before assignment", json!({})),
         Action::Merge => ActionDoc::new::<Merge>(STAFF, &[S], "Merge a duplicate into another case", json!({"into": "0190a6c4-8f5e-7c3a-9d1b-2e4f6a8b0c1d"})),
@@ -187,7 +230,7 @@ const FIELD_RULES: &[(&str, &str, Rule)] = &[
     ("RequestExtension", "reason", Rule::Text(TEXT_MAX)),
     ("GrantExtension", "days", Rule::Days),
     ("Contribute", "opinion", Rule::Text(TEXT_MAX)),
-    ("Reply", "text", Rule::Text(TEXT_MAX)),
+    ("Reply", "content", Rule::Text(TEXT_MAX)),
     ("Reply", "measures", Rule::Text(TEXT_MAX)),
     ("Reassign", "reason", Rule::Text(TEXT_MAX)),
     ("Convene", "venue", Rule::Line(TITLE_MAX)),
@@ -442,6 +485,43 @@ fn action_operation(action: Action, doc: &ActionDoc, body_required: bool) -> Val
     })
 }
 
+/// The paths of the member commands, and their bodies' schemas; registering with the id in
+/// the body (`POST /api/v1/members`) takes the registration's fields and `id`.
+fn add_member_commands(document: &mut Value) {
+    document["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"] = json!({
+        "allOf": [
+            {"$ref": "#/components/schemas/Register"},
+            {"type": "object", "required": ["id"], "properties": {"id": {
+                "type": "string", "description": "the member's id: what a member token (`--member`) and the cases name",
+                "pattern": r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"}}},
+        ],
+    });
+    for command in MemberCommand::ALL {
+        let doc = member_command_doc(command);
+        for (name, schema) in &doc.body_schemas {
+            document["components"]["schemas"][name] = schema.clone();
+        }
+        let name = command.as_str();
+        document["paths"][format!("/api/v1/members/{{id}}/{name}")] = json!({"post": {
+            "operationId": format!("member_{name}"),
+            "summary": doc.summary,
+            "description": "City staff and admins; problems: 404 for a member not registered (but to register), \
+                409 where the registry or a closed duty year refuses it, 422 for a field out of its rules",
+            "tags": STAFF,
+            "parameters": [{"name": "id", "in": "path", "required": true, "description": "the member id",
+                "schema": {"type": "string", "pattern": r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"}}],
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": {"$ref": format!("#/components/schemas/{}", doc.body_name)},
+                "example": doc.example,
+            }}},
+            "responses": {"201": {
+                "description": "recorded: the member's stream, its version and the event's log position",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Logged"}}},
+            }},
+        }});
+    }
+}
+
 /// The paths of the actions, and their bodies' schemas.
 fn add_actions(document: &mut Value) {
     for action in Action::ALL {
@@ -586,6 +666,7 @@ fn add_shared(document: &mut Value) {
 pub fn document() -> Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     add_actions(&mut document);
+    add_member_commands(&mut document);
     add_field_rules(&mut document);
     add_query_forms(&mut document);
     add_links(&mut document);
@@ -609,14 +690,14 @@ pub fn document() -> Value {
         super::cases::submit, super::cases::show, super::cases::state_as_of, super::cases::history,
         super::read_models::list, super::read_models::outcomes, super::read_models::overdue,
         super::read_models::assessment, super::read_models::member_record, super::read_models::log_contact,
-        super::members::command, super::members::archive,
+        super::members::register, super::members::list, super::members::show, super::members::archive,
         super::read_models::projections, super::audit::events, super::audit::verify,
         super::public::submit, super::public::status, super::public::feedback,
         super::health::live, super::health::ready, super::prometheus, super::openapi_document,
         super::dashboard::page,
         super::transparency::latest, super::transparency::cut, super::transparency::inclusion,
         super::transparency::consistency, super::transparency::public_proof,
-        super::departments::list, super::departments::me, super::departments::names, super::departments::queue, super::departments::scorecards,
+        super::departments::list, super::departments::add, super::departments::rename, super::departments::me, super::departments::scorecard, super::departments::names, super::departments::queue, super::departments::scorecards,
         super::reports::publish, super::reports::list, super::reports::show,
     ),
     components(schemas(ProblemDocument)),
@@ -653,6 +734,10 @@ mod tests {
         assert_eq!(unique.len(), operation_ids.len(), "operation ids are unique");
         for action in Action::ALL {
             assert!(operation_ids.contains(&action.as_str()), "{action}");
+        }
+        for command in MemberCommand::ALL {
+            let operation = format!("member_{}", command.as_str());
+            assert!(operation_ids.contains(&operation.as_str()), "{operation}");
         }
         for link in case_links().as_object().into_iter().flat_map(|links| links.values()) {
             assert!(operation_ids.contains(&link["operationId"].as_str().unwrap_or_default()));

@@ -9,6 +9,7 @@ use domain::member_record::MemberError;
 use domain::CaseError;
 use serde_json::{Map, Value};
 
+use crate::access::units::UnitError;
 use crate::access::Denied;
 use crate::read::ProjectorError;
 use crate::store::StoreError;
@@ -54,6 +55,8 @@ pub enum ApiError {
     Projector(#[from] ProjectorError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Unit(#[from] UnitError),
 }
 
 impl From<CaseError> for ApiError {
@@ -326,6 +329,27 @@ impl ApiError {
             ApiError::Projector(ProjectorError::UnknownProjection(_)) => {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
             }
+            ApiError::Unit(UnitError::Exists(_)) => {
+                Problem::new(StatusCode::CONFLICT, "duplicate", "Duplicate", detail).with("field", "id")
+            }
+            ApiError::Unit(UnitError::Unknown(_)) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+            }
+            ApiError::Unit(UnitError::Invalid { field, .. }) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                detail,
+            )
+            .with("field", *field),
+            ApiError::Unit(UnitError::LevelMismatch) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                detail,
+            )
+            .with("field", "jurisdiction"),
+            ApiError::Unit(UnitError::Store(error)) => store_failure(error),
             ApiError::NoPeerAddress
             | ApiError::Projector(ProjectorError::InjectedFault(_) | ProjectorError::Cells(_)) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
