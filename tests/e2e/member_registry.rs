@@ -63,6 +63,11 @@ async fn members_are_registered_listed_and_read_by_the_routes_api_md_names(backe
         (staff, unknown_field, StatusCode::UNPROCESSABLE_ENTITY),
         (staff, no_id, StatusCode::UNPROCESSABLE_ENTITY),
         (
+            staff,
+            member("", "经济界", "city", None),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
             &app.tokens.banner_staff,
             member("m-0104", "经济界", "city", None),
             StatusCode::FORBIDDEN,

@@ -98,7 +98,7 @@ pub async fn command(
 }
 
 /// A registration with the member's id in the body: the document states the body as
-/// `Register` and `id` together (`openapi::add_member_commands`).
+/// `Registration`: `Register`'s fields and `id` (`openapi::add_member_commands`).
 #[utoipa::path(post, path = "/api/v1/members", operation_id = "register_member", tags = ["staff"], request_body = Register,
     responses((status = 201, description = "registered: the member's stream, version and the event's log position (city staff and admins; an id registered already is 409)", body = crate::write::engine::Logged)))]
 pub async fn register(
@@ -113,7 +113,9 @@ pub async fn register(
     let id = body.as_object_mut().and_then(|fields| fields.remove("id"));
     let id: String = typed(id.ok_or_else(|| ApiError::InvalidBody("missing field `id`".to_owned()))?)?;
     let register: Register = typed(body)?;
-    let member = member_path(ApiPath(id))?;
+    // In a body, a malformed id is an invalid field, not a member that is not there.
+    let member = member_path(ApiPath(id))
+        .map_err(|_| ApiError::InvalidBody("`id` is 1 to 100 characters, none a control character".to_owned()))?;
     let logged = state
         .engine
         .member_command(&member, context, MemberInput::Register(register))
@@ -126,11 +128,9 @@ pub async fn register(
 #[serde(deny_unknown_fields)]
 pub struct RegistryQuery {
     /// Only the members of this sector 界别.
-    #[param(max_length = 100)]
     sector: Option<String>,
     level: Option<MemberLevel>,
     /// Only the members of record of this banner or district.
-    #[param(max_length = 100)]
     jurisdiction: Option<String>,
     /// A log position a write answered with: wait (up to 5 s) until the registry includes it.
     #[param(minimum = 1)]

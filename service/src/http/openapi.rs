@@ -321,7 +321,7 @@ type Gives = fn(&Facts) -> bool;
 /// The problem statuses, what they mean, and which operations can give them.
 const PROBLEMS: [(&str, &str, Gives); 11] = [
     ("400", "malformed request: JSON, query or header", |op| {
-        op.post || op.query
+        op.body || op.query
     }),
     ("401", "no valid bearer token", |op| op.secured),
     ("403", "the caller's role may not do this", |op| op.secured),
@@ -338,17 +338,17 @@ const PROBLEMS: [(&str, &str, Gives); 11] = [
     ("412", "If-Match names a stale version; nothing was written", |op| {
         op.post
     }),
-    ("413", "request body too large", |op| op.post),
+    ("413", "request body too large", |op| op.body),
     (
         "415",
         "request body is not JSON, or is sent without Content-Type: application/json",
-        |op| op.post,
+        |op| op.body,
     ),
     (
         "422",
         "a field or parameter is invalid (a NUL in any path or query parameter or JSON string), \
          a position no event holds, or an Idempotency-Key reused for another request",
-        |op| op.post || op.path || op.query,
+        |op| op.body || op.path || op.query,
     ),
     ("429", "rate limited; see Retry-After", |op| op.public),
     (
@@ -362,6 +362,8 @@ const PROBLEMS: [(&str, &str, Gives); 11] = [
 #[derive(Debug)]
 struct Facts {
     post: bool,
+    /// Takes a JSON body: a POST, or a PATCH.
+    body: bool,
     secured: bool,
     public: bool,
     path: bool,
@@ -378,6 +380,7 @@ impl Facts {
         let open = json!([{}]);
         Facts {
             post: method == "post",
+            body: matches!(method, "post" | "patch"),
             secured: operation.get("security") != Some(&open),
             public: operation["tags"]
                 .as_array()
@@ -488,14 +491,16 @@ fn action_operation(action: Action, doc: &ActionDoc, body_required: bool) -> Val
 /// The paths of the member commands, and their bodies' schemas; registering with the id in
 /// the body (`POST /api/v1/members`) takes the registration's fields and `id`.
 fn add_member_commands(document: &mut Value) {
-    document["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"] = json!({
-        "allOf": [
-            {"$ref": "#/components/schemas/Register"},
-            {"type": "object", "required": ["id"], "properties": {"id": {
-                "type": "string", "description": "the member's id: what a member token (`--member`) and the cases name",
-                "pattern": r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"}}},
-        ],
-    });
+    let mut registration = document["components"]["schemas"]["Register"].clone();
+    registration["properties"]["id"] = json!({
+        "type": "string", "description": "the member's id: what a member token (`--member`) and the cases name",
+        "pattern": r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"});
+    if let Some(required) = registration["required"].as_array_mut() {
+        required.insert(0, json!("id"));
+    }
+    document["components"]["schemas"]["Registration"] = registration;
+    document["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/Registration"});
     for command in MemberCommand::ALL {
         let doc = member_command_doc(command);
         for (name, schema) in &doc.body_schemas {
