@@ -63,3 +63,34 @@ async fn the_readme_walk_through_runs_as_written() {
         "verify found the chains whole:\n{stdout}"
     );
 }
+
+/// API.md's `token create --role department --department ID` knows no units list: a unit staff
+/// have not added yet gets its token, with a warning naming the id.
+#[test]
+fn a_department_token_for_a_unit_not_kept_yet_is_created_with_a_warning() {
+    let data_dir = tempfile::tempdir().expect("a temporary folder");
+    let output = Command::new(lianxin())
+        .args([
+            "token",
+            "create",
+            "--role",
+            "department",
+            "--department",
+            "市住建局",
+            "--name",
+            "住建局办公室",
+        ])
+        .env("LIANXIN_DATA_DIR", data_dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("lianxin runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let secret = stdout.lines().last().unwrap_or_default();
+    assert!(
+        !secret.is_empty() && !secret.contains(' '),
+        "the secret alone on the last line: {stdout}"
+    );
+    assert!(stderr.contains("no unit has the id `市住建局`"), "{stderr}");
+}
