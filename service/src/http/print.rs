@@ -30,19 +30,19 @@ const STYLE: &str = r#"
   @page { size: A4; margin: 14mm 14mm 16mm; }
   * { box-sizing: border-box; }
   body { margin: 0; font-family: "PingFang SC", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Microsoft YaHei", sans-serif;
-         color: #222; font-size: 10pt; }
+         color: #222; font-size: 9pt; line-height: 1.2; }
   h1 { font-size: 16pt; margin: 0 0 4mm; color: #b71c1c; }
   h2 { font-size: 12.5pt; margin: 0 0 3mm; border-left: 4px solid #b71c1c; padding-left: 6px; }
   section { break-before: page; page-break-before: always; }
   section.first { break-before: auto; page-break-before: auto; }
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: 1mm 6mm; margin: 0 0 4mm; }
+  dl { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 1mm 4mm; margin: 0 0 3mm; }
   dt { color: #666; } dd { margin: 0; }
   table { width: 100%; border-collapse: collapse; margin: 0 0 4mm; }
-  th, td { border-bottom: 1px solid #ddd; padding: 1.2mm 1.5mm; text-align: left; vertical-align: top; }
+  th, td { border-bottom: 1px solid #ddd; padding: 0.5mm 1.5mm; text-align: left; vertical-align: top; }
   td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
   small { color: #666; }
   tr { break-inside: avoid; page-break-inside: avoid; }
-  .chart { max-width: 150mm; margin: 0 0 4mm; break-inside: avoid; }
+  .chart { max-width: 110mm; margin: 0 0 3mm; break-inside: avoid; }
   svg text { font-size: 12px; fill: #222; }
   .legend span { margin-right: 4mm; }
   .notice { color: #666; }
@@ -178,16 +178,21 @@ fn lines(labels: &[String], series: &[(&str, &str, Vec<Option<f64>>)]) -> String
         );
     }
     for (_, colour, values) in series {
-        let points: Vec<String> = values
+        let points: Vec<(f64, f64)> = values
             .iter()
             .enumerate()
-            .filter_map(|(index, value)| value.map(|value| format!("{},{}", x(index), y(value))))
+            .filter_map(|(index, value)| value.map(|value| (x(index), y(value))))
             .collect();
+        let path: Vec<String> = points.iter().map(|(x, y)| format!("{x},{y}")).collect();
         let _ = write!(
             svg,
             r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"></polyline>"#,
-            points.join(" ")
+            path.join(" ")
         );
+        // A month alone makes no line: each month is a dot too.
+        for (x, y) in points {
+            let _ = write!(svg, r#"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"></circle>"#);
+        }
     }
     svg.push_str("</svg><div class=\"legend\">");
     for (name, colour, _) in series {

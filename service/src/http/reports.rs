@@ -357,6 +357,7 @@ pub(super) fn figure_rows(figures: &Figures) -> Vec<FigureRow> {
         rate("C类占比", &figures.outcome_shares.c),
     ];
     for (kind, adoption) in &figures.adoption {
+        let kind = group_label("kind", kind, &BTreeMap::new());
         rows.push(rate(&format!("采纳率（{kind}）"), &adoption.adopted));
         rows.push(rate(&format!("全部采纳率（{kind}）"), &adoption.fully));
     }
