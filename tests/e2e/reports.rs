@@ -86,6 +86,15 @@ async fn assert_figures_in_workbook(app: &TestApp, id: &str, report: &Value) {
     assert_eq!(period.get((5, 1)), Some(&Data::String(STAFF_NAME.to_owned())));
     let cases = workbook.worksheet_range("案件").unwrap();
     assert_eq!(cases.height(), 1 + report["cases"].as_array().unwrap().len());
+    let assigned = cases
+        .rows()
+        .find(|row| row[4] == Data::String(UNIT.to_owned()))
+        .expect("the assigned case with its unit's id");
+    assert_eq!(assigned[3], Data::String(UNIT_NAME.to_owned()));
+    assert_eq!(
+        assigned[2],
+        Data::String(suggestion()["title"].as_str().unwrap().to_owned())
+    );
 }
 
 /// The print page, at both its paths: the period, the moment, the log position and every figure,

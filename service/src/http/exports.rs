@@ -26,7 +26,6 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::access::names::display_names;
 use crate::read::queries::{self, CaseFilter};
-use crate::store::StoreError;
 
 /// The most cases one export holds.
 pub const EXPORT_CAP: i64 = 10_000;
@@ -365,15 +364,18 @@ pub async fn cases(state: &AppState, mut filter: CaseFilter, form: Form) -> Resu
         headers: CASE_COLUMNS.to_vec(),
         rows: cases.iter().map(|case| case_row(case, &names, now)).collect(),
     };
-    let body = match form {
-        Form::Xlsx => workbook([("案件".to_owned(), &table)], offset)
-            .map_err(|error| StoreError::Corrupt(format!("the case list as xlsx: {error}")))?,
-        _ => table.csv(offset),
-    };
+    // Thousands of rows take a while to write: not on the workers that answer other requests.
+    let body = tokio::task::spawn_blocking(move || match form {
+        Form::Xlsx => workbook([("案件".to_owned(), &table)], offset),
+        _ => Ok(table.csv(offset)),
+    })
+    .await
+    .map_err(|error| ApiError::Export(error.to_string()))?
+    .map_err(|error| ApiError::Export(format!("the case list as xlsx: {error}")))?;
     let mut response = attachment(form, "cases", body);
     if let Some(cursor) = next {
         let value = HeaderValue::from_str(&cursor.to_string())
-            .map_err(|error| StoreError::Corrupt(format!("cursor {cursor}: {error}")))?;
+            .map_err(|error| ApiError::Export(format!("cursor {cursor}: {error}")))?;
         response.headers_mut().insert(NEXT_CURSOR.clone(), value);
     }
     Ok(response)

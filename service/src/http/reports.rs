@@ -23,18 +23,18 @@ use axum::Json;
 use chrono::FixedOffset;
 use domain::report::{self, Computed, CountedCase, Publish, Published, ReportPeriod};
 use domain::{CaseError, Role};
-use projections::{Durations, FigureSettings, Figures, GroupBy, Rate, CASE_SUMMARIES};
+use projections::{CaseSummary, Durations, FigureSettings, Figures, GroupBy, Rate, CASE_SUMMARIES};
 use rust_xlsxwriter::XlsxError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::exports::{self, Cell, Form, Table};
+use super::exports::{self, Cell, Form, Table, EXPORT_CAP};
 use super::extract::{ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
 use crate::access::names::display_names;
-use crate::access::{self, Denied, Operation};
-use crate::read::queries::Cohort;
+use crate::access::{self, Denied, ListScope, Operation};
+use crate::read::queries::{self, CaseFilter, Cohort};
 use crate::store::{on_pool, Store, StoreError};
 use crate::write::engine::{EngineError, ReportPublished};
 
@@ -280,8 +280,13 @@ pub async fn show(
         let names = display_names(store).await?;
         let offset = state.engine.policy().offset;
         let body = match form {
-            Form::Xlsx => report_xlsx(&report, &figures, &names, offset)
-                .map_err(|error| StoreError::Corrupt(format!("report {id} as xlsx: {error}")))?,
+            Form::Xlsx => {
+                let mut period = CaseFilter::unfiltered(ListScope::All, report.cases.len() as i64 + EXPORT_CAP, None);
+                (period.submitted_from, period.submitted_to) = (Some(report.from), Some(report.to));
+                let (today, _) = queries::list_cases(store, &period, state.engine.clock().now()).await?;
+                report_xlsx(&report, &figures, &today, &names, offset)
+                    .map_err(|error| ApiError::Export(format!("report {id} as xlsx: {error}")))?
+            }
             _ => figure_table(&groupings(&figures), &names, true).csv(offset),
         };
         return Ok(exports::attachment(form, &format!("report-{}", report.period), body));
@@ -453,6 +458,7 @@ fn groupings(figures: &ReportFigures) -> Vec<(&str, &[Figures])> {
 fn report_xlsx(
     report: &Published,
     figures: &ReportFigures,
+    today: &[CaseSummary],
     names: &BTreeMap<String, String>,
     offset: FixedOffset,
 ) -> Result<Vec<u8>, XlsxError> {
@@ -484,12 +490,26 @@ fn report_xlsx(
             )
         })
         .collect();
+    // What each counted case is today, so a reader sees its title and unit, not an id alone.
+    let today: BTreeMap<&str, &CaseSummary> = today.iter().map(|case| (case.id.as_str(), case)).collect();
     let cases = Table {
-        headers: vec!["案件编号", "计入时事件数"],
+        headers: vec!["案件编号", "计入时事件数", "标题", "承办单位（今日）", "承办单位编号"],
         rows: report
             .cases
             .iter()
-            .map(|case| vec![Cell::text(&case.id), Cell::Number(case.version as f64)])
+            .map(|case| {
+                let now = today.get(case.id.as_str());
+                let unit = now.and_then(|now| now.department.as_deref());
+                vec![
+                    Cell::text(&case.id),
+                    Cell::Number(case.version as f64),
+                    now.map_or(Cell::Empty, |now| Cell::text(&now.title)),
+                    unit.map_or(Cell::Empty, |unit| {
+                        Cell::text(names.get(unit).map_or(unit, String::as_str))
+                    }),
+                    unit.map_or(Cell::Empty, Cell::text),
+                ]
+            })
             .collect(),
     };
     let all = std::iter::once(("报告".to_owned(), &about))
