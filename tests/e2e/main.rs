@@ -9,6 +9,7 @@ mod dashboard;
 mod demo;
 mod departments;
 mod edge;
+mod exports;
 mod failover;
 mod figures;
 mod identity;

@@ -5,13 +5,19 @@ use std::io::Cursor;
 
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::{Duration, TimeZone, Utc};
+use domain::HandlingLevel;
 use domain::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use service::access::names::name_member;
+use service::access::units::{self, Unit};
 use service::read::{names, Projector};
 use tests::{on_both_backends, problem, suggestion, Backend, TestApp};
 
 const UNIT: &str = "市交通局";
+const UNIT_NAME: &str = "市交通运输局";
+/// The name the staff token's subject is shown by.
+const STAFF_NAME: &str = "王秘书";
 
 fn march(day: u32, hour: u32) -> Timestamp {
     Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap()
@@ -60,19 +66,99 @@ async fn assert_figures_in_workbook(app: &TestApp, id: &str, report: &Value) {
     let resolved = &report["figures"]["all"]["resolved"];
     let number = |value: &Value| Data::Float(value.as_f64().unwrap());
     assert_eq!(
-        row[2..],
+        row[2..5],
         [
             number(&resolved["numerator"]),
             number(&resolved["denominator"]),
             number(&resolved["value"])
         ]
     );
+    // A unit is shown by its name, its id beside; the publisher by name.
+    let by_unit = workbook.worksheet_range("按承办单位").unwrap();
+    let row = by_unit
+        .rows()
+        .find(|row| row[5] == Data::String(UNIT.to_owned()))
+        .expect("a row of the unit");
+    assert_eq!(
+        (&row[0], &row[5]),
+        (&Data::String(UNIT_NAME.to_owned()), &Data::String(UNIT.to_owned()))
+    );
+    assert_eq!(period.get((5, 1)), Some(&Data::String(STAFF_NAME.to_owned())));
     let cases = workbook.worksheet_range("案件").unwrap();
     assert_eq!(cases.height(), 1 + report["cases"].as_array().unwrap().len());
+    let assigned = cases
+        .rows()
+        .find(|row| row[4] == Data::String(UNIT.to_owned()))
+        .expect("the assigned case with its unit's id");
+    assert_eq!(assigned[3], Data::String(UNIT_NAME.to_owned()));
+    assert_eq!(
+        assigned[2],
+        Data::String(suggestion()["title"].as_str().unwrap().to_owned())
+    );
+}
+
+/// The print page, at both its paths: the period, the moment, the log position and every figure,
+/// a page per grouping, units by name; only for those who read reports.
+async fn assert_printable(app: &TestApp, id: &str, report: &Value) {
+    let mut pages = Vec::new();
+    for path in [format!("/api/v1/reports/{id}/print"), format!("/reports/{id}/print")] {
+        let response = app.get(&app.tokens.auditor, &path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(policy.starts_with("default-src 'none'; style-src 'sha256-"), "{policy}");
+        pages.push(response.text().await.unwrap());
+        problem(app.get(&app.tokens.citizen, &path).await, StatusCode::FORBIDDEN).await;
+        let anonymous = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(pages[0], pages[1]);
+    let page = &pages[0];
+    assert!(page.contains(r#"<html lang="zh-CN">"#) && page.contains("@page { size: A4;"));
+    assert!(page.contains("2026-03-01 至 2026-03-31"), "the period in local days");
+    assert!(page.contains(&format!(r#"<dd id="position">{}</dd>"#, report["position"])));
+    let resolved = &report["figures"]["all"]["resolved"];
+    let row = format!(
+        r#"<tr><td>解决率（占全部）</td><td class="n">{}</td><td class="n">{}</td><td class="n">{:.1}%</td></tr>"#,
+        resolved["numerator"],
+        resolved["denominator"],
+        resolved["value"].as_f64().unwrap() * 100.0
+    );
+    assert!(page.contains(&row), "{row}");
+    for grouping in ["kind", "category", "jurisdiction", "department", "month"] {
+        assert!(
+            page.contains(&format!(r#"<section data-grouping="{grouping}">"#)),
+            "{grouping}"
+        );
+    }
+    assert!(page.contains(&format!(r#"<td>{UNIT_NAME}</td>"#)));
+    assert!(page.contains("<svg") && !page.contains("<script"));
+    problem(
+        app.get(
+            &app.tokens.auditor,
+            "/api/v1/reports/00000000-0000-0000-0000-000000000000/print",
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }
 
 async fn a_published_report_stays_as_published_after_a_reopen_and_a_rebuild(backend: Backend) {
     let app = TestApp::spawn_at(backend, march(2, 1)).await;
+    let unit = Unit {
+        id: UNIT.to_owned(),
+        name: UNIT_NAME.to_owned(),
+        level: HandlingLevel::City,
+        jurisdiction: None,
+        categories: vec![],
+    };
+    units::add(&app.test_store.store, &unit).await.unwrap();
+    let staff = app.subject(&app.tokens.staff).await;
+    name_member(&app.test_store.store, &staff, STAFF_NAME).await.unwrap();
     let unit = app.unit_token(UNIT).await;
     let answered = app.submitted(&suggestion()).await;
     let waiting = app.submitted(&suggestion()).await;
@@ -144,22 +230,53 @@ async fn a_published_report_stays_as_published_after_a_reopen_and_a_rebuild(back
         .await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
+    let by_accept = app
+        .client
+        .get(app.url(&format!("/api/v1/reports/{id}")))
+        .bearer_auth(&app.tokens.auditor)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_accept.text().await.unwrap(),
+        csv,
+        "Accept: text/csv asks for the same"
+    );
     let csv = csv
         .strip_prefix('\u{feff}')
         .expect("a byte-order mark for Excel and WPS");
     let rows: Vec<Vec<&str>> = csv.lines().map(|line| line.split(',').collect()).collect();
-    assert_eq!(rows[0], ["分组方式", "分组", "指标", "分子", "分母", "数值"]);
+    assert_eq!(
+        rows[0],
+        ["分组方式", "分组", "指标", "分子", "分母", "数值", "分组编号"]
+    );
     let resolved = &first["report"]["figures"]["all"]["resolved"];
     assert!(rows.contains(&vec![
         "全部",
-        "all",
+        "全部",
         "解决率（占全部）",
         &resolved["numerator"].to_string(),
         &resolved["denominator"].to_string(),
         &resolved["value"].to_string(),
+        "all",
     ]));
-    let by_kind = rows.iter().filter(|row| row[0] == "kind" && row[2] == "有效件数");
-    assert_eq!(by_kind.map(|row| row[1]).collect::<Vec<_>>(), ["suggestion"]);
+    let voices = |grouping: &str| -> Vec<(&str, &str)> {
+        rows.iter()
+            .filter(|row| row[0] == grouping && row[2] == "有效件数")
+            .map(|row| (row[1], row[6]))
+            .collect()
+    };
+    assert_eq!(voices("按类型"), [("建言", "suggestion")]);
+    assert_eq!(voices("按承办单位"), [("未交办", "(unassigned)"), (UNIT_NAME, UNIT)]);
+    problem(
+        app.get(&app.tokens.auditor, &format!("/api/v1/reports/{id}?format=pdf"))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    assert_printable(&app, &id, &first["report"]).await;
 
     assert_figures_in_workbook(&app, &id, &first["report"]).await;
 

@@ -5,7 +5,8 @@
 //! one `<script>` of the page are allowed by their SHA-256 hashes, worked out once from the
 //! page itself, so the policy cannot fall behind an edit of the page. Nothing else runs or
 //! styles: the page sets no `style` attributes and no event-handler attributes, and fetches
-//! only from its own origin.
+//! only from its own origin. A report's print page, which the dashboard opens from memory and
+//! which so keeps the dashboard's policy, has its style allowed too.
 
 use std::sync::LazyLock;
 
@@ -25,7 +26,7 @@ fn inline(tag: &str) -> &'static str {
 }
 
 /// A CSP source allowing exactly `text` as inline code.
-fn hash_source(text: &str) -> String {
+pub(super) fn hash_source(text: &str) -> String {
     use base64::Engine as _;
     let digest = Sha256::digest(text.as_bytes());
     format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
@@ -33,10 +34,11 @@ fn hash_source(text: &str) -> String {
 
 static POLICY: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self'; \
+        "default-src 'none'; script-src {}; style-src {} {}; connect-src 'self'; img-src 'self'; \
          form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
         hash_source(inline("script")),
         hash_source(inline("style")),
+        super::print::STYLE_SOURCE.as_str(),
     )
 });
 

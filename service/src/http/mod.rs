@@ -15,10 +15,12 @@ mod cases;
 mod client;
 mod dashboard;
 mod departments;
+mod exports;
 mod extract;
 mod health;
 mod members;
 mod openapi;
+mod print;
 mod problem;
 mod public;
 mod rate_limit;
@@ -99,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/departments/{id}/scorecard", get(departments::scorecard))
         .route("/api/v1/reports", post(reports::publish).get(reports::list))
         .route("/api/v1/reports/{id}", get(reports::show))
+        .route("/api/v1/reports/{id}/print", get(print::page))
+        .route("/reports/{id}/print", get(print::short))
         .route("/api/v1/members/assessment", get(read_models::assessment))
         .route("/api/v1/members/{id}/record", get(read_models::member_record))
         .route("/api/v1/members/{id}/contacts", post(read_models::log_contact))

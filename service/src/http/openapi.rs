@@ -703,7 +703,7 @@ pub fn document() -> Value {
         super::transparency::latest, super::transparency::cut, super::transparency::inclusion,
         super::transparency::consistency, super::transparency::public_proof,
         super::departments::list, super::departments::add, super::departments::rename, super::departments::me, super::departments::scorecard, super::departments::names, super::departments::queue, super::departments::scorecards,
-        super::reports::publish, super::reports::list, super::reports::show,
+        super::reports::publish, super::reports::list, super::reports::show, super::print::page, super::print::short,
     ),
     components(schemas(ProblemDocument)),
 )]

@@ -49,6 +49,8 @@ pub enum ApiError {
     NoPeerAddress,
     #[error("no randomness for a tracking code: {0}")]
     NoRandomness(String),
+    #[error("the export could not be written: {0}")]
+    Export(String),
     #[error("the `{projection}` projection has not reached position {position} yet")]
     ProjectionBehind { projection: &'static str, position: i64 },
     #[error(transparent)]
@@ -312,6 +314,12 @@ impl ApiError {
             ApiError::TimedOut => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "timed-out", "Timed out", detail).retry_after(1)
             }
+            ApiError::Export(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the export could not be written",
+            ),
             ApiError::NoRandomness(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no-randomness",

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use domain::member_record::LogContact;
@@ -14,6 +15,7 @@ use domain::{Kind, Status, Timestamp};
 use projections::{CaseSummary, FigureSettings, Figures, GroupBy, OutcomeFigures, CASE_SUMMARIES, MEMBER_RECORDS};
 use serde::{Deserialize, Serialize};
 
+use super::exports::{self, Form};
 use super::extract::{ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
@@ -109,6 +111,12 @@ pub struct ListQuery {
     /// A log position a write answered with: wait (up to 5 s) until the list includes it.
     #[param(minimum = 1)]
     min_position: Option<i64>,
+    /// `json` (the default), `csv` or `xlsx`; without it, an `Accept` of `text/csv` or the xlsx
+    /// type asks for that form. An export holds every matching case from `cursor` on, newest
+    /// first, up to 10,000 (`limit` pages the JSON list only); `X-Next-Cursor` gives the cursor
+    /// for the rest.
+    #[param(pattern = r"^(json|csv|xlsx)$")]
+    format: Option<String>,
 }
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
@@ -120,13 +128,19 @@ pub struct CasePage {
 }
 
 #[utoipa::path(get, path = "/api/v1/cases", operation_id = "list_cases", tags = ["staff", "members"], params(ListQuery),
-    responses((status = 200, description = "a page of cases, newest first", body = CasePage)))]
+    responses((status = 200, description = "a page of cases, newest first; as CSV (UTF-8 with a BOM) or a workbook, every case the filters select that the caller may read, up to 10,000, with Chinese headers, units and members by name", content(
+        (CasePage = "application/json"),
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ), headers(("X-Next-Cursor" = String, description = "an export that stopped at 10,000 cases: the `cursor` that exports the rest")))))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<ListQuery>,
-) -> Result<Json<CasePage>, ApiError> {
+) -> Result<Response, ApiError> {
     access::check(&principal, Operation::ListCases)?;
+    let form = Form::negotiate(params.format.as_deref(), &headers)?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::InvalidQuery(format!("`limit` is from 1 to {MAX_PAGE}")));
@@ -162,12 +176,16 @@ pub async fn list(
         // Which cases a member carries is kept by the duty-record projection.
         caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     }
+    if form != Form::Json {
+        return exports::cases(&state, filter, form).await;
+    }
     let now = state.engine.clock().now();
     let (cases, next) = queries::list_cases(state.engine.store(), &filter, now).await?;
     Ok(Json(CasePage {
         cases,
         next_cursor: next.map(|cursor| cursor.to_string()),
-    }))
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

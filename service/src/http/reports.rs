@@ -8,33 +8,33 @@
 //! stood at, and appends them as the report's one event (`domain::report`). A report is read
 //! back from that event alone: no projection, so no rebuild or later event changes it.
 //!
-//! `format=csv` answers a report as CSV for Excel and WPS: UTF-8 with a byte-order mark (without
-//! it both read the text as the local code page), one row per figure of each group, Chinese
-//! headers, numbers as plain numbers. `format=xlsx` answers a workbook: the report's period
-//! (dates as dates, in the deployment's time zone), a sheet of its figures, one per grouping and
-//! one of the cases it counted; numbers are numbers.
+//! As CSV (`format=csv` or `Accept: text/csv`) a report is one row per figure of each group; as
+//! a workbook (`format=xlsx` or its `Accept`), the report's period, a sheet of its figures, one
+//! per grouping and one of the cases it counted (`exports` writes both; a unit is shown by its
+//! name, its id beside). `print` renders it as a page to print.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::FixedOffset;
 use domain::report::{self, Computed, CountedCase, Publish, Published, ReportPeriod};
 use domain::{CaseError, Role};
-use projections::{Durations, FigureSettings, Figures, GroupBy, Rate, CASE_SUMMARIES};
-use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use projections::{CaseSummary, Durations, FigureSettings, Figures, GroupBy, Rate, CASE_SUMMARIES};
+use rust_xlsxwriter::XlsxError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::exports::{self, Cell, Form, Table, EXPORT_CAP};
 use super::extract::{ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::AppState;
-use crate::access::{self, Denied, Operation};
-use crate::read::queries::Cohort;
+use crate::access::names::display_names;
+use crate::access::{self, Denied, ListScope, Operation};
+use crate::read::queries::{self, CaseFilter, Cohort};
 use crate::store::{on_pool, Store, StoreError};
 use crate::write::engine::{EngineError, ReportPublished};
 
@@ -243,21 +243,24 @@ pub struct ReportReading {
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `json` (the default), `csv` (the published figures, UTF-8 with a BOM) or `xlsx` (a
-    /// workbook: the period, the figures, one sheet per grouping, the cases counted).
+    /// workbook: the period, the figures, one sheet per grouping, the cases counted); without
+    /// it, an `Accept` of `text/csv` or the xlsx type asks for that form.
     #[param(pattern = r"^(json|csv|xlsx)$")]
     format: Option<String>,
 }
 
-/// The forms a report is answered in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    Json,
-    Csv,
-    Xlsx,
+/// The published report `id` (as the path gives it), or the problem for a missing one.
+pub(super) async fn find(store: &Store, id: &str) -> Result<(String, Published, ReportFigures), ApiError> {
+    let not_found = || ApiError::NotFound(format!("no report has the id `{id}`"));
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?.to_string();
+    let report = published(store, &id).await?.ok_or_else(not_found)?;
+    let figures = serde_json::from_value(report.figures.clone())
+        .map_err(|error| StoreError::Corrupt(format!("report {id}: {error}")))?;
+    Ok((id, report, figures))
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/{id}", operation_id = "show_report", tags = ["staff", "audit"], params(("id" = uuid::Uuid, Path, description = "the report id (a UUID)"), ReportQuery),
-    responses((status = 200, description = "the report as published, today's figures of its period and the cases that changed; with format=csv or format=xlsx, the published figures as CSV (UTF-8 with a BOM) or as a workbook", content(
+    responses((status = 200, description = "the report as published, today's figures of its period and the cases that changed; as CSV (UTF-8 with a BOM) or a workbook, the published figures, units and the publisher by name", content(
         (ReportReading = "application/json"),
         (String = "text/csv"),
         (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -266,39 +269,27 @@ pub async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     Authenticated(principal): Authenticated,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
-    let form = match params.format.as_deref() {
-        None | Some("json") => Form::Json,
-        Some("csv") => Form::Csv,
-        Some("xlsx") => Form::Xlsx,
-        Some(_) => return Err(ApiError::InvalidQuery("`format` is `json`, `csv` or `xlsx`".to_owned())),
-    };
-    let not_found = || ApiError::NotFound(format!("no report has the id `{id}`"));
-    let id = Uuid::parse_str(&id).map_err(|_| not_found())?.to_string();
+    let form = Form::negotiate(params.format.as_deref(), &headers)?;
     let store = state.engine.store();
-    let report = published(store, &id).await?.ok_or_else(not_found)?;
+    let (id, report, figures) = find(store, &id).await?;
     if form != Form::Json {
-        let figures: ReportFigures = serde_json::from_value(report.figures.clone())
-            .map_err(|error| StoreError::Corrupt(format!("report {id}: {error}")))?;
-        let (content_type, extension, body) = match form {
-            Form::Csv => ("text/csv; charset=utf-8", "csv", figures_csv(&figures).into_bytes()),
-            _ => (
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "xlsx",
-                report_xlsx(&report, &figures, state.engine.policy().offset)
-                    .map_err(|error| StoreError::Corrupt(format!("report {id} as xlsx: {error}")))?,
-            ),
+        let names = display_names(store).await?;
+        let offset = state.engine.policy().offset;
+        let body = match form {
+            Form::Xlsx => {
+                let mut period = CaseFilter::unfiltered(ListScope::All, report.cases.len() as i64 + EXPORT_CAP, None);
+                (period.submitted_from, period.submitted_to) = (Some(report.from), Some(report.to));
+                let (today, _) = queries::list_cases(store, &period, state.engine.clock().now()).await?;
+                report_xlsx(&report, &figures, &today, &names, offset)
+                    .map_err(|error| ApiError::Export(format!("report {id} as xlsx: {error}")))?
+            }
+            _ => figure_table(&groupings(&figures), &names, true).csv(offset),
         };
-        let headers = [
-            (CONTENT_TYPE, content_type.to_owned()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"report-{}.{extension}\"", report.period),
-            ),
-        ];
-        return Ok((headers, body).into_response());
+        return Ok(exports::attachment(form, &format!("report-{}", report.period), body));
     }
     let now = state.engine.clock().now();
     let cohort = Cohort::read(store, None, (report.from, report.to)).await?;
@@ -313,11 +304,11 @@ pub async fn show(
 }
 
 /// One figure as a row: its name, numerator, denominator and value (or a count alone).
-struct FigureRow {
-    name: String,
-    numerator: Option<f64>,
-    denominator: Option<u64>,
-    value: Option<f64>,
+pub(super) struct FigureRow {
+    pub name: String,
+    pub numerator: Option<f64>,
+    pub denominator: Option<u64>,
+    pub value: Option<f64>,
 }
 
 fn count(name: &str, count: u64) -> FigureRow {
@@ -353,7 +344,7 @@ fn times(name: &str, durations: &Durations) -> [FigureRow; 3] {
 }
 
 /// Every figure of a group as rows, in the order docs/figures.md gives them.
-fn figure_rows(figures: &Figures) -> Vec<FigureRow> {
+pub(super) fn figure_rows(figures: &Figures) -> Vec<FigureRow> {
     let mut rows = vec![
         count("提交件数", figures.submitted),
         count("合并件数", figures.merged),
@@ -371,6 +362,7 @@ fn figure_rows(figures: &Figures) -> Vec<FigureRow> {
         rate("C类占比", &figures.outcome_shares.c),
     ];
     for (kind, adoption) in &figures.adoption {
+        let kind = group_label("kind", kind, &BTreeMap::new());
         rows.push(rate(&format!("采纳率（{kind}）"), &adoption.adopted));
         rows.push(rate(&format!("全部采纳率（{kind}）"), &adoption.fully));
     }
@@ -395,122 +387,133 @@ fn figure_rows(figures: &Figures) -> Vec<FigureRow> {
     rows
 }
 
-/// A CSV field, quoted when it must be.
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
-fn number(value: Option<f64>) -> String {
-    value.map(|value| value.to_string()).unwrap_or_default()
-}
-
-/// The figures of a report as CSV: UTF-8 with a byte-order mark, CRLF line ends.
-fn figures_csv(figures: &ReportFigures) -> String {
-    let mut csv = String::from("\u{feff}分组方式,分组,指标,分子,分母,数值\r\n");
-    let groups = std::iter::once(("全部", &figures.all)).chain(
-        figures
-            .by
-            .iter()
-            .flat_map(|(grouping, rows)| rows.iter().map(move |figures| (grouping.as_str(), figures))),
-    );
-    for (grouping, group) in groups {
-        for row in figure_rows(group) {
-            let line = [
-                field(grouping),
-                field(&group.group),
-                field(&row.name),
-                number(row.numerator),
-                row.denominator
-                    .map(|denominator| denominator.to_string())
-                    .unwrap_or_default(),
-                number(row.value),
-            ];
-            csv.push_str(&line.join(","));
-            csv.push_str("\r\n");
-        }
-    }
-    csv
-}
-
-/// The sheet of a grouping, by its `group_by` name.
-fn sheet_name(grouping: &str) -> String {
-    let name = match grouping {
+/// How a grouping is named to a reader, by its `group_by` name.
+pub(super) fn grouping_name(grouping: &str) -> &str {
+    match grouping {
+        "all" => "全部",
         "kind" => "按类型",
         "category" => "按领域",
         "jurisdiction" => "按属地",
         "department" => "按承办单位",
         "month" => "按月份",
         other => other,
-    };
-    name.to_owned()
+    }
 }
 
-/// Writes `rows` of figures of `groups` under a header, from the sheet's first row.
-fn write_figures<'a>(
-    sheet: &mut Worksheet,
-    groups: impl IntoIterator<Item = &'a Figures>,
-    bold: &Format,
-) -> Result<(), XlsxError> {
-    for (column, header) in ["分组", "指标", "分子", "分母", "数值"].into_iter().enumerate() {
-        sheet.write_string_with_format(0, column as u16, header, bold)?;
+/// A group's key as a reader reads it: a kind in Chinese, a unit by its name.
+pub(super) fn group_label(grouping: &str, key: &str, names: &BTreeMap<String, String>) -> String {
+    let kind = serde_json::from_value(serde_json::Value::String(key.to_owned())).ok();
+    match (grouping, kind) {
+        ("all", _) => "全部".to_owned(),
+        ("kind", Some(kind)) => exports::kind_name(kind).to_owned(),
+        ("department", _) if key == projections::UNASSIGNED => "未交办".to_owned(),
+        ("department", _) => names.get(key).cloned().unwrap_or_else(|| key.to_owned()),
+        _ => key.to_owned(),
     }
-    let mut row = 1;
-    for group in groups {
-        for figure in figure_rows(group) {
-            sheet.write_string(row, 0, &group.group)?;
-            sheet.write_string(row, 1, &figure.name)?;
-            if let Some(numerator) = figure.numerator {
-                sheet.write_number(row, 2, numerator)?;
+}
+
+/// Every figure of `groups` of a grouping, one row each: the grouping's name (when `with_grouping`),
+/// the group as read, the figure, numerator, denominator, value, and the group's key.
+fn figure_table(groupings: &[(&str, &[Figures])], names: &BTreeMap<String, String>, with_grouping: bool) -> Table {
+    let mut headers = if with_grouping { vec!["分组方式"] } else { vec![] };
+    headers.extend(["分组", "指标", "分子", "分母", "数值", "分组编号"]);
+    let mut rows = Vec::new();
+    for (grouping, groups) in groupings {
+        for group in *groups {
+            for figure in figure_rows(group) {
+                let mut row = if with_grouping {
+                    vec![Cell::text(grouping_name(grouping))]
+                } else {
+                    vec![]
+                };
+                row.extend([
+                    Cell::Text(group_label(grouping, &group.group, names)),
+                    Cell::Text(figure.name),
+                    Cell::number(figure.numerator),
+                    Cell::number(figure.denominator.map(|denominator| denominator as f64)),
+                    Cell::number(figure.value),
+                    Cell::text(&group.group),
+                ]);
+                rows.push(row);
             }
-            if let Some(denominator) = figure.denominator {
-                sheet.write_number(row, 3, denominator as f64)?;
-            }
-            if let Some(value) = figure.value {
-                sheet.write_number(row, 4, value)?;
-            }
-            row += 1;
         }
     }
-    sheet.set_column_width(1, 24)?;
-    Ok(())
+    Table { headers, rows }
+}
+
+/// The report's groupings with their figures, totals first.
+fn groupings(figures: &ReportFigures) -> Vec<(&str, &[Figures])> {
+    std::iter::once(("all", std::slice::from_ref(&figures.all)))
+        .chain(
+            figures
+                .by
+                .iter()
+                .map(|(grouping, groups)| (grouping.as_str(), groups.as_slice())),
+        )
+        .collect()
 }
 
 /// A report as a workbook: 报告 (the period), 指标 (the figures of all cases), one sheet per
 /// grouping, 案件 (the cases counted).
-fn report_xlsx(report: &Published, figures: &ReportFigures, offset: FixedOffset) -> Result<Vec<u8>, XlsxError> {
-    let mut workbook = Workbook::new();
-    let bold = Format::new().set_bold();
-    let date = Format::new().set_num_format("yyyy-mm-dd");
-    let moment = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
-    let local = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&offset).naive_local();
-    let sheet = workbook.add_worksheet().set_name("报告")?;
-    let labels = ["期间", "起始日", "截止日", "发布时间", "日志位置", "发布人"];
-    for (row, label) in labels.into_iter().enumerate() {
-        sheet.write_string_with_format(row as u32, 0, label, &bold)?;
-    }
-    sheet.write_string(0, 1, &report.period)?;
-    sheet.write_datetime_with_format(1, 1, local(report.from).date(), &date)?;
-    let last_day = local(report.to).date() - chrono::Days::new(1);
-    sheet.write_datetime_with_format(2, 1, last_day, &date)?;
-    sheet.write_datetime_with_format(3, 1, local(report.at), &moment)?;
-    sheet.write_number(4, 1, report.position as f64)?;
-    sheet.write_string(5, 1, &report.by)?;
-    sheet.set_column_width(1, 20)?;
-    write_figures(workbook.add_worksheet().set_name("指标")?, [&figures.all], &bold)?;
-    for (grouping, groups) in &figures.by {
-        write_figures(workbook.add_worksheet().set_name(sheet_name(grouping))?, groups, &bold)?;
-    }
-    let sheet = workbook.add_worksheet().set_name("案件")?;
-    sheet.write_string_with_format(0, 0, "案件编号", &bold)?;
-    sheet.write_string_with_format(0, 1, "计入时事件数", &bold)?;
-    for (row, case) in report.cases.iter().enumerate() {
-        sheet.write_string(row as u32 + 1, 0, &case.id)?;
-        sheet.write_number(row as u32 + 1, 1, case.version as f64)?;
-    }
-    sheet.set_column_width(0, 38)?;
-    workbook.save_to_buffer()
+fn report_xlsx(
+    report: &Published,
+    figures: &ReportFigures,
+    today: &[CaseSummary],
+    names: &BTreeMap<String, String>,
+    offset: FixedOffset,
+) -> Result<Vec<u8>, XlsxError> {
+    let local_day = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&offset).date_naive();
+    let label = |label: &str, value: Cell| vec![Cell::text(label), value];
+    let about = Table {
+        headers: vec![],
+        rows: vec![
+            label("期间", Cell::text(&report.period)),
+            label("起始日", Cell::Date(local_day(report.from))),
+            label("截止日", Cell::Date(local_day(report.to) - chrono::Days::new(1))),
+            label("发布时间", Cell::Moment(report.at)),
+            label("日志位置", Cell::Number(report.position as f64)),
+            label("发布人", Cell::text(names.get(&report.by).unwrap_or(&report.by))),
+            label("发布人编号", Cell::text(&report.by)),
+        ],
+    };
+    let groupings = groupings(figures);
+    let sheets: Vec<(String, Table)> = groupings
+        .iter()
+        .map(|grouping| {
+            let name = match grouping.0 {
+                "all" => "指标",
+                other => grouping_name(other),
+            };
+            (
+                name.to_owned(),
+                figure_table(std::slice::from_ref(grouping), names, false),
+            )
+        })
+        .collect();
+    // What each counted case is today, so a reader sees its title and unit, not an id alone.
+    let today: BTreeMap<&str, &CaseSummary> = today.iter().map(|case| (case.id.as_str(), case)).collect();
+    let cases = Table {
+        headers: vec!["案件编号", "计入时事件数", "标题", "承办单位（今日）", "承办单位编号"],
+        rows: report
+            .cases
+            .iter()
+            .map(|case| {
+                let now = today.get(case.id.as_str());
+                let unit = now.and_then(|now| now.department.as_deref());
+                vec![
+                    Cell::text(&case.id),
+                    Cell::Number(case.version as f64),
+                    now.map_or(Cell::Empty, |now| Cell::text(&now.title)),
+                    unit.map_or(Cell::Empty, |unit| {
+                        Cell::text(names.get(unit).map_or(unit, String::as_str))
+                    }),
+                    unit.map_or(Cell::Empty, Cell::text),
+                ]
+            })
+            .collect(),
+    };
+    let all = std::iter::once(("报告".to_owned(), &about))
+        .chain(sheets.iter().map(|(name, table)| (name.clone(), table)))
+        .chain(std::iter::once(("案件".to_owned(), &cases)));
+    exports::workbook(all, offset)
 }
