@@ -240,6 +240,36 @@ async fn the_demo_year_pairs_matters_with_their_units_and_ends_at_the_seeding_ti
     }
 }
 
+/// The pools a year is drawn from: dozens of voices per category, every title once in the
+/// file, enough neighbourhood matters and city-level research topics.
+#[test]
+fn the_demo_data_has_dozens_of_distinct_voices_per_category() {
+    let pools = demo::Pools::load().unwrap();
+    let mut titles = BTreeSet::new();
+    for (name, category) in &pools.categories {
+        assert!(category.voices.len() >= 30, "{name}: {} voices", category.voices.len());
+        let bodies: BTreeSet<&str> = category.voices.iter().map(|(_, body)| body.as_str()).collect();
+        assert_eq!(bodies.len(), category.voices.len(), "{name}: a body twice");
+        for (title, _) in &category.voices {
+            assert!(titles.insert(title.as_str()), "{title} twice");
+        }
+    }
+    for matter in &pools.neighbourhood {
+        assert!(titles.insert(matter.title.as_str()), "{} twice", matter.title);
+    }
+    for topic in &pools.research {
+        assert!(titles.insert(topic.title.as_str()), "{} twice", topic.title);
+        assert!(pools.categories.contains_key(&topic.category), "{}", topic.title);
+    }
+    assert!(
+        pools.neighbourhood.len() >= 20,
+        "{} neighbourhood matters",
+        pools.neighbourhood.len()
+    );
+    assert!(pools.research.len() >= 10, "{} research topics", pools.research.len());
+    assert_eq!(pools.members.len(), 60);
+}
+
 on_both_backends!(
     the_demo_seed_twice_with_one_seed_gives_identical_outcomes,
     the_demo_year_pairs_matters_with_their_units_and_ends_at_the_seeding_time,
