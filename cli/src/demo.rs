@@ -413,6 +413,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
                 now: submitted,
                 proposer: submitter,
                 staff: staff.clone(),
+                settled: false,
             };
             walk.run(&mut seeder, &pools, &mut dice, &voice).await?;
         }
@@ -634,6 +635,7 @@ async fn duties(
             now: submitted,
             proposer,
             staff: staff.clone(),
+            settled: !this_year,
         };
         walk.run(seeder, pools, dice, &voice).await?;
     }
@@ -697,6 +699,8 @@ struct Walk {
     now: Timestamp,
     proposer: Principal,
     staff: Principal,
+    /// A case of a year long over: by now it has been answered, however slowly.
+    settled: bool,
 }
 
 impl Walk {
@@ -831,7 +835,7 @@ impl Walk {
                     .await?;
             }
         }
-        if dice.chance(10) {
+        if dice.chance(10) && !self.settled {
             // Stalls: no reply; past its deadline some are escalated to the city (市旗联动).
             if dice.chance(40) {
                 self.now = due + Duration::days(3 + dice.below(10) as i64);
