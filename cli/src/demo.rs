@@ -117,6 +117,7 @@ pub enum SeedError {
 /// What the seed wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Seeded {
+    /// Cases submitted: those drawn for the year, and the members' reports and sessions.
     pub cases: usize,
     pub contacts: usize,
     pub commands: usize,
@@ -297,6 +298,8 @@ struct Seeder {
     engine: Engine,
     clock: Arc<Mutex<Timestamp>>,
     commands: usize,
+    /// Cases submitted: those drawn for the year and those of the members' duties.
+    cases: usize,
     /// The seeded year's end: no command is dated after it.
     until: Timestamp,
     policy: Policy,
@@ -363,6 +366,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
         engine: Engine::new(store, policy.clone(), Clock::Fixed(Arc::clone(&clock))),
         clock,
         commands: 0,
+        cases: 0,
         until,
         policy,
     };
@@ -403,6 +407,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
         if submitted <= until {
             seeder.at(submitted);
             seeder.commands += 1;
+            seeder.cases += 1;
             seeder
                 .engine
                 .submit_as(case, seeder.context(&submitter), voice.submit(kind)?)
@@ -421,7 +426,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
     }
     progress.finish_and_clear();
     Ok(Seeded {
-        cases: plan.cases,
+        cases: seeder.cases,
         contacts,
         commands: seeder.commands,
     })
@@ -625,6 +630,7 @@ async fn duties(
         let proposer = principal(id, Role::Member);
         seeder.at(submitted);
         seeder.commands += 1;
+        seeder.cases += 1;
         seeder
             .engine
             .submit_as(case, seeder.context(&proposer), voice.submit(Kind::Suggestion)?)
@@ -649,6 +655,7 @@ async fn duties(
         }
         seeder.at(opened);
         seeder.commands += 1;
+        seeder.cases += 1;
         seeder
             .engine
             .submit_as(case, seeder.context(staff), voice.submit(Kind::MicroConsultation)?)
