@@ -8,7 +8,9 @@
 //! a pool of voices with the unit that answers them (and a co-handling unit where one helps),
 //! neighbourhood matters for micro-consultations at a venue, joint-research topics on the city's
 //! central work, and the members' names. A case's title, body, kind, category, jurisdiction and
-//! unit therefore belong together; pastoral matters are raised in the banners only.
+//! unit therefore belong together; pastoral matters are raised in the banners only. Categories
+//! and matters are dealt from shuffled decks, so a year repeats a voice only after its whole
+//! pool came up.
 //!
 //! **Nothing in the future.** The year ends at `until` (by default the moment of seeding) and
 //! every command's time is at or before it: a case whose next step would fall later stops where
@@ -156,6 +158,22 @@ fn member(index: usize) -> String {
     format!("m-{:03}", index % MEMBERS + 1)
 }
 
+/// Shuffled decks of a pool's items, one per pool: an item is dealt again only once every item
+/// of its pool was, so that a year repeats a matter no sooner than it must.
+#[derive(Debug, Default)]
+struct Decks(BTreeMap<String, Vec<usize>>);
+
+impl Decks {
+    /// The index of the next item of the pool `name` of `size` items.
+    fn deal(&mut self, name: &str, size: usize, dice: &mut Dice) -> usize {
+        let left = self.0.entry(name.to_owned()).or_default();
+        if left.is_empty() {
+            left.extend(0..size);
+        }
+        left.swap_remove(dice.below(left.len()))
+    }
+}
+
 /// A principal of any role, with no jurisdiction or department to narrow it.
 pub(crate) fn principal(id: &str, role: Role) -> Principal {
     Principal {
@@ -300,6 +318,8 @@ struct Seeder {
     commands: usize,
     /// Cases submitted: those drawn for the year and those of the members' duties.
     cases: usize,
+    /// The matters not yet dealt from each pool.
+    decks: Decks,
     /// The seeded year's end: no command is dated after it.
     until: Timestamp,
     policy: Policy,
@@ -367,6 +387,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
         clock,
         commands: 0,
         cases: 0,
+        decks: Decks::default(),
         until,
         policy,
     };
@@ -397,7 +418,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
             1..=4 => Kind::MicroConsultation,
             _ => Kind::Suggestion,
         };
-        let voice = Voice::draw(&pools, &mut dice, kind);
+        let voice = Voice::draw(&pools, &mut seeder.decks, &mut dice, kind);
         let reporter = member(dice.below(MEMBERS));
         let submitter = match kind {
             Kind::Suggestion if dice.chance(70) => principal(&format!("citizen-{index}"), Role::Citizen),
@@ -447,7 +468,7 @@ struct Voice<'a> {
 impl<'a> Voice<'a> {
     /// A matter fit for `kind`: a voice of a category for a suggestion, a neighbourhood matter
     /// for a micro-consultation, a topic of the city's central work for joint research.
-    fn draw(pools: &'a Pools, dice: &mut Dice, kind: Kind) -> Self {
+    fn draw(pools: &'a Pools, decks: &mut Decks, dice: &mut Dice, kind: Kind) -> Self {
         let banners: Vec<&str> = pools
             .jurisdictions
             .iter()
@@ -458,12 +479,13 @@ impl<'a> Voice<'a> {
         let (title, body, category, venue, research) = match kind {
             Kind::Suggestion => {
                 let categories: Vec<&String> = pools.categories.keys().collect();
-                let category = *dice.pick(&categories);
-                let (title, body) = dice.pick(&pools.categories[category].voices);
+                let category = categories[decks.deal("categories", categories.len(), dice)];
+                let voices = &pools.categories[category].voices;
+                let (title, body) = &voices[decks.deal(category, voices.len(), dice)];
                 (title.as_str(), body.as_str(), category.as_str(), "", None)
             }
             Kind::MicroConsultation => {
-                let matter = dice.pick(&pools.neighbourhood);
+                let matter = &pools.neighbourhood[decks.deal("neighbourhood", pools.neighbourhood.len(), dice)];
                 (
                     matter.title.as_str(),
                     matter.body.as_str(),
@@ -473,7 +495,7 @@ impl<'a> Voice<'a> {
                 )
             }
             Kind::JointResearch => {
-                let topic = dice.pick(&pools.research);
+                let topic = &pools.research[decks.deal("research", pools.research.len(), dice)];
                 (
                     topic.title.as_str(),
                     topic.body.as_str(),
@@ -625,7 +647,7 @@ async fn duties(
         if submitted > seeder.until {
             break;
         }
-        let voice = Voice::draw(pools, dice, Kind::Suggestion);
+        let voice = Voice::draw(pools, &mut seeder.decks, dice, Kind::Suggestion);
         let case = dice.uuid();
         let proposer = principal(id, Role::Member);
         seeder.at(submitted);
@@ -647,7 +669,7 @@ async fn duties(
     }
     let gap = if this_year { 30 } else { 7 };
     for (group, members) in active.chunks(8).enumerate() {
-        let voice = Voice::draw(pools, dice, Kind::MicroConsultation);
+        let voice = Voice::draw(pools, &mut seeder.decks, dice, Kind::MicroConsultation);
         let case = dice.uuid();
         let opened = start + Duration::days(gap * group as i64);
         if opened > seeder.until {
