@@ -8,11 +8,20 @@
 //! a pool of voices with the unit that answers them (and a co-handling unit where one helps),
 //! neighbourhood matters for micro-consultations at a venue, joint-research topics on the city's
 //! central work, and the members' names. A case's title, body, kind, category, jurisdiction and
-//! unit therefore belong together; pastoral matters are raised in the banners only.
+//! unit therefore belong together; pastoral matters are raised in the banners only. Categories
+//! and matters are dealt from shuffled decks, so a year repeats a voice only after its whole
+//! pool came up.
 //!
 //! **Nothing in the future.** The year ends at `until` (by default the moment of seeding) and
 //! every command's time is at or before it: a case whose next step would fall later stops where
 //! it is, open, in progress or overdue, as cases are on any real day.
+//!
+//! **The members' year.** The 60 members are registered (`members::register_demo_members`:
+//! name, sector, level, jurisdiction, term; a few started last July) and keep their duties in
+//! the seeded year and the two before: contacts with constituents, a social-opinion report and
+//! two grassroots sessions a year. Most keep them; a few fell short last year and two in both
+//! years before, so the assessment shows every standing: on track and at risk this year, on
+//! track, below quota and below quota two years running last year.
 //!
 //! The units' steps come with shares an office would recognise: most sign within the window,
 //! some late; a few object (a wrong unit, reassigned; or the right one, whom staff insist on);
@@ -31,11 +40,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use service::access::names;
 use service::access::tokens::Principal;
 use service::access::units::{self, Unit, UnitError};
 use service::store::{Store, StoreError};
 use service::write::engine::{Clock, CommandContext, Engine, EngineError};
+
+use crate::members::{demo_term_start, register_demo_members};
 
 /// The nine banners and districts of the demo city, and the city itself.
 pub const JURISDICTIONS: [&str; 9] = [
@@ -109,6 +119,7 @@ pub enum SeedError {
 /// What the seed wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Seeded {
+    /// Cases submitted: those drawn for the year, and the members' reports and sessions.
     pub cases: usize,
     pub contacts: usize,
     pub commands: usize,
@@ -145,6 +156,22 @@ impl Dice {
 
 fn member(index: usize) -> String {
     format!("m-{:03}", index % MEMBERS + 1)
+}
+
+/// Shuffled decks of a pool's items, one per pool: an item is dealt again only once every item
+/// of its pool was, so that a year repeats a matter no sooner than it must.
+#[derive(Debug, Default)]
+struct Decks(BTreeMap<String, Vec<usize>>);
+
+impl Decks {
+    /// The index of the next item of the pool `name` of `size` items.
+    fn deal(&mut self, name: &str, size: usize, dice: &mut Dice) -> usize {
+        let left = self.0.entry(name.to_owned()).or_default();
+        if left.is_empty() {
+            left.extend(0..size);
+        }
+        left.swap_remove(dice.below(left.len()))
+    }
 }
 
 /// A principal of any role, with no jurisdiction or department to narrow it.
@@ -289,6 +316,10 @@ struct Seeder {
     engine: Engine,
     clock: Arc<Mutex<Timestamp>>,
     commands: usize,
+    /// Cases submitted: those drawn for the year and those of the members' duties.
+    cases: usize,
+    /// The matters not yet dealt from each pool.
+    decks: Decks,
     /// The seeded year's end: no command is dated after it.
     until: Timestamp,
     policy: Policy,
@@ -335,9 +366,9 @@ pub struct DemoPlan {
     pub seed: u64,
 }
 
-/// Seeds the city's units and members' names, `cases` cases submitted over the twelve months
-/// before `plan.until` and walked no further than it, and members' contacts of the duty year of
-/// `until` and the two before.
+/// Seeds the city's units and the registered members, `cases` cases submitted over the twelve
+/// months before `plan.until` and walked no further than it, and the members' duties of the
+/// duty year of `until` and the two before.
 pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Result<Seeded, SeedError> {
     let pools = Pools::load()?;
     for unit in pools.units() {
@@ -345,9 +376,6 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
             Ok(()) | Err(UnitError::Exists(_)) => {}
             Err(other) => return Err(other.into()),
         }
-    }
-    for index in 0..MEMBERS {
-        names::name_member(&store, &member(index), pools.member_name(index)).await?;
     }
     let until = plan.until;
     let start = until - Duration::days(365);
@@ -358,53 +386,25 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
         engine: Engine::new(store, policy.clone(), Clock::Fixed(Arc::clone(&clock))),
         clock,
         commands: 0,
+        cases: 0,
+        decks: Decks::default(),
         until,
         policy,
     };
     let mut dice = Dice(plan.seed | 1);
     let staff = principal("市政协工作人员", Role::Staff);
     let year = until.with_timezone(&seeder.policy.offset).year();
-    let mut contacts = 0;
-    // Contacts of this year and the two before; every fifth member stays below quota in all
-    // three, so last year's assessment shows who is below two years running.
-    for index in 0..MEMBERS {
-        let id = member(index);
-        let lagging = index % 5 == 0;
-        let this_year = if lagging { 1 } else { 4 + dice.below(4) };
-        for (offset, count) in [
-            (-2, if lagging { 2 } else { 6 }),
-            (-1, if lagging { 3 } else { 7 }),
-            (0, this_year),
-        ] {
-            for contact in 0..count {
-                let date = NaiveDate::from_ymd_opt(
-                    year + offset,
-                    1 + (contact as u32 * 2 + index as u32) % 10,
-                    1 + dice.below(27) as u32,
-                );
-                let category = dice.pick(&CATEGORIES);
-                let Some(date) = date else { continue };
-                let moment = Utc.from_utc_datetime(&date.and_hms_opt(10, 0, 0).unwrap_or_default());
-                if moment > until {
-                    continue;
-                }
-                seeder.at(moment);
-                let input = LogContact {
-                    date,
-                    constituent: format!("{}居民", pools.jurisdictions[dice.below(pools.jurisdictions.len())]),
-                    summary: format!("走访了解{category}方面的诉求"),
-                };
-                seeder.commands += 1;
-                seeder
-                    .engine
-                    .log_contact(&id, seeder.context(&principal(&id, Role::Member)), input)
-                    .await?;
-                contacts += 1;
-            }
-        }
-    }
-    for offset in [2, 1] {
-        past_duties(&mut seeder, &pools, &mut dice, year - offset, &staff).await?;
+    let roster: Vec<(String, String)> = (0..MEMBERS)
+        .map(|index| (member(index), pools.member_name(index).to_owned()))
+        .collect();
+    seeder.commands += roster.len();
+    register_demo_members(&seeder.engine, &roster, year, |term_start| {
+        seeder.at(morning(term_start));
+    })
+    .await?;
+    let contacts = log_contacts(&mut seeder, &pools, &mut dice, year).await?;
+    for offset in [2, 1, 0] {
+        duties(&mut seeder, &pools, &mut dice, year - offset, &staff).await?;
     }
     for index in 0..plan.cases {
         // Office hours, Beijing time (UTC+8: 01:00 to 09:00 UTC), on any of the 360 days before
@@ -418,7 +418,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
             1..=4 => Kind::MicroConsultation,
             _ => Kind::Suggestion,
         };
-        let voice = Voice::draw(&pools, &mut dice, kind);
+        let voice = Voice::draw(&pools, &mut seeder.decks, &mut dice, kind);
         let reporter = member(dice.below(MEMBERS));
         let submitter = match kind {
             Kind::Suggestion if dice.chance(70) => principal(&format!("citizen-{index}"), Role::Citizen),
@@ -428,6 +428,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
         if submitted <= until {
             seeder.at(submitted);
             seeder.commands += 1;
+            seeder.cases += 1;
             seeder
                 .engine
                 .submit_as(case, seeder.context(&submitter), voice.submit(kind)?)
@@ -438,6 +439,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
                 now: submitted,
                 proposer: submitter,
                 staff: staff.clone(),
+                settled: false,
             };
             walk.run(&mut seeder, &pools, &mut dice, &voice).await?;
         }
@@ -445,7 +447,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
     }
     progress.finish_and_clear();
     Ok(Seeded {
-        cases: plan.cases,
+        cases: seeder.cases,
         contacts,
         commands: seeder.commands,
     })
@@ -466,7 +468,7 @@ struct Voice<'a> {
 impl<'a> Voice<'a> {
     /// A matter fit for `kind`: a voice of a category for a suggestion, a neighbourhood matter
     /// for a micro-consultation, a topic of the city's central work for joint research.
-    fn draw(pools: &'a Pools, dice: &mut Dice, kind: Kind) -> Self {
+    fn draw(pools: &'a Pools, decks: &mut Decks, dice: &mut Dice, kind: Kind) -> Self {
         let banners: Vec<&str> = pools
             .jurisdictions
             .iter()
@@ -477,12 +479,13 @@ impl<'a> Voice<'a> {
         let (title, body, category, venue, research) = match kind {
             Kind::Suggestion => {
                 let categories: Vec<&String> = pools.categories.keys().collect();
-                let category = *dice.pick(&categories);
-                let (title, body) = dice.pick(&pools.categories[category].voices);
+                let category = categories[decks.deal("categories", categories.len(), dice)];
+                let voices = &pools.categories[category].voices;
+                let (title, body) = &voices[decks.deal(category, voices.len(), dice)];
                 (title.as_str(), body.as_str(), category.as_str(), "", None)
             }
             Kind::MicroConsultation => {
-                let matter = dice.pick(&pools.neighbourhood);
+                let matter = &pools.neighbourhood[decks.deal("neighbourhood", pools.neighbourhood.len(), dice)];
                 (
                     matter.title.as_str(),
                     matter.body.as_str(),
@@ -492,7 +495,7 @@ impl<'a> Voice<'a> {
                 )
             }
             Kind::JointResearch => {
-                let topic = dice.pick(&pools.research);
+                let topic = &pools.research[decks.deal("research", pools.research.len(), dice)];
                 (
                     topic.title.as_str(),
                     topic.body.as_str(),
@@ -534,48 +537,184 @@ impl<'a> Voice<'a> {
     }
 }
 
-/// A past year's duties: every member but every fifth submits a social-opinion report and
-/// joins a micro-consultation's two sessions, so only the lagging fifth falls below quota.
-async fn past_duties(
+/// 09:00 in Beijing on `day`.
+fn morning(day: NaiveDate) -> Timestamp {
+    Utc.from_utc_datetime(&day.and_hms_opt(1, 0, 0).unwrap_or_default())
+}
+
+/// How a member keeps the duties, which sets the assessment's shares: most keep them; every
+/// twelfth from the sixth slipped last year (too few constituents: below quota); two lag in
+/// both years before this one (below quota two years running). This year, whoever has not yet
+/// met a quota is at risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Diligence {
+    Steady,
+    SlippedLastYear,
+    Lagging,
+}
+
+fn diligence(index: usize) -> Diligence {
+    if index % 30 == 7 {
+        Diligence::Lagging
+    } else if index % 12 == 5 {
+        Diligence::SlippedLastYear
+    } else {
+        Diligence::Steady
+    }
+}
+
+/// Every member's contacts with constituents in `year` and the two years before, inside the
+/// member's term and not after the seed's end; each contact with a constituent of its own key,
+/// so that the contacts are as many distinct constituents. Says how many were logged.
+async fn log_contacts(seeder: &mut Seeder, pools: &Pools, dice: &mut Dice, year: i32) -> Result<usize, SeedError> {
+    let mut contacts = 0;
+    for index in 0..MEMBERS {
+        let id = member(index);
+        let term_start = demo_term_start(index, year);
+        for duty_year in year - 2..=year {
+            let count = match (diligence(index), year - duty_year) {
+                (Diligence::Lagging, 0) => 1,
+                (Diligence::Lagging, _) => 2,
+                (Diligence::SlippedLastYear, 1) => 3,
+                // The running year: some have already met the quota, some not yet.
+                (_, 0) => 3 + dice.below(5),
+                _ => 5 + dice.below(3),
+            };
+            // A term that started in the year is worked from its first month.
+            let first_month = if term_start.year() == duty_year {
+                term_start.month()
+            } else {
+                1
+            };
+            let months = if duty_year == year { 10 } else { 13 - first_month };
+            for contact in 0..count {
+                let month = first_month + (contact as u32 * 2 + index as u32) % months;
+                let Some(date) = NaiveDate::from_ymd_opt(duty_year, month, 1 + dice.below(27) as u32) else {
+                    continue;
+                };
+                let category = dice.pick(&CATEGORIES);
+                let place = dice.pick(&["牧区", "嘎查", "社区", "街道", "企业", "学校"]);
+                let moment = date.and_hms_opt(2, 0, 0).unwrap_or_default().and_utc();
+                if date < term_start || moment > seeder.until {
+                    continue;
+                }
+                seeder.at(moment);
+                let input = LogContact {
+                    date,
+                    constituent: format!("{place}-{:02}", contact + 1),
+                    summary: format!(
+                        "走访{}群众，了解{category}方面的诉求",
+                        pools.jurisdictions[dice.below(pools.jurisdictions.len())]
+                    ),
+                };
+                seeder.commands += 1;
+                seeder
+                    .engine
+                    .log_contact(&id, seeder.context(&principal(&id, Role::Member)), input)
+                    .await?;
+                contacts += 1;
+            }
+        }
+    }
+    Ok(contacts)
+}
+
+/// A year's reports and grassroots sessions: every member in the term but the lagging submits
+/// a social-opinion report, walked like any voice, and attends the two sessions of a
+/// micro-consultation held with seven others. Past years' from September (after a term that
+/// started on 1 July), this year's from March, and none after the seed's end.
+async fn duties(
     seeder: &mut Seeder,
     pools: &Pools,
     dice: &mut Dice,
     year: i32,
     staff: &Principal,
 ) -> Result<(), SeedError> {
-    let start = Utc
-        .with_ymd_and_hms(year, 3, 1, 1, 0, 0)
-        .single()
-        .unwrap_or_else(Utc::now);
-    let active: Vec<String> = (0..MEMBERS).filter(|index| index % 5 != 0).map(member).collect();
+    let demo_year = seeder.until.with_timezone(&seeder.policy.offset).year();
+    let this_year = year == demo_year;
+    let month = if this_year { 3 } else { 9 };
+    let Some(start) = NaiveDate::from_ymd_opt(year, month, 1).map(morning) else {
+        return Ok(());
+    };
+    let step = if this_year { 3 } else { 1 };
+    let active: Vec<String> = (0..MEMBERS)
+        .filter(|index| diligence(*index) != Diligence::Lagging)
+        .filter(|index| demo_term_start(*index, demo_year).year() <= year)
+        .map(member)
+        .collect();
     for (index, id) in active.iter().enumerate() {
-        let input = Voice::draw(pools, dice, Kind::Suggestion).submit(Kind::Suggestion)?;
-        seeder.at(start + Duration::days(index as i64 * 3));
+        let submitted = start + Duration::days(index as i64 * step);
+        if submitted > seeder.until {
+            break;
+        }
+        let voice = Voice::draw(pools, &mut seeder.decks, dice, Kind::Suggestion);
+        let case = dice.uuid();
+        let proposer = principal(id, Role::Member);
+        seeder.at(submitted);
         seeder.commands += 1;
+        seeder.cases += 1;
         seeder
             .engine
-            .submit_as(dice.uuid(), seeder.context(&principal(id, Role::Member)), input)
+            .submit_as(case, seeder.context(&proposer), voice.submit(Kind::Suggestion)?)
             .await?;
+        let walk = Walk {
+            case,
+            kind: Kind::Suggestion,
+            now: submitted,
+            proposer,
+            staff: staff.clone(),
+            settled: !this_year,
+        };
+        walk.run(seeder, pools, dice, &voice).await?;
     }
+    let gap = if this_year { 30 } else { 7 };
     for (group, members) in active.chunks(8).enumerate() {
-        let voice = Voice::draw(pools, dice, Kind::MicroConsultation);
+        let voice = Voice::draw(pools, &mut seeder.decks, dice, Kind::MicroConsultation);
         let case = dice.uuid();
-        let opened = start + Duration::days(30 * group as i64);
+        let opened = start + Duration::days(gap * group as i64);
+        if opened > seeder.until {
+            break;
+        }
         seeder.at(opened);
         seeder.commands += 1;
+        seeder.cases += 1;
         seeder
             .engine
             .submit_as(case, seeder.context(staff), voice.submit(Kind::MicroConsultation)?)
             .await?;
+        let lead = unit_principal(&voice.lead);
         let sessions = [
-            (Action::Convene, json!({"venue": voice.venue, "members": members})),
-            (Action::Consult, json!({"note": "议事协商", "members": members})),
-            (Action::Adopt, json!({"by": "街道办事处", "extent": "full"})),
-            (Action::Close, json!({"outcome": "A", "summary": "议定事项已落实"})),
+            (staff, Action::Assign, json!({"department": voice.lead})),
+            (&lead, Action::Acknowledge, json!({})),
+            (
+                staff,
+                Action::Convene,
+                json!({"venue": voice.venue, "members": members}),
+            ),
+            (
+                staff,
+                Action::Consult,
+                json!({"note": "第一次议事：听取居民意见", "members": members}),
+            ),
+            (
+                staff,
+                Action::Consult,
+                json!({"note": "第二次议事：商定解决方案", "members": members}),
+            ),
+            (
+                staff,
+                Action::Adopt,
+                json!({"by": "社区居委会", "extent": "full", "responsible_parties": [voice.lead]}),
+            ),
+            (
+                staff,
+                Action::Close,
+                json!({"outcome": "A", "summary": "议定事项已落实"}),
+            ),
         ];
-        for (step, (action, body)) in (1..).zip(sessions) {
+        for (step, (who, action, body)) in (1..).zip(sessions) {
             seeder
-                .act(case, opened + Duration::days(step * 5), staff, action, body)
+                .act(case, opened + Duration::days(step * 2), who, action, body)
                 .await?;
         }
     }
@@ -589,6 +728,8 @@ struct Walk {
     now: Timestamp,
     proposer: Principal,
     staff: Principal,
+    /// A case of a year long over: by now it has been answered, however slowly.
+    settled: bool,
 }
 
 impl Walk {
@@ -723,7 +864,7 @@ impl Walk {
                     .await?;
             }
         }
-        if dice.chance(10) {
+        if dice.chance(10) && !self.settled {
             // Stalls: no reply; past its deadline some are escalated to the city (市旗联动).
             if dice.chance(40) {
                 self.now = due + Duration::days(3 + dice.below(10) as i64);

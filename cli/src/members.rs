@@ -153,30 +153,39 @@ const SECTORS: [&str; 7] = [
     "社会法制界",
 ];
 
-/// Registers the demo's members (`ids`, in order) with sectors, levels and terms for a demo
-/// of `year`: every third at the city level, the others in a banner or district; terms from
-/// three years before to the year after, but every seventh member started on 1 July of last
-/// year (judged on half of that year). Call it while the engine's clock stands in `year`.
-pub async fn register_demo_members(engine: &Engine, ids: &[String], year: i32) -> Result<usize, EngineError> {
+/// The first day of the term of the demo's member `index` in a demo of `year`: most started
+/// three years before; every tenth (the fourth, fourteenth, …) on 1 July of last year, so that
+/// last year is judged on its second half.
+pub fn demo_term_start(index: usize, year: i32) -> NaiveDate {
+    let (year, month) = if index % 10 == 3 { (year - 1, 7) } else { (year - 3, 1) };
+    NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// Registers the demo's members (`members`: id and name, in order) with sectors, levels and
+/// terms for a demo of `year`: every third at the city level, the others in a banner or
+/// district; terms from [`demo_term_start`] to the end of the year after. `on_term_start` is
+/// called with each term's first day before its member is registered, for the demo to date
+/// the entry then.
+pub async fn register_demo_members(
+    engine: &Engine,
+    members: &[(String, String)],
+    year: i32,
+    mut on_term_start: impl FnMut(NaiveDate),
+) -> Result<usize, EngineError> {
     let mut registered = 0;
-    for (index, id) in ids.iter().enumerate() {
+    let term_end = NaiveDate::from_ymd_opt(year + 1, 12, 31).unwrap_or(NaiveDate::MAX);
+    for (index, (id, name)) in members.iter().enumerate() {
         let city = index % 3 == 0;
-        let term_start = if index % 7 == 3 {
-            NaiveDate::from_ymd_opt(year - 1, 7, 1)
-        } else {
-            NaiveDate::from_ymd_opt(year - 3, 1, 1)
-        };
-        let (Some(term_start), Some(term_end)) = (term_start, NaiveDate::from_ymd_opt(year + 1, 12, 31)) else {
-            continue;
-        };
+        let term_start = demo_term_start(index, year);
         let entry = Register {
-            name: format!("委员{:02}", index + 1),
+            name: name.clone(),
             sector: SECTORS[index % SECTORS.len()].to_owned(),
             level: if city { MemberLevel::City } else { MemberLevel::District },
             jurisdiction: (!city).then(|| JURISDICTIONS[index % JURISDICTIONS.len()].to_owned()),
             term_start,
             term_end,
         };
+        on_term_start(term_start);
         if register(
             engine,
             id,

@@ -6,7 +6,9 @@
 //! A contact names its constituent by a pseudonymous key the member chooses (`constituent`,
 //! e.g. "牧区-07"): the key lets the projection count distinct constituents, and a name never
 //! needs to enter the log. A contact needs no registry entry (members logged contacts before
-//! the registry existed); registry commands and decisions are staff's (registry: staff or
+//! the registry existed); a registered member's contacts and recorded activities are dated
+//! inside the term, from its first day to its last (its end, or the day the member left:
+//! that day still counts). Registry commands and decisions are staff's (registry: staff or
 //! admin).
 
 use chrono::{Datelike, NaiveDate};
@@ -150,6 +152,14 @@ pub enum MemberError {
     Left,
     #[error("duty year {0} is closed: it was assessed; staff may re-open it with a reason")]
     YearClosed(i32),
+    /// An entry dated before the member's term or after its last day (its end, or the day the
+    /// member left).
+    #[error("{date} lies outside the member's term, which runs from {first} to {last}")]
+    OutsideTerm {
+        date: NaiveDate,
+        first: NaiveDate,
+        last: NaiveDate,
+    },
 }
 
 impl From<crate::CaseError> for MemberError {
@@ -167,6 +177,8 @@ pub struct MemberRecord {
     pub contacts: u64,
     pub registered: bool,
     pub left: bool,
+    /// The term on record: its first and last day (the day the member left, if earlier).
+    pub term: Option<(NaiveDate, NaiveDate)>,
     /// Closed duty years staff re-opened.
     pub reopened: Vec<i32>,
 }
@@ -259,14 +271,17 @@ impl MemberRecord {
         Ok(vec![event])
     }
 
-    /// An entry dated `date` is taken on `today`: not in the future, not in a closed year
-    /// staff did not re-open.
+    /// An entry dated `date` is taken on `today`: not in the future, inside the term of a
+    /// registered member, not in a closed year staff did not re-open.
     fn dated_entry(&self, date: NaiveDate, today: NaiveDate) -> Result<(), MemberError> {
         if date > today {
             return Err(MemberError::InvalidField {
                 field: "date",
                 reason: "a contact cannot be logged before it happens".to_owned(),
             });
+        }
+        if let Some((first, last)) = self.term.filter(|(first, last)| date < *first || date > *last) {
+            return Err(MemberError::OutsideTerm { date, first, last });
         }
         if year_closed(date.year(), today) && !self.reopened.contains(&date.year()) {
             return Err(MemberError::YearClosed(date.year()));
@@ -315,8 +330,17 @@ impl Aggregate for MemberRecord {
         self.version += 1;
         match event {
             MemberEvent::ContactLogged(_) => self.contacts += 1,
-            MemberEvent::MemberRegistered(_) => self.registered = true,
-            MemberEvent::MemberLeft(_) => self.left = true,
+            MemberEvent::MemberRegistered(registered) => {
+                self.registered = true;
+                self.term = Some((registered.entry.term_start, registered.entry.term_end));
+            }
+            MemberEvent::MemberLeft(left) => {
+                self.left = true;
+                // The day of leaving is the term's last day.
+                if let Some((_, last)) = self.term.as_mut() {
+                    *last = (*last).min(left.on);
+                }
+            }
             MemberEvent::YearReopened(reopened) => self.reopened.push(reopened.year),
             MemberEvent::MemberChanged(_)
             | MemberEvent::ActivityRecorded(_)
@@ -474,6 +498,93 @@ mod tests {
             .when(before_assessment)
             .inspect_result()
             .is_ok());
+    }
+
+    fn registered(term_start: &str, term_end: &str) -> MemberEvent {
+        MemberEvent::MemberRegistered(MemberRegistered {
+            entry: Register {
+                name: "张三".to_owned(),
+                sector: "农牧界".to_owned(),
+                level: crate::member_registry::MemberLevel::District,
+                jurisdiction: Some("达拉特旗".to_owned()),
+                term_start: term_start.parse().unwrap(),
+                term_end: term_end.parse().unwrap(),
+            },
+            by: staff(),
+            at: at(),
+        })
+    }
+
+    fn left(on: &str) -> MemberEvent {
+        MemberEvent::MemberLeft(MemberLeft {
+            on: on.parse().unwrap(),
+            reason: "工作调动".to_owned(),
+            by: staff(),
+            at: at(),
+        })
+    }
+
+    fn outside(date: &str, first: &str, last: &str) -> MemberError {
+        MemberError::OutsideTerm {
+            date: date.parse().unwrap(),
+            first: first.parse().unwrap(),
+            last: last.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_contact_before_the_term_starts_is_refused() {
+        // Given a member whose term starts on 1 March 2026,
+        // when a contact of 28 February is logged, it is refused; one of 1 March is taken.
+        framework()
+            .given(vec![registered("2026-03-01", "2030-12-31")])
+            .when(command(member("m-1"), "2026-02-28", "走访"))
+            .then_expect_error(outside("2026-02-28", "2026-03-01", "2030-12-31"));
+        let first_day = framework()
+            .given(vec![registered("2026-03-01", "2030-12-31")])
+            .when(command(member("m-1"), "2026-03-01", "走访"))
+            .inspect_result();
+        assert!(first_day.is_ok(), "{first_day:?}");
+    }
+
+    #[test]
+    fn a_contact_after_the_term_ends_is_refused() {
+        // `at()` is 10 March 2026: a term that ended on 28 February is over.
+        framework()
+            .given(vec![registered("2021-03-01", "2026-02-28")])
+            .when(command(member("m-1"), "2026-03-02", "走访"))
+            .then_expect_error(outside("2026-03-02", "2021-03-01", "2026-02-28"));
+    }
+
+    #[test]
+    fn a_contact_after_the_member_left_is_refused_but_the_day_of_leaving_counts() {
+        let given = || vec![registered("2023-01-01", "2027-12-31"), left("2026-03-05")];
+        framework()
+            .given(given())
+            .when(command(member("m-1"), "2026-03-06", "走访"))
+            .then_expect_error(outside("2026-03-06", "2023-01-01", "2026-03-05"));
+        let last_day = framework()
+            .given(given())
+            .when(command(staff(), "2026-03-05", "离任前走访"))
+            .inspect_result();
+        assert!(last_day.is_ok(), "{last_day:?}");
+    }
+
+    #[test]
+    fn an_activity_staff_record_outside_the_term_is_refused_too() {
+        let training = MemberCommand {
+            actor: staff(),
+            input: MemberInput::RecordActivity(RecordActivity {
+                activity: "training".to_owned(),
+                date: "2025-12-01".parse().unwrap(),
+                note: "委员履职培训".to_owned(),
+            }),
+            ..command(member("m-1"), "2026-03-01", "x")
+        };
+        framework()
+            .given(vec![registered("2026-01-01", "2030-12-31")])
+            .when(training)
+            .then_expect_error(outside("2025-12-01", "2026-01-01", "2030-12-31"));
     }
 
     #[test]

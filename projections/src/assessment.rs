@@ -5,10 +5,11 @@
 //! without a rebuild of the log.
 //!
 //! **Years assessed.** A registered member is assessed for each duty year its term touches, up
-//! to the current one; a year with no activity is a year below quota. A term covering part of a
-//! year (a member who started on 1 July) is judged on that part: each minimum is scaled by the
-//! months of the year the term covers (those whose first day lies in the term) and rounded up —
-//! 5 contacts over six months ask for 3; a year the term covers no month of is not assessed. A
+//! to the current one; a year with no activity is a year below quota. A member who left has a
+//! term that ends on the day of leaving. A term covering part of a year (a member who started
+//! on 1 July, or left on 20 March) is judged on that part: each minimum is scaled by the months
+//! of the year the term covers (those whose first day lies in the term) and rounded up — 5
+//! contacts over six months ask for 3; a year the term covers no month of is not assessed. A
 //! member not (yet) in the registry is judged on whole calendar years, and a year before with
 //! no activity counts as not assessed, as before the registry.
 //!
@@ -180,9 +181,11 @@ impl DutyYears {
 
     /// `year` judged on `today` (the deployment's day); `None` when it is not assessed.
     pub fn judge(&self, quotas: &Quotas, year: i32, today: NaiveDate) -> Option<YearJudged> {
-        if !self.assessed(year, year) {
-            return None;
-        }
+        self.assessed(year, year).then(|| self.judged(quotas, year, today))
+    }
+
+    /// `year` judged whether it is assessed or not: a year outside the term asks nothing.
+    pub fn judged(&self, quotas: &Quotas, year: i32, today: NaiveDate) -> YearJudged {
         let empty = BTreeMap::new();
         let below = |year: i32| {
             let counts = self.counts.get(&year).unwrap_or(&empty);
@@ -197,12 +200,12 @@ impl DutyYears {
             (false, true) if self.assessed(year - 1, year) && below(year - 1) => Standing::BelowTwoYearsRunning,
             (false, true) => Standing::BelowQuota,
         };
-        Some(YearJudged {
+        YearJudged {
             year,
             months,
             items,
             standing,
-        })
+        }
     }
 }
 
@@ -285,6 +288,31 @@ mod tests {
         assert!(
             half.judge(&quotas, 2024, day("2026-03-01")).is_none(),
             "before the term"
+        );
+    }
+
+    #[test]
+    fn a_member_who_left_is_judged_on_the_months_before_leaving_and_not_after() {
+        let quotas = Quotas::default();
+        // Left on 20 March 2025: January to March of 2025 are in the term, 2026 is not.
+        let mut counts = all_met(2024);
+        counts.extend([
+            (2025, activity::CONSTITUENTS, 2),
+            (2025, activity::GRASSROOTS_CONSULTATIONS, 1),
+        ]);
+        let left = years(Some(("2023-01-01", "2025-03-20")), &counts);
+        let judged = left.judge(&quotas, 2025, day("2026-03-01")).unwrap();
+        assert_eq!(judged.months, 3);
+        let required: Vec<u32> = judged.items.iter().map(|item| item.required).collect();
+        // 5 × 3 / 12, 2 × 3 / 12, 1 × 3 / 12, each rounded up.
+        assert_eq!(required, [2, 1, 1]);
+        assert_eq!(judged.standing, Standing::BelowQuota, "no report: {judged:?}");
+        assert!(left.judge(&quotas, 2026, day("2026-03-01")).is_none(), "after leaving");
+        let outside = left.judged(&quotas, 2026, day("2026-03-01"));
+        assert_eq!(
+            (outside.months, outside.standing),
+            (0, Standing::OnTrack),
+            "nothing asked"
         );
     }
 

@@ -324,15 +324,19 @@ async fn the_demo_members_are_registered_once(backend: Backend) {
     let test = TestStore::new(backend).await;
     let clock = Clock::Fixed(std::sync::Arc::new(std::sync::Mutex::new(at(2026, 1, 1))));
     let engine = Engine::new(test.store.clone(), domain::Policy::default(), clock);
-    let ids: Vec<String> = (1..=60).map(|index| format!("m-{index:04}")).collect();
+    let members: Vec<(String, String)> = (1..=60)
+        .map(|index| (format!("m-{index:04}"), format!("委员{index:02}")))
+        .collect();
+    let mut term_starts = Vec::new();
     assert_eq!(
-        lianxin::members::register_demo_members(&engine, &ids, 2026)
+        lianxin::members::register_demo_members(&engine, &members, 2026, |day| term_starts.push(day))
             .await
             .unwrap(),
         60
     );
+    assert_eq!(term_starts.len(), 60, "each registration is dated by its term");
     assert_eq!(
-        lianxin::members::register_demo_members(&engine, &ids, 2026)
+        lianxin::members::register_demo_members(&engine, &members, 2026, |_| {})
             .await
             .unwrap(),
         0
@@ -362,7 +366,119 @@ async fn a_registered_member_is_shown_by_the_registrys_name(backend: Backend) {
     assert_eq!(names["names"]["m-0042"], "赵委员", "{names}");
 }
 
+/// A contact dated before the term or after the member left is refused as a conflict with the
+/// term, and nothing is written; the first day of the term and the day of leaving are in it.
+async fn a_contact_outside_the_term_is_refused_and_nothing_is_written(backend: Backend) {
+    let app = TestApp::spawn_at(backend, at(2026, 3, 10)).await;
+    register(&app, MEMBER_ID, ("2026-03-01", "2030-12-31"), None).await;
+    let events = app.test_store.store.count_events().await.unwrap();
+    let early = json!({"date": "2026-02-27", "constituent": "牧区-01", "summary": "走访"});
+    let response = app
+        .post(
+            &app.tokens.member,
+            &format!("/api/v1/members/{MEMBER_ID}/contacts"),
+            &early,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/outside-term", "{problem}");
+    assert_eq!(problem["term_start"], "2026-03-01", "{problem}");
+    assert_eq!(
+        app.test_store.store.count_events().await.unwrap(),
+        events,
+        "nothing written"
+    );
+    contact(&app, "2026-03-01", "牧区-01", StatusCode::CREATED).await;
+    let leave = json!({"on": "2026-03-05", "reason": "工作调动"});
+    let path = format!("/api/v1/members/{MEMBER_ID}/leave");
+    posted(&app, &app.tokens.staff, &path, &leave, StatusCode::CREATED).await;
+    let events = app.test_store.store.count_events().await.unwrap();
+    contact(&app, "2026-03-06", "牧区-02", StatusCode::CONFLICT).await;
+    let training = json!({"activity": "training", "date": "2026-03-08", "note": "委员履职培训"});
+    let path = format!("/api/v1/members/{MEMBER_ID}/activities");
+    posted(&app, &app.tokens.staff, &path, &training, StatusCode::CONFLICT).await;
+    assert_eq!(
+        app.test_store.store.count_events().await.unwrap(),
+        events,
+        "nothing written"
+    );
+    contact(&app, "2026-03-05", "牧区-02", StatusCode::CREATED).await;
+}
+
+/// Term 2025-01-01 to 2029-12-31, left on 20 March 2025: 2025 is judged on January to March
+/// (contacts ⌈5×3/12⌉ = 2, sessions ⌈2×3/12⌉ = 1, reports ⌈1×3/12⌉ = 1, all met), and 2026 is
+/// not assessed at all — a whole silent year would otherwise be below quota.
+async fn a_member_who_left_is_not_assessed_after_leaving(backend: Backend) {
+    let app = TestApp::spawn_at(backend, at(2025, 3, 20)).await;
+    register(&app, MEMBER_ID, ("2025-01-01", "2029-12-31"), None).await;
+    register(&app, "m-0002", ("2025-01-01", "2029-12-31"), None).await;
+    for constituent in ["牧区-01", "牧区-02"] {
+        contact(&app, "2025-02-10", constituent, StatusCode::CREATED).await;
+    }
+    let mut micro = suggestion();
+    micro["kind"] = json!("micro_consultation");
+    let session = app.submitted_by(&app.tokens.staff, &micro).await;
+    app.staff_does(&session, "assign", &json!({"department": "街道办"}))
+        .await;
+    app.staff_does(&session, "convene", &json!({"venue": "议事室", "members": [MEMBER_ID]}))
+        .await;
+    app.staff_does(&session, "consult", &json!({"note": "议事"})).await;
+    app.submitted_by(&app.tokens.member, &suggestion()).await;
+    let leave = json!({"on": "2025-03-20", "reason": "工作调动"});
+    let path = format!("/api/v1/members/{MEMBER_ID}/leave");
+    posted(&app, &app.tokens.staff, &path, &leave, StatusCode::CREATED).await;
+    app.set_time(at(2027, 3, 1));
+    app.settled().await;
+    let standing = |assessment: &Value, member: &str| {
+        assessment["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|standing| standing["member_id"] == member)
+            .cloned()
+    };
+    let last_term_year = read(&app, &app.tokens.staff, "/api/v1/members/assessment?year=2025").await;
+    let left = standing(&last_term_year, MEMBER_ID).expect("assessed for the months in the term");
+    assert_eq!(left["months_in_term"], 3);
+    assert_eq!(left["standing"], "on_track", "{left}");
+    let required: Vec<&Value> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| &item["required"])
+        .collect();
+    assert_eq!(required, [&json!(2), &json!(1), &json!(1)]);
+    let after = read(&app, &app.tokens.staff, "/api/v1/members/assessment?year=2026").await;
+    assert_eq!(standing(&after, MEMBER_ID), None, "not assessed after leaving: {after}");
+    assert_eq!(
+        standing(&after, "m-0002").map(|standing| standing["standing"].clone()),
+        Some(json!("below_two_years_running")),
+        "the one who stayed and did nothing is"
+    );
+    assert_eq!(
+        (after["below_quota"].clone(), after["below_two_years_running"].clone()),
+        (json!(0), json!(1))
+    );
+    let record = record(&app, 2026).await;
+    assert_eq!(
+        (record["months_in_term"].clone(), record["shortfalls"].clone()),
+        (json!(0), json!([])),
+        "nothing is asked of a year after leaving: {record}"
+    );
+    let archive = read(&app, &app.tokens.staff, &format!("/api/v1/members/{MEMBER_ID}/archive")).await;
+    let years: Vec<i64> = archive["years"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|year| year["year"].as_i64().unwrap())
+        .collect();
+    assert_eq!(years, [2025], "the archive ends with the term");
+}
+
 on_both_backends!(
+    a_contact_outside_the_term_is_refused_and_nothing_is_written,
+    a_member_who_left_is_not_assessed_after_leaving,
     a_registered_member_is_shown_by_the_registrys_name,
     the_demo_members_are_registered_once,
     a_member_silent_for_two_years_of_the_term_is_flagged,

@@ -2,7 +2,7 @@
 //! Ids stay in the API and the log; a page or an export that a person reads looks names up here,
 //! through [`display_names`] only. A member's name is the member registry's (the `members`
 //! view) when the member is registered; `member_names` ([`name_member`]) names the members the
-//! registry does not hold, such as the demo's.
+//! registry does not hold (the demo registers its members, so it needs none).
 
 use std::collections::BTreeMap;
 

@@ -332,7 +332,8 @@ const PROBLEMS: [(&str, &str, Gives); 11] = [
     ),
     (
         "409",
-        "illegal transition (with current_status and allowed_actions), duplicate, or a concurrent write",
+        "illegal transition (with current_status and allowed_actions), duplicate, a closed duty year, \
+         a date outside the member's term, or a concurrent write",
         |op| op.post,
     ),
     ("412", "If-Match names a stale version; nothing was written", |op| {

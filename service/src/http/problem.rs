@@ -266,6 +266,14 @@ impl ApiError {
             ApiError::Engine(EngineError::MemberRefused(
                 MemberError::AlreadyRegistered | MemberError::Left | MemberError::YearClosed(_),
             )) => Problem::new(StatusCode::CONFLICT, "member-conflict", "Not possible now", detail),
+            ApiError::Engine(EngineError::MemberRefused(MemberError::OutsideTerm { first, last, .. })) => Problem::new(
+                StatusCode::CONFLICT,
+                "outside-term",
+                "Outside the member's term",
+                detail,
+            )
+            .with("term_start", first.to_string())
+            .with("term_last_day", last.to_string()),
             ApiError::Engine(EngineError::Conflict {
                 expected_version: Some(expected),
             }) => Problem::new(

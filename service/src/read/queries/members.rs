@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use domain::Timestamp;
-use projections::{activity, Credit, DutyYears, ItemResult, Quotas, Shortfall, Standing};
+use projections::{activity, Credit, DutyYears, ItemResult, Quotas, Shortfall, Standing, YearJudged};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -122,7 +122,7 @@ async fn credits(store: &Store, wanted: Credits<'_>) -> Result<Vec<Credit>, Stor
     Ok(rows)
 }
 
-/// The registry entries of one member, or of all.
+/// The registry entries of one member, or of all, by member id.
 pub async fn entries(store: &Store, member: Option<&str>) -> Result<Vec<MemberEntry>, StoreError> {
     const SELECT: &str =
         "SELECT member_id, name, sector, level, jurisdiction, term_start, term_end, left_on FROM members";
@@ -131,6 +131,7 @@ pub async fn entries(store: &Store, member: Option<&str>) -> Result<Vec<MemberEn
         if let Some(member) = member {
             query.push(" WHERE member_id = ").push_bind(member.to_owned());
         }
+        query.push(" ORDER BY member_id");
         let mut entries = Vec::new();
         for row in query.build().fetch_all(pool).await? {
             entries.push(MemberEntry {
@@ -194,8 +195,15 @@ struct MemberData {
 }
 
 impl MemberData {
+    /// The standing for `year`, if it is assessed.
     fn standing(&self, member_id: &str, year: i32, quotas: &Quotas, today: NaiveDate) -> Option<MemberStanding> {
         let judged = self.years.judge(quotas, year, today)?;
+        Some(self.shown(member_id, judged))
+    }
+
+    /// A judged year with the counts and decisions behind it.
+    fn shown(&self, member_id: &str, judged: YearJudged) -> MemberStanding {
+        let year = judged.year;
         let counts = self.years.counts.get(&year).cloned().unwrap_or_default();
         let count = |names: &[&str]| {
             names
@@ -203,7 +211,7 @@ impl MemberData {
                 .map(|name| counts.get(*name).copied().unwrap_or_default())
                 .sum()
         };
-        Some(MemberStanding {
+        MemberStanding {
             member_id: member_id.to_owned(),
             year,
             sector: self.sector.clone(),
@@ -224,7 +232,7 @@ impl MemberData {
                 .cloned()
                 .collect(),
             counts,
-        })
+        }
     }
 }
 
@@ -243,7 +251,9 @@ async fn member_data(
     let mut data: BTreeMap<String, MemberData> = BTreeMap::new();
     for entry in &entries {
         let member = data.entry(entry.member_id.clone()).or_default();
-        member.years.term = Some((entry.term_start, entry.term_end));
+        // A member who left: the term ends on the day of leaving.
+        let last = entry.left_on.map_or(entry.term_end, |left| left.min(entry.term_end));
+        member.years.term = Some((entry.term_start, last));
         member.sector = Some(entry.sector.clone());
         member.level = Some(entry.level.clone());
     }
@@ -264,7 +274,9 @@ async fn member_data(
     Ok((data, credits, entries))
 }
 
-/// `member`'s standing for `year`; a year outside the member's term is judged as a whole year.
+/// `member`'s standing for `year`: a year outside a registered member's term (before it, or
+/// after the member left) asks nothing (`months_in_term` 0); an unregistered member's is judged
+/// as a whole year.
 pub async fn member_record(
     store: &Store,
     member_id: &str,
@@ -274,15 +286,9 @@ pub async fn member_record(
     offset: FixedOffset,
 ) -> Result<MemberStanding, StoreError> {
     let (mut data, _, _) = member_data(store, Credits::Of(member_id), offset).await?;
-    let mut member = data.remove(member_id).unwrap_or_default();
+    let member = data.remove(member_id).unwrap_or_default();
     let today = now.with_timezone(&offset).date_naive();
-    if let Some(standing) = member.standing(member_id, year, quotas, today) {
-        return Ok(standing);
-    }
-    member.years.term = None;
-    member
-        .standing(member_id, year, quotas, today)
-        .ok_or_else(|| StoreError::Corrupt("a year without a term is always assessed".to_owned()))
+    Ok(member.shown(member_id, member.years.judged(quotas, year, today)))
 }
 
 #[derive(utoipa::ToSchema, Debug, Clone, Default, Serialize)]
