@@ -1,4 +1,4 @@
-//! The `lianxin` command line: `serve`, `migrate`, `token`, `unit`, `members`, `keys`, `audit`, `demo`, `bench`, `replay`.
+//! The `lianxin` command line: `serve`, `migrate`, `token`, `unit`, `name`, `members`, `keys`, `audit`, `demo`, `bench`, `replay`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +17,7 @@ use crate::members;
 use crate::scale;
 use serde::Serialize;
 use serde_json::Value;
+use service::access::names;
 use service::access::tokens::{self, NewToken};
 use service::access::units::{self, Unit};
 use service::app::{self, Application};
@@ -76,6 +77,9 @@ enum Command {
     /// The member registry.
     #[command(subcommand)]
     Members(MembersCommand),
+    /// Name an actor the member registry and the units list do not hold (a staff member, an
+    /// auditor), by the subject its token acts as, for pages and exports to show.
+    Name { subject: String, name: String },
     /// Rebuild projections from the start of the log (all of them when none is named).
     Replay {
         /// Projections to rebuild: case_summaries, member_records.
@@ -565,6 +569,14 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             let store = cli.store.open().await?;
             units::rename(&store, &id, &name).await?;
             println!("unit {id} is now named {name}");
+        }
+        Command::Name { subject, name } => {
+            if name.trim().is_empty() || name.chars().any(char::is_control) {
+                return Err("a name is not blank and holds no control character".into());
+            }
+            let store = cli.store.open().await?;
+            names::name_actor(&store, &subject, &name).await?;
+            println!("{subject} is shown as {name}");
         }
         Command::Unit(UnitCommand::List) => {
             let store = cli.store.open().await?;

@@ -357,7 +357,7 @@ async fn the_demo_members_are_registered_once(backend: Backend) {
 /// A registered member is shown by the registry's name, over one kept beside the registry.
 async fn a_registered_member_is_shown_by_the_registrys_name(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    service::access::names::name_member(&app.test_store.store, "m-0042", "旧名")
+    service::access::names::name_actor(&app.test_store.store, "m-0042", "旧名")
         .await
         .unwrap();
     register(&app, "m-0042", ("2025-01-01", "2027-12-31"), Some("东胜区")).await;

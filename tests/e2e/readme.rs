@@ -94,3 +94,22 @@ fn a_department_token_for_a_unit_not_kept_yet_is_created_with_a_warning() {
     );
     assert!(stderr.contains("no unit has the id `市住建局`"), "{stderr}");
 }
+
+/// `lianxin name` gives an actor outside the registry and the units list the name pages show;
+/// a blank name is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_is_named_from_the_command_line() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let name = |name: &str| {
+        Command::new(lianxin())
+            .args(["name", "staff-0007", name])
+            .env("LIANXIN_DATA_DIR", app.test_store.data_dir.path())
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("lianxin runs")
+    };
+    assert!(!name(" ").status.success(), "a blank name is refused");
+    assert!(name("张科长").status.success());
+    let names: serde_json::Value = app.get(&app.tokens.staff, "/api/v1/names").await.json().await.unwrap();
+    assert_eq!(names["names"]["staff-0007"], "张科长");
+}

@@ -9,7 +9,7 @@ use domain::HandlingLevel;
 use domain::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use service::access::names::name_member;
+use service::access::names::name_actor;
 use service::access::units::{self, Unit};
 use service::read::{names, Projector};
 use tests::{on_both_backends, problem, suggestion, Backend, TestApp};
@@ -158,7 +158,7 @@ async fn a_published_report_stays_as_published_after_a_reopen_and_a_rebuild(back
     };
     units::add(&app.test_store.store, &unit).await.unwrap();
     let staff = app.subject(&app.tokens.staff).await;
-    name_member(&app.test_store.store, &staff, STAFF_NAME).await.unwrap();
+    name_actor(&app.test_store.store, &staff, STAFF_NAME).await.unwrap();
     let unit = app.unit_token(UNIT).await;
     let answered = app.submitted(&suggestion()).await;
     let waiting = app.submitted(&suggestion()).await;

@@ -1,8 +1,9 @@
 //! Who an id is, for people to read: the units' names from the units list and members' names.
 //! Ids stay in the API and the log; a page or an export that a person reads looks names up here,
 //! through [`display_names`] only. A member's name is the member registry's (the `members`
-//! view) when the member is registered; `member_names` ([`name_member`]) names the members the
-//! registry does not hold (the demo registers its members, so it needs none).
+//! view) when the member is registered; `member_names` ([`name_actor`], `lianxin name`) names
+//! the actors the registry and the units list do not hold: staff, auditors, members not
+//! registered.
 
 use std::collections::BTreeMap;
 
@@ -24,8 +25,8 @@ pub async fn display_names(store: &Store) -> Result<BTreeMap<String, String>, St
     Ok(names)
 }
 
-/// Records (or corrects) the name a member is shown by.
-pub async fn name_member(store: &Store, member: &str, name: &str) -> Result<(), StoreError> {
+/// Records (or corrects) the name an actor is shown by.
+pub async fn name_actor(store: &Store, member: &str, name: &str) -> Result<(), StoreError> {
     const UPSERT: &str = "INSERT INTO member_names (member_id, name) VALUES ($1, $2) \
                           ON CONFLICT (member_id) DO UPDATE SET name = excluded.name";
     on_pool!(store, |pool| sqlx::query(UPSERT)
