@@ -180,6 +180,18 @@ async fn the_dashboard_shows_the_outcome_figures_and_a_case_timeline_in_a_browse
     let history = app.history(&case_id).await;
     let steps = browser.find_all(Locator::Css("#timeline li")).await.unwrap();
     assert_eq!(steps.len(), history.len(), "every event of the case is on its timeline");
+    // Actors read by name where the registry or the units list has one, never by id alone.
+    let names: Value = app.get(&app.tokens.staff, "/api/v1/names").await.json().await.unwrap();
+    let mut named = 0;
+    for (step, event) in steps.iter().zip(&history) {
+        let actor = event["actor"]["id"].as_str().unwrap_or_default();
+        if let Some(name) = names["names"][actor].as_str() {
+            let text = step.text().await.unwrap();
+            assert!(text.contains(name), "{actor} shown as {name}: {text}");
+            named += 1;
+        }
+    }
+    assert!(named > 0, "the case's timeline names someone");
     let chain = browser.find(Locator::Id("chain")).await.unwrap().text().await.unwrap();
     assert!(chain.starts_with('✓'), "the chain verifies: {chain}");
     let case = browser.screenshot().await.unwrap();
