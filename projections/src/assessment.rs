@@ -141,6 +141,9 @@ pub enum Standing {
     BelowQuota,
     /// Two years in a row ended with a quota unmet: the resignation procedure 主动请辞 starts.
     BelowTwoYearsRunning,
+    /// No month of the year lies in the member's term: nothing is asked, nothing judged (a
+    /// member's record can be read for such a year; the assessment lists no one for it).
+    NotInTerm,
 }
 
 /// One duty year of a member, judged.
@@ -195,6 +198,7 @@ impl DutyYears {
         let items = quotas.judge(self.counts.get(&year).unwrap_or(&empty), months);
         let met = items.iter().all(ItemResult::met);
         let standing = match (met, year < today.year()) {
+            _ if months == 0 => Standing::NotInTerm,
             (true, _) => Standing::OnTrack,
             (false, false) => Standing::AtRisk,
             (false, true) if self.assessed(year - 1, year) && below(year - 1) => Standing::BelowTwoYearsRunning,
@@ -311,8 +315,8 @@ mod tests {
         let outside = left.judged(&quotas, 2026, day("2026-03-01"));
         assert_eq!(
             (outside.months, outside.standing),
-            (0, Standing::OnTrack),
-            "nothing asked"
+            (0, Standing::NotInTerm),
+            "nothing asked, nothing judged"
         );
     }
 

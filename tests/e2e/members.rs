@@ -462,9 +462,13 @@ async fn a_member_who_left_is_not_assessed_after_leaving(backend: Backend) {
     );
     let record = record(&app, 2026).await;
     assert_eq!(
-        (record["months_in_term"].clone(), record["shortfalls"].clone()),
-        (json!(0), json!([])),
-        "nothing is asked of a year after leaving: {record}"
+        (
+            record["months_in_term"].clone(),
+            record["shortfalls"].clone(),
+            record["standing"].clone()
+        ),
+        (json!(0), json!([]), json!("not_in_term")),
+        "nothing is asked of a year after leaving, and it is not called on track: {record}"
     );
     let archive = read(&app, &app.tokens.staff, &format!("/api/v1/members/{MEMBER_ID}/archive")).await;
     let years: Vec<i64> = archive["years"]

@@ -339,6 +339,8 @@ pub async fn assessment(
             Standing::AtRisk => assessment.at_risk += 1,
             Standing::BelowQuota => assessment.below_quota += 1,
             Standing::BelowTwoYearsRunning => assessment.below_two_years_running += 1,
+            // `standing` answers only years the term covers.
+            Standing::NotInTerm => continue,
         }
         assessment.members.push(standing);
     }
