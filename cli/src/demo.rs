@@ -21,7 +21,9 @@
 //! the seeded year and the two before: contacts with constituents, a social-opinion report and
 //! two grassroots sessions a year. Most keep them; a few fell short last year and two in both
 //! years before, so the assessment shows every standing: on track and at risk this year, on
-//! track, below quota and below quota two years running last year.
+//! track, below quota and below quota two years running last year. Staff held a reminder talk
+//! 约谈提醒 after each year below quota and started the resignation procedure 启动请辞程序 after
+//! the second.
 //!
 //! The units' steps come with shares an office would recognise: most sign within the window,
 //! some late; a few object (a wrong unit, reassigned; or the right one, whom staff insist on);
@@ -33,7 +35,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
-use domain::member_record::LogContact;
+use domain::member_record::{LogContact, MemberInput};
+use domain::member_registry::YearDecision;
 use domain::{Action, ActionInput, Actor, HandlingLevel, Kind, Policy, Role, Submit, Timestamp};
 use indicatif::ProgressBar;
 use serde::Deserialize;
@@ -406,6 +409,7 @@ pub async fn seed(store: Store, plan: &DemoPlan, progress: ProgressBar) -> Resul
     for offset in [2, 1, 0] {
         duties(&mut seeder, &pools, &mut dice, year - offset, &staff).await?;
     }
+    decisions(&mut seeder, year, &staff).await?;
     for index in 0..plan.cases {
         // Office hours, Beijing time (UTC+8: 01:00 to 09:00 UTC), on any of the 360 days before
         // the end.
@@ -561,6 +565,55 @@ fn diligence(index: usize) -> Diligence {
     } else {
         Diligence::Steady
     }
+}
+
+/// Staff's decisions on the years members fell short: a reminder talk 约谈提醒 after each year
+/// below quota, and the start of the resignation procedure 启动请辞程序 after the second year
+/// running; in February of the next year (after the year's assessment on 31 January), and not
+/// after the seed's end.
+async fn decisions(seeder: &mut Seeder, year: i32, staff: &Principal) -> Result<(), SeedError> {
+    for index in 0..MEMBERS {
+        let short_years = match diligence(index) {
+            Diligence::Steady => vec![],
+            Diligence::SlippedLastYear => vec![year - 1],
+            Diligence::Lagging => vec![year - 2, year - 1],
+        };
+        // A term begun within a year asks for part of the quotas, which the few slipped
+        // contacts still meet.
+        let term_start = demo_term_start(index, year).year();
+        let short_years = short_years.into_iter().filter(|short| *short > term_start);
+        for (running, short) in short_years.enumerate() {
+            let mut steps = vec![(
+                10,
+                MemberInput::ReminderTalk(YearDecision {
+                    year: short,
+                    reason: format!("{short}年度履职未达到“六个一”要求，约谈提醒"),
+                }),
+            )];
+            if running == 1 {
+                steps.push((
+                    24,
+                    MemberInput::StartResignation(YearDecision {
+                        year: short,
+                        reason: format!("{}、{short}年度连续两年未达标，按规定启动请辞程序", short - 1),
+                    }),
+                ));
+            }
+            for (day, input) in steps {
+                let Some(moment) = NaiveDate::from_ymd_opt(short + 1, 2, day).map(morning) else {
+                    continue;
+                };
+                if moment > seeder.until {
+                    continue;
+                }
+                seeder.at(moment);
+                seeder.commands += 1;
+                let context = seeder.context(staff);
+                seeder.engine.member_command(&member(index), context, input).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every member's contacts with constituents in `year` and the two years before, inside the

@@ -116,6 +116,22 @@ async fn the_demo_seed_twice_with_one_seed_gives_identical_outcomes(backend: Bac
         2,
         "two lag in 2024 and 2025"
     );
+    // Staff acted on it: a reminder talk for every year below quota, and the resignation
+    // procedure started for those below two years running.
+    for member in last_year["members"].as_array().unwrap() {
+        let kinds: Vec<&str> = member["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|decision| decision["kind"].as_str())
+            .collect();
+        let expected: &[&str] = match member["standing"].as_str().unwrap() {
+            "below_quota" => &["reminder_talk_held"],
+            "below_two_years_running" => &["reminder_talk_held", "resignation_started"],
+            _ => &[],
+        };
+        assert_eq!(kinds, expected, "{member}");
+    }
     let registry = &first["registry"];
     assert_eq!(registry.as_array().unwrap().len(), 60, "the 60 members are registered");
     let (_, other) = seeded_figures(backend, 8).await;
