@@ -193,7 +193,7 @@ async fn database_bytes(store: &Store) -> Result<i64, StoreError> {
 /// The dashboard's reads, each as the HTTP handler behind it calls it.
 #[derive(Debug, Clone, Copy)]
 enum Read {
-    /// `GET /outcomes` over the log's last twelve months.
+    /// `GET /outcomes` over the twelve months of days before the log's last day.
     Outcomes(Option<GroupBy>),
     /// `GET /outcomes` over a period of whole days of the deployment's time zone, its first
     /// and last day picked at random in the log's last twelve months: most periods start and
@@ -321,8 +321,18 @@ impl Reader<'_> {
         let store = self.engine.store();
         // The service reads its clock per request; the figures cover the log's last year.
         let now = Utc::now();
-        let to = self.plan.until;
-        let from = to.checked_sub_months(Months::new(12)).unwrap_or(to);
+        // The twelve months of days before the log's last day, as the dashboard asks for them
+        // (`from` and `to` dates: midnights of the deployment's time zone).
+        let offset = self.engine.policy().offset;
+        let midnight = |at: Timestamp| {
+            let date = at.with_timezone(&offset).date_naive();
+            offset
+                .from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
+                .single()
+                .map_or(at, |moment| moment.to_utc())
+        };
+        let to = midnight(self.plan.until);
+        let from = midnight(self.plan.until.checked_sub_months(Months::new(12)).unwrap_or(to));
         let year = to.year();
         let settings = (self.engine.policy(), 1.0);
         let rows = match read {
@@ -331,7 +341,6 @@ impl Reader<'_> {
                 .figures
                 .len(),
             Read::OutcomesAnyPeriod(group_by) => {
-                let offset = self.engine.policy().offset;
                 let period = days_within(&mut self.dice, offset, from, to);
                 views::outcomes(store, period, group_by, now, settings)
                     .await?

@@ -962,8 +962,16 @@ fn day_start(date: NaiveDate, offset: FixedOffset) -> Timestamp {
         .unwrap_or(Timestamp::MAX_UTC)
 }
 
-/// How the cells cover `[from, to)` (`from` before `to`) in the time zone `offset`.
-pub fn coverage(from: Timestamp, to: Timestamp, offset: FixedOffset) -> Coverage {
+/// How the cells cover `[from, to)` (`from` before `to`) read at `now` in the time zone
+/// `offset`. No case is submitted after the moment of reading, so a period ending after `now`
+/// (the default ends now) is read as ending with `now`'s day: that day from its cell, not its
+/// cases.
+pub fn coverage(from: Timestamp, to: Timestamp, now: Timestamp, offset: FixedOffset) -> Coverage {
+    let to = if to > now {
+        to.max(day_start(local_date(now, offset) + Days::new(1), offset))
+    } else {
+        to
+    };
     let mut coverage = Coverage::default();
     let (first_day, end_day) = (local_date(from, offset), local_date(to, offset));
     if first_day == end_day {

@@ -18,9 +18,10 @@
 //!
 //! [`figures`] computes the published figures instead (`docs/figures.md`): a cohort without
 //! merged and withdrawn cases, every rate with its numerator and denominator, lateness against
-//! the first deadline, the latest evaluation on record (a [`CaseHistory`] read from the case's
-//! events, as the summary forgets what a reopen clears), times in working days. The fields
-//! above keep their meaning for the clients that read them.
+//! the first deadline, the latest evaluation on record (the summary's [`CaseHistory`], kept
+//! beside its current state, which a reopen clears), times in working days. The fields above
+//! keep their meaning for the clients that read them. Both are also kept pre-aggregated per day
+//! in the outcome cells (`crate::outcome_cells`), checked against these definitions.
 
 use std::collections::{BTreeMap, BTreeSet};
 

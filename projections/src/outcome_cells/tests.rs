@@ -323,7 +323,8 @@ fn any_period_is_read_from_whole_months_whole_days_and_the_cases_of_its_edges() 
             let day = |at: Timestamp| day_start(local_date(at, policy.offset), policy.offset);
             (from, to) = (day(from), day(to) + Duration::days(1));
         }
-        let coverage = coverage(from, to, policy.offset);
+        // Read after every submission of the history, as the service reads.
+        let coverage = coverage(from, to, moments()[2], policy.offset);
         assert!(coverage.days.len() <= 2 && coverage.parts.len() <= 2);
         if round % 2 == 0 {
             assert!(coverage.parts.is_empty(), "{from} to {to}");
@@ -366,15 +367,18 @@ fn a_period_is_read_from_whole_months_then_whole_days_then_parts_of_days() {
     // Midnight in Beijing is 16:00 UTC the day before.
     let beijing =
         |month: u32, day: u32, hour: u32| offset.with_ymd_and_hms(2026, month, day, hour, 0, 0).unwrap().to_utc();
+    // Read long after every day below.
+    let later = beijing(12, 31, 23) + Duration::days(30);
     let year = coverage(
         beijing(1, 1, 0),
         Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap() - Duration::hours(8),
+        later,
         offset,
     );
     assert_eq!(year.months, Some(("2026-01".to_owned(), "2026-12".to_owned())));
     assert!(year.days.is_empty() && year.parts.is_empty());
 
-    let edges = coverage(beijing(1, 15, 0), beijing(3, 10, 0), offset);
+    let edges = coverage(beijing(1, 15, 0), beijing(3, 10, 0), later, offset);
     assert_eq!(edges.months, Some(("2026-02".to_owned(), "2026-02".to_owned())));
     assert_eq!(
         edges.days,
@@ -385,11 +389,11 @@ fn a_period_is_read_from_whole_months_then_whole_days_then_parts_of_days() {
     );
     assert!(edges.parts.is_empty());
 
-    let within = coverage(beijing(1, 15, 0), beijing(2, 10, 0), offset);
+    let within = coverage(beijing(1, 15, 0), beijing(2, 10, 0), later, offset);
     assert_eq!(within.months, None);
     assert_eq!(within.days, [("2026-01-15".to_owned(), "2026-02-09".to_owned())]);
 
-    let hours = coverage(beijing(12, 5, 12), beijing(12, 8, 6), offset);
+    let hours = coverage(beijing(12, 5, 12), beijing(12, 8, 6), later, offset);
     assert_eq!(hours.days, [("2026-12-06".to_owned(), "2026-12-07".to_owned())]);
     assert_eq!(
         hours.parts,
@@ -399,9 +403,20 @@ fn a_period_is_read_from_whole_months_then_whole_days_then_parts_of_days() {
         ]
     );
 
-    let inside = coverage(beijing(12, 5, 1), beijing(12, 5, 2), offset);
+    let inside = coverage(beijing(12, 5, 1), beijing(12, 5, 2), later, offset);
     assert_eq!(inside.parts, [(beijing(12, 5, 1), beijing(12, 5, 2))]);
     assert!(inside.days.is_empty() && inside.months.is_none());
+
+    // Ending after the moment of reading: its day is read whole, from its cell.
+    let so_far = coverage(
+        beijing(11, 1, 0),
+        beijing(12, 5, 14) + Duration::seconds(1),
+        beijing(12, 5, 14),
+        offset,
+    );
+    assert_eq!(so_far.months, Some(("2026-11".to_owned(), "2026-11".to_owned())));
+    assert_eq!(so_far.days, [("2026-12-01".to_owned(), "2026-12-05".to_owned())]);
+    assert!(so_far.parts.is_empty());
 }
 
 #[test]

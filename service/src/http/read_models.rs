@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use domain::member_record::LogContact;
 use domain::{HandlingLevel, Kind, Status, Timestamp};
 use projections::{CaseSummary, FigureSettings, Figures, GroupBy, OutcomeFigures, CASE_SUMMARIES, MEMBER_RECORDS};
@@ -54,7 +54,8 @@ fn moment(name: &str, text: &str) -> Result<Timestamp, ApiError> {
         .ok_or_else(|| ApiError::InvalidQuery(format!("`{name}` is an RFC 3339 time or a YYYY-MM-DD date")))
 }
 
-/// `[from, to)` from the query's texts: by default from the start of the current year to now.
+/// `[from, to)` from the query's texts: by default from the start of the current year (the
+/// deployment's 1 January) to now.
 pub(super) fn period(
     from: Option<&str>,
     to: Option<&str>,
@@ -63,7 +64,14 @@ pub(super) fn period(
 ) -> Result<(Timestamp, Timestamp), ApiError> {
     let from = match from {
         Some(text) => local_moment("from", text, offset)?,
-        None => queries::year_start(queries::current_year(now)).unwrap_or(now),
+        None => {
+            let year = now.with_timezone(&offset).year();
+            let new_year = NaiveDate::from_ymd_opt(year, 1, 1).map(|date| date.to_string());
+            match new_year {
+                Some(text) => local_moment("from", &text, offset)?,
+                None => now,
+            }
+        }
     };
     let to = match to {
         Some(text) => local_moment("to", text, offset)?,

@@ -383,7 +383,7 @@ where
     ) -> Result<PeriodFigures, StoreError> {
         let connection = &mut **tx;
         let dimension = Dimension::of(group_by);
-        let coverage = coverage(from, to, policy.offset);
+        let coverage = coverage(from, to, now, policy.offset);
         let mut cells = BTreeMap::new();
         if let Some((first, last)) = &coverage.months {
             Self::load_periods(connection, &mut cells, (dimension, Span::Month), (first, last)).await?;
