@@ -239,7 +239,7 @@ pub async fn lifecycle(
 ) -> Result<LifecycleReport, BenchError> {
     let backend = store.backend();
     let engine = Arc::new(Engine::new(store.clone(), Policy::default(), Clock::System));
-    let projector = Projector::new(store);
+    let projector = Projector::new(store, domain::Policy::default());
     if matches!(target, Target::Engine) {
         projector.spawn(engine.appended());
     }

@@ -524,7 +524,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Replay { names } => {
             let store = cli.store.open().await?;
-            let projector = Projector::new(store.clone());
+            let projector = Projector::new(store.clone(), domain::Policy::default());
             let names = if names.is_empty() {
                 service::read::names().iter().map(|name| (*name).to_owned()).collect()
             } else {

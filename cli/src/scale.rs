@@ -137,7 +137,7 @@ fn per_second(count: u64, elapsed: Duration) -> f64 {
 pub async fn rebuild_projections(store: &Store, progress: &MultiProgress) -> Result<Rebuilt, ProjectorError> {
     let bar = progress.add(bar(store.count_events().await?, "rebuild", "events"));
     let started = Instant::now();
-    let rebuilt = Projector::new(store.clone())
+    let rebuilt = Projector::new(store.clone(), domain::Policy::default())
         .rebuild(&names(), |events| bar.set_position(events))
         .await?;
     bar.finish_and_clear();
@@ -193,12 +193,12 @@ async fn database_bytes(store: &Store) -> Result<i64, StoreError> {
 /// The dashboard's reads, each as the HTTP handler behind it calls it.
 #[derive(Debug, Clone, Copy)]
 enum Read {
-    /// `GET /outcomes` over the log's last twelve months.
+    /// `GET /outcomes` over the twelve months of days before the log's last day.
     Outcomes(Option<GroupBy>),
     /// `GET /outcomes` over a period of whole days of the deployment's time zone, its first
     /// and last day picked at random in the log's last twelve months: most periods start and
     /// end inside a month.
-    OutcomesAnyPeriod,
+    OutcomesAnyPeriod(Option<GroupBy>),
     /// A banner's staff looking at its overdue cases.
     ListOverdueInJurisdiction,
     /// City staff looking at the closed cases of one category.
@@ -214,14 +214,35 @@ enum Read {
     CaseHistory,
 }
 
-const READS: [Read; 15] = [
-    Read::Outcomes(None),
-    Read::OutcomesAnyPeriod,
-    Read::Outcomes(Some(GroupBy::Kind)),
-    Read::Outcomes(Some(GroupBy::Category)),
-    Read::Outcomes(Some(GroupBy::Jurisdiction)),
-    Read::Outcomes(Some(GroupBy::Department)),
-    Read::Outcomes(Some(GroupBy::Month)),
+/// Every grouping of `GET /outcomes`, and none.
+const GROUPINGS: [Option<GroupBy>; 8] = [
+    None,
+    Some(GroupBy::Kind),
+    Some(GroupBy::Category),
+    Some(GroupBy::Jurisdiction),
+    Some(GroupBy::Department),
+    Some(GroupBy::Month),
+    Some(GroupBy::Level),
+    Some(GroupBy::Member),
+];
+
+const READS: [Read; 24] = [
+    Read::Outcomes(GROUPINGS[0]),
+    Read::Outcomes(GROUPINGS[1]),
+    Read::Outcomes(GROUPINGS[2]),
+    Read::Outcomes(GROUPINGS[3]),
+    Read::Outcomes(GROUPINGS[4]),
+    Read::Outcomes(GROUPINGS[5]),
+    Read::Outcomes(GROUPINGS[6]),
+    Read::Outcomes(GROUPINGS[7]),
+    Read::OutcomesAnyPeriod(GROUPINGS[0]),
+    Read::OutcomesAnyPeriod(GROUPINGS[1]),
+    Read::OutcomesAnyPeriod(GROUPINGS[2]),
+    Read::OutcomesAnyPeriod(GROUPINGS[3]),
+    Read::OutcomesAnyPeriod(GROUPINGS[4]),
+    Read::OutcomesAnyPeriod(GROUPINGS[5]),
+    Read::OutcomesAnyPeriod(GROUPINGS[6]),
+    Read::OutcomesAnyPeriod(GROUPINGS[7]),
     Read::ListOverdueInJurisdiction,
     Read::ListClosedInCategory,
     Read::ListTextSearch,
@@ -241,7 +262,16 @@ impl Read {
             Read::Outcomes(Some(GroupBy::Jurisdiction)) => "outcomes_by_jurisdiction",
             Read::Outcomes(Some(GroupBy::Department)) => "outcomes_by_department",
             Read::Outcomes(Some(GroupBy::Month)) => "outcomes_by_month",
-            Read::OutcomesAnyPeriod => "outcomes_any_period",
+            Read::Outcomes(Some(GroupBy::Level)) => "outcomes_by_level",
+            Read::Outcomes(Some(GroupBy::Member)) => "outcomes_by_member",
+            Read::OutcomesAnyPeriod(None) => "outcomes_any_period",
+            Read::OutcomesAnyPeriod(Some(GroupBy::Kind)) => "outcomes_any_period_by_kind",
+            Read::OutcomesAnyPeriod(Some(GroupBy::Category)) => "outcomes_any_period_by_category",
+            Read::OutcomesAnyPeriod(Some(GroupBy::Jurisdiction)) => "outcomes_any_period_by_jurisdiction",
+            Read::OutcomesAnyPeriod(Some(GroupBy::Department)) => "outcomes_any_period_by_department",
+            Read::OutcomesAnyPeriod(Some(GroupBy::Month)) => "outcomes_any_period_by_month",
+            Read::OutcomesAnyPeriod(Some(GroupBy::Level)) => "outcomes_any_period_by_level",
+            Read::OutcomesAnyPeriod(Some(GroupBy::Member)) => "outcomes_any_period_by_member",
             Read::ListOverdueInJurisdiction => "list_overdue_in_jurisdiction",
             Read::ListClosedInCategory => "list_closed_in_category",
             Read::ListTextSearch => "list_text_search",
@@ -291,15 +321,31 @@ impl Reader<'_> {
         let store = self.engine.store();
         // The service reads its clock per request; the figures cover the log's last year.
         let now = Utc::now();
-        let to = self.plan.until;
-        let from = to.checked_sub_months(Months::new(12)).unwrap_or(to);
+        // The twelve months of days before the log's last day, as the dashboard asks for them
+        // (`from` and `to` dates: midnights of the deployment's time zone).
+        let offset = self.engine.policy().offset;
+        let midnight = |at: Timestamp| {
+            let date = at.with_timezone(&offset).date_naive();
+            offset
+                .from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
+                .single()
+                .map_or(at, |moment| moment.to_utc())
+        };
+        let to = midnight(self.plan.until);
+        let from = midnight(self.plan.until.checked_sub_months(Months::new(12)).unwrap_or(to));
         let year = to.year();
+        let settings = (self.engine.policy(), 1.0);
         let rows = match read {
-            Read::Outcomes(group_by) => views::outcomes(store, from, to, group_by, now).await?.len(),
-            Read::OutcomesAnyPeriod => {
-                let offset = self.engine.policy().offset;
-                let (first, last) = days_within(&mut self.dice, offset, from, to);
-                views::outcomes(store, first, last, None, now).await?.len()
+            Read::Outcomes(group_by) => views::outcomes(store, (from, to), group_by, now, settings)
+                .await?
+                .figures
+                .len(),
+            Read::OutcomesAnyPeriod(group_by) => {
+                let period = days_within(&mut self.dice, offset, from, to);
+                views::outcomes(store, period, group_by, now, settings)
+                    .await?
+                    .figures
+                    .len()
             }
             Read::ListOverdueInJurisdiction => {
                 let jurisdiction = (*self.dice.pick(&JURISDICTIONS)).to_owned();

@@ -9,7 +9,7 @@ use domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Fact, Payload};
+use crate::{CaseHistory, Fact, Payload};
 
 /// Any case event, whatever its kind: event types and payloads are shared across kinds, so one
 /// reader serves all three.
@@ -108,6 +108,11 @@ pub struct CaseSummary {
     pub escalated: bool,
     pub reopened: u32,
     pub merged_into: Option<String>,
+    /// What the published figures need beyond the current state (first signing and answer,
+    /// latest evaluation, recommendations). Summaries stored before it was kept are rebuilt from
+    /// the log (migration `20261201000200`).
+    #[serde(default)]
+    pub history: CaseHistory,
     pub version: u64,
     pub position: i64,
 }
@@ -119,6 +124,23 @@ impl CaseSummary {
             .first()
             .or(self.lead_member.as_ref())
             .map(String::as_str)
+    }
+
+    /// The members who raised or carried the voice, each once: its submitter when a member, a
+    /// topic's lead member, and those who relayed it, in that order.
+    pub fn members(&self) -> Vec<&str> {
+        let submitter = (self.submitter_role == Role::Member).then_some(self.submitter_id.as_str());
+        let mut members: Vec<&str> = Vec::new();
+        for member in submitter
+            .into_iter()
+            .chain(self.lead_member.as_deref())
+            .chain(self.relayed_by.iter().map(String::as_str))
+        {
+            if !members.contains(&member) {
+                members.push(member);
+            }
+        }
+        members
     }
 
     pub fn is_open(&self) -> bool {
@@ -226,6 +248,7 @@ impl CaseSummary {
             escalated: false,
             reopened: 0,
             merged_into: None,
+            history: CaseHistory::default(),
             version: at.0,
             position: at.1,
         }
@@ -252,6 +275,7 @@ pub fn summarize(before: Option<CaseSummary>, fact: Fact) -> Option<CaseSummary>
         (None, _) => return None,
         (Some(case), payload) => {
             let mut case = case;
+            case.history.record(&payload);
             apply(&mut case, payload);
             case
         }

@@ -1,26 +1,38 @@
-//! Outcome cells: the outcome figures kept pre-aggregated, so that the figures of a period are a
-//! merge of a few rows instead of a pass over every case summary in it.
+//! Figure cells: the figures kept pre-aggregated per day of submission, so that the figures of
+//! any period of whole days are a sum of a few rows instead of a pass over every case in it.
 //!
-//! A cell is keyed by a dimension (all cases, or by kind, category, jurisdiction, department),
-//! the month of submission (`YYYY-MM`, UTC) and the group within the dimension. It holds the
-//! counters each figure is computed from, every duration sample in whole seconds, ascending, so
-//! medians and p90s stay exact, and the deadlines of its open cases, ascending, so that
-//! `open_overdue` (which depends on the moment of reading) is a count of those before it.
-//! Grouping by month reads the `all` cells month by month.
+//! A cell is keyed by a dimension (all cases, or by kind, category, jurisdiction, department,
+//! handling level, member), a period of submission, either a day (`YYYY-MM-DD`) or, as a roll-up
+//! of the same cases, a month (`YYYY-MM`), both in the deployment's time zone, and the group
+//! within the dimension. It holds the counters of both the outcome funnel (`outcome_figures`)
+//! and the published figures (`figures`, docs/figures.md); the samples of every time, ascending,
+//! so medians and p90s stay exact (seconds for the funnel, whole working days for the published
+//! times); and the moments that decide the figures that depend on the moment of reading, so
+//! that they are a count of those before it: the open cases' deadlines (`open_overdue`), the
+//! first and the effective deadlines of the assigned voices still unanswered (按时办复率's
+//! denominators), and for each open voice the moment it is late from (`open_late`).
 //!
-//! A case counts in one cell per dimension. When its summary changes, the contribution of the
-//! summary before is removed and that of the summary after added; a batch's changes are netted
-//! per cell first, so an event that moves no figure (a second consultation) writes nothing.
+//! A case counts once in each of its cells: one per dimension and span, but for members, where
+//! it counts under each member who raised or carried it. When its summary changes, the
+//! contribution of the summary before is removed and that of the summary after added; a batch's
+//! changes are netted per cell first, so an event that moves no figure writes nothing.
+//!
+//! A period `[from, to)` is read as [`Coverage`]: the months it covers whole from the month
+//! roll-ups, the other whole days from the day cells (at most about 2 × 31 a group), and the
+//! parts of a day at its edges (a period given to the second) from the cases themselves.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::{Index, IndexMut};
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
-use domain::{Outcome, Rating, Timestamp};
+use chrono::{Datelike, Days, FixedOffset, Months, NaiveDate, NaiveTime, TimeZone};
+use domain::{Extent, Kind, Outcome, Policy, Rating, Timestamp};
 
-use crate::outcomes::{durations_by_rank, ratio};
-use crate::{month_of, CaseSummary, ClosedByOutcome, Durations, GroupBy, OutcomeFigures, UNGROUPED};
+use crate::outcomes::durations_by_rank;
+use crate::{
+    Adoption, CaseSummary, ClosedByOutcome, Durations, Evaluation, Figures, GroupBy, OutcomeFigures, OutcomeShares,
+    Rate, Ratings, Satisfaction, UNGROUPED,
+};
 
 /// What the cells of one kind are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,15 +42,19 @@ pub enum Dimension {
     Category,
     Jurisdiction,
     Department,
+    Level,
+    Member,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 5] = [
+    pub const ALL: [Dimension; 7] = [
         Dimension::All,
         Dimension::Kind,
         Dimension::Category,
         Dimension::Jurisdiction,
         Dimension::Department,
+        Dimension::Level,
+        Dimension::Member,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +64,8 @@ impl Dimension {
             Dimension::Category => "category",
             Dimension::Jurisdiction => "jurisdiction",
             Dimension::Department => "department",
+            Dimension::Level => "level",
+            Dimension::Member => "member",
         }
     }
 
@@ -55,7 +73,7 @@ impl Dimension {
         Dimension::ALL.into_iter().find(|dimension| dimension.as_str() == name)
     }
 
-    /// The cells a grouping reads; by month, those of all cases, month by month.
+    /// The cells a grouping reads; by month, those of all cases, period by period.
     pub fn of(group_by: Option<GroupBy>) -> Dimension {
         match group_by {
             None | Some(GroupBy::Month) => Dimension::All,
@@ -63,18 +81,22 @@ impl Dimension {
             Some(GroupBy::Category) => Dimension::Category,
             Some(GroupBy::Jurisdiction) => Dimension::Jurisdiction,
             Some(GroupBy::Department) => Dimension::Department,
+            Some(GroupBy::Level) => Dimension::Level,
+            Some(GroupBy::Member) => Dimension::Member,
         }
     }
 
-    fn group(self, case: &CaseSummary) -> String {
+    fn groups(self, case: &CaseSummary, offset: FixedOffset) -> Vec<String> {
         let group_by = match self {
-            Dimension::All => return UNGROUPED.to_owned(),
+            Dimension::All => return vec![UNGROUPED.to_owned()],
             Dimension::Kind => GroupBy::Kind,
             Dimension::Category => GroupBy::Category,
             Dimension::Jurisdiction => GroupBy::Jurisdiction,
             Dimension::Department => GroupBy::Department,
+            Dimension::Level => GroupBy::Level,
+            Dimension::Member => GroupBy::Member,
         };
-        group_by.key(case)
+        group_by.keys(case, offset)
     }
 }
 
@@ -84,31 +106,85 @@ impl fmt::Display for Dimension {
     }
 }
 
+/// How long a cell's period is: a day, or a month rolling up its days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Span {
+    Day,
+    Month,
+}
+
+impl Span {
+    pub const ALL: [Span; 2] = [Span::Day, Span::Month];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Span::Day => "day",
+            Span::Month => "month",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Span> {
+        Span::ALL.into_iter().find(|span| span.as_str() == name)
+    }
+
+    /// The period of this span holding `date`.
+    pub fn period(self, date: NaiveDate) -> String {
+        match self {
+            Span::Day => date.format("%Y-%m-%d").to_string(),
+            Span::Month => date.format("%Y-%m").to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CellKey {
     pub dimension: Dimension,
-    /// The month of submission, `YYYY-MM` in UTC.
-    pub month: String,
+    pub span: Span,
+    /// The day (`YYYY-MM-DD`) or month (`YYYY-MM`) of submission, in the deployment's time zone.
+    pub period: String,
     pub group: String,
 }
 
 impl CellKey {
-    fn of(case: &CaseSummary, dimension: Dimension) -> CellKey {
-        CellKey {
-            dimension,
-            month: month_of(case.submitted_at),
-            group: dimension.group(case),
-        }
+    fn of(case: &CaseSummary, dimension: Dimension, span: Span, offset: FixedOffset) -> Vec<CellKey> {
+        let period = span.period(local_date(case.submitted_at, offset));
+        dimension
+            .groups(case, offset)
+            .into_iter()
+            .map(|group| CellKey {
+                dimension,
+                span,
+                period: period.clone(),
+                group,
+            })
+            .collect()
+    }
+
+    /// The month the cell's cases were submitted in, `YYYY-MM`.
+    pub fn month(&self) -> &str {
+        &self.period[..7]
     }
 }
 
 impl fmt::Display for CellKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.dimension, self.month, self.group)
+        write!(f, "{} {} {} {}", self.dimension, self.span, self.period, self.group)
     }
 }
 
-/// The counters a cell keeps: the figures' counts and what their rates divide.
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn local_date(at: Timestamp, offset: FixedOffset) -> NaiveDate {
+    at.with_timezone(&offset).date_naive()
+}
+
+/// The counters a cell keeps: the figures' counts and what their rates divide. The first
+/// fourteen are the outcome funnel's, over every case; the rest the published figures', over
+/// the voices (merged and withdrawn cases apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
     Submitted,
@@ -126,50 +202,103 @@ pub enum Counter {
     Satisfied,
     ClosedWithDeadline,
     ClosedOnTime,
+    Merged,
+    Withdrawn,
+    Voices,
+    VoicesAssigned,
+    SignedOnTime,
+    Answered,
+    /// Answered voices with a first deadline.
+    AnsweredWithFirstDue,
+    AnsweredByFirstDue,
+    AnsweredOnTimeEffective,
+    VoicesClosed,
+    VoicesClosedA,
+    VoicesClosedB,
+    VoicesClosedC,
+    ClosedLate,
+    Open,
+    SuggestionVoices,
+    SuggestionsAdoptedFully,
+    SuggestionsAdoptedPartly,
+    SuggestionsDeclined,
+    MicroConsultationVoices,
+    MicroConsultationsAdoptedFully,
+    MicroConsultationsAdoptedPartly,
+    MicroConsultationsDeclined,
+    JointResearchVoices,
+    JointResearchAdoptedFully,
+    JointResearchAdoptedPartly,
+    JointResearchDeclined,
+    RecommendationsMade,
+    RecommendationsAdopted,
+    ProposersSatisfied,
+    ProposersBasicallySatisfied,
+    ProposersUnsatisfied,
+    StaffSatisfied,
+    StaffBasicallySatisfied,
+    StaffUnsatisfied,
+    NoEvaluation,
+    EverClosed,
+    Reopened,
 }
 
-impl Counter {
-    pub const ALL: [Counter; 14] = [
-        Counter::Submitted,
-        Counter::Relayed,
-        Counter::Assigned,
-        Counter::Consulted,
-        Counter::Adopted,
-        Counter::Declined,
-        Counter::Closed,
-        Counter::ClosedA,
-        Counter::ClosedB,
-        Counter::ClosedC,
-        Counter::Rated,
-        Counter::Satisfied,
-        Counter::ClosedWithDeadline,
-        Counter::ClosedOnTime,
-    ];
-
-    /// The column the counter is stored in.
-    pub fn column(self) -> &'static str {
-        match self {
-            Counter::Submitted => "submitted",
-            Counter::Relayed => "relayed",
-            Counter::Assigned => "assigned",
-            Counter::Consulted => "consulted",
-            Counter::Adopted => "adopted",
-            Counter::Declined => "declined",
-            Counter::Closed => "closed",
-            Counter::ClosedA => "closed_a",
-            Counter::ClosedB => "closed_b",
-            Counter::ClosedC => "closed_c",
-            Counter::Rated => "rated",
-            Counter::Satisfied => "satisfied",
-            Counter::ClosedWithDeadline => "closed_with_deadline",
-            Counter::ClosedOnTime => "closed_on_time",
-        }
+/// A kind's counters: its voices, adopted fully, adopted in part, declined.
+fn kind_counters(kind: Kind) -> [Counter; 4] {
+    match kind {
+        Kind::Suggestion => [
+            Counter::SuggestionVoices,
+            Counter::SuggestionsAdoptedFully,
+            Counter::SuggestionsAdoptedPartly,
+            Counter::SuggestionsDeclined,
+        ],
+        Kind::MicroConsultation => [
+            Counter::MicroConsultationVoices,
+            Counter::MicroConsultationsAdoptedFully,
+            Counter::MicroConsultationsAdoptedPartly,
+            Counter::MicroConsultationsDeclined,
+        ],
+        Kind::JointResearch => [
+            Counter::JointResearchVoices,
+            Counter::JointResearchAdoptedFully,
+            Counter::JointResearchAdoptedPartly,
+            Counter::JointResearchDeclined,
+        ],
     }
 }
 
-/// One value per [`Counter`], in the order of [`Counter::ALL`]; signed, as changes are.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts(pub [i64; Counter::ALL.len()]);
+/// Ratings' counters: satisfied, basically satisfied, unsatisfied.
+const PROPOSERS: [Counter; 3] = [
+    Counter::ProposersSatisfied,
+    Counter::ProposersBasicallySatisfied,
+    Counter::ProposersUnsatisfied,
+];
+const STAFF: [Counter; 3] = [
+    Counter::StaffSatisfied,
+    Counter::StaffBasicallySatisfied,
+    Counter::StaffUnsatisfied,
+];
+
+fn rating_index(rating: Rating) -> usize {
+    match rating {
+        Rating::Satisfied => 0,
+        Rating::BasicallySatisfied => 1,
+        Rating::Unsatisfied => 2,
+    }
+}
+
+/// How many counters there are.
+pub const COUNTERS: usize = Counter::Reopened as usize + 1;
+
+/// One value per [`Counter`], in declaration order; signed, as changes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts(pub [i64; COUNTERS]);
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts([0; COUNTERS])
+    }
+}
 
 impl Index<Counter> for Counts {
     type Output = i64;
@@ -201,21 +330,72 @@ impl Counts {
     }
 }
 
-/// What the figures of the cases of one month and group are computed from.
+/// The ascending samples a cell keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// Seconds from submission to first assignment.
+    SecondsToAssign,
+    /// Seconds from submission to closing.
+    SecondsToClose,
+    /// The deadlines of the open cases that have one, as [`nanoseconds`].
+    OpenDeadlines,
+    /// Working days from first assignment to first signing, to the first answer, to closing
+    /// (voices only).
+    WorkingDaysToSign,
+    WorkingDaysToAnswer,
+    WorkingDaysToClose,
+    /// The first deadline of each assigned voice not yet answered.
+    UnansweredFirstDeadlines,
+    /// The deadline in force of each assigned voice not yet answered.
+    UnansweredDeadlines,
+    /// The moment each open voice is late from (`i64::MIN`: late on record already).
+    OpenLateFrom,
+}
+
+impl Sample {
+    pub const ALL: [Sample; 9] = [
+        Sample::SecondsToAssign,
+        Sample::SecondsToClose,
+        Sample::OpenDeadlines,
+        Sample::WorkingDaysToSign,
+        Sample::WorkingDaysToAnswer,
+        Sample::WorkingDaysToClose,
+        Sample::UnansweredFirstDeadlines,
+        Sample::UnansweredDeadlines,
+        Sample::OpenLateFrom,
+    ];
+
+    /// The column the samples are stored in.
+    pub fn column(self) -> &'static str {
+        match self {
+            Sample::SecondsToAssign => "seconds_to_assign",
+            Sample::SecondsToClose => "seconds_to_close",
+            Sample::OpenDeadlines => "open_deadlines",
+            Sample::WorkingDaysToSign => "working_days_to_sign",
+            Sample::WorkingDaysToAnswer => "working_days_to_answer",
+            Sample::WorkingDaysToClose => "working_days_to_close",
+            Sample::UnansweredFirstDeadlines => "unanswered_first_deadlines",
+            Sample::UnansweredDeadlines => "unanswered_deadlines",
+            Sample::OpenLateFrom => "open_late_from",
+        }
+    }
+}
+
+/// What the figures of the cases of one period and group are computed from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cell {
     pub counts: Counts,
-    /// Seconds from submission to first assignment, ascending.
-    pub to_assign: Vec<i64>,
-    /// Seconds from submission to closing, ascending.
-    pub to_close: Vec<i64>,
-    /// The deadlines of the open cases that have one, as [`nanoseconds`], ascending.
-    pub open_deadlines: Vec<i64>,
+    /// One ascending run per [`Sample`], in the order of [`Sample::ALL`].
+    pub samples: [Vec<i64>; Sample::ALL.len()],
 }
 
 impl Cell {
+    pub fn samples(&self, sample: Sample) -> &[i64] {
+        &self.samples[sample as usize]
+    }
+
     fn is_empty(&self) -> bool {
-        self.counts.is_zero() && self.to_assign.is_empty() && self.to_close.is_empty() && self.open_deadlines.is_empty()
+        self.counts.is_zero() && self.samples.iter().all(Vec::is_empty)
     }
 }
 
@@ -226,18 +406,16 @@ pub fn nanoseconds(at: Timestamp) -> i64 {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CellError {
-    #[error("outcome cell `{0}` would count below zero: it disagrees with the case summaries")]
+    #[error("figure cell `{0}` would count below zero: it disagrees with the case summaries")]
     BelowZero(CellKey),
-    #[error("outcome cell `{0}` lacks a duration it should hold: it disagrees with the case summaries")]
+    #[error("figure cell `{0}` lacks a sample it should hold: it disagrees with the case summaries")]
     MissingSample(CellKey),
 }
 
 /// What one case adds to each of its cells.
 struct Contribution {
     counts: Counts,
-    to_assign: Option<i64>,
-    to_close: Option<i64>,
-    open_deadline: Option<i64>,
+    samples: [Option<i64>; Sample::ALL.len()],
 }
 
 fn seconds(from: Timestamp, to: Timestamp) -> i64 {
@@ -245,37 +423,149 @@ fn seconds(from: Timestamp, to: Timestamp) -> i64 {
 }
 
 impl Contribution {
-    fn of(case: &CaseSummary) -> Contribution {
-        let mut counts = Counts::default();
-        let mut count = |counter: Counter, yes: bool| counts[counter] += i64::from(yes);
-        count(Counter::Submitted, true);
-        count(Counter::Relayed, !case.relayed_by.is_empty());
-        count(Counter::Assigned, case.first_assigned_at.is_some());
-        count(Counter::Consulted, case.consultations > 0);
-        count(Counter::Adopted, case.adoption.is_some());
-        count(Counter::Declined, case.declined);
+    fn of(case: &CaseSummary, policy: &Policy) -> Contribution {
+        let mut contribution = Contribution {
+            counts: Counts::default(),
+            samples: [None; Sample::ALL.len()],
+        };
+        contribution.funnel(case);
+        contribution.published(case, policy);
+        contribution
+    }
+
+    fn count(&mut self, counter: Counter, yes: bool) {
+        self.counts[counter] += i64::from(yes);
+    }
+
+    fn sample(&mut self, sample: Sample, value: Option<i64>) {
+        self.samples[sample as usize] = value;
+    }
+
+    /// The outcome funnel's part, as `outcome_figures` counts a case.
+    fn funnel(&mut self, case: &CaseSummary) {
+        self.count(Counter::Submitted, true);
+        self.count(Counter::Relayed, !case.relayed_by.is_empty());
+        self.count(Counter::Assigned, case.first_assigned_at.is_some());
+        self.count(Counter::Consulted, case.consultations > 0);
+        self.count(Counter::Adopted, case.adoption.is_some());
+        self.count(Counter::Declined, case.declined);
         let closed = case.closed_at.zip(case.outcome);
         if let Some((_, outcome)) = closed {
-            count(Counter::Closed, true);
-            count(Counter::ClosedA, outcome == Outcome::A);
-            count(Counter::ClosedB, outcome == Outcome::B);
-            count(Counter::ClosedC, outcome == Outcome::C);
-            count(Counter::ClosedWithDeadline, case.due_at.is_some());
-            count(Counter::ClosedOnTime, case.due_at.is_some() && !case.late);
+            self.count(Counter::Closed, true);
+            self.count(Counter::ClosedA, outcome == Outcome::A);
+            self.count(Counter::ClosedB, outcome == Outcome::B);
+            self.count(Counter::ClosedC, outcome == Outcome::C);
+            self.count(Counter::ClosedWithDeadline, case.due_at.is_some());
+            self.count(Counter::ClosedOnTime, case.due_at.is_some() && !case.late);
         }
         if let Some(rating) = case.rating {
-            count(Counter::Rated, true);
-            count(
+            self.count(Counter::Rated, true);
+            self.count(
                 Counter::Satisfied,
                 matches!(rating, Rating::Satisfied | Rating::BasicallySatisfied),
             );
         }
-        Contribution {
-            counts,
-            to_assign: case.first_assigned_at.map(|at| seconds(case.submitted_at, at)),
-            to_close: closed.map(|(at, _)| seconds(case.submitted_at, at)),
-            open_deadline: case.due_at.filter(|_| case.is_open()).map(nanoseconds),
+        let to_assign = case.first_assigned_at.map(|at| seconds(case.submitted_at, at));
+        self.sample(Sample::SecondsToAssign, to_assign);
+        self.sample(
+            Sample::SecondsToClose,
+            closed.map(|(at, _)| seconds(case.submitted_at, at)),
+        );
+        let open_deadline = case.due_at.filter(|_| case.is_open()).map(nanoseconds);
+        self.sample(Sample::OpenDeadlines, open_deadline);
+    }
+
+    /// The published figures' part, as `figures` counts a case.
+    fn published(&mut self, case: &CaseSummary, policy: &Policy) {
+        if case.merged_into.is_some() {
+            self.count(Counter::Merged, true);
+            return;
         }
+        if case.status == domain::Status::Withdrawn {
+            self.count(Counter::Withdrawn, true);
+            return;
+        }
+        self.count(Counter::Voices, true);
+        let history = &case.history;
+        let working_days = |from: Timestamp, to: Timestamp| {
+            let days = policy
+                .calendar
+                .working_days_between(local_date(from, policy.offset), local_date(to, policy.offset));
+            Some(i64::from(days))
+        };
+        let answered_at = history.first_answer.map(|answer| answer.at);
+        if let Some(assigned_at) = case.first_assigned_at {
+            self.count(Counter::VoicesAssigned, true);
+            if let Some(signed) = history.first_signed {
+                self.count(Counter::SignedOnTime, !signed.late);
+                self.sample(Sample::WorkingDaysToSign, working_days(assigned_at, signed.at));
+            }
+            match history.first_answer {
+                Some(answer) => {
+                    self.count(Counter::Answered, true);
+                    self.count(Counter::AnsweredOnTimeEffective, !answer.late_against_effective);
+                    self.sample(Sample::WorkingDaysToAnswer, working_days(assigned_at, answer.at));
+                    if let Some(first_due) = case.first_due_at {
+                        self.count(Counter::AnsweredWithFirstDue, true);
+                        self.count(Counter::AnsweredByFirstDue, answer.at <= first_due);
+                    }
+                }
+                None => {
+                    self.sample(Sample::UnansweredFirstDeadlines, case.first_due_at.map(nanoseconds));
+                    self.sample(Sample::UnansweredDeadlines, case.due_at.map(nanoseconds));
+                }
+            }
+            if let Some(closed_at) = case.closed_at {
+                self.sample(Sample::WorkingDaysToClose, working_days(assigned_at, closed_at));
+            }
+        }
+        let late_on_record = case.late_since.is_some()
+            || case
+                .first_due_at
+                .zip(answered_at)
+                .is_some_and(|(due, answered)| answered > due);
+        if let (Some(closed_at), Some(outcome)) = (case.closed_at, case.outcome) {
+            self.count(Counter::VoicesClosed, true);
+            self.count(Counter::VoicesClosedA, outcome == Outcome::A);
+            self.count(Counter::VoicesClosedB, outcome == Outcome::B);
+            self.count(Counter::VoicesClosedC, outcome == Outcome::C);
+            let unanswered_past_first = case
+                .first_due_at
+                .is_some_and(|due| answered_at.is_none() && due < closed_at);
+            self.count(Counter::ClosedLate, late_on_record || unanswered_past_first);
+        } else if case.is_open() {
+            self.count(Counter::Open, true);
+            // Late from the first deadline while unanswered, and from the deadline in force
+            // while no reply is on record; late already when on record.
+            let late_from = if late_on_record {
+                Some(i64::MIN)
+            } else {
+                let first = case.first_due_at.filter(|_| answered_at.is_none());
+                let effective = case.due_at.filter(|_| case.replied_at.is_none());
+                first.into_iter().chain(effective).min().map(nanoseconds)
+            };
+            self.sample(Sample::OpenLateFrom, late_from);
+        }
+        let [voices, fully, partly, declined] = kind_counters(case.kind);
+        self.count(voices, true);
+        match case.adoption {
+            Some(Extent::Full) => self.count(fully, true),
+            Some(Extent::Partial) => self.count(partly, true),
+            None => self.count(declined, case.declined),
+        }
+        if case.kind == Kind::JointResearch {
+            self.counts[Counter::RecommendationsMade] += history.recommendations_made as i64;
+            self.counts[Counter::RecommendationsAdopted] += history.recommendations_adopted as i64;
+        }
+        match history.latest_evaluation {
+            Some(Evaluation { rating, by_staff }) => {
+                let counters = if by_staff { STAFF } else { PROPOSERS };
+                self.count(counters[rating_index(rating)], true);
+            }
+            None => self.count(Counter::NoEvaluation, history.first_answer.is_some()),
+        }
+        self.count(Counter::EverClosed, history.ever_closed);
+        self.count(Counter::Reopened, case.reopened > 0);
     }
 }
 
@@ -346,15 +636,7 @@ impl SampleChange {
 #[derive(Debug, Default)]
 struct Change {
     counts: Counts,
-    to_assign: SampleChange,
-    to_close: SampleChange,
-    open_deadlines: SampleChange,
-}
-
-impl Change {
-    fn samples(&mut self) -> [&mut SampleChange; 3] {
-        [&mut self.to_assign, &mut self.to_close, &mut self.open_deadlines]
-    }
+    samples: [SampleChange; Sample::ALL.len()],
 }
 
 /// Changes to cells, per cell.
@@ -362,45 +644,52 @@ impl Change {
 pub struct CellChanges(BTreeMap<CellKey, Change>);
 
 impl CellChanges {
-    /// The net change to the cells of every dimension when the summary of each case goes from
-    /// `before` (`None` for a case new to the cells) to `after`.
-    pub fn between<'a>(pairs: impl IntoIterator<Item = (Option<&'a CaseSummary>, &'a CaseSummary)>) -> Self {
+    /// The net change to the cells of every dimension and span when the summary of each case
+    /// goes from `before` (`None` for a case new to the cells) to `after`.
+    pub fn between<'a>(
+        pairs: impl IntoIterator<Item = (Option<&'a CaseSummary>, &'a CaseSummary)>,
+        policy: &Policy,
+    ) -> Self {
         let mut changes = CellChanges::default();
         for (before, after) in pairs {
             if let Some(before) = before {
-                changes.count(before, &Dimension::ALL, -1);
+                changes.count(before, &Dimension::ALL, &Span::ALL, -1, policy);
             }
-            changes.count(after, &Dimension::ALL, 1);
+            changes.count(after, &Dimension::ALL, &Span::ALL, 1, policy);
         }
         changes.net();
         changes
     }
 
-    /// Adds `case` to its cell of `dimension`.
-    pub fn add(&mut self, case: &CaseSummary, dimension: Dimension) {
-        self.count(case, &[dimension], 1);
+    /// Adds `case` to its cells of `dimension` and `span`.
+    pub fn add(&mut self, case: &CaseSummary, dimension: Dimension, span: Span, policy: &Policy) {
+        self.count(case, &[dimension], &[span], 1, policy);
     }
 
-    /// Takes `case` out of its cell of `dimension`.
-    pub fn remove(&mut self, case: &CaseSummary, dimension: Dimension) {
-        self.count(case, &[dimension], -1);
+    /// Takes `case` out of its cells of `dimension` and `span`.
+    pub fn remove(&mut self, case: &CaseSummary, dimension: Dimension, span: Span, policy: &Policy) {
+        self.count(case, &[dimension], &[span], -1, policy);
     }
 
-    fn count(&mut self, case: &CaseSummary, dimensions: &[Dimension], times: i64) {
-        let contribution = Contribution::of(case);
+    fn count(&mut self, case: &CaseSummary, dimensions: &[Dimension], spans: &[Span], times: i64, policy: &Policy) {
+        let contribution = Contribution::of(case, policy);
         for dimension in dimensions {
-            let change = self.0.entry(CellKey::of(case, *dimension)).or_default();
-            change.counts.add(&contribution.counts, times);
-            change.to_assign.push(contribution.to_assign, times);
-            change.to_close.push(contribution.to_close, times);
-            change.open_deadlines.push(contribution.open_deadline, times);
+            for span in spans {
+                for key in CellKey::of(case, *dimension, *span, policy.offset) {
+                    let change = self.0.entry(key).or_default();
+                    change.counts.add(&contribution.counts, times);
+                    for (samples, sample) in change.samples.iter_mut().zip(contribution.samples) {
+                        samples.push(sample, times);
+                    }
+                }
+            }
         }
     }
 
     fn net(&mut self) {
         self.0.retain(|_, change| {
             let mut moves = !change.counts.is_zero();
-            for samples in change.samples() {
+            for samples in &mut change.samples {
                 samples.net();
                 moves |= !samples.is_empty();
             }
@@ -428,13 +717,11 @@ impl CellChanges {
             if cell.counts.0.iter().any(|count| *count < 0) {
                 return Err(CellError::BelowZero(key));
             }
-            let missing = || CellError::MissingSample(key.clone());
-            cell.to_assign = change.to_assign.applied_to(&cell.to_assign).ok_or_else(missing)?;
-            cell.to_close = change.to_close.applied_to(&cell.to_close).ok_or_else(missing)?;
-            cell.open_deadlines = change
-                .open_deadlines
-                .applied_to(&cell.open_deadlines)
-                .ok_or_else(missing)?;
+            for (samples, change) in cell.samples.iter_mut().zip(&change.samples) {
+                *samples = change
+                    .applied_to(samples)
+                    .ok_or_else(|| CellError::MissingSample(key.clone()))?;
+            }
             if cell.is_empty() {
                 cells.remove(&key);
             }
@@ -444,14 +731,9 @@ impl CellChanges {
     }
 }
 
-/// The figures of a grouping from the cells of its dimension (see [`Dimension::of`]), one row
-/// per group in key order (always one, `all`, when not grouped), as `outcome_figures` computes
-/// them over the cases of those cells at `now`.
-pub fn figures_of_cells(
-    cells: &BTreeMap<CellKey, Cell>,
-    group_by: Option<GroupBy>,
-    now: Timestamp,
-) -> Vec<OutcomeFigures> {
+/// The cells of a grouping (see [`Dimension::of`]) by group, in key order (always one, `all`,
+/// when not grouped); by month, the cells' month of submission is the group.
+fn grouped(cells: &BTreeMap<CellKey, Cell>, group_by: Option<GroupBy>) -> BTreeMap<&str, Vec<&Cell>> {
     let dimension = Dimension::of(group_by);
     let mut groups: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
     if group_by.is_none() {
@@ -459,60 +741,180 @@ pub fn figures_of_cells(
     }
     for (key, cell) in cells.iter().filter(|(key, _)| key.dimension == dimension) {
         let group = match group_by {
-            Some(GroupBy::Month) => &key.month,
+            Some(GroupBy::Month) => key.month(),
             _ => &key.group,
         };
         groups.entry(group).or_default().push(cell);
     }
     groups
+}
+
+/// What the cells of one group add up to.
+struct Sum<'a> {
+    counts: Counts,
+    cells: &'a [&'a Cell],
+}
+
+impl<'a> Sum<'a> {
+    fn of(cells: &'a [&'a Cell]) -> Self {
+        let mut counts = Counts::default();
+        for cell in cells {
+            counts.add(&cell.counts, 1);
+        }
+        Sum { counts, cells }
+    }
+
+    fn count(&self, counter: Counter) -> u64 {
+        self.counts.figure(counter)
+    }
+
+    fn rate(&self, numerator: Counter, denominator: Counter) -> Rate {
+        Rate::of(self.count(numerator), self.count(denominator))
+    }
+
+    /// How many samples of `sample` are before `now`.
+    fn before(&self, sample: Sample, now: i64) -> u64 {
+        let before = |cell: &&Cell| cell.samples(sample).partition_point(|moment| *moment < now);
+        self.cells.iter().map(before).sum::<usize>() as u64
+    }
+
+    /// Median and p90 of `sample`, each sample divided by `unit`.
+    fn durations(&self, sample: Sample, unit: f64) -> Durations {
+        let runs: Vec<&[i64]> = self.cells.iter().map(|cell| cell.samples(sample)).collect();
+        let count = runs.iter().map(|run| run.len()).sum();
+        durations_by_rank(count, |rank| nth_smallest(&runs, rank) as f64 / unit)
+    }
+}
+
+/// The outcome funnel of a grouping from the cells read, one row per group in key order (always
+/// one, `all`, when not grouped), as `outcome_figures` computes it over their cases at `now`.
+pub fn outcome_figures_of_cells(
+    cells: &BTreeMap<CellKey, Cell>,
+    group_by: Option<GroupBy>,
+    now: Timestamp,
+) -> Vec<OutcomeFigures> {
+    let now = nanoseconds(now);
+    grouped(cells, group_by)
         .into_iter()
-        .map(|(group, cells)| figures(group, &cells, now))
+        .map(|(group, cells)| {
+            let sum = Sum::of(&cells);
+            let count = |counter| sum.count(counter);
+            OutcomeFigures {
+                group: group.to_owned(),
+                submitted: count(Counter::Submitted),
+                relayed: count(Counter::Relayed),
+                assigned: count(Counter::Assigned),
+                consulted: count(Counter::Consulted),
+                adopted: count(Counter::Adopted),
+                declined: count(Counter::Declined),
+                closed: count(Counter::Closed),
+                closed_by_outcome: ClosedByOutcome {
+                    a: count(Counter::ClosedA),
+                    b: count(Counter::ClosedB),
+                    c: count(Counter::ClosedC),
+                },
+                rated: count(Counter::Rated),
+                resolution_rate: sum.rate(Counter::ClosedA, Counter::Closed),
+                adoption_rate: Rate::of(
+                    count(Counter::Adopted),
+                    count(Counter::Adopted) + count(Counter::Declined),
+                ),
+                satisfaction_rate: sum.rate(Counter::Satisfied, Counter::Rated),
+                on_time_rate: sum.rate(Counter::ClosedOnTime, Counter::ClosedWithDeadline),
+                days_to_assign: sum.durations(Sample::SecondsToAssign, 86_400.0),
+                days_to_close: sum.durations(Sample::SecondsToClose, 86_400.0),
+                open_overdue: sum.before(Sample::OpenDeadlines, now),
+            }
+        })
         .collect()
 }
 
-fn figures(group: &str, cells: &[&Cell], now: Timestamp) -> OutcomeFigures {
-    let mut counts = Counts::default();
-    let mut open_overdue = 0;
+/// The published figures of a grouping from the cells read, one row per group in key order
+/// (always one, `all`, when not grouped), as `figures` computes them over their cases at `now`
+/// with `basically_satisfied_weight`.
+pub fn figures_of_cells(
+    cells: &BTreeMap<CellKey, Cell>,
+    group_by: Option<GroupBy>,
+    now: Timestamp,
+    basically_satisfied_weight: f64,
+) -> Vec<Figures> {
     let now = nanoseconds(now);
-    for cell in cells {
-        counts.add(&cell.counts, 1);
-        open_overdue += cell.open_deadlines.partition_point(|deadline| *deadline < now) as u64;
-    }
-    let to_assign: Vec<&[i64]> = cells.iter().map(|cell| cell.to_assign.as_slice()).collect();
-    let to_close: Vec<&[i64]> = cells.iter().map(|cell| cell.to_close.as_slice()).collect();
-    let count = |counter| counts.figure(counter);
-    OutcomeFigures {
-        group: group.to_owned(),
-        submitted: count(Counter::Submitted),
-        relayed: count(Counter::Relayed),
-        assigned: count(Counter::Assigned),
-        consulted: count(Counter::Consulted),
-        adopted: count(Counter::Adopted),
-        declined: count(Counter::Declined),
-        closed: count(Counter::Closed),
-        closed_by_outcome: ClosedByOutcome {
-            a: count(Counter::ClosedA),
-            b: count(Counter::ClosedB),
-            c: count(Counter::ClosedC),
-        },
-        rated: count(Counter::Rated),
-        resolution_rate: ratio(count(Counter::ClosedA), count(Counter::Closed)),
-        adoption_rate: ratio(
-            count(Counter::Adopted),
-            count(Counter::Adopted) + count(Counter::Declined),
-        ),
-        satisfaction_rate: ratio(count(Counter::Satisfied), count(Counter::Rated)),
-        on_time_rate: ratio(count(Counter::ClosedOnTime), count(Counter::ClosedWithDeadline)),
-        days_to_assign: durations_of_runs(&to_assign),
-        days_to_close: durations_of_runs(&to_close),
-        open_overdue,
-    }
+    grouped(cells, group_by)
+        .into_iter()
+        .map(|(group, cells)| published(group, &Sum::of(&cells), now, basically_satisfied_weight))
+        .collect()
 }
 
-/// The durations of the samples (seconds) of ascending `runs`, one run per cell.
-fn durations_of_runs(runs: &[&[i64]]) -> Durations {
-    let count = runs.iter().map(|run| run.len()).sum();
-    durations_by_rank(count, |rank| nth_smallest(runs, rank) as f64 / 86_400.0)
+fn published(group: &str, sum: &Sum<'_>, now: i64, weight: f64) -> Figures {
+    let count = |counter| sum.count(counter);
+    let voices = count(Counter::Voices);
+    let closed = count(Counter::VoicesClosed);
+    let adoption = Kind::ALL
+        .into_iter()
+        .filter(|kind| count(kind_counters(*kind)[0]) > 0)
+        .map(|kind| {
+            let [_, fully, partly, declined] = kind_counters(kind).map(count);
+            let decided = fully + partly + declined;
+            let adoption = Adoption {
+                adopted_fully: fully,
+                adopted_partly: partly,
+                declined,
+                adopted: Rate::of(fully + partly, decided),
+                fully: Rate::of(fully, decided),
+            };
+            (kind.as_str().to_owned(), adoption)
+        })
+        .collect();
+    let ratings = |[satisfied, basically_satisfied, unsatisfied]: [Counter; 3]| Ratings {
+        satisfied: count(satisfied),
+        basically_satisfied: count(basically_satisfied),
+        unsatisfied: count(unsatisfied),
+    };
+    let proposers = ratings(PROPOSERS);
+    let numerator = proposers.satisfied as f64 + proposers.basically_satisfied as f64 * weight;
+    let denominator = proposers.total();
+    Figures {
+        group: group.to_owned(),
+        submitted: count(Counter::Submitted),
+        merged: count(Counter::Merged),
+        withdrawn: count(Counter::Withdrawn),
+        voices,
+        assigned: Rate::of(count(Counter::VoicesAssigned), voices),
+        signed_on_time: sum.rate(Counter::SignedOnTime, Counter::VoicesAssigned),
+        answered: sum.rate(Counter::Answered, Counter::VoicesAssigned),
+        answered_on_time: Rate::of(
+            count(Counter::AnsweredByFirstDue),
+            count(Counter::AnsweredWithFirstDue) + sum.before(Sample::UnansweredFirstDeadlines, now),
+        ),
+        answered_on_time_effective: Rate::of(
+            count(Counter::AnsweredOnTimeEffective),
+            count(Counter::Answered) + sum.before(Sample::UnansweredDeadlines, now),
+        ),
+        resolved: Rate::of(count(Counter::VoicesClosedA), voices),
+        resolved_of_closed: Rate::of(count(Counter::VoicesClosedA), closed),
+        outcome_shares: OutcomeShares {
+            a: Rate::of(count(Counter::VoicesClosedA), closed),
+            b: Rate::of(count(Counter::VoicesClosedB), closed),
+            c: Rate::of(count(Counter::VoicesClosedC), closed),
+        },
+        adoption,
+        recommendations_adopted: sum.rate(Counter::RecommendationsAdopted, Counter::RecommendationsMade),
+        satisfaction: Satisfaction {
+            proposers,
+            basically_satisfied_weight: weight,
+            numerator,
+            denominator,
+            value: (denominator > 0).then(|| numerator / denominator as f64),
+            staff_recorded: ratings(STAFF),
+            no_evaluation: count(Counter::NoEvaluation),
+        },
+        reopened: sum.rate(Counter::Reopened, Counter::EverClosed),
+        open_late: Rate::of(sum.before(Sample::OpenLateFrom, now), count(Counter::Open)),
+        closed_late: Rate::of(count(Counter::ClosedLate), closed),
+        working_days_to_sign: sum.durations(Sample::WorkingDaysToSign, 1.0),
+        working_days_to_answer: sum.durations(Sample::WorkingDaysToAnswer, 1.0),
+        working_days_to_close: sum.durations(Sample::WorkingDaysToClose, 1.0),
+    }
 }
 
 /// The sample of rank `rank` (0 the smallest) among ascending `runs`, which hold more than
@@ -541,67 +943,75 @@ fn nth_smallest(runs: &[&[i64]], rank: usize) -> i64 {
     low
 }
 
-/// A period `[from, to)` laid over months (UTC): the months it touches, first to last, and the
-/// months at its edges that it covers only in part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MonthSpan {
-    pub first: String,
-    pub last: String,
-    pub partial: Vec<PartialMonth>,
+/// A period `[from, to)` laid over the cells: the months it covers whole (read from the month
+/// roll-ups), the whole days it covers outside them (from the day cells), and the parts of days
+/// at its edges (from the cases submitted in them). Periods are inclusive, first to last.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    pub months: Option<(String, String)>,
+    pub days: Vec<(String, String)>,
+    pub parts: Vec<(Timestamp, Timestamp)>,
 }
 
-/// A month `[starts, ends)` of which a period covers only `[from, to)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartialMonth {
-    pub month: String,
-    pub starts: Timestamp,
-    pub ends: Timestamp,
-    pub from: Timestamp,
-    pub to: Timestamp,
+/// The first moment of `date` in the time zone `offset`.
+fn day_start(date: NaiveDate, offset: FixedOffset) -> Timestamp {
+    offset
+        .from_local_datetime(&date.and_time(NaiveTime::MIN))
+        .single()
+        .map(|start| start.to_utc())
+        .unwrap_or(Timestamp::MAX_UTC)
 }
 
-fn month_start(at: Timestamp) -> Timestamp {
-    NaiveDate::from_ymd_opt(at.year(), at.month(), 1)
-        .expect("every month has a first day")
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc()
-}
-
-fn next_month(start: Timestamp) -> Timestamp {
-    start
-        .checked_add_months(Months::new(1))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-fn partial_month(starts: Timestamp, from: Timestamp, to: Timestamp) -> PartialMonth {
-    let ends = next_month(starts);
-    PartialMonth {
-        month: month_of(starts),
-        starts,
-        ends,
-        from,
-        to: to.min(ends),
+/// How the cells cover `[from, to)` (`from` before `to`) read at `now` in the time zone
+/// `offset`. No case is submitted after the moment of reading, so a period ending after `now`
+/// (the default ends now) is read as ending with `now`'s day: that day from its cell, not its
+/// cases.
+pub fn coverage(from: Timestamp, to: Timestamp, now: Timestamp, offset: FixedOffset) -> Coverage {
+    let to = if to > now {
+        to.max(day_start(local_date(now, offset) + Days::new(1), offset))
+    } else {
+        to
+    };
+    let mut coverage = Coverage::default();
+    let (first_day, end_day) = (local_date(from, offset), local_date(to, offset));
+    if first_day == end_day {
+        coverage.parts.push((from, to));
+        return coverage;
     }
-}
-
-/// The months of `[from, to)`; `from` must be before `to`.
-pub fn month_span(from: Timestamp, to: Timestamp) -> MonthSpan {
-    let head = month_start(from);
-    let tail = month_start(to);
-    let whole_from = if head == from { from } else { next_month(head) };
-    let mut partial = Vec::new();
-    if head != from {
-        partial.push(partial_month(head, from, to));
+    // Whole days `[first, end)`.
+    let mut first = first_day;
+    if day_start(first_day, offset) < from {
+        first = first_day + Days::new(1);
+        coverage.parts.push((from, day_start(first, offset)));
     }
-    if tail != to && tail >= whole_from {
-        partial.push(partial_month(tail, tail, to));
+    let end = end_day;
+    if day_start(end_day, offset) < to {
+        coverage.parts.push((day_start(end_day, offset), to));
     }
-    MonthSpan {
-        first: month_of(from),
-        // The last moment of the period, at the finest resolution timestamps have.
-        last: month_of(to - chrono::Duration::nanoseconds(1)),
-        partial,
+    if first >= end {
+        return coverage;
     }
+    let month_start = |date: NaiveDate| date.with_day(1).unwrap_or(date);
+    let first_month = if first.day() == 1 {
+        first
+    } else {
+        month_start(first) + Months::new(1)
+    };
+    let end_month = month_start(end);
+    let day_range = |from: NaiveDate, to: NaiveDate| (Span::Day.period(from), Span::Day.period(to - Days::new(1)));
+    if first_month < end_month {
+        let last_month = end_month - Months::new(1);
+        coverage.months = Some((Span::Month.period(first_month), Span::Month.period(last_month)));
+        if first < first_month {
+            coverage.days.push(day_range(first, first_month));
+        }
+        if end_month < end {
+            coverage.days.push(day_range(end_month, end));
+        }
+    } else {
+        coverage.days.push(day_range(first, end));
+    }
+    coverage
 }
 
 #[cfg(test)]

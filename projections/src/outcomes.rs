@@ -11,20 +11,22 @@
 //! - `on_time_rate` = closed by the deadline ÷ closed with a deadline.
 //! - `days_to_assign`, `days_to_close`: from submission to first assignment, and to closing;
 //!   median (the mean of the middle two for an even count) and p90 (nearest rank).
-//! - `open_overdue`: open cases whose deadline has passed.
+//! - `open_overdue`: open cases whose deadline has passed, answered or not, as the overdue list
+//!   counts them.
 //!
 //! A rate with nothing to divide by is `null`, never 0.
 //!
 //! [`figures`] computes the published figures instead (`docs/figures.md`): a cohort without
 //! merged and withdrawn cases, every rate with its numerator and denominator, lateness against
-//! the first deadline, the latest evaluation on record (a [`CaseHistory`] read from the case's
-//! events, as the summary forgets what a reopen clears), times in working days. The fields
-//! above keep their meaning for the clients that read them.
+//! the first deadline, the latest evaluation on record (the summary's [`CaseHistory`], kept
+//! beside its current state, which a reopen clears), times in working days. The fields above
+//! keep their meaning for the clients that read them. Both are also kept pre-aggregated per day
+//! in the outcome cells (`crate::outcome_cells`), checked against these definitions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::FixedOffset;
-use domain::{Extent, HandlingEvent, Kind, Outcome, Policy, Rating, Status, Timestamp};
+use domain::{Extent, HandlingEvent, HandlingLevel, Kind, Outcome, Policy, Rating, Status, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{CaseFact, CaseSummary};
@@ -38,25 +40,37 @@ pub enum GroupBy {
     Jurisdiction,
     Department,
     Month,
-}
-
-/// The month of submission a case is counted in, `YYYY-MM` in UTC.
-pub fn month_of(at: Timestamp) -> String {
-    at.format("%Y-%m").to_string()
+    /// The handling level now: `local` (the banner or district) or `city` (after 市旗联动).
+    Level,
+    /// The members who raised or carried the voice: a case counts once under each of them.
+    Member,
 }
 
 /// The department group of the cases no department was assigned.
 pub const UNASSIGNED: &str = "(unassigned)";
 
 impl GroupBy {
-    pub(crate) fn key(self, case: &CaseSummary) -> String {
+    /// The groups `case` counts in, in the deployment's time zone `offset`: one, but for
+    /// [`GroupBy::Member`], where it is every member who submitted, led or relayed it (none for
+    /// a voice no member carried).
+    pub fn keys(self, case: &CaseSummary, offset: FixedOffset) -> Vec<String> {
         match self {
-            GroupBy::Kind => case.kind.as_str().to_owned(),
-            GroupBy::Category => case.category.clone(),
-            GroupBy::Jurisdiction => case.jurisdiction.clone(),
-            GroupBy::Department => case.department.clone().unwrap_or_else(|| UNASSIGNED.to_owned()),
-            GroupBy::Month => month_of(case.submitted_at),
+            GroupBy::Kind => vec![case.kind.as_str().to_owned()],
+            GroupBy::Category => vec![case.category.clone()],
+            GroupBy::Jurisdiction => vec![case.jurisdiction.clone()],
+            GroupBy::Department => vec![case.department.clone().unwrap_or_else(|| UNASSIGNED.to_owned())],
+            GroupBy::Month => vec![local_month_of(case.submitted_at, offset)],
+            GroupBy::Level => vec![level_name(case.level).to_owned()],
+            GroupBy::Member => case.members().into_iter().map(str::to_owned).collect(),
         }
+    }
+}
+
+/// A handling level as the API names it.
+pub fn level_name(level: HandlingLevel) -> &'static str {
+    match level {
+        HandlingLevel::Local => "local",
+        HandlingLevel::City => "city",
     }
 }
 
@@ -93,10 +107,14 @@ pub struct OutcomeFigures {
     pub closed: u64,
     pub closed_by_outcome: ClosedByOutcome,
     pub rated: u64,
-    pub resolution_rate: Option<f64>,
-    pub adoption_rate: Option<f64>,
-    pub satisfaction_rate: Option<f64>,
-    pub on_time_rate: Option<f64>,
+    /// closed A ÷ closed.
+    pub resolution_rate: Rate,
+    /// adopted ÷ (adopted + declined).
+    pub adoption_rate: Rate,
+    /// (satisfied + basically satisfied) ÷ rated.
+    pub satisfaction_rate: Rate,
+    /// closed by the deadline ÷ closed with a deadline.
+    pub on_time_rate: Rate,
     pub days_to_assign: Durations,
     pub days_to_close: Durations,
     pub open_overdue: u64,
@@ -152,7 +170,7 @@ impl Tally {
         figures.consulted += u64::from(case.consultations > 0);
         figures.adopted += u64::from(case.adoption.is_some());
         figures.declined += u64::from(case.declined);
-        figures.open_overdue += u64::from(case.is_overdue(now));
+        figures.open_overdue += u64::from(case.is_open() && case.due_at.is_some_and(|due| due < now));
         if let Some(assigned_at) = case.first_assigned_at {
             figures.assigned += 1;
             self.to_assign.push(days(case.submitted_at, assigned_at));
@@ -178,10 +196,10 @@ impl Tally {
 
     fn finish(self) -> OutcomeFigures {
         let mut figures = self.figures;
-        figures.resolution_rate = ratio(figures.closed_by_outcome.a, figures.closed);
-        figures.adoption_rate = ratio(figures.adopted, figures.adopted + figures.declined);
-        figures.satisfaction_rate = ratio(self.satisfied, figures.rated);
-        figures.on_time_rate = ratio(self.closed_on_time, self.closed_with_deadline);
+        figures.resolution_rate = Rate::of(figures.closed_by_outcome.a, figures.closed);
+        figures.adoption_rate = Rate::of(figures.adopted, figures.adopted + figures.declined);
+        figures.satisfaction_rate = Rate::of(self.satisfied, figures.rated);
+        figures.on_time_rate = Rate::of(self.closed_on_time, self.closed_with_deadline);
         figures.days_to_assign = durations(self.to_assign);
         figures.days_to_close = durations(self.to_close);
         figures
@@ -191,19 +209,27 @@ impl Tally {
 /// The group of every case when the figures are not grouped.
 pub const UNGROUPED: &str = "all";
 
-/// The figures over `cases`, one row per group (or one row, `all`), groups in key order.
+/// The groups of `case` under `group_by` (`all` when not grouped).
+fn groups_of(case: &CaseSummary, group_by: Option<GroupBy>, offset: FixedOffset) -> Vec<String> {
+    group_by.map_or_else(|| vec![UNGROUPED.to_owned()], |group_by| group_by.keys(case, offset))
+}
+
+/// The figures over `cases`, one row per group (or one row, `all`), groups in key order; months
+/// are those of the deployment's time zone `offset`.
 pub fn outcome_figures<'a>(
     cases: impl IntoIterator<Item = &'a CaseSummary>,
     group_by: Option<GroupBy>,
     now: Timestamp,
+    offset: FixedOffset,
 ) -> Vec<OutcomeFigures> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     if group_by.is_none() {
         tallies.insert(UNGROUPED.to_owned(), Tally::default());
     }
     for case in cases {
-        let group = group_by.map_or_else(|| UNGROUPED.to_owned(), |group_by| group_by.key(case));
-        tallies.entry(group).or_default().add(case, now);
+        for group in groups_of(case, group_by, offset) {
+            tallies.entry(group).or_default().add(case, now);
+        }
     }
     tallies
         .into_iter()
@@ -234,14 +260,16 @@ impl Rate {
     }
 }
 
-/// What the figures need of a case that its summary does not keep, read from its events: the
-/// first signing and the first answer (a later hand-over starts the unit's work afresh in the
-/// summary), the latest evaluation (a reopen clears the summary's rating, never the record),
-/// and a joint research's recommendations.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the published figures need of a case beyond its current state, kept in its summary
+/// (`CaseSummary::history`) as its events arrive: the first signing and the first answer (a
+/// later hand-over starts the unit's work afresh in the summary), the latest evaluation (a
+/// reopen clears the summary's rating, never the record), and a joint research's
+/// recommendations.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseHistory {
-    /// When the case was first signed for, and whether after the unit's window.
-    pub first_signed: Option<(Timestamp, bool)>,
+    /// The first signing, and whether after the unit's window.
+    pub first_signed: Option<Signed>,
     /// The first answer: the unit's reply, or a close without one.
     pub first_answer: Option<Answer>,
     /// The latest evaluation on record, whoever recorded it.
@@ -254,14 +282,24 @@ pub struct CaseHistory {
     pub recommendations_adopted: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Signed {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// After the window to sign had ended.
+    pub late: bool,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
-    pub at: Timestamp,
+    pub at: chrono::DateTime<chrono::Utc>,
     /// After the deadline in force when answered.
     pub late_against_effective: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub rating: Rating,
     /// Recorded by staff on the proposer's behalf.
@@ -273,7 +311,10 @@ impl CaseHistory {
     pub fn record(&mut self, fact: &CaseFact) {
         match fact {
             CaseFact::Handled(HandlingEvent::Acknowledged(signed)) => {
-                self.first_signed.get_or_insert((signed.at, signed.late));
+                self.first_signed.get_or_insert(Signed {
+                    at: signed.at,
+                    late: signed.late,
+                });
             }
             CaseFact::Handled(HandlingEvent::Replied(replied)) => {
                 self.first_answer.get_or_insert(Answer {
@@ -302,15 +343,6 @@ impl CaseHistory {
             CaseFact::Reopened(_) => self.recommendations_adopted = 0,
             _ => {}
         }
-    }
-
-    /// The history of a case from its facts, in sequence order.
-    pub fn of<'a>(facts: impl IntoIterator<Item = &'a CaseFact>) -> CaseHistory {
-        let mut history = CaseHistory::default();
-        for fact in facts {
-            history.record(fact);
-        }
-        history
     }
 }
 
@@ -465,7 +497,8 @@ struct FigureTally {
 }
 
 impl FigureTally {
-    fn add(&mut self, case: &CaseSummary, history: &CaseHistory, now: Timestamp, settings: FigureSettings<'_>) {
+    fn add(&mut self, case: &CaseSummary, now: Timestamp, settings: FigureSettings<'_>) {
+        let history = &case.history;
         self.figures.submitted += 1;
         if case.merged_into.is_some() {
             self.figures.merged += 1;
@@ -483,9 +516,9 @@ impl FigureTally {
         let answered_at = history.first_answer.map(|answer| answer.at);
         if let Some(assigned_at) = case.first_assigned_at {
             self.assigned += 1;
-            if let Some((signed_at, late)) = history.first_signed {
-                self.signed_on_time += u64::from(!late);
-                self.to_sign.push(working_days(assigned_at, signed_at));
+            if let Some(signed) = history.first_signed {
+                self.signed_on_time += u64::from(!signed.late);
+                self.to_sign.push(working_days(assigned_at, signed.at));
             }
             if let Some(answer) = history.first_answer {
                 self.answered += 1;
@@ -602,10 +635,10 @@ pub fn local_month_of(at: Timestamp, offset: FixedOffset) -> String {
     at.with_timezone(&offset).format("%Y-%m").to_string()
 }
 
-/// The figures (`docs/figures.md`) of the cases submitted in a period, each with its history,
-/// as of `now`: one row per group in key order (or one row, `all`).
+/// The figures (`docs/figures.md`) of the cases submitted in a period as of `now`: one row per
+/// group in key order (or one row, `all`).
 pub fn figures<'a>(
-    cases: impl IntoIterator<Item = (&'a CaseSummary, &'a CaseHistory)>,
+    cases: impl IntoIterator<Item = &'a CaseSummary>,
     group_by: Option<GroupBy>,
     now: Timestamp,
     settings: FigureSettings<'_>,
@@ -614,13 +647,10 @@ pub fn figures<'a>(
     if group_by.is_none() {
         tallies.insert(UNGROUPED.to_owned(), FigureTally::default());
     }
-    for (case, history) in cases {
-        let group = match group_by {
-            None => UNGROUPED.to_owned(),
-            Some(GroupBy::Month) => local_month_of(case.submitted_at, settings.policy.offset),
-            Some(group_by) => group_by.key(case),
-        };
-        tallies.entry(group).or_default().add(case, history, now, settings);
+    for case in cases {
+        for group in groups_of(case, group_by, settings.policy.offset) {
+            tallies.entry(group).or_default().add(case, now, settings);
+        }
     }
     tallies
         .into_iter()

@@ -55,9 +55,9 @@ impl Application {
             source,
         })?;
         crate::telemetry::metrics();
+        let projector = Projector::new(store.clone(), options.policy.clone());
         let engine = Engine::new(store.clone(), options.policy, options.clock);
         let transparency = TransparencyLog::new(store.clone());
-        let projector = Projector::new(store);
         projector.spawn(engine.appended());
         let limits = RateLimits::default();
         limits.spawn_trimming();

@@ -142,7 +142,7 @@ async fn the_dashboard_shows_the_outcome_figures_and_a_case_timeline_in_a_browse
         .for_element(Locator::Id("resolution-rate"))
         .await
         .unwrap();
-    assert_eq!(rate.text().await.unwrap(), percent(&total["resolution_rate"]));
+    assert_eq!(rate.text().await.unwrap(), percent(&total["resolution_rate"]["value"]));
 
     let mut shown = Vec::new();
     for text in browser.find_all(Locator::Css("#funnel svg text")).await.unwrap() {

@@ -26,7 +26,7 @@ async fn seeded_figures(backend: Backend, seed: u64) -> (demo::Seeded, Value) {
     let seeded = demo::seed(test.store.clone(), &plan, ProgressBar::hidden())
         .await
         .unwrap();
-    let projector = Projector::new(test.store.clone());
+    let projector = Projector::new(test.store.clone(), domain::Policy::default());
     for name in names() {
         projector.catch_up(name, |_| {}).await.unwrap();
     }
@@ -40,8 +40,11 @@ async fn seeded_figures(backend: Backend, seed: u64) -> (demo::Seeded, Value) {
         Some(GroupBy::Jurisdiction),
         Some(GroupBy::Kind),
     ] {
-        let outcomes = views::outcomes(&test.store, from, to, group_by, now).await.unwrap();
-        figures.insert(format!("{group_by:?}"), serde_json::to_value(outcomes).unwrap());
+        let policy = domain::Policy::default();
+        let outcomes = views::outcomes(&test.store, (from, to), group_by, now, (&policy, 1.0))
+            .await
+            .unwrap();
+        figures.insert(format!("{group_by:?}"), serde_json::to_value(outcomes.groups).unwrap());
     }
     for year in [2025, 2026] {
         let assessment = views::assessment(
@@ -165,7 +168,7 @@ async fn the_demo_year_pairs_matters_with_their_units_and_ends_at_the_seeding_ti
     demo::seed(test.store.clone(), &plan, ProgressBar::hidden())
         .await
         .unwrap();
-    let projector = Projector::new(test.store.clone());
+    let projector = Projector::new(test.store.clone(), domain::Policy::default());
     for name in names() {
         projector.catch_up(name, |_| {}).await.unwrap();
     }

@@ -237,7 +237,7 @@ async fn cluster_does(cluster: &Arc<TestCluster>, command: &'static str) {
 
 /// Every projection has applied the whole log, then equals a rebuild from zero.
 async fn assert_projections_equal_a_rebuild(store: &Store) {
-    let projector = Projector::new(store.clone());
+    let projector = Projector::new(store.clone(), domain::Policy::default());
     let deadline = Instant::now() + PATIENCE;
     while projector
         .checkpoints()

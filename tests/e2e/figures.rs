@@ -2,8 +2,9 @@
 //! one of the next year, covering every path a figure can take (merged, withdrawn, reopened
 //! before and after closing, extended, late then escalated, signed late, never signed, rated by
 //! staff, never rated, declined, adopted fully and in part, a joint research's
-//! recommendations), driven through the API on a fixed clock; then the same year cut at a
-//! mid-month period whose edges fall between UTC and the deployment's day.
+//! recommendations), driven through the API on a fixed clock and read from the default answer
+//! of `GET /api/v1/outcomes` (the day cells); by handling level and by member too; then the same
+//! year cut at a mid-month period whose edges fall between UTC and the deployment's day.
 
 use chrono::{Duration, TimeZone, Utc};
 use domain::Timestamp;
@@ -361,13 +362,16 @@ fn read_back(expected: Value) -> Value {
     serde_json::from_str(&expected.to_string()).unwrap()
 }
 
-async fn figures_of(app: &TestApp, query: &str) -> Value {
-    let response = app
-        .get(&app.tokens.staff, &format!("/api/v1/outcomes?figures=true&{query}"))
-        .await;
+/// The published figures of every group of `GET /api/v1/outcomes?{query}`.
+async fn grouped_figures_of(app: &TestApp, query: &str) -> Value {
+    let response = app.get(&app.tokens.staff, &format!("/api/v1/outcomes?{query}")).await;
     assert!(response.status().is_success());
     let mut body: Value = response.json().await.unwrap();
-    body["figures"][0].take()
+    body["figures"].take()
+}
+
+async fn figures_of(app: &TestApp, query: &str) -> Value {
+    grouped_figures_of(app, query).await[0].take()
 }
 
 async fn the_hand_computed_year_is_answered_figure_by_figure(backend: Backend) {
@@ -410,6 +414,118 @@ async fn the_hand_computed_year_is_answered_figure_by_figure(backend: Backend) {
         "working_days_to_close": days(19, 5.0, 15.0),
     });
     assert_eq!(year, read_back(expected));
+
+    // Case 13 was escalated to the city; every other case stayed with its banner or district.
+    let by_level = grouped_figures_of(&app, "from=2026-01-01&to=2027-01-01&group_by=level").await;
+    let city = json!({
+        "group": "city",
+        "submitted": 1, "merged": 0, "withdrawn": 0, "voices": 1,
+        "assigned": rate(1, 1),
+        "signed_on_time": rate(1, 1),
+        "answered": rate(1, 1),
+        "answered_on_time": rate(0, 1),
+        "answered_on_time_effective": rate(1, 1),
+        "resolved": rate(0, 1),
+        "resolved_of_closed": rate(0, 1),
+        "outcome_shares": {"A": rate(0, 1), "B": rate(0, 1), "C": rate(1, 1)},
+        "adoption": {"suggestion": adoption(0, 0, 0)},
+        "recommendations_adopted": rate(0, 0),
+        "satisfaction": {
+            "proposers": ratings(0, 0, 1),
+            "basically_satisfied_weight": 1.0,
+            "numerator": 0.0, "denominator": 1, "value": 0.0,
+            "staff_recorded": ratings(0, 0, 0),
+            "no_evaluation": 0,
+        },
+        "reopened": rate(0, 1),
+        "open_late": rate(0, 0),
+        "closed_late": rate(1, 1),
+        // Assigned Monday 17 August, signed the same day, answered on Friday 4 September and
+        // closed on Monday 7 September.
+        "working_days_to_sign": days(1, 0.0, 0.0),
+        "working_days_to_answer": days(1, 14.0, 14.0),
+        "working_days_to_close": days(1, 15.0, 15.0),
+    });
+    let local = json!({
+        "group": "local",
+        "submitted": 26, "merged": 1, "withdrawn": 1, "voices": 24,
+        "assigned": rate(21, 24),
+        "signed_on_time": rate(17, 21),
+        "answered": rate(19, 21),
+        "answered_on_time": rate(18, 20),
+        "answered_on_time_effective": rate(19, 20),
+        "resolved": rate(13, 24),
+        "resolved_of_closed": rate(13, 18),
+        "outcome_shares": {"A": rate(13, 18), "B": rate(3, 18), "C": rate(2, 18)},
+        "adoption": {
+            "joint_research": adoption(0, 1, 0),
+            "micro_consultation": adoption(1, 0, 0),
+            "suggestion": adoption(1, 1, 1),
+        },
+        "recommendations_adopted": rate(2, 3),
+        "satisfaction": {
+            "proposers": ratings(8, 4, 2),
+            "basically_satisfied_weight": 1.0,
+            "numerator": 12.0, "denominator": 14, "value": 12.0 / 14.0,
+            "staff_recorded": ratings(1, 1, 0),
+            "no_evaluation": 3,
+        },
+        "reopened": rate(2, 19),
+        "open_late": rate(2, 6),
+        "closed_late": rate(1, 18),
+        // The year's samples less case 13's: signed 14 × 0, 3 × 1, 1 × 2; answered 3 × 3,
+        // 14 × 4, 7, 13; closed 3 × 3, 4, 11 × 5, 7, 8, 15.
+        "working_days_to_sign": days(18, 0.0, 1.0),
+        "working_days_to_answer": days(19, 4.0, 7.0),
+        "working_days_to_close": days(18, 5.0, 8.0),
+    });
+    assert_eq!(by_level, read_back(json!([city, local])));
+
+    // The member submitted the micro-consultation (25) and leads the joint research (26): each
+    // counts once under the member; no other case was raised or carried by a member.
+    let by_member = grouped_figures_of(&app, "from=2026-01-01&to=2027-01-01&group_by=member").await;
+    let member = json!({
+        "group": tests::MEMBER_ID,
+        "submitted": 2, "merged": 0, "withdrawn": 0, "voices": 2,
+        "assigned": rate(2, 2),
+        "signed_on_time": rate(0, 2),
+        "answered": rate(2, 2),
+        "answered_on_time": rate(2, 2),
+        "answered_on_time_effective": rate(2, 2),
+        "resolved": rate(2, 2),
+        "resolved_of_closed": rate(2, 2),
+        "outcome_shares": {"A": rate(2, 2), "B": rate(0, 2), "C": rate(0, 2)},
+        "adoption": {
+            "joint_research": adoption(0, 1, 0),
+            "micro_consultation": adoption(1, 0, 0),
+        },
+        "recommendations_adopted": rate(2, 3),
+        "satisfaction": {
+            "proposers": ratings(0, 0, 0),
+            "basically_satisfied_weight": 1.0,
+            "numerator": 0.0, "denominator": 0, "value": null,
+            "staff_recorded": ratings(0, 1, 0),
+            "no_evaluation": 1,
+        },
+        "reopened": rate(0, 2),
+        "open_late": rate(0, 0),
+        "closed_late": rate(0, 2),
+        "working_days_to_sign": {"count": 0, "median": null, "p90": null},
+        // Closed without a reply: 4 working days (25) and 7 (26).
+        "working_days_to_answer": days(2, 5.5, 7.0),
+        "working_days_to_close": days(2, 5.5, 7.0),
+    });
+    assert_eq!(by_member, read_back(json!([member])));
+
+    // `figures=false` leaves them out, for the clients that read the funnel only.
+    let response = app
+        .get(
+            &app.tokens.staff,
+            "/api/v1/outcomes?from=2026-01-01&to=2027-01-01&figures=false",
+        )
+        .await;
+    let funnel_only: Value = response.json().await.unwrap();
+    assert!(funnel_only.get("figures").is_none() && funnel_only["groups"][0]["submitted"] == 27);
 
     let weighted = figures_of(&app, "from=2026-01-01&to=2027-01-01&basically_satisfied_weight=0.5").await;
     assert_eq!(weighted["satisfaction"]["numerator"], 10.0);

@@ -341,7 +341,7 @@ async fn the_demo_members_are_registered_once(backend: Backend) {
             .unwrap(),
         0
     );
-    let projector = Projector::new(test.store.clone());
+    let projector = Projector::new(test.store.clone(), domain::Policy::default());
     for name in names() {
         projector.catch_up(name, |_| {}).await.unwrap();
     }

@@ -111,7 +111,7 @@ async fn a_log_written_before_departments_acted_still_loads(backend: Backend) {
     }
 
     // The read models read the same shape, and rebuilt from zero equal the live ones.
-    let projector = Projector::new(app.test_store.store.clone());
+    let projector = Projector::new(app.test_store.store.clone(), domain::Policy::default());
     let live = projector.dump().await.unwrap();
     let summaries: Vec<Value> = live["case_summaries"]
         .iter()

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
-use projections::{outcome_figures, CaseSummary, GroupBy};
+use projections::{figures, outcome_figures, CaseSummary, FigureSettings, GroupBy};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service::access::tokens::Principal;
@@ -146,7 +146,7 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     let app = TestApp::spawn(backend).await;
     random_history(&app, 0x6c69_616e_7869_6e01, 240, Pace::SystemClock).await;
     app.settled().await;
-    let projector = Projector::new(app.test_store.store.clone());
+    let projector = Projector::new(app.test_store.store.clone(), domain::Policy::default());
     let live = projector.dump().await.unwrap();
     assert!(live["case_summaries"].len() > 20, "the history made cases");
     assert!(!live["member_records"].is_empty(), "the history made duty records");
@@ -218,25 +218,32 @@ async fn view_indexes(store: &Store) -> Vec<String> {
     }
 }
 
-/// The outcome figures the service reads from its cells (and, for a month a period covers in
-/// part, from the summaries) equal those computed over every case summary in the period, for
-/// periods on and off month starts and every grouping; the cells rebuilt from zero equal the
-/// live ones.
+/// `value` as JSON read from its text, as an answer is: serde_json may read a float one unit in
+/// the last place off, but reads the same text the same way.
+fn as_read(value: Value) -> Value {
+    serde_json::from_str(&value.to_string()).unwrap()
+}
+
+/// The outcome funnel and the published figures the service reads from its day cells and
+/// month roll-ups (and, for the parts of days a period given to the second covers, from the
+/// summaries) equal those computed over every case summary in the period, for periods on and off
+/// day and month starts and every grouping; the cells rebuilt from zero equal the live ones.
 async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries(backend: Backend) {
     let start = Utc.with_ymd_and_hms(2025, 11, 3, 9, 0, 0).unwrap();
     let app = TestApp::spawn_at(backend, start).await;
     let pace = Pace::From(start, chrono::Duration::hours(24));
     let now = random_history(&app, 0x6f75_7463_6f6d_6573, 600, pace).await.unwrap();
     app.settled().await;
-    let projector = Projector::new(app.test_store.store.clone());
+    let projector = Projector::new(app.test_store.store.clone(), domain::Policy::default());
     let live = projector.dump().await.unwrap();
     let cases: Vec<CaseSummary> = live["case_summaries"]
         .iter()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
+    let policy = domain::Policy::default();
     let months: HashSet<String> = cases
         .iter()
-        .map(|case| projections::month_of(case.submitted_at))
+        .map(|case| projections::local_month_of(case.submitted_at, policy.offset))
         .collect();
     assert!(
         cases.len() > 40 && months.len() > 5,
@@ -249,11 +256,14 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
 
     let moment = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
     let periods = [
-        Some(("2025-11-01T00:00:00Z", "2026-11-01T00:00:00Z")),
-        // Little of the last month: read from the cases it covers.
+        // Whole months of the deployment's days: the month roll-ups.
+        Some(("2025-11-01", "2026-11-01")),
+        // Whole months and the days at both ends.
+        Some(("2025-12-12", "2026-02-25")),
+        // Days within two months.
+        Some(("2025-12-03", "2026-01-28")),
+        // Given to the second: parts of days from the summaries, on UTC month starts.
         Some(("2026-01-01T00:00:00Z", "2026-03-05T00:00:00Z")),
-        // Most of the first and the last month: their cells less the cases left out.
-        Some(("2025-12-12T12:00:00Z", "2026-02-25T00:00:00Z")),
         Some(("2025-12-10T08:30:15Z", "2025-12-20T00:00:00Z")),
         // The default: this year so far.
         None,
@@ -265,7 +275,14 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
         Some(GroupBy::Jurisdiction),
         Some(GroupBy::Department),
         Some(GroupBy::Month),
+        Some(GroupBy::Level),
+        Some(GroupBy::Member),
     ];
+    let settings = FigureSettings {
+        policy: &policy,
+        basically_satisfied_weight: 1.0,
+    };
+
     for period in periods {
         for group_by in groupings {
             let mut query = match period {
@@ -288,16 +305,18 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
                 moment(response["from"].as_str().unwrap()),
                 moment(response["to"].as_str().unwrap()),
             );
-            let covered = cases.iter().filter(|case| (from..to).contains(&case.submitted_at));
-            let expected = outcome_figures(covered, group_by, now);
+            let covered: Vec<&CaseSummary> = cases
+                .iter()
+                .filter(|case| (from..to).contains(&case.submitted_at))
+                .collect();
+            let expected = outcome_figures(covered.iter().copied(), group_by, now, policy.offset);
             assert!(
                 expected.iter().any(|figures| figures.submitted > 0),
                 "{query}: no cases"
             );
-            // Compared as JSON read from text on both sides: serde_json may read a float one
-            // unit in the last place off, but reads the same text the same way.
-            let expected: Value = serde_json::from_str(&serde_json::to_string(&expected).unwrap()).unwrap();
-            assert_eq!(response["groups"], expected, "{query}");
+            assert_eq!(response["groups"], as_read(json!(expected)), "{query}");
+            let published = figures(covered.iter().copied(), group_by, now, settings);
+            assert_eq!(response["figures"], as_read(json!(published)), "{query}");
         }
     }
 
@@ -345,7 +364,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
         Clock::Fixed(Arc::new(Mutex::new(at(3, 1)))),
     );
     solved_with_a_member(&engine).await;
-    let projector = Projector::new(test.store.clone());
+    let projector = Projector::new(test.store.clone(), domain::Policy::default());
     for name in names() {
         projector.catch_up(name, |_| {}).await.unwrap();
     }
@@ -353,7 +372,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
     let first_checkpoints = projector.checkpoints().await.unwrap();
 
     solved_with_a_member(&engine).await;
-    let crashing = Projector::new(test.store.clone()).with_fault(Arc::new(|_, _| true));
+    let crashing = Projector::new(test.store.clone(), domain::Policy::default()).with_fault(Arc::new(|_, _| true));
     for name in names() {
         let failed = crashing.catch_up(name, |_| {}).await;
         assert!(failed.is_err(), "{name}: the injected fault stops the batch");
@@ -369,7 +388,7 @@ async fn a_projector_stopped_before_its_checkpoint_loses_and_repeats_nothing(bac
     );
     assert_eq!(projector.dump().await.unwrap(), first, "the views stayed");
 
-    let restarted = Projector::new(test.store.clone());
+    let restarted = Projector::new(test.store.clone(), domain::Policy::default());
     for name in names() {
         restarted.catch_up(name, |_| {}).await.unwrap();
     }
@@ -420,7 +439,7 @@ async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
         Policy::default(),
         Clock::Fixed(Arc::new(Mutex::new(at(3, 1)))),
     );
-    let projector = Projector::new(test.store.clone());
+    let projector = Projector::new(test.store.clone(), domain::Policy::default());
     for name in names() {
         assert_eq!(
             projector.rebuild_if_never_applied(name).await.unwrap(),
@@ -594,7 +613,10 @@ async fn outcome_figures_match_a_year_worked_out_by_hand(backend: Backend) {
     let expected = json!({
         "group": "all", "submitted": 6, "relayed": 1, "assigned": 5, "consulted": 3, "adopted": 3,
         "declined": 1, "closed": 4, "closed_by_outcome": {"A": 2, "B": 1, "C": 1}, "rated": 3,
-        "resolution_rate": 0.5, "adoption_rate": 0.75, "satisfaction_rate": 2.0 / 3.0, "on_time_rate": 0.75,
+        "resolution_rate": {"numerator": 2, "denominator": 4, "value": 0.5},
+        "adoption_rate": {"numerator": 3, "denominator": 4, "value": 0.75},
+        "satisfaction_rate": {"numerator": 2, "denominator": 3, "value": 2.0 / 3.0},
+        "on_time_rate": {"numerator": 3, "denominator": 4, "value": 0.75},
         "days_to_assign": {"count": 5, "median": 2.0, "p90": 4.0},
         "days_to_close": {"count": 4, "median": 15.0, "p90": 31.0},
         "open_overdue": 1
@@ -860,7 +882,7 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
         through(sibling.base_url.clone(), app.tokens.staff.clone(), app.client.clone()),
     );
     app.settled().await;
-    let projector = Projector::new(app.test_store.store.clone());
+    let projector = Projector::new(app.test_store.store.clone(), domain::Policy::default());
     let live = projector.dump().await.unwrap();
     assert_eq!(live["case_summaries"].len(), 24);
     assert_eq!(live["member_records"].len(), 24, "one credit per session");
@@ -1165,6 +1187,75 @@ async fn the_overdue_list_counts_each_department_and_pages_its_most_overdue_case
     }
 }
 
+/// The overdue list and the figures by handling level: a case escalated to the city (市旗联动)
+/// counts at the city level, a case its banner or district handles at the local level.
+async fn the_overdue_list_and_the_figures_are_read_per_handling_level(backend: Backend) {
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let app = TestApp::spawn_at(backend, start).await;
+    let due = (start + chrono::Duration::days(1)).to_rfc3339();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = app.submitted(&suggestion()).await;
+        app.staff_does(&id, "assign", &json!({"department": "市住建局", "due_at": due}))
+            .await;
+        ids.push(id);
+    }
+    let (local, city) = (&ids[0], &ids[1]);
+    app.set_time(start + chrono::Duration::days(2));
+    let escalate = json!({"reason": "逾期未办复", "level": "city", "department": "市交通局"});
+    let position = app.staff_does(city, "escalate", &escalate).await["position"]
+        .as_i64()
+        .unwrap();
+    // Past the deadline the escalation gave as well.
+    app.set_time(start + chrono::Duration::days(60));
+    let read = |query: String| {
+        let app = &app;
+        async move {
+            let response = app.get(&app.tokens.staff, &query).await;
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let overdue = |level: &str| read(format!("/api/v1/overdue?level={level}&min_position={position}"));
+    let at_city = overdue("city").await;
+    assert_eq!(at_city.as_array().unwrap().len(), 1, "{at_city}");
+    assert_eq!(at_city[0]["department"], "市交通局");
+    assert_eq!(at_city[0]["count"], 1);
+    assert_eq!(at_city[0]["cases"][0]["id"], city.as_str());
+    let at_banner = overdue("local").await;
+    assert_eq!(at_banner.as_array().unwrap().len(), 1, "{at_banner}");
+    assert_eq!(at_banner[0]["department"], "市住建局");
+    assert_eq!(at_banner[0]["count"], 1);
+    assert_eq!(at_banner[0]["cases"][0]["id"], local.as_str());
+    let everywhere = read("/api/v1/overdue".to_owned()).await;
+    assert_eq!(everywhere.as_array().unwrap().len(), 2, "both units: {everywhere}");
+    assert_eq!(
+        app.get(&app.tokens.staff, "/api/v1/overdue?level=province")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    let by_level = read("/api/v1/outcomes?from=2026-03-01&to=2026-04-01&group_by=level".to_owned()).await;
+    let groups: Vec<(&str, &Value, &Value)> = by_level["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(by_level["figures"].as_array().unwrap())
+        .map(|(funnel, figures)| {
+            (
+                funnel["group"].as_str().unwrap(),
+                &funnel["open_overdue"],
+                &figures["voices"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [("city", &json!(1), &json!(1)), ("local", &json!(1), &json!(1))]
+    );
+}
+
 on_both_backends!(
     cases_of_one_microsecond_page_without_a_skip,
     a_projection_started_again_is_rebuilt_in_one_pass,
@@ -1177,4 +1268,5 @@ on_both_backends!(
     the_case_list_filters_pages_and_reads_its_own_writes,
     a_members_list_holds_exactly_the_cases_it_submitted_or_carries_in_pages,
     the_overdue_list_counts_each_department_and_pages_its_most_overdue_cases_first,
+    the_overdue_list_and_the_figures_are_read_per_handling_level,
 );

@@ -299,7 +299,7 @@ async fn a_published_report_stays_as_published_after_a_reopen_and_a_rebuild(back
     expected.sort_unstable();
     assert_eq!(changed, expected);
 
-    Projector::new(app.test_store.store.clone())
+    Projector::new(app.test_store.store.clone(), domain::Policy::default())
         .rebuild(&names(), |_| {})
         .await
         .unwrap();

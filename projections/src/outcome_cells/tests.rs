@@ -1,8 +1,8 @@
-use chrono::{Duration, TimeZone};
+use chrono::{Duration, TimeZone, Utc};
 use domain::{Channel, Extent, HandlingLevel, Kind, Role, Status};
 
 use super::*;
-use crate::outcome_figures;
+use crate::{figures, outcome_figures, Answer, CaseHistory, FigureSettings, Signed};
 
 /// A small, fixed-seed generator (xorshift64*): the same sequence on every run.
 struct Dice(u64);
@@ -24,20 +24,27 @@ impl Dice {
     }
 }
 
-const GROUPINGS: [Option<GroupBy>; 6] = [
+const GROUPINGS: [Option<GroupBy>; 8] = [
     None,
     Some(GroupBy::Kind),
     Some(GroupBy::Category),
     Some(GroupBy::Jurisdiction),
     Some(GroupBy::Department),
     Some(GroupBy::Month),
+    Some(GroupBy::Level),
+    Some(GroupBy::Member),
 ];
 
 fn start() -> Timestamp {
     Utc.with_ymd_and_hms(2025, 11, 20, 8, 0, 0).unwrap()
 }
 
+fn policy() -> Policy {
+    Policy::default()
+}
+
 fn new_case(dice: &mut Dice, id: usize) -> CaseSummary {
+    let by_member = dice.below(3) == 0;
     CaseSummary {
         id: format!("case-{id}"),
         kind: dice.pick(&Kind::ALL),
@@ -47,8 +54,8 @@ fn new_case(dice: &mut Dice, id: usize) -> CaseSummary {
         category: dice.pick(&["交通", "住房", "教育"]).to_owned(),
         jurisdiction: dice.pick(&["东胜区", "康巴什区"]).to_owned(),
         channel: Channel::Online,
-        submitter_id: "c-1".to_owned(),
-        submitter_role: Role::Citizen,
+        submitter_id: if by_member { dice.pick(&["m-1", "m-2"]) } else { "c-1" }.to_owned(),
+        submitter_role: if by_member { Role::Member } else { Role::Citizen },
         lead_member: None,
         relayed_by: Vec::new(),
         // Spans a year's end and four months.
@@ -79,6 +86,7 @@ fn new_case(dice: &mut Dice, id: usize) -> CaseSummary {
         escalated: false,
         reopened: 0,
         merged_into: None,
+        history: CaseHistory::default(),
         version: 1,
         position: 0,
     }
@@ -91,18 +99,27 @@ struct Covered {
     reclassified: u32,
     reopened: u32,
     rated: u32,
+    escalated: u32,
+    answered: u32,
+    set_aside: u32,
 }
 
 /// The case after one random change, as events would make it.
 fn evolve(dice: &mut Dice, case: &CaseSummary, covered: &mut Covered) -> CaseSummary {
     let mut case = case.clone();
+    if !case.is_open() && case.closed_at.is_none() {
+        // Merged and withdrawn cases take no more steps.
+        return case;
+    }
     let later = case.submitted_at + dice.seconds(60);
-    match dice.below(9) {
+    match dice.below(13) {
         0 | 1 => {
             covered.reassigned += u32::from(case.department.is_some());
             case.department = Some(dice.pick(&["市住建局", "市交通局", "市教育局"]).to_owned());
             case.first_assigned_at.get_or_insert(later);
+            case.first_due_at.get_or_insert(later + Duration::days(15));
             case.due_at = Some(later + Duration::days(15));
+            case.replied_at = None;
             if case.closed_at.is_none() {
                 case.status = Status::Assigned;
             }
@@ -112,10 +129,11 @@ fn evolve(dice: &mut Dice, case: &CaseSummary, covered: &mut Covered) -> CaseSum
             case.category = dice.pick(&["交通", "住房", "教育", "医疗"]).to_owned();
         }
         3 => case.consultations += 1,
-        4 => case.relayed_by.push("m-0001".to_owned()),
+        4 => case.relayed_by.push(dice.pick(&["m-1", "m-3"]).to_owned()),
         5 => {
             if dice.below(2) == 0 {
                 case.adoption = Some(dice.pick(&[Extent::Full, Extent::Partial]));
+                case.history.recommendations_adopted = dice.below(3) as u64;
             } else {
                 case.declined = true;
             }
@@ -125,6 +143,11 @@ fn evolve(dice: &mut Dice, case: &CaseSummary, covered: &mut Covered) -> CaseSum
             case.outcome = Some(dice.pick(&[Outcome::A, Outcome::B, Outcome::C]));
             case.late = case.due_at.is_some_and(|due| due < later);
             case.status = Status::Closed;
+            case.history.ever_closed = true;
+            case.history.first_answer.get_or_insert(Answer {
+                at: later,
+                late_against_effective: case.late,
+            });
         }
         7 if case.closed_at.is_some() => {
             covered.reopened += 1;
@@ -136,11 +159,53 @@ fn evolve(dice: &mut Dice, case: &CaseSummary, covered: &mut Covered) -> CaseSum
             case.outcome = None;
             case.late = false;
             case.rating = None;
+            case.replied_at = None;
+            case.history.recommendations_adopted = 0;
             case.status = Status::Assigned;
+        }
+        8 if case.first_assigned_at.is_some() => {
+            case.history.first_signed.get_or_insert(Signed {
+                at: later,
+                late: dice.below(3) == 0,
+            });
+        }
+        9 if case.first_assigned_at.is_some() => {
+            covered.answered += 1;
+            case.replied_at = Some(later);
+            case.history.first_answer.get_or_insert(Answer {
+                at: later,
+                late_against_effective: case.due_at.is_some_and(|due| due < later),
+            });
+            if case.kind == Kind::JointResearch {
+                case.history.recommendations_made = 3;
+            }
+        }
+        10 if case.due_at.is_some() => {
+            covered.escalated += 1;
+            if case.due_at.is_some_and(|due| due < later) && case.replied_at.is_none() {
+                case.late_since.get_or_insert(later);
+            }
+            case.level = HandlingLevel::City;
+            case.escalated = true;
+            case.due_at = Some(later + Duration::days(10));
+        }
+        11 if case.closed_at.is_none() && dice.below(4) == 0 => {
+            covered.set_aside += 1;
+            if dice.below(2) == 0 {
+                case.merged_into = Some("case-0".to_owned());
+                case.status = Status::Merged;
+            } else {
+                case.status = Status::Withdrawn;
+            }
         }
         _ if case.closed_at.is_some() => {
             covered.rated += 1;
-            case.rating = Some(dice.pick(&[Rating::Satisfied, Rating::BasicallySatisfied, Rating::Unsatisfied]));
+            let rating = dice.pick(&[Rating::Satisfied, Rating::BasicallySatisfied, Rating::Unsatisfied]);
+            case.rating = Some(rating);
+            case.history.latest_evaluation = Some(Evaluation {
+                rating,
+                by_staff: dice.below(4) == 0,
+            });
         }
         _ => {}
     }
@@ -154,7 +219,7 @@ fn random_history(seed: u64) -> (Vec<CaseSummary>, BTreeMap<CellKey, Cell>, Cove
     let mut cases: Vec<CaseSummary> = Vec::new();
     let mut cells = BTreeMap::new();
     let mut covered = Covered::default();
-    for _ in 0..80 {
+    for _ in 0..100 {
         let mut before: BTreeMap<usize, Option<CaseSummary>> = BTreeMap::new();
         for _ in 0..dice.below(15) {
             if cases.is_empty() || dice.below(4) == 0 {
@@ -169,13 +234,45 @@ fn random_history(seed: u64) -> (Vec<CaseSummary>, BTreeMap<CellKey, Cell>, Cove
             }
         }
         let pairs = before.iter().map(|(index, before)| (before.as_ref(), &cases[*index]));
-        CellChanges::between(pairs).apply(&mut cells).unwrap();
+        CellChanges::between(pairs, &policy()).apply(&mut cells).unwrap();
     }
     (cases, cells, covered)
 }
 
-fn now() -> Timestamp {
-    start() + Duration::days(70)
+/// Moments of reading: before, among and after the deadlines of the history.
+fn moments() -> [Timestamp; 3] {
+    [
+        start() + Duration::days(40),
+        start() + Duration::days(70),
+        start() + Duration::days(200),
+    ]
+}
+
+fn settings(policy: &Policy) -> FigureSettings<'_> {
+    FigureSettings {
+        policy,
+        basically_satisfied_weight: 0.5,
+    }
+}
+
+/// Both kinds of figures over `cases` and from `cells` agree, for every grouping and moment.
+fn assert_cells_give_the_figures_of(cells: &BTreeMap<CellKey, Cell>, cases: &[&CaseSummary], context: &str) {
+    let policy = policy();
+    for now in moments() {
+        for group_by in GROUPINGS {
+            let cases = cases.iter().copied();
+            assert_eq!(
+                outcome_figures_of_cells(cells, group_by, now),
+                outcome_figures(cases.clone(), group_by, now, policy.offset),
+                "funnel {group_by:?} at {now} {context}"
+            );
+            assert_eq!(
+                figures_of_cells(cells, group_by, now, 0.5),
+                figures(cases, group_by, now, settings(&policy)),
+                "published {group_by:?} at {now} {context}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -183,11 +280,21 @@ fn cells_kept_through_a_random_history_give_the_figures_computed_over_the_cases(
     let (cases, cells, covered) = random_history(0x6f75_7463_6f6d_6501);
     assert!(cases.len() > 100, "the history made cases");
     assert!(covered.reassigned > 5 && covered.reclassified > 5 && covered.reopened > 5 && covered.rated > 5);
-    assert!(cases.iter().any(|case| case.is_overdue(now())));
-    for group_by in GROUPINGS {
-        let expected = outcome_figures(&cases, group_by, now());
-        assert!(expected.iter().all(|figures| figures.submitted > 0));
-        assert_eq!(figures_of_cells(&cells, group_by, now()), expected, "{group_by:?}");
+    assert!(covered.escalated > 5 && covered.answered > 5 && covered.set_aside > 5);
+    let [_, now, _] = moments();
+    assert!(cases.iter().any(|case| case.is_overdue(now)));
+    let expected = figures(&cases, None, now, settings(&policy()));
+    assert!(expected[0].open_late.numerator > 0 && expected[0].answered_on_time.denominator > 0);
+    assert!(figures(&cases, Some(GroupBy::Member), now, settings(&policy())).len() >= 3);
+    // Every period's cells: a day's and a month's hold the same cases.
+    for span in Span::ALL {
+        let of_span: BTreeMap<CellKey, Cell> = cells
+            .iter()
+            .filter(|(key, _)| key.span == span)
+            .map(|(key, cell)| (key.clone(), cell.clone()))
+            .collect();
+        let all: Vec<&CaseSummary> = cases.iter().collect();
+        assert_cells_give_the_figures_of(&of_span, &all, span.as_str());
     }
 }
 
@@ -195,138 +302,173 @@ fn cells_kept_through_a_random_history_give_the_figures_computed_over_the_cases(
 fn cells_kept_through_a_random_history_equal_cells_built_from_the_final_summaries() {
     let (cases, cells, _) = random_history(0x6f75_7463_6f6d_6502);
     let mut rebuilt = BTreeMap::new();
-    CellChanges::between(cases.iter().map(|case| (None, case)))
+    CellChanges::between(cases.iter().map(|case| (None, case)), &policy())
         .apply(&mut rebuilt)
         .unwrap();
     assert_eq!(rebuilt, cells);
 }
 
-/// A period's figures from the cells of the months it touches, its partial months either taken
-/// from the cases they cover or from the month's cells less the cases they leave out.
+/// A period's figures from the month roll-ups and day cells it covers whole and the cases of
+/// the parts of days at its edges equal the figures over the cases submitted in it.
 #[test]
-fn partial_months_come_from_their_cases_or_from_their_cells_less_the_rest() {
+fn any_period_is_read_from_whole_months_whole_days_and_the_cases_of_its_edges() {
     let (cases, cells, _) = random_history(0x6f75_7463_6f6d_6503);
+    let policy = policy();
     let mut dice = Dice(7);
-    for round in 0..40 {
-        let from = start() + dice.seconds(100);
-        let to = from + dice.seconds(80) + Duration::seconds(1);
-        let in_range =
-            |from: Timestamp, to: Timestamp| move |case: &&CaseSummary| (from..to).contains(&case.submitted_at);
-        let span = month_span(from, to);
+    for round in 0..60 {
+        // Every other period is of whole days in the deployment's time zone.
+        let mut from = start() + dice.seconds(100);
+        let mut to = from + dice.seconds(80) + Duration::seconds(1);
+        if round % 2 == 0 {
+            let day = |at: Timestamp| day_start(local_date(at, policy.offset), policy.offset);
+            (from, to) = (day(from), day(to) + Duration::days(1));
+        }
+        // Read after every submission of the history, as the service reads.
+        let coverage = coverage(from, to, moments()[2], policy.offset);
+        assert!(coverage.days.len() <= 2 && coverage.parts.len() <= 2);
+        if round % 2 == 0 {
+            assert!(coverage.parts.is_empty(), "{from} to {to}");
+        }
         for group_by in GROUPINGS {
             let dimension = Dimension::of(group_by);
-            let mut period: BTreeMap<CellKey, Cell> = cells
-                .iter()
-                .filter(|(key, _)| key.dimension == dimension && span.first <= key.month && key.month <= span.last)
-                .map(|(key, cell)| (key.clone(), cell.clone()))
-                .collect();
+            let mut period = covered(&cells, dimension, &coverage);
             let mut changes = CellChanges::default();
-            for (index, part) in span.partial.iter().enumerate() {
-                if (round + index) % 2 == 0 {
-                    period.retain(|key, _| key.month != part.month);
-                    for case in cases.iter().filter(in_range(part.from, part.to)) {
-                        changes.add(case, dimension);
-                    }
-                } else {
-                    let left_out = cases
-                        .iter()
-                        .filter(|case| in_range(part.starts, part.from)(case) || in_range(part.to, part.ends)(case));
-                    for case in left_out {
-                        changes.remove(case, dimension);
-                    }
+            for (part_from, part_to) in &coverage.parts {
+                for case in cases
+                    .iter()
+                    .filter(|case| (*part_from..*part_to).contains(&case.submitted_at))
+                {
+                    changes.add(case, dimension, Span::Day, &policy);
                 }
             }
             changes.apply(&mut period).unwrap();
-            let covered: Vec<&CaseSummary> = cases.iter().filter(in_range(from, to)).collect();
+            let in_period: Vec<&CaseSummary> = cases
+                .iter()
+                .filter(|case| (from..to).contains(&case.submitted_at))
+                .collect();
+            let now = moments()[1];
             assert_eq!(
-                figures_of_cells(&period, group_by, now()),
-                outcome_figures(covered.iter().copied(), group_by, now()),
-                "{group_by:?} over {from} to {to}"
+                outcome_figures_of_cells(&period, group_by, now),
+                outcome_figures(in_period.iter().copied(), group_by, now, policy.offset),
+                "funnel {group_by:?} over {from} to {to}"
+            );
+            assert_eq!(
+                figures_of_cells(&period, group_by, now, 0.5),
+                figures(in_period.iter().copied(), group_by, now, settings(&policy)),
+                "published {group_by:?} over {from} to {to}"
             );
         }
     }
 }
 
 #[test]
-fn a_period_is_split_at_month_starts() {
-    let at = |month: u32, day: u32, hour: u32| Utc.with_ymd_and_hms(2026, month, day, hour, 0, 0).unwrap();
-    let whole = month_span(at(1, 1, 0), at(4, 1, 0));
-    assert_eq!((whole.first.as_str(), whole.last.as_str()), ("2026-01", "2026-03"));
-    assert!(whole.partial.is_empty());
+fn a_period_is_read_from_whole_months_then_whole_days_then_parts_of_days() {
+    let offset = policy().offset;
+    // Midnight in Beijing is 16:00 UTC the day before.
+    let beijing =
+        |month: u32, day: u32, hour: u32| offset.with_ymd_and_hms(2026, month, day, hour, 0, 0).unwrap().to_utc();
+    // Read long after every day below.
+    let later = beijing(12, 31, 23) + Duration::days(30);
+    let year = coverage(
+        beijing(1, 1, 0),
+        Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap() - Duration::hours(8),
+        later,
+        offset,
+    );
+    assert_eq!(year.months, Some(("2026-01".to_owned(), "2026-12".to_owned())));
+    assert!(year.days.is_empty() && year.parts.is_empty());
 
-    let edges = month_span(at(1, 15, 0), at(3, 10, 0));
-    assert_eq!((edges.first.as_str(), edges.last.as_str()), ("2026-01", "2026-03"));
+    let edges = coverage(beijing(1, 15, 0), beijing(3, 10, 0), later, offset);
+    assert_eq!(edges.months, Some(("2026-02".to_owned(), "2026-02".to_owned())));
     assert_eq!(
-        edges.partial,
+        edges.days,
         [
-            PartialMonth {
-                month: "2026-01".to_owned(),
-                starts: at(1, 1, 0),
-                ends: at(2, 1, 0),
-                from: at(1, 15, 0),
-                to: at(2, 1, 0),
-            },
-            PartialMonth {
-                month: "2026-03".to_owned(),
-                starts: at(3, 1, 0),
-                ends: at(4, 1, 0),
-                from: at(3, 1, 0),
-                to: at(3, 10, 0),
-            },
+            ("2026-01-15".to_owned(), "2026-01-31".to_owned()),
+            ("2026-03-01".to_owned(), "2026-03-09".to_owned())
+        ]
+    );
+    assert!(edges.parts.is_empty());
+
+    let within = coverage(beijing(1, 15, 0), beijing(2, 10, 0), later, offset);
+    assert_eq!(within.months, None);
+    assert_eq!(within.days, [("2026-01-15".to_owned(), "2026-02-09".to_owned())]);
+
+    let hours = coverage(beijing(12, 5, 12), beijing(12, 8, 6), later, offset);
+    assert_eq!(hours.days, [("2026-12-06".to_owned(), "2026-12-07".to_owned())]);
+    assert_eq!(
+        hours.parts,
+        [
+            (beijing(12, 5, 12), beijing(12, 6, 0)),
+            (beijing(12, 8, 0), beijing(12, 8, 6))
         ]
     );
 
-    let inside = month_span(at(12, 5, 0), at(12, 6, 12));
-    assert_eq!((inside.first.as_str(), inside.last.as_str()), ("2026-12", "2026-12"));
-    assert_eq!(inside.partial.len(), 1);
-    assert_eq!(
-        (inside.partial[0].from, inside.partial[0].to, inside.partial[0].ends),
-        (
-            at(12, 5, 0),
-            at(12, 6, 12),
-            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
-        )
+    let inside = coverage(beijing(12, 5, 1), beijing(12, 5, 2), later, offset);
+    assert_eq!(inside.parts, [(beijing(12, 5, 1), beijing(12, 5, 2))]);
+    assert!(inside.days.is_empty() && inside.months.is_none());
+
+    // Ending after the moment of reading: its day is read whole, from its cell.
+    let so_far = coverage(
+        beijing(11, 1, 0),
+        beijing(12, 5, 14) + Duration::seconds(1),
+        beijing(12, 5, 14),
+        offset,
     );
+    assert_eq!(so_far.months, Some(("2026-11".to_owned(), "2026-11".to_owned())));
+    assert_eq!(so_far.days, [("2026-12-01".to_owned(), "2026-12-05".to_owned())]);
+    assert!(so_far.parts.is_empty());
 }
 
 #[test]
 fn a_change_that_moves_no_figure_touches_no_cell() {
     let mut dice = Dice(3);
-    let case = new_case(&mut dice, 1);
+    let mut case = new_case(&mut dice, 1);
+    case.submitter_role = Role::Citizen;
     let mut consulted = case.clone();
     consulted.consultations = 2;
     let mut again = consulted.clone();
     again.consultations = 3;
     again.version += 1;
-    assert!(CellChanges::between([(Some(&consulted), &again)]).is_empty());
-    let moved = CellChanges::between([(Some(&case), &consulted)]);
+    assert!(CellChanges::between([(Some(&consulted), &again)], &policy()).is_empty());
+    let moved = CellChanges::between([(Some(&case), &consulted)], &policy());
     assert_eq!(
         moved.keys().count(),
-        Dimension::ALL.len(),
-        "consulted: one cell per dimension"
+        (Dimension::ALL.len() - 1) * Span::ALL.len(),
+        "consulted: one cell per dimension and span, none by member for a voice no member carried"
     );
+    let mut relayed = consulted.clone();
+    relayed.relayed_by = vec!["m-1".to_owned(), "m-2".to_owned()];
+    let members: Vec<CellKey> = CellChanges::between([(None, &relayed)], &policy())
+        .keys()
+        .filter(|key| key.dimension == Dimension::Member)
+        .cloned()
+        .collect();
+    assert_eq!(members.len(), 2 * Span::ALL.len(), "once under each member");
 }
 
 #[test]
 fn taking_out_a_case_the_cells_do_not_hold_is_refused() {
     let mut dice = Dice(5);
+    let policy = policy();
     let mut held = new_case(&mut dice, 1);
     held.first_assigned_at = Some(held.submitted_at + Duration::hours(1));
     let mut cells = BTreeMap::new();
-    CellChanges::between([(None, &held)]).apply(&mut cells).unwrap();
+    CellChanges::between([(None, &held)], &policy)
+        .apply(&mut cells)
+        .unwrap();
 
     let mut other = held.clone();
     other.first_assigned_at = Some(held.submitted_at + Duration::hours(2));
     let mut changes = CellChanges::default();
-    changes.remove(&other, Dimension::All);
+    changes.remove(&other, Dimension::All, Span::Day, &policy);
     assert!(matches!(
         changes.apply(&mut cells.clone()),
         Err(CellError::MissingSample(_))
     ));
 
     let mut changes = CellChanges::default();
-    changes.remove(&held, Dimension::All);
-    changes.remove(&held, Dimension::All);
+    changes.remove(&held, Dimension::All, Span::Month, &policy);
+    changes.remove(&held, Dimension::All, Span::Month, &policy);
     assert!(matches!(changes.apply(&mut cells), Err(CellError::BelowZero(_))));
 }
 
@@ -338,4 +480,23 @@ fn the_sample_of_each_rank_is_found_across_runs_without_merging_them() {
     for (rank, sample) in all.iter().enumerate() {
         assert_eq!(nth_smallest(&runs, rank), *sample, "rank {rank}");
     }
+}
+
+/// The cells of `cells` (one dimension's, of both spans) a [`Coverage`] reads.
+pub fn covered(cells: &BTreeMap<CellKey, Cell>, dimension: Dimension, coverage: &Coverage) -> BTreeMap<CellKey, Cell> {
+    let within = |key: &CellKey| match key.span {
+        Span::Month => coverage
+            .months
+            .as_ref()
+            .is_some_and(|(first, last)| first <= &key.period && &key.period <= last),
+        Span::Day => coverage
+            .days
+            .iter()
+            .any(|(first, last)| first <= &key.period && &key.period <= last),
+    };
+    cells
+        .iter()
+        .filter(|(key, _)| key.dimension == dimension && within(key))
+        .map(|(key, cell)| (key.clone(), cell.clone()))
+        .collect()
 }

@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use domain::member_record::LogContact;
-use domain::{Kind, Status, Timestamp};
+use domain::{HandlingLevel, Kind, Status, Timestamp};
 use projections::{CaseSummary, FigureSettings, Figures, GroupBy, OutcomeFigures, CASE_SUMMARIES, MEMBER_RECORDS};
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,8 @@ fn moment(name: &str, text: &str) -> Result<Timestamp, ApiError> {
         .ok_or_else(|| ApiError::InvalidQuery(format!("`{name}` is an RFC 3339 time or a YYYY-MM-DD date")))
 }
 
-/// `[from, to)` from the query's texts: by default from the start of the current year to now.
+/// `[from, to)` from the query's texts: by default from the start of the current year (the
+/// deployment's 1 January) to now.
 pub(super) fn period(
     from: Option<&str>,
     to: Option<&str>,
@@ -65,7 +66,14 @@ pub(super) fn period(
 ) -> Result<(Timestamp, Timestamp), ApiError> {
     let from = match from {
         Some(text) => local_moment("from", text, offset)?,
-        None => queries::year_start(queries::current_year(now)).unwrap_or(now),
+        None => {
+            let year = now.with_timezone(&offset).year();
+            let new_year = NaiveDate::from_ymd_opt(year, 1, 1).map(|date| date.to_string());
+            match new_year {
+                Some(text) => local_moment("from", &text, offset)?,
+                None => now,
+            }
+        }
     };
     let to = match to {
         Some(text) => local_moment("to", text, offset)?,
@@ -196,9 +204,11 @@ pub struct OutcomesQuery {
     from: Option<String>,
     /// As `from`; the period ends before it.
     to: Option<String>,
+    /// `kind`, `category`, `jurisdiction`, `department` (the lead unit now), `month` (of
+    /// submission), `level` (the handling level now: `local` or `city`) or `member` (each member
+    /// who submitted, led or relayed a case; a case counts under each of them).
     group_by: Option<GroupBy>,
-    /// Also the published figures (docs/figures.md), each rate with its numerator and
-    /// denominator; they read every case's events of the period, so they are asked for.
+    /// `false` leaves the published figures out of the answer; they are in it by default.
     figures: Option<bool>,
     /// The weight of "basically satisfied" in 满意率, from 0 to 1; 1 by default.
     #[param(minimum = 0, maximum = 1)]
@@ -216,6 +226,7 @@ pub struct Outcomes {
     as_of: chrono::DateTime<chrono::Utc>,
     group_by: Option<GroupBy>,
     groups: Vec<OutcomeFigures>,
+    /// The published figures (docs/figures.md), one row per group; absent with `figures=false`.
     #[serde(skip_serializing_if = "Option::is_none")]
     figures: Option<Vec<Figures>>,
 }
@@ -244,10 +255,11 @@ fn satisfaction_weight(weight: Option<f64>) -> Result<f64, ApiError> {
     }
 }
 
-/// Figures over the cases submitted in `[from, to)`; by default the current year so far. The
-/// published figures (`figures=true`) are defined in docs/figures.md.
+/// Figures over the cases submitted in `[from, to)`; by default the current year so far: the
+/// funnel (`groups`) and the published figures (`figures`, docs/figures.md), both summed from
+/// the day cells of the period.
 #[utoipa::path(get, path = "/api/v1/outcomes", operation_id = "outcomes", tags = ["staff", "audit"], params(OutcomesQuery),
-    responses((status = 200, description = "the funnel, rates and times (definitions: resolution = closed A / closed; adoption = adopted / (adopted + declined); satisfaction = satisfied or basically satisfied / rated; on time = closed by the deadline / closed with one; days: median and nearest-rank p90; null when nothing to divide by; dates are days of the deployment's time zone). With figures=true, also the published figures, each rate with its numerator and denominator, as docs/figures.md defines them", body = Outcomes)))]
+    responses((status = 200, description = "the funnel, rates and times (definitions: resolution = closed A / closed; adoption = adopted / (adopted + declined); satisfaction = satisfied or basically satisfied / rated; on time = closed by the deadline / closed with one; days: median and nearest-rank p90; every rate is {numerator, denominator, value}, value null when nothing to divide by; dates are days of the deployment's time zone), and the published figures, each rate with its numerator and denominator, as docs/figures.md defines them (left out with figures=false)", body = Outcomes)))]
 pub async fn outcomes(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -260,31 +272,23 @@ pub async fn outcomes(
     let weight = satisfaction_weight(params.basically_satisfied_weight)?;
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let store = state.engine.store();
-    let jurisdiction = access::jurisdiction_scope(&principal);
-    let groups = match jurisdiction {
-        None => queries::outcomes(store, from, to, params.group_by, now).await?,
+    let read = match access::jurisdiction_scope(&principal) {
+        None => queries::outcomes(store, (from, to), params.group_by, now, (policy, weight)).await?,
         Some(jurisdiction) => {
-            queries::outcomes_in_jurisdiction(store, jurisdiction, from, to, params.group_by, now).await?
-        }
-    };
-    let figures = match params.figures {
-        Some(true) => {
             let settings = FigureSettings {
                 policy,
                 basically_satisfied_weight: weight,
             };
-            let cohort = queries::Cohort::read(store, jurisdiction, (from, to)).await?;
-            Some(cohort.figures(params.group_by, now, settings))
+            queries::outcomes_in_jurisdiction(store, jurisdiction, (from, to), params.group_by, now, settings).await?
         }
-        _ => None,
     };
     Ok(Json(Outcomes {
         from,
         to,
         as_of: now,
         group_by: params.group_by,
-        groups,
-        figures,
+        groups: read.groups,
+        figures: (params.figures != Some(false)).then_some(read.figures),
     }))
 }
 
@@ -384,6 +388,9 @@ pub struct OverdueQuery {
     /// A department's `next_cursor`, for its next cases; needs `department`.
     #[param(pattern = r"^[0-9]{1,18}_[\x21-\x7e]{1,200}$")]
     cursor: Option<String>,
+    /// Only the cases handled at this level now: `local` (the banner or district) or `city`
+    /// (escalated by 市旗联动).
+    level: Option<HandlingLevel>,
     /// A log position a write answered with: wait (up to 5 s) until the list includes it.
     #[param(minimum = 1)]
     min_position: Option<i64>,
@@ -393,7 +400,7 @@ pub struct OverdueQuery {
 const DEPARTMENT_MAX: usize = 100;
 
 #[utoipa::path(get, path = "/api/v1/overdue", operation_id = "overdue", tags = ["staff", "audit"], params(OverdueQuery),
-    responses((status = 200, description = "open cases past their deadline, by department in name order: how many, and the most overdue of them (`limit` each, most overdue first)", body = [OverdueByDepartment])))]
+    responses((status = 200, description = "open cases past their deadline (at one handling `level` when given), by department in name order: how many, and the most overdue of them (`limit` each, most overdue first)", body = [OverdueByDepartment])))]
 pub async fn overdue(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -431,6 +438,7 @@ pub async fn overdue(
         after,
         limit,
         jurisdiction: access::jurisdiction_scope(&principal).map(str::to_owned),
+        level: params.level,
     };
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();

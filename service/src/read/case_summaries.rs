@@ -11,8 +11,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use domain::Policy;
 use futures_util::future::BoxFuture;
-use projections::{summarize, CaseSummary, CellChanges, Dimension, Fact, CASE_SUMMARIES};
+use projections::{level_name, summarize, CaseSummary, CellChanges, Dimension, Fact, Span, CASE_SUMMARIES};
 use sqlx::types::Json;
 
 use crate::read::error::ProjectorError;
@@ -51,6 +52,7 @@ impl ViewRow for CaseSummary {
         "body",
         "summary",
         "submitter_id",
+        "level",
     ];
     const KEY: usize = 1;
     const ON_CONFLICT: OnConflict = OnConflict::Replace;
@@ -71,6 +73,7 @@ impl ViewRow for CaseSummary {
             Field::Text(Some(&self.body)),
             json(self)?,
             Field::Text(Some(&self.submitter_id)),
+            Field::Text(Some(level_name(self.level))),
         ])
     }
 }
@@ -88,13 +91,19 @@ impl Projection for CaseSummaries {
         &'a self,
         tx: &'a mut Tx,
         _store: &'a Store,
+        policy: &'a Policy,
         batch: &'a [Fact],
     ) -> BoxFuture<'a, Result<(), ProjectorError>> {
-        Box::pin(apply(tx, batch))
+        Box::pin(apply(tx, policy, batch))
     }
 
-    fn rebuild(&self) -> Box<dyn Fold> {
-        Box::new(SummaryFold::default())
+    fn rebuild(&self, policy: &Policy) -> Box<dyn Fold> {
+        Box::new(SummaryFold {
+            policy: policy.clone(),
+            summary: None,
+            pending: Vec::new(),
+            cells: CellChanges::default(),
+        })
     }
 
     #[cfg(feature = "test-hooks")]
@@ -117,7 +126,7 @@ impl Projection for CaseSummaries {
     }
 }
 
-async fn apply(tx: &mut Tx, batch: &[Fact]) -> Result<(), ProjectorError> {
+async fn apply(tx: &mut Tx, policy: &Policy, batch: &[Fact]) -> Result<(), ProjectorError> {
     let facts: Vec<&Fact> = batch.iter().filter(|fact| fact.kind.is_some()).collect();
     let mut ids: Vec<&str> = facts.iter().map(|fact| fact.stream.as_str()).collect();
     ids.sort_unstable();
@@ -141,15 +150,15 @@ async fn apply(tx: &mut Tx, batch: &[Fact]) -> Result<(), ProjectorError> {
         .iter()
         .map(|summary| (before.get(&summary.id), summary))
         .collect();
-    on_tx!(tx, |tx| CellTable::apply(tx, &changes).await?);
+    on_tx!(tx, |tx| CellTable::apply(tx, &changes, policy).await?);
     Ok(())
 }
 
 /// The rebuild's fold: the summary of the case being folded, the final summaries not yet
-/// written, and the cells of every case folded so far (they are most of the fold's memory: at
-/// most two 8-byte samples per case and dimension).
-#[derive(Default)]
+/// written, and the cells of every case folded so far (they are most of the fold's memory: a
+/// few 8-byte samples per case, dimension and span).
 struct SummaryFold {
+    policy: Policy,
     summary: Option<CaseSummary>,
     pending: Vec<CaseSummary>,
     cells: CellChanges,
@@ -163,7 +172,9 @@ impl Fold for SummaryFold {
     fn end_stream(&mut self, _stream: &str) {
         if let Some(summary) = self.summary.take() {
             for dimension in Dimension::ALL {
-                self.cells.add(&summary, dimension);
+                for span in Span::ALL {
+                    self.cells.add(&summary, dimension, span, &self.policy);
+                }
             }
             self.pending.push(summary);
         }

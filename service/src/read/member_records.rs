@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use domain::member_record::{MemberEvent, STREAM_PREFIX};
 use domain::member_registry::MemberLevel;
-use domain::Timestamp;
+use domain::{Policy, Timestamp};
 use futures_util::future::BoxFuture;
 use projections::{duty_effects, Credit, CreditChange, Fact, Payload, StreamCredits, MEMBER_RECORDS};
 
@@ -362,12 +362,13 @@ impl Projection for MemberRecords {
         &'a self,
         tx: &'a mut Tx,
         store: &'a Store,
+        _policy: &'a Policy,
         batch: &'a [Fact],
     ) -> BoxFuture<'a, Result<(), ProjectorError>> {
         Box::pin(apply(tx, store, batch))
     }
 
-    fn rebuild(&self) -> Box<dyn Fold> {
+    fn rebuild(&self, _policy: &Policy) -> Box<dyn Fold> {
         Box::new(MemberFold::default())
     }
 

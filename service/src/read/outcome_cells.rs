@@ -6,36 +6,41 @@
 //! they run inside either backend's transaction.
 //!
 //! Reading every summary of a year does not scale (200,000 cases a year), so the cells hold, per
-//! dimension (`all`, `kind`, `category`, `jurisdiction`, `department`), month of submission
-//! (`YYYY-MM`, UTC) and group, the counters the figures need, every duration sample (seconds to
-//! first assignment, to closing), so medians and p90s stay exact, and the deadlines of its open
-//! cases, so `open_overdue` (which depends on the moment) is a count of those passed. Samples are
-//! kept ascending, stored as the first and then the differences, as varints (about two bytes a
-//! sample). Grouping by month reads the `all` cells.
+//! dimension (`all`, `kind`, `category`, `jurisdiction`, `department`, `level`, `member`), day of
+//! submission in the deployment's time zone (`span = 'day'`, `YYYY-MM-DD`) and, rolling the same
+//! cases up, month (`span = 'month'`, `YYYY-MM`), and group: the counters of the outcome funnel
+//! and of the published figures (one varint each, in `counts`), every sample the medians and
+//! p90s need (seconds, or whole working days), so they stay exact, and the moments the figures
+//! of the moment of reading count (deadlines of open and unanswered cases, the moment an open
+//! voice is late from). Samples are kept ascending, stored as the first and then the
+//! differences, as varints (about two bytes a sample, one for working days).
 //!
-//! **Invariant:** the cells hold exactly the cases of `case_summaries`: each case counts once per
-//! dimension, in the cell of its submission month and current group. A live batch keeps it in the
-//! transaction that writes the summaries and the checkpoint: for every case the batch changes it
-//! removes the contribution of the summary before and adds that of the summary after, netted per
-//! cell (a change that moves no figure writes nothing); a cell left empty is deleted. The rebuild
-//! writes the cells of all summaries at once. Checked by unit tests of the pure part against
-//! `outcome_figures` over random histories, and by
+//! **Invariant:** the cells of each span hold exactly the cases of `case_summaries`: each case
+//! counts once per dimension and span (once under each of its members), in the cell of its
+//! submission day or month and current group. A live batch keeps it in the transaction that
+//! writes the summaries and the checkpoint: for every case the batch changes it removes the
+//! contribution of the summary before and adds that of the summary after, netted per cell (a
+//! change that moves no figure writes nothing); a cell left empty is deleted. The rebuild writes
+//! the cells of all summaries at once. Checked by unit tests of the pure part against
+//! `outcome_figures` and `figures` over random histories, and by
 //! `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries` (both backends;
 //! also a rebuild from zero equals the live cells).
 //!
-//! A read of `[from, to)` runs in one snapshot (PostgreSQL `REPEATABLE READ`): the cells of every
-//! month the period touches; for a month it covers only in part, either its cells less the cases
-//! it leaves out or only the cases it covers, read from `case_summaries`, whichever are fewer (a
-//! period ending now leaves out none). Medians and p90s are found by bisecting the values over the
-//! cells' ascending samples, without merging them.
+//! A read of `[from, to)` runs in one snapshot (PostgreSQL `REPEATABLE READ`) and reads what
+//! `projections::coverage` lays over it: the month roll-ups of the months it covers whole, the
+//! day cells of the other whole days (at most about 2 × 31 per group: the days before its first
+//! whole month and after its last), and, for a period given to the second, the cases of the
+//! parts of days at its edges from `case_summaries`. A year grouped by month reads 12 rows, a
+//! year by department 12 per department. Medians and p90s are found by bisecting the values
+//! over the cells' ascending samples, without merging them.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-use domain::Timestamp;
+use domain::{Policy, Timestamp};
 use projections::{
-    figures_of_cells, month_span, nanoseconds, CaseSummary, Cell, CellChanges, CellKey, Counter, Counts, Dimension,
-    GroupBy, OutcomeFigures, PartialMonth,
+    coverage, figures_of_cells, nanoseconds, outcome_figures_of_cells, CaseSummary, Cell, CellChanges, CellKey, Counts,
+    Dimension, Figures, GroupBy, OutcomeFigures, Sample, Span, COUNTERS,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
@@ -43,15 +48,17 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, 
 use crate::read::error::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
 
-/// Cells per statement: 20 parameters a row stays far below both backends' limits.
+/// Cells per statement: 14 parameters a row stays far below both backends' limits.
 const CELLS_PER_STATEMENT: usize = 500;
 
-const KEY_COLUMNS: &str = "dimension, month, group_key";
-const SAMPLE_COLUMNS: [&str; 3] = ["seconds_to_assign", "seconds_to_close", "open_deadlines"];
+const KEY_COLUMNS: &str = "dimension, span, period, group_key";
+const KEY_WIDTH: usize = 4;
+/// The columns after the key: the counts, then one per [`Sample`].
+const VALUE_COLUMNS: usize = 1 + Sample::ALL.len();
 
 fn columns() -> String {
-    let counters = Counter::ALL.map(Counter::column).join(", ");
-    format!("{KEY_COLUMNS}, {counters}, {}", SAMPLE_COLUMNS.join(", "))
+    let samples = Sample::ALL.map(Sample::column).join(", ");
+    format!("{KEY_COLUMNS}, counts, {samples}")
 }
 
 /// Ascending samples as stored: the first, then each one's difference from the one before, as
@@ -104,6 +111,42 @@ fn decode(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
     Ok(samples)
 }
 
+/// Counts as stored: each a zigzag LEB128 varint, in the order of `projections::Counter`.
+fn encode_counts(counts: &Counts) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(COUNTERS);
+    for count in counts.0 {
+        let mut value = ((count << 1) ^ (count >> 63)) as u64;
+        while value >= 0x80 {
+            bytes.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        bytes.push(value as u8);
+    }
+    bytes
+}
+
+fn decode_counts(bytes: &[u8]) -> Result<Counts, StoreError> {
+    let malformed = || corrupt("an outcome cell's counts are not one varint per counter");
+    let mut counts = Counts::default();
+    let (mut index, mut value, mut shift) = (0, 0u64, 0u32);
+    for byte in bytes {
+        if shift > 63 || index == COUNTERS {
+            return Err(malformed());
+        }
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 != 0 {
+            shift += 7;
+            continue;
+        }
+        counts.0[index] = (value >> 1) as i64 ^ -((value & 1) as i64);
+        (index, value, shift) = (index + 1, 0, 0);
+    }
+    if index != COUNTERS || shift > 0 {
+        return Err(malformed());
+    }
+    Ok(counts)
+}
+
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
 }
@@ -113,32 +156,32 @@ where
     R: Row,
     usize: ColumnIndex<R>,
     for<'a> String: Decode<'a, R::Database> + Type<R::Database>,
-    for<'a> i64: Decode<'a, R::Database> + Type<R::Database>,
     for<'a> &'a [u8]: Decode<'a, R::Database> + Type<R::Database>,
 {
     let dimension: String = row.try_get(0)?;
+    let span: String = row.try_get(1)?;
     let key = CellKey {
         dimension: Dimension::from_name(&dimension)
             .ok_or_else(|| corrupt(format!("unknown outcome cell dimension `{dimension}`")))?,
-        month: row.try_get(1)?,
-        group: row.try_get(2)?,
+        span: Span::from_name(&span).ok_or_else(|| corrupt(format!("unknown outcome cell span `{span}`")))?,
+        period: row.try_get(2)?,
+        group: row.try_get(3)?,
     };
-    let mut counts = Counts::default();
-    for (index, count) in counts.0.iter_mut().enumerate() {
-        *count = row.try_get(3 + index)?;
+    let mut cell = Cell {
+        counts: decode_counts(row.try_get::<&[u8], _>(KEY_WIDTH)?)?,
+        ..Cell::default()
+    };
+    for (index, samples) in cell.samples.iter_mut().enumerate() {
+        *samples = decode(row.try_get::<&[u8], _>(KEY_WIDTH + 1 + index)?)?;
     }
-    let samples = |index: usize| -> Result<Vec<i64>, StoreError> {
-        decode(row.try_get::<&[u8], _>(3 + Counter::ALL.len() + index)?)
-    };
-    Ok((
-        key,
-        Cell {
-            counts,
-            to_assign: samples(0)?,
-            to_close: samples(1)?,
-            open_deadlines: samples(2)?,
-        },
-    ))
+    Ok((key, cell))
+}
+
+/// What a read of a period answers: the outcome funnel (`groups`) and the published figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodFigures {
+    pub groups: Vec<OutcomeFigures>,
+    pub figures: Vec<Figures>,
 }
 
 /// The cell table's SQL over one backend.
@@ -157,20 +200,28 @@ where
     for<'a> Json<CaseSummary>: Decode<'a, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
+    fn bind_key<'q>(
+        query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
+        key: &CellKey,
+    ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
+        query
+            .bind(key.dimension.as_str().to_owned())
+            .bind(key.span.as_str().to_owned())
+            .bind(key.period.clone())
+            .bind(key.group.clone())
+    }
+
     async fn load(connection: &mut DB::Connection, keys: &[&CellKey]) -> Result<BTreeMap<CellKey, Cell>, StoreError> {
         let mut cells = BTreeMap::new();
         for chunk in keys.chunks(CELLS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT {} FROM outcome_cells WHERE ({KEY_COLUMNS}) IN (VALUES {})",
                 columns(),
-                parameter_rows(chunk.len(), 3)
+                parameter_rows(chunk.len(), KEY_WIDTH)
             );
             let mut query = sqlx::query(&sql);
             for key in chunk {
-                query = query
-                    .bind(key.dimension.as_str().to_owned())
-                    .bind(key.month.clone())
-                    .bind(key.group.clone());
+                query = Self::bind_key(query, key);
             }
             for row in query.fetch_all(&mut *connection).await? {
                 let (key, cell) = cell_of(&row)?;
@@ -180,27 +231,33 @@ where
         Ok(cells)
     }
 
-    async fn load_months(
+    /// The cells of `dimension` and `span` from period `first` to `last`, into `cells`.
+    async fn load_periods(
         connection: &mut DB::Connection,
-        dimension: Dimension,
-        first: &str,
-        last: &str,
-    ) -> Result<BTreeMap<CellKey, Cell>, StoreError> {
+        cells: &mut BTreeMap<CellKey, Cell>,
+        (dimension, span): (Dimension, Span),
+        (first, last): (&str, &str),
+    ) -> Result<(), StoreError> {
         let sql = format!(
-            "SELECT {} FROM outcome_cells WHERE dimension = $1 AND month >= $2 AND month <= $3",
+            "SELECT {} FROM outcome_cells WHERE dimension = $1 AND span = $2 AND period >= $3 AND period <= $4",
             columns()
         );
         let rows = sqlx::query(&sql)
             .bind(dimension.as_str().to_owned())
+            .bind(span.as_str().to_owned())
             .bind(first.to_owned())
             .bind(last.to_owned())
             .fetch_all(&mut *connection)
             .await?;
-        rows.iter().map(cell_of).collect()
+        for row in &rows {
+            let (key, cell) = cell_of(row)?;
+            cells.insert(key, cell);
+        }
+        Ok(())
     }
 
     /// Per group of `dimension` (or of the one `group`), how many open cases are past their
-    /// deadline at `now`: the deadlines the cells keep of every month, counted without reading a
+    /// deadline at `now`: the deadlines the month roll-ups keep, counted without reading a
     /// case. Groups with none are left out.
     pub(crate) async fn open_overdue(
         tx: &mut Transaction<'_, DB>,
@@ -208,7 +265,10 @@ where
         group: Option<&str>,
         now: Timestamp,
     ) -> Result<BTreeMap<String, i64>, StoreError> {
-        let mut sql = "SELECT group_key, open_deadlines FROM outcome_cells WHERE dimension = $1".to_owned();
+        let mut sql = format!(
+            "SELECT group_key, {} FROM outcome_cells WHERE dimension = $1 AND span = 'month'",
+            Sample::OpenDeadlines.column()
+        );
         if group.is_some() {
             sql.push_str(" AND group_key = $2");
         }
@@ -238,10 +298,8 @@ where
     }
 
     async fn write(connection: &mut DB::Connection, cells: &[(&CellKey, &Cell)]) -> Result<(), StoreError> {
-        let updates = Counter::ALL
-            .map(Counter::column)
-            .iter()
-            .chain(&SAMPLE_COLUMNS)
+        let updates = std::iter::once("counts")
+            .chain(Sample::ALL.map(Sample::column))
             .map(|column| format!("{column} = excluded.{column}"))
             .collect::<Vec<_>>()
             .join(", ");
@@ -249,21 +307,14 @@ where
             let sql = format!(
                 "INSERT INTO outcome_cells ({}) VALUES {} ON CONFLICT ({KEY_COLUMNS}) DO UPDATE SET {updates}",
                 columns(),
-                parameter_rows(chunk.len(), 3 + Counter::ALL.len() + SAMPLE_COLUMNS.len())
+                parameter_rows(chunk.len(), KEY_WIDTH + VALUE_COLUMNS)
             );
             let mut query = sqlx::query(&sql);
             for (key, cell) in chunk {
-                query = query
-                    .bind(key.dimension.as_str().to_owned())
-                    .bind(key.month.clone())
-                    .bind(key.group.clone());
-                for count in cell.counts.0 {
-                    query = query.bind(count);
+                query = Self::bind_key(query, key).bind(encode_counts(&cell.counts));
+                for samples in &cell.samples {
+                    query = query.bind(encode(samples));
                 }
-                query = query
-                    .bind(encode(&cell.to_assign))
-                    .bind(encode(&cell.to_close))
-                    .bind(encode(&cell.open_deadlines));
             }
             query.execute(&mut *connection).await?;
         }
@@ -274,14 +325,11 @@ where
         for chunk in keys.chunks(CELLS_PER_STATEMENT) {
             let sql = format!(
                 "DELETE FROM outcome_cells WHERE ({KEY_COLUMNS}) IN (VALUES {})",
-                parameter_rows(chunk.len(), 3)
+                parameter_rows(chunk.len(), KEY_WIDTH)
             );
             let mut query = sqlx::query(&sql);
             for key in chunk {
-                query = query
-                    .bind(key.dimension.as_str().to_owned())
-                    .bind(key.month.clone())
-                    .bind(key.group.clone());
+                query = Self::bind_key(query, key);
             }
             query.execute(&mut *connection).await?;
         }
@@ -295,9 +343,10 @@ where
     pub(crate) async fn apply(
         tx: &mut Transaction<'_, DB>,
         changes: &[(Option<&CaseSummary>, &CaseSummary)],
+        policy: &Policy,
     ) -> Result<(), ProjectorError> {
         let connection = &mut **tx;
-        let changes = CellChanges::between(changes.iter().copied());
+        let changes = CellChanges::between(changes.iter().copied(), policy);
         if changes.is_empty() {
             return Ok(());
         }
@@ -311,81 +360,48 @@ where
         Ok(())
     }
 
-    /// Summaries of the cases submitted in any of `ranges`.
+    /// Summaries of the cases submitted in `[from, to)`.
     async fn summaries(
         connection: &mut DB::Connection,
-        ranges: &[(Timestamp, Timestamp)],
+        (from, to): (Timestamp, Timestamp),
     ) -> Result<Vec<CaseSummary>, StoreError> {
-        let sql = format!(
-            "SELECT summary FROM case_summaries WHERE {}",
-            submitted_in(ranges.len())
-        );
-        let mut query = sqlx::query_scalar(&sql);
-        for (from, to) in ranges {
-            query = query.bind(*from).bind(*to);
-        }
-        let rows: Vec<Json<CaseSummary>> = query.fetch_all(&mut *connection).await?;
+        let rows: Vec<Json<CaseSummary>> =
+            sqlx::query_scalar("SELECT summary FROM case_summaries WHERE submitted_at >= $1 AND submitted_at < $2")
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *connection)
+                .await?;
         Ok(rows.into_iter().map(|row| row.0).collect())
-    }
-
-    async fn count(connection: &mut DB::Connection, ranges: &[(Timestamp, Timestamp)]) -> Result<i64, StoreError> {
-        let sql = format!(
-            "SELECT COUNT(*) FROM case_summaries WHERE {}",
-            submitted_in(ranges.len())
-        );
-        let mut query = sqlx::query_scalar(&sql);
-        for (from, to) in ranges {
-            query = query.bind(*from).bind(*to);
-        }
-        Ok(query.fetch_one(&mut *connection).await?)
-    }
-
-    /// Adds the cases of `part` to `cells`: from the cases it covers, or from its month's cells
-    /// less the cases it leaves out, whichever are fewer (a period ending now leaves out none).
-    async fn cover_part(
-        connection: &mut DB::Connection,
-        cells: &mut BTreeMap<CellKey, Cell>,
-        changes: &mut CellChanges,
-        dimension: Dimension,
-        part: &PartialMonth,
-    ) -> Result<(), StoreError> {
-        let in_month: i64 = cells
-            .iter()
-            .filter(|(key, _)| key.month == part.month)
-            .map(|(_, cell)| cell.counts[Counter::Submitted])
-            .sum();
-        let left_out_ranges = [(part.starts, part.from), (part.to, part.ends)];
-        let left_out = Self::count(connection, &left_out_ranges).await?;
-        if left_out <= in_month - left_out {
-            for case in Self::summaries(connection, &left_out_ranges).await? {
-                changes.remove(&case, dimension);
-            }
-        } else {
-            cells.retain(|key, _| key.month != part.month);
-            for case in Self::summaries(connection, &[(part.from, part.to)]).await? {
-                changes.add(&case, dimension);
-            }
-        }
-        Ok(())
     }
 
     async fn figures(
         tx: &mut Transaction<'_, DB>,
-        from: Timestamp,
-        to: Timestamp,
+        (from, to): (Timestamp, Timestamp),
         group_by: Option<GroupBy>,
         now: Timestamp,
-    ) -> Result<Vec<OutcomeFigures>, StoreError> {
+        (policy, weight): (&Policy, f64),
+    ) -> Result<PeriodFigures, StoreError> {
         let connection = &mut **tx;
         let dimension = Dimension::of(group_by);
-        let span = month_span(from, to);
-        let mut cells = Self::load_months(connection, dimension, &span.first, &span.last).await?;
+        let coverage = coverage(from, to, now, policy.offset);
+        let mut cells = BTreeMap::new();
+        if let Some((first, last)) = &coverage.months {
+            Self::load_periods(connection, &mut cells, (dimension, Span::Month), (first, last)).await?;
+        }
+        for (first, last) in &coverage.days {
+            Self::load_periods(connection, &mut cells, (dimension, Span::Day), (first, last)).await?;
+        }
         let mut changes = CellChanges::default();
-        for part in &span.partial {
-            Self::cover_part(connection, &mut cells, &mut changes, dimension, part).await?;
+        for part in &coverage.parts {
+            for case in Self::summaries(connection, *part).await? {
+                changes.add(&case, dimension, Span::Day, policy);
+            }
         }
         changes.apply(&mut cells).map_err(corrupt)?;
-        Ok(figures_of_cells(&cells, group_by, now))
+        Ok(PeriodFigures {
+            groups: outcome_figures_of_cells(&cells, group_by, now),
+            figures: figures_of_cells(&cells, group_by, now, weight),
+        })
     }
 }
 
@@ -398,28 +414,17 @@ fn parameter_rows(rows: usize, width: usize) -> String {
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
-/// A condition on `submitted_at` being in one of `ranges` ranges `[$1, $2)`, `[$3, $4)`, ….
-fn submitted_in(ranges: usize) -> String {
-    let range = |range: usize| {
-        format!(
-            "(submitted_at >= ${} AND submitted_at < ${})",
-            2 * range + 1,
-            2 * range + 2
-        )
-    };
-    (0..ranges).map(range).collect::<Vec<_>>().join(" OR ")
-}
-
-/// Outcome figures over the cases submitted in `[from, to)`: the whole months from the cells,
-/// the partial months at the edges from their cells or the summaries; in one snapshot, so a
-/// batch committing meanwhile is seen whole or not at all.
+/// The outcome funnel and the published figures of the cases submitted in `[from, to)` as of
+/// `now`, with the deployment's `policy` and the weight of "basically satisfied": whole months
+/// and days from the cells, the parts of days at the edges from the summaries; in one snapshot,
+/// so a batch committing meanwhile is seen whole or not at all.
 pub async fn outcomes(
     store: &Store,
-    from: Timestamp,
-    to: Timestamp,
+    period: (Timestamp, Timestamp),
     group_by: Option<GroupBy>,
     now: Timestamp,
-) -> Result<Vec<OutcomeFigures>, StoreError> {
+    settings: (&Policy, f64),
+) -> Result<PeriodFigures, StoreError> {
     // PostgreSQL's default isolation takes a snapshot per statement; SQLite's read transaction
     // keeps one already.
     let begin = match store {
@@ -428,7 +433,7 @@ pub async fn outcomes(
     };
     Ok(on_pool!(store, |pool| {
         let mut tx = pool.begin_with(begin).await?;
-        let figures = CellTable::figures(&mut tx, from, to, group_by, now).await?;
+        let figures = CellTable::figures(&mut tx, period, group_by, now, settings).await?;
         tx.commit().await?;
         figures
     }))
@@ -444,10 +449,7 @@ pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
         rows.iter()
             .map(|row| {
                 let (key, cell) = cell_of(row)?;
-                Ok(format!(
-                    "{key} {:?} {:?} {:?}",
-                    cell.counts.0, cell.to_assign, cell.to_close
-                ))
+                Ok(format!("{key} {:?} {:?}", cell.counts.0, cell.samples))
             })
             .collect()
     })
@@ -468,6 +470,20 @@ mod tests {
             assert_eq!(decode(&encode(&samples)).unwrap(), samples);
         }
         assert_eq!(encode(&[3, 4, 300]).len(), 4, "one byte for 3 and 1, two for 296");
+    }
+
+    #[test]
+    fn counts_read_back_as_written() {
+        let mut counts = Counts::default();
+        counts.0[0] = 1 << 40;
+        counts.0[COUNTERS - 1] = -3;
+        assert_eq!(decode_counts(&encode_counts(&counts)).unwrap(), counts);
+        let bytes = encode_counts(&counts);
+        assert!(decode_counts(&bytes[..bytes.len() - 1]).is_err(), "a counter short");
+        assert!(
+            decode_counts(&[bytes.clone(), vec![0]].concat()).is_err(),
+            "a counter too many"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! checkpoint: the caller does, so that view rows and checkpoint commit together. Its live batch
 //! and its rebuild fold every fact with one function of its own, so the two cannot drift apart.
 
+use domain::Policy;
 use futures_util::future::BoxFuture;
 use projections::Fact;
 
@@ -23,16 +24,18 @@ pub trait Projection: Sync {
 
     /// Applies `batch` (facts in log order) inside `tx`, which has claimed the checkpoint at the
     /// position before the batch; the caller moves it and commits. `store` is for reads outside
-    /// the transaction.
+    /// the transaction; `policy` the deployment's calendar and time zone, for what a view keeps
+    /// by day or in working days.
     fn apply<'a>(
         &'a self,
         tx: &'a mut Tx,
         store: &'a Store,
+        policy: &'a Policy,
         batch: &'a [Fact],
     ) -> BoxFuture<'a, Result<(), ProjectorError>>;
 
-    /// A fresh fold for a rebuild from the whole log.
-    fn rebuild(&self) -> Box<dyn Fold>;
+    /// A fresh fold for a rebuild from the whole log, with the deployment's `policy`.
+    fn rebuild(&self, policy: &Policy) -> Box<dyn Fold>;
 
     /// Every row of its tables as lines, per table, in a stable order: two projections are equal
     /// when these are.

@@ -39,6 +39,7 @@
 //! summaries are rebuilt, the outcome cells' samples). Grants on the views are not copied: the
 //! service owns them. The rebuild logs how long each phase took.
 
+use domain::Policy;
 use futures_util::TryStreamExt;
 use tokio::sync::mpsc;
 
@@ -85,6 +86,7 @@ struct Chunk {
 pub(crate) async fn rebuild(
     store: &Store,
     projections: &[&'static dyn Projection],
+    policy: &Policy,
     when: When,
     progress: impl Fn(u64) + Send,
     faults: &Faults,
@@ -124,7 +126,10 @@ pub(crate) async fn rebuild(
     };
 
     let (sender, mut receiver) = mpsc::channel(2);
-    let folds = projections.iter().map(|projection| projection.rebuild()).collect();
+    let folds = projections
+        .iter()
+        .map(|projection| projection.rebuild(policy))
+        .collect();
     let folding = tokio::spawn(fold(store.clone(), bound.clone(), folds, sender));
     let mut events = 0;
     while let Some(chunk) = receiver.recv().await {

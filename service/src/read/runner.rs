@@ -35,6 +35,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::Policy;
 use projections::Fact;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -75,6 +76,8 @@ pub struct Checkpoint {
 #[derive(Clone)]
 pub struct Projector {
     store: Store,
+    /// The deployment's calendar and time zone, as the projections keep days and working days.
+    policy: Arc<Policy>,
     /// Bumped after every committed batch, so readers waiting for a position re-check.
     applied: Arc<watch::Sender<u64>>,
     faults: Faults,
@@ -89,9 +92,10 @@ impl std::fmt::Debug for Projector {
 }
 
 impl Projector {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, policy: Policy) -> Self {
         Projector {
             store,
+            policy: Arc::new(policy),
             applied: Arc::new(watch::channel(0).0),
             faults: Faults::default(),
         }
@@ -242,7 +246,7 @@ impl Projector {
         if !checkpoints::claim(&mut tx, name, Some(from)).await? {
             return Ok(false);
         }
-        projection.apply(&mut tx, &self.store, batch).await?;
+        projection.apply(&mut tx, &self.store, &self.policy, batch).await?;
         self.faults.check(&[name], last)?;
         checkpoints::move_to(&mut tx, name, last).await?;
         tx.commit().await?;
@@ -272,7 +276,7 @@ impl Projector {
         progress: impl Fn(u64) + Send,
     ) -> Result<Option<Rebuilt>, ProjectorError> {
         let projections = names.iter().map(|name| named(name)).collect::<Result<Vec<_>, _>>()?;
-        let rebuilt = rebuild::rebuild(&self.store, &projections, when, progress, &self.faults).await?;
+        let rebuilt = rebuild::rebuild(&self.store, &projections, &self.policy, when, progress, &self.faults).await?;
         if let Some(rebuilt) = &rebuilt {
             self.applied.send_modify(|generation| *generation += 1);
             for projection in &projections {

@@ -1,25 +1,21 @@
 //! Figures read from the case summaries of a period, with the same definitions the outcome
-//! cells are checked against:
-//! - [`outcomes_in_jurisdiction`]: the outcome figures for a reader limited to one
-//!   jurisdiction. The outcome cells are split by one dimension at a time, so they hold a
-//!   jurisdiction's totals but not, say, its figures by department: a scoped reader's figures
-//!   are computed from its jurisdiction's case summaries instead (`projections::outcome_figures`).
-//! - [`Cohort`]: the published figures (`docs/figures.md`, `projections::figures`), which also
-//!   need what each case's events keep beyond its summary (`projections::CaseHistory`): the
-//!   summaries of the period, then each case's events up to the position its summary stands at,
-//!   so that a case's history never runs ahead of its summary.
+//! cells are checked against (`projections::outcome_figures`, `projections::figures`):
+//! - [`outcomes_in_jurisdiction`]: the figures for a reader limited to one jurisdiction. The
+//!   outcome cells are split by one dimension at a time, so they hold a jurisdiction's totals but
+//!   not, say, its figures by department: a scoped reader's figures are computed from its
+//!   jurisdiction's case summaries instead.
+//! - [`Cohort`]: the cases of a period as a published report freezes them: their figures and
+//!   which cases, at which version, they count.
 //!
 //! Both read every summary of the period (`case_summaries_by_submission`, or
-//! `case_summaries_by_jurisdiction`), so they cost what the period holds, not a fixed few cells;
-//! [`Cohort`] also reads each case's events.
+//! `case_summaries_by_jurisdiction`), so they cost what the period holds, not a few cells; each
+//! summary keeps what the published figures need of its case's history, so no event is read.
 
 use domain::Timestamp;
-use projections::{
-    figures as figures_of, outcome_figures, CaseHistory, CaseSummary, Fact, FigureSettings, Figures, GroupBy,
-    OutcomeFigures, Payload,
-};
+use projections::{figures as figures_of, outcome_figures, CaseSummary, FigureSettings, Figures, GroupBy};
 use sqlx::types::Json;
 
+use crate::read::outcome_cells::PeriodFigures;
 use crate::store::{on_pool, Store, StoreError};
 
 /// The summaries of the cases submitted in `[from, to)`, in `jurisdiction` when one is given.
@@ -45,39 +41,27 @@ async fn summaries(
     Ok(summaries.into_iter().map(|summary| summary.0).collect())
 }
 
-/// The outcome figures of the cases submitted in `[from, to)` in `jurisdiction`, as of `now`.
+/// The figures of the cases submitted in `[from, to)` in `jurisdiction`, as of `now`.
 pub async fn outcomes_in_jurisdiction(
     store: &Store,
     jurisdiction: &str,
-    from: Timestamp,
-    to: Timestamp,
+    (from, to): (Timestamp, Timestamp),
     group_by: Option<GroupBy>,
     now: Timestamp,
-) -> Result<Vec<OutcomeFigures>, StoreError> {
-    let summaries = summaries(store, Some(jurisdiction), from, to).await?;
-    Ok(outcome_figures(&summaries, group_by, now))
+    settings: FigureSettings<'_>,
+) -> Result<PeriodFigures, StoreError> {
+    let cohort = Cohort::read(store, Some(jurisdiction), (from, to)).await?;
+    Ok(PeriodFigures {
+        groups: outcome_figures(&cohort.summaries, group_by, now, settings.policy.offset),
+        figures: cohort.figures(group_by, now, settings),
+    })
 }
 
-/// The history of `case` from its events, up to the event its summary stands at.
-async fn history(store: &Store, case: &CaseSummary) -> Result<CaseHistory, StoreError> {
-    let mut history = CaseHistory::default();
-    for event in store.stream_events(&case.id).await? {
-        if event.position > case.position {
-            break;
-        }
-        if let Payload::Case(fact) = Fact::from(&event).payload {
-            history.record(&fact);
-        }
-    }
-    Ok(history)
-}
-
-/// The cases submitted in a period, each with its history: what the published figures are
-/// computed from, once for any number of groupings.
+/// The cases submitted in a period: what the published figures are computed from, once for any
+/// number of groupings.
 #[derive(Debug, Clone, Default)]
 pub struct Cohort {
     pub summaries: Vec<CaseSummary>,
-    pub histories: Vec<CaseHistory>,
 }
 
 impl Cohort {
@@ -87,16 +71,13 @@ impl Cohort {
         jurisdiction: Option<&str>,
         (from, to): (Timestamp, Timestamp),
     ) -> Result<Cohort, StoreError> {
-        let summaries = summaries(store, jurisdiction, from, to).await?;
-        let mut histories = Vec::with_capacity(summaries.len());
-        for case in &summaries {
-            histories.push(history(store, case).await?);
-        }
-        Ok(Cohort { summaries, histories })
+        Ok(Cohort {
+            summaries: summaries(store, jurisdiction, from, to).await?,
+        })
     }
 
     /// The published figures of the cohort, as of `now`.
     pub fn figures(&self, group_by: Option<GroupBy>, now: Timestamp, settings: FigureSettings<'_>) -> Vec<Figures> {
-        figures_of(self.summaries.iter().zip(&self.histories), group_by, now, settings)
+        figures_of(&self.summaries, group_by, now, settings)
     }
 }

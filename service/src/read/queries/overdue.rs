@@ -10,14 +10,16 @@
 //! and cases are read in one snapshot. An answer grows with the number of departments, not with
 //! the cases.
 //!
-//! A reader limited to one jurisdiction gets only its cases: the cells are not split by
-//! jurisdiction within a department, so its counts are counted from `case_summaries`
-//! (`case_summaries_open_by_jurisdiction` holds its open cases with their deadlines).
+//! A reader limited to one jurisdiction gets only its cases, and `level` narrows the list to the
+//! cases handled at one level (`local`: the banner or district; `city`: escalated by 市旗联动):
+//! the cells are not split by jurisdiction or level within a department, so those counts are
+//! counted from `case_summaries` (`case_summaries_open_by_jurisdiction` and
+//! `case_summaries_open_by_level` hold the open cases with their deadlines).
 
 use std::collections::BTreeMap;
 
-use domain::{Kind, Status, Timestamp};
-use projections::{Dimension, UNASSIGNED};
+use domain::{HandlingLevel, Kind, Status, Timestamp};
+use projections::{level_name, Dimension, UNASSIGNED};
 use serde::Serialize;
 use sqlx::QueryBuilder;
 
@@ -60,6 +62,8 @@ pub struct OverdueFilter {
     pub limit: i64,
     /// Only the cases of this jurisdiction: the reader's scope, never the caller's choice.
     pub jurisdiction: Option<String>,
+    /// Only the cases handled at this level now.
+    pub level: Option<HandlingLevel>,
 }
 
 impl OverdueFilter {
@@ -76,6 +80,7 @@ impl Default for OverdueFilter {
             after: None,
             limit: Self::DEFAULT_LIMIT,
             jurisdiction: None,
+            level: None,
         }
     }
 }
@@ -119,33 +124,41 @@ pub async fn overdue_by_department(
         .as_deref()
         .map(|name| (!name.is_empty()).then_some(name));
     let page = filter.limit + 1;
+    // The jurisdiction and level conditions, the same on the counts and on the cases.
+    fn push_scope<'args, DB>(query: &mut QueryBuilder<'args, DB>, filter: &OverdueFilter)
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+    {
+        if let Some(jurisdiction) = &filter.jurisdiction {
+            query.push(" AND jurisdiction = ").push_bind(jurisdiction.clone());
+        }
+        if let Some(level) = filter.level {
+            query.push(" AND level = ").push_bind(level_name(level).to_owned());
+        }
+    }
+    let scoped = filter.jurisdiction.is_some() || filter.level.is_some();
     let (counts, rows) = on_pool!(store, |pool| {
         let mut tx = pool.begin_with(begin).await?;
         // The counts from the outcome cells, which keep every open case's deadline per
         // department and month: counting the cases themselves read an index entry per overdue case.
-        let counts: Vec<(Option<String>, i64)> = match &filter.jurisdiction {
-            None => {
-                let group = wanted.map(|department| department.unwrap_or(UNASSIGNED));
-                CellTable::open_overdue(&mut tx, Dimension::Department, group, now)
-                    .await?
-                    .into_iter()
-                    .map(|(department, count)| ((department != UNASSIGNED).then_some(department), count))
-                    .collect()
+        let counts: Vec<(Option<String>, i64)> = if !scoped {
+            let group = wanted.map(|department| department.unwrap_or(UNASSIGNED));
+            CellTable::open_overdue(&mut tx, Dimension::Department, group, now)
+                .await?
+                .into_iter()
+                .map(|(department, count)| ((department != UNASSIGNED).then_some(department), count))
+                .collect()
+        } else {
+            let mut query =
+                QueryBuilder::new("SELECT department, COUNT(*) FROM case_summaries WHERE is_open AND due_at < ");
+            query.push_bind(now);
+            push_scope(&mut query, filter);
+            if let Some(department) = wanted {
+                push_department(&mut query, department);
             }
-            Some(jurisdiction) => {
-                let mut query = QueryBuilder::new(
-                    "SELECT department, COUNT(*) FROM case_summaries WHERE is_open AND jurisdiction = ",
-                );
-                query
-                    .push_bind(jurisdiction.clone())
-                    .push(" AND due_at < ")
-                    .push_bind(now);
-                if let Some(department) = wanted {
-                    push_department(&mut query, department);
-                }
-                query.push(" GROUP BY department ORDER BY department");
-                query.build_query_as().fetch_all(&mut *tx).await?
-            }
+            query.push(" GROUP BY department ORDER BY department");
+            query.build_query_as().fetch_all(&mut *tx).await?
         };
         let mut rows: Vec<(Option<String>, String, String, String, String, Timestamp)> = Vec::new();
         for departments in counts.chunks(DEPARTMENTS_PER_STATEMENT) {
@@ -160,9 +173,7 @@ pub async fn overdue_by_department(
                 );
                 query.push_bind(now);
                 push_department(&mut query, department.as_deref());
-                if let Some(jurisdiction) = &filter.jurisdiction {
-                    query.push(" AND jurisdiction = ").push_bind(jurisdiction.clone());
-                }
+                push_scope(&mut query, filter);
                 if let Some(after) = &filter.after {
                     query
                         .push(" AND (due_at, id) > (")
