@@ -68,6 +68,7 @@ impl Application {
             limits,
             trusted_proxies: options.trusted_proxies,
             transparency,
+            tokens: Arc::default(),
         };
         Ok(Application {
             listener,

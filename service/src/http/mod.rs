@@ -44,6 +44,7 @@ pub use client::{InvalidIpNet, IpNet, TrustedProxies};
 pub use problem::ApiError;
 pub use rate_limit::RateLimits;
 
+use crate::access::tokens::TokenCache;
 use crate::audit::TransparencyLog;
 use crate::read::Projector;
 use crate::write::engine::Engine;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
     pub transparency: TransparencyLog,
+    /// Tokens recently looked up: most requests authenticate without a statement.
+    pub tokens: Arc<TokenCache>,
 }
 
 pub fn router(state: AppState) -> Router {

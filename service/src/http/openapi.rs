@@ -546,7 +546,8 @@ fn add_links(document: &mut Value) {
 
 /// Security, headers and problem responses, on every operation.
 fn add_shared(document: &mut Value) {
-    document["components"]["securitySchemes"]["bearer"] = json!({"type": "http", "scheme": "bearer"});
+    document["components"]["securitySchemes"]["bearer"] = json!({"type": "http", "scheme": "bearer",
+        "description": "A token made by `lianxin token create`. The service remembers a token it looked up for one second: a revoked token is refused within a second of its revocation, an expired one from the moment it expires."});
     let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}});
     let Some(paths) = document["paths"].as_object_mut() else {
         return;
