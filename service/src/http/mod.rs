@@ -46,7 +46,7 @@ pub use rate_limit::RateLimits;
 
 use crate::access::tokens::TokenCache;
 use crate::audit::TransparencyLog;
-use crate::read::Projector;
+use crate::read::{Projector, ReadStores};
 use crate::write::engine::Engine;
 use domain::Action;
 use projections::Quotas;
@@ -64,6 +64,8 @@ pub struct AppState {
     pub transparency: TransparencyLog,
     /// Tokens recently looked up: most requests authenticate without a statement.
     pub tokens: Arc<TokenCache>,
+    /// Where reads that tolerate lag go: the read standby, if any, else the primary.
+    pub reads: ReadStores,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -597,7 +597,9 @@ pub fn document() -> Value {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "lianxin 连心", description = "Case workflow engine for a city political consultative conference: \
-        citizens' suggestions, micro-consultations and joint-research topics as event-sourced cases."),
+        citizens' suggestions, micro-consultations and joint-research topics as event-sourced cases. \
+        A deployment may answer lists, figures, queues, duty records and the audit log's pages from a standby, \
+        a moment behind the writes; a read given `min_position` sees that write (or answers 503 after 5 s)."),
     tags(
         (name = "staff", description = "the conference's staff: submit, route and close cases, read the figures"),
         (name = "departments", description = "the departments that handle assigned cases"),

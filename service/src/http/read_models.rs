@@ -3,6 +3,7 @@
 //! it waits (briefly) until the projection has applied that position, so a client reads its
 //! own writes.
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -20,6 +21,7 @@ use super::AppState;
 use crate::access::{self, ListScope, Operation};
 use crate::read::queries::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueFilter};
 use crate::read::Checkpoint;
+use crate::store::Store;
 use crate::write::engine::Logged;
 
 /// How long a read waits for a projection to reach `min_position`.
@@ -39,6 +41,28 @@ pub(super) async fn caught_up(
         Ok(())
     } else {
         Err(ApiError::ProjectionBehind { projection, position })
+    }
+}
+
+/// Runs a read that tolerates lag on the read standby when it may answer (see
+/// [`crate::read::standby`]: with `min_position`, once it has replayed the primary's writes), on
+/// the primary when not, or when the standby fails to answer. Call after [`caught_up`].
+pub(super) async fn lag_tolerant<T, F, Fut>(state: &AppState, min_position: Option<i64>, read: F) -> Result<T, ApiError>
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let picked = state.reads.pick(min_position.is_some()).await;
+    match read(picked.store).await {
+        Err(error)
+            if picked.standby
+                && error
+                    .store_error()
+                    .is_some_and(|error| state.reads.retry_on_primary(error)) =>
+        {
+            read(state.reads.primary().clone()).await
+        }
+        answer => answer,
     }
 }
 
@@ -163,7 +187,11 @@ pub async fn list(
         caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     }
     let now = state.engine.clock().now();
-    let (cases, next) = queries::list_cases(state.engine.store(), &filter, now).await?;
+    let filter = &filter;
+    let (cases, next) = lag_tolerant(&state, params.min_position, move |store| async move {
+        Ok(queries::list_cases(&store, filter, now).await?)
+    })
+    .await?;
     Ok(Json(CasePage {
         cases,
         next_cursor: next.map(|cursor| cursor.to_string()),
@@ -241,25 +269,29 @@ pub async fn outcomes(
     let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now, policy.offset)?;
     let weight = satisfaction_weight(params.basically_satisfied_weight)?;
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
-    let store = state.engine.store();
     let jurisdiction = access::jurisdiction_scope(&principal);
-    let groups = match jurisdiction {
-        None => queries::outcomes(store, from, to, params.group_by, now).await?,
-        Some(jurisdiction) => {
-            queries::outcomes_in_jurisdiction(store, jurisdiction, from, to, params.group_by, now).await?
-        }
-    };
-    let figures = match params.figures {
-        Some(true) => {
-            let settings = FigureSettings {
-                policy,
-                basically_satisfied_weight: weight,
-            };
-            let cohort = queries::Cohort::read(store, jurisdiction, (from, to)).await?;
-            Some(cohort.figures(params.group_by, now, settings))
-        }
-        _ => None,
-    };
+    let (group_by, with_figures) = (params.group_by, params.figures == Some(true));
+    let (groups, cohort) = lag_tolerant(&state, params.min_position, move |store| async move {
+        let groups = match jurisdiction {
+            None => queries::outcomes(&store, from, to, group_by, now).await?,
+            Some(jurisdiction) => {
+                queries::outcomes_in_jurisdiction(&store, jurisdiction, from, to, group_by, now).await?
+            }
+        };
+        let cohort = match with_figures {
+            true => Some(queries::Cohort::read(&store, jurisdiction, (from, to)).await?),
+            false => None,
+        };
+        Ok((groups, cohort))
+    })
+    .await?;
+    let figures = cohort.map(|cohort| {
+        let settings = FigureSettings {
+            policy,
+            basically_satisfied_weight: weight,
+        };
+        cohort.figures(params.group_by, now, settings)
+    });
     Ok(Json(Outcomes {
         from,
         to,
@@ -314,8 +346,12 @@ pub async fn member_record(
     super::members::check_record(&state, &principal, &member).await?;
     let now = state.engine.clock().now();
     let offset = state.engine.policy().offset;
+    let (member, quotas) = (&member, &state.quotas);
     Ok(Json(
-        queries::member_record(state.engine.store(), &member, year, &state.quotas, now, offset).await?,
+        lag_tolerant(&state, params.min_position, move |store| async move {
+            Ok(queries::member_record(&store, member, year, quotas, now, offset).await?)
+        })
+        .await?,
     ))
 }
 
@@ -332,8 +368,12 @@ pub async fn assessment(
     let now = state.engine.clock().now();
     let offset = state.engine.policy().offset;
     let jurisdiction = access::jurisdiction_scope(&principal);
+    let quotas = &state.quotas;
     Ok(Json(
-        queries::assessment(state.engine.store(), year, &state.quotas, now, offset, jurisdiction).await?,
+        lag_tolerant(&state, params.min_position, move |store| async move {
+            Ok(queries::assessment(&store, year, quotas, now, offset, jurisdiction).await?)
+        })
+        .await?,
     ))
 }
 
@@ -416,8 +456,12 @@ pub async fn overdue(
     };
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();
+    let filter = &filter;
     Ok(Json(
-        queries::overdue_by_department(state.engine.store(), &filter, now).await?,
+        lag_tolerant(&state, params.min_position, move |store| async move {
+            Ok(queries::overdue_by_department(&store, filter, now).await?)
+        })
+        .await?,
     ))
 }
 
