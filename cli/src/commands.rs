@@ -455,7 +455,11 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve { settings, checkpoints } => {
             let store = cli.store.open().await?;
+            let standby = settings.read_standby(&store)?;
             let mut application = Application::build(store, settings.options()?, settings.listen).await?;
+            if let Some(standby) = standby {
+                application = application.with_read_standby(standby);
+            }
             if let Some(path) = &checkpoints.signing_key {
                 let interval = Duration::from_secs(checkpoints.checkpoint_seconds.max(1));
                 application = application.with_signer(LogSigner::load(path)?, interval);

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::audit::{LogSigner, TransparencyLog};
 use crate::http::serve::ConnectionLimits;
 use crate::http::{self, AppState, RateLimits, TrustedProxies};
-use crate::read::Projector;
+use crate::read::{Projector, ReadStores};
 use crate::store::{Store, StoreError};
 use crate::write::engine::{Clock, Engine};
 
@@ -58,6 +58,7 @@ impl Application {
         let projector = Projector::new(store.clone(), options.policy.clone());
         let engine = Engine::new(store.clone(), options.policy, options.clock);
         let transparency = TransparencyLog::new(store.clone());
+        let reads = ReadStores::new(store.clone(), None);
         projector.spawn(engine.appended());
         let limits = RateLimits::default();
         limits.spawn_trimming();
@@ -68,6 +69,8 @@ impl Application {
             limits,
             trusted_proxies: options.trusted_proxies,
             transparency,
+            tokens: Arc::default(),
+            reads,
         };
         Ok(Application {
             listener,
@@ -79,6 +82,12 @@ impl Application {
     /// Signs a checkpoint of the log's Merkle tree every `interval` while the log grows.
     pub fn with_signer(mut self, signer: LogSigner, interval: Duration) -> Self {
         self.state.transparency = self.state.transparency.with_signer(signer, interval);
+        self
+    }
+
+    /// Sends reads that tolerate lag to `standby` (see [`crate::read::standby`]).
+    pub fn with_read_standby(mut self, standby: Store) -> Self {
+        self.state.reads = ReadStores::new(self.state.engine.store().clone(), Some(standby));
         self
     }
 

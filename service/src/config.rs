@@ -67,12 +67,40 @@ fn postgres_url(value: &str) -> Result<String, String> {
     }
 }
 
+/// A database URL, which may carry a password: never printed.
+#[derive(Clone)]
+pub struct SecretUrl(String);
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+fn secret_postgres_url(value: &str) -> Result<SecretUrl, String> {
+    postgres_url(value).map(SecretUrl)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadStandbyError {
+    #[error("DATABASE_READ_URL names a standby of a PostgreSQL primary: give DATABASE_URL too")]
+    NoPrimary,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// What `serve` needs beyond the store.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
     /// Address to listen on.
     #[arg(long, env = "LIANXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// A PostgreSQL standby of the primary (postgres://…) for the reads that tolerate lag: case
+    /// lists, figures, the overdue list, queues, scorecards, duty records, the audit log's
+    /// pages. A read with `min_position` waits (up to 1 s) for the standby to replay the write
+    /// or is answered from the primary; so is every read while the standby is unreachable.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true, value_parser = secret_postgres_url)]
+    pub database_read_url: Option<SecretUrl>,
     /// Days a department has to answer a suggestion, when `assign` names no deadline.
     #[arg(long, env = "LIANXIN_SUGGESTION_RESPONSE_DAYS", default_value_t = Policy::default().suggestion_response_days)]
     pub suggestion_response_days: u32,
@@ -152,6 +180,17 @@ pub struct ServeSettings {
 }
 
 impl ServeSettings {
+    /// The read standby, if one is named (an empty value names none), for a PostgreSQL `primary`.
+    pub fn read_standby(&self, primary: &Store) -> Result<Option<Store>, ReadStandbyError> {
+        let Some(SecretUrl(url)) = self.database_read_url.as_ref().filter(|url| !url.0.is_empty()) else {
+            return Ok(None);
+        };
+        if !matches!(primary, Store::Postgres(_)) {
+            return Err(ReadStandbyError::NoPrimary);
+        }
+        Ok(Some(Store::open_replica(url)?))
+    }
+
     /// The options to start with; the calendar file, if named, is read here.
     pub fn options(&self) -> Result<ServiceOptions, CalendarFileError> {
         Ok(ServiceOptions {

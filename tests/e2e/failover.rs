@@ -1,7 +1,8 @@
 //! Beyond one server, on PostgreSQL only, each test on private servers of its own
 //! ([`TestCluster`]) or its own database: a restart of the server under load, the failover
 //! from a killed primary to its promoted standby under load, reads from a standby that has
-//! replayed a write, and three service processes on one database.
+//! replayed a write, the service's reads routed to a standby (and back to the primary when the
+//! standby lags or stops), and three service processes on one database.
 //!
 //! The load is the benchmark's lifecycle over HTTP from eight writers, each retrying a command
 //! answered 503 with the same `Idempotency-Key` until it is acknowledged, so that a command
@@ -19,7 +20,7 @@ use serde_json::Value;
 use service::access::tokens;
 use service::read::{names, Projector};
 use service::store::Store;
-use tests::{new_token, serve_store, TestCluster, TestStore, Topology};
+use tests::{new_token, serve_store, serve_store_reading_from, TestCluster, TestStore, Topology};
 use uuid::Uuid;
 
 const WRITERS: usize = 8;
@@ -320,9 +321,7 @@ async fn a_read_from_the_standby_after_it_caught_up_sees_the_write_on_the_primar
     let cluster = TestCluster::start(Topology::Replicated { synchronous: false });
     let data_dir = tempfile::tempdir().expect("a directory");
     let store = opened(&cluster.primary_url(), data_dir.path()).await;
-    let replica = Store::open_replica(&cluster.standby_url())
-        .await
-        .expect("the standby opens");
+    let replica = Store::open_replica(&cluster.standby_url()).expect("the standby opens");
     let service = serve_store(store.clone()).await;
     let load = Load::start(vec![service.base_url.clone()], staff_token(&store).await, 1);
     let outcome = load.finish_after_all().await;
@@ -342,6 +341,111 @@ async fn a_read_from_the_standby_after_it_caught_up_sees_the_write_on_the_primar
             .expect("the primary answers"),
         "a primary has all it wrote"
     );
+}
+
+/// A client of one service: submits cases and lists them.
+struct Reader {
+    client: reqwest::Client,
+    service: String,
+    token: String,
+}
+
+impl Reader {
+    /// Submits a case; its id and the position it was written at.
+    async fn submit(&self, index: usize) -> (String, i64) {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/cases", self.service))
+            .bearer_auth(&self.token)
+            .json(&submission(index))
+            .send()
+            .await
+            .expect("the service answers");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("JSON");
+        let id = body["id"].as_str().expect("an id").to_owned();
+        (id, body["position"].as_i64().expect("a position"))
+    }
+
+    /// The ids of the case list's first page, read as of `min_position` when given.
+    async fn listed(&self, min_position: Option<i64>) -> Vec<String> {
+        let query = min_position.map_or(String::new(), |position| format!("&min_position={position}"));
+        let response = self
+            .client
+            .get(format!("{}/api/v1/cases?limit=200{query}", self.service))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("the service answers");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("JSON");
+        body["cases"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|case| case["id"].as_str().expect("an id").to_owned())
+            .collect()
+    }
+}
+
+/// Runs one statement on the standby as its superuser (replay control).
+async fn on_standby(cluster: &TestCluster, sql: &str) {
+    let pool = sqlx::PgPool::connect(&cluster.standby_url())
+        .await
+        .expect("the standby answers");
+    sqlx::query(sql).execute(&pool).await.expect("the standby runs it");
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_to_the_standby_wait_for_it_with_min_position_and_fall_back_to_the_primary() {
+    let cluster = TestCluster::start(Topology::Replicated { synchronous: false });
+    let data_dir = tempfile::tempdir().expect("a directory");
+    let store = opened(&cluster.primary_url(), data_dir.path()).await;
+    let standby = Store::open_replica(&cluster.standby_url()).expect("the standby opens");
+    let service = serve_store_reading_from(store.clone(), standby.clone()).await;
+    let reader = Reader {
+        client: reqwest::Client::new(),
+        service: service.base_url.clone(),
+        token: staff_token(&store).await,
+    };
+
+    // Read your writes on a standby that replays as it should.
+    let (first, position) = reader.submit(0).await;
+    assert!(reader.listed(Some(position)).await.contains(&first));
+
+    // A standby that stopped replaying: lists without `min_position` come from it, so they
+    // miss a case the primary's views already hold; with `min_position`, from the primary.
+    on_standby(&cluster, "SELECT pg_wal_replay_pause()").await;
+    let (second, position) = reader.submit(1).await;
+    let fresh = reader.listed(Some(position)).await;
+    assert!(fresh.contains(&first) && fresh.contains(&second), "{fresh:?}");
+    let lagging = reader.listed(None).await;
+    assert!(lagging.contains(&first), "{lagging:?}");
+    assert!(
+        !lagging.contains(&second),
+        "a list without min_position is the standby's"
+    );
+    on_standby(&cluster, "SELECT pg_wal_replay_resume()").await;
+    assert!(
+        standby
+            .caught_up_with(&store, Duration::from_secs(10))
+            .await
+            .expect("the standby answers"),
+        "the standby replays again"
+    );
+    assert!(reader.listed(None).await.contains(&second));
+
+    // The standby stopped: every read is the primary's, within the second a connection to the
+    // standby is waited for.
+    let (third, position) = reader.submit(2).await;
+    assert!(reader.listed(Some(position)).await.contains(&third));
+    cluster.run("stop-standby");
+    let started = Instant::now();
+    assert!(reader.listed(None).await.contains(&third));
+    let (fourth, position) = reader.submit(3).await;
+    assert!(reader.listed(Some(position)).await.contains(&fourth));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -140,7 +140,44 @@ async fn an_expired_token_is_refused(backend: Backend) {
     assert_eq!(accepted.status(), StatusCode::OK);
 }
 
+/// The service remembers a token it looked up for a second: an expiry still refuses from the
+/// moment it names, and a revocation within that second.
+async fn a_remembered_token_stops_at_its_expiry_and_within_a_second_of_its_revocation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut expiring = new_token("临时", Role::Staff);
+    let expires_at = Utc::now() + Duration::seconds(1);
+    expiring.expires_at = Some(expires_at);
+    let expiring = app.issue(&expiring).await;
+    let revoked = tokens::create(&app.test_store.store, &new_token("调离", Role::Staff))
+        .await
+        .expect("a token is created");
+    // Looked up at least 100 ms after it was made, the expiring token is still remembered a
+    // moment after its expiry.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for token in [&expiring, &revoked.secret] {
+        assert_eq!(app.get(token, "/api/v1/cases").await.status(), StatusCode::OK);
+    }
+    tokens::revoke(&app.test_store.store, &revoked.id.to_string())
+        .await
+        .expect("the token is revoked");
+    let revoked_at = std::time::Instant::now();
+
+    let until_expiry = (expires_at - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(until_expiry + std::time::Duration::from_millis(20)).await;
+    assert_eq!(
+        app.get(&expiring, "/api/v1/cases").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::sleep((tokens::CACHE_TTL + std::time::Duration::from_millis(50)).saturating_sub(revoked_at.elapsed()))
+        .await;
+    assert_eq!(
+        app.get(&revoked.secret, "/api/v1/cases").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 on_both_backends!(
+    a_remembered_token_stops_at_its_expiry_and_within_a_second_of_its_revocation,
     two_people_of_one_name_are_two_people,
     a_name_that_looks_like_another_actor_gets_nothing_of_theirs,
     a_new_token_takes_over_an_earlier_tokens_subject,

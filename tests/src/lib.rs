@@ -139,10 +139,21 @@ pub fn new_token(name: &str, role: Role) -> NewToken {
 
 /// Starts the service on a free port; it runs until the returned sender fires or drops.
 async fn serve(store: Store, options: ServiceOptions) -> (String, oneshot::Sender<()>) {
+    serve_reading_from(store, None, options).await
+}
+
+async fn serve_reading_from(
+    store: Store,
+    standby: Option<Store>,
+    options: ServiceOptions,
+) -> (String, oneshot::Sender<()>) {
     let listen: SocketAddr = "127.0.0.1:0".parse().expect("an address");
-    let application = Application::build(store, options, listen)
+    let mut application = Application::build(store, options, listen)
         .await
         .expect("the service starts");
+    if let Some(standby) = standby {
+        application = application.with_read_standby(standby);
+    }
     let address = application.local_addr().expect("a bound port");
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(application.run_until(async {
@@ -435,6 +446,15 @@ pub async fn serve_store(store: Store) -> Sibling {
     }
 }
 
+/// As [`serve_store`], with the reads that tolerate lag sent to `standby`.
+pub async fn serve_store_reading_from(store: Store, standby: Store) -> Sibling {
+    let (base_url, stop) = serve_reading_from(store, Some(standby), ServiceOptions::default()).await;
+    Sibling {
+        base_url,
+        stop: Some(stop),
+    }
+}
+
 /// Private PostgreSQL servers started by `scripts/cluster` in a temporary directory, on free
 /// ports: a primary, and a hot standby streaming from it unless made `single`. Destroyed
 /// (servers stopped or killed, files removed) when dropped.
@@ -491,7 +511,7 @@ impl TestCluster {
     }
 
     /// Runs `scripts/cluster COMMAND` on this cluster (`kill-primary`, `promote`,
-    /// `restart-primary`, …), failing the test if it fails.
+    /// `restart-primary`, `stop-standby`, …), failing the test if it fails.
     pub fn run(&self, command: &str) {
         let status = std::process::Command::new(CLUSTER_SCRIPT)
             .arg(command)

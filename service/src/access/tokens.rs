@@ -8,10 +8,15 @@
 //! replaced keeps their cases.
 //!
 //! Lookup is by the hash of the presented secret: the database compares hashes, never
-//! secrets, so response time tells an attacker nothing about a stored secret. Revocation is
-//! immediate: every request looks its token up.
+//! secrets, so response time tells an attacker nothing about a stored secret. The service
+//! keeps what it looked up for [`CACHE_TTL`] ([`TokenCache`]), saving a statement and a round
+//! trip on nearly every request: a revoked token is refused within that time, an expired one
+//! from its `expires_at` on, exactly.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use domain::{Actor, Role, Timestamp};
 use serde::Serialize;
@@ -179,26 +184,97 @@ pub async fn authenticate(store: &Store, secret: &str) -> Result<Option<Principa
     if !secret.starts_with(SECRET_PREFIX) {
         return Ok(None);
     }
-    let secret_hash = hash(secret);
-    type Found = (String, String, Option<String>, Option<String>, Option<Timestamp>);
+    Ok(valid(find(store, &hash(secret)).await?))
+}
+
+/// The principal of a token found, unless it has expired.
+fn valid(found: Option<Found>) -> Option<Principal> {
+    found
+        .filter(|found| found.expires_at.is_none_or(|end| end > chrono::Utc::now()))
+        .map(|found| found.principal)
+}
+
+/// An unrevoked token as the database holds it.
+#[derive(Debug, Clone)]
+struct Found {
+    principal: Principal,
+    expires_at: Option<Timestamp>,
+}
+
+async fn find(store: &Store, secret_hash: &str) -> Result<Option<Found>, StoreError> {
+    type Row = (String, String, Option<String>, Option<String>, Option<Timestamp>);
     const FIND: &str = "SELECT subject, role, department_id, jurisdiction, expires_at FROM tokens \
                         WHERE secret_hash = $1 AND revoked_at IS NULL";
-    let found: Option<Found> = on_pool!(store, |pool| sqlx::query_as(FIND)
-        .bind(&secret_hash)
+    let found: Option<Row> = on_pool!(store, |pool| sqlx::query_as(FIND)
+        .bind(secret_hash)
         .fetch_optional(pool)
         .await?);
     let Some((subject, role, department, jurisdiction, expires_at)) = found else {
         return Ok(None);
     };
-    if expires_at.is_some_and(|end| end <= chrono::Utc::now()) {
-        return Ok(None);
-    }
     let role = Role::from_str(&role).map_err(|unknown| StoreError::Corrupt(format!("token role: {unknown}")))?;
-    Ok(Some(Principal {
-        actor: Actor { id: subject, role },
-        jurisdiction,
-        department,
+    Ok(Some(Found {
+        principal: Principal {
+            actor: Actor { id: subject, role },
+            jurisdiction,
+            department,
+        },
+        expires_at,
     }))
+}
+
+/// How long the service trusts a token it has looked up: the longest a revoked token keeps
+/// working in a running service.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+/// Tokens remembered at most; past it, the stale ones are forgotten, and all if none is.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// Tokens recently found valid, by the hash of their secret (never the secret). Unknown
+/// secrets are not remembered: they are looked up every time, so a new token works at once and
+/// guessing cannot fill the cache.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    found: Mutex<HashMap<String, (Instant, Found)>>,
+}
+
+impl TokenCache {
+    /// As [`authenticate`], from memory when the token was found less than [`CACHE_TTL`] ago.
+    pub async fn authenticate(&self, store: &Store, secret: &str) -> Result<Option<Principal>, StoreError> {
+        if !secret.starts_with(SECRET_PREFIX) {
+            return Ok(None);
+        }
+        let secret_hash = hash(secret);
+        let remembered = self
+            .entries()
+            .get(&secret_hash)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, found)| found.clone());
+        if let Some(found) = remembered {
+            return Ok(valid(Some(found)));
+        }
+        let found = find(store, &secret_hash).await?;
+        let mut entries = self.entries();
+        match &found {
+            Some(found) => {
+                if entries.len() >= CACHE_CAPACITY {
+                    entries.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+                    if entries.len() >= CACHE_CAPACITY {
+                        entries.clear();
+                    }
+                }
+                entries.insert(secret_hash, (Instant::now(), found.clone()));
+            }
+            None => {
+                entries.remove(&secret_hash);
+            }
+        }
+        Ok(valid(found))
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Found)>> {
+        // A panic while holding the lock leaves a map that is still whole.
+        self.found.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 pub async fn list(store: &Store) -> Result<Vec<TokenInfo>, StoreError> {
@@ -224,7 +300,7 @@ pub async fn list(store: &Store) -> Result<Vec<TokenInfo>, StoreError> {
     Ok(tokens)
 }
 
-/// Revokes a token at once: its next request is refused.
+/// Revokes a token: a running service refuses it within [`CACHE_TTL`].
 pub async fn revoke(store: &Store, id: &str) -> Result<(), TokenError> {
     const REVOKE: &str = "UPDATE tokens SET revoked_at = CURRENT_TIMESTAMP WHERE id = $1 AND revoked_at IS NULL";
     let revoked = on_pool!(store, |pool| sqlx::query(REVOKE)

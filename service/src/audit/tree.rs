@@ -31,6 +31,10 @@ use crate::store::{on_pool, Store, StoreError};
 const PAGE: i64 = 1_000;
 /// How often the task looks for events appended by other processes.
 const POLL: Duration = Duration::from_secs(1);
+/// How long the task lets appends gather after it has grown the tree: a round per append costs
+/// a dozen statements, and nothing waits for the background task (a checkpoint's cut catches
+/// up itself).
+const GATHER: Duration = Duration::from_millis(100);
 /// Rows per multi-row `INSERT`: three parameters a row, well below SQLite's limit.
 const ROWS_PER_INSERT: usize = 1_000;
 
@@ -127,9 +131,16 @@ impl TransparencyLog {
         let log = self.clone();
         tokio::spawn(async move {
             let mut last_cut: Option<Instant> = None;
+            let mut size = None;
             loop {
-                if let Err(error) = log.catch_up().await {
-                    tracing::warn!(%error, "cannot grow the log's Merkle tree");
+                match log.catch_up().await {
+                    Ok(grown) => {
+                        if size.is_some_and(|size| size != grown) {
+                            tokio::time::sleep(GATHER).await;
+                        }
+                        size = Some(grown);
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot grow the log's Merkle tree"),
                 }
                 if log.signer.is_some() && last_cut.is_none_or(|at| at.elapsed() >= log.interval) {
                     match log.cut().await {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::cases::HistoryEntry;
 use super::extract::{ApiQuery, Authenticated};
 use super::problem::ApiError;
+use super::read_models::lag_tolerant;
 use super::AppState;
 use crate::access::{self, Operation};
 use crate::audit::{self, VerifyReport};
@@ -49,7 +50,10 @@ pub async fn events(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::InvalidQuery(format!("`limit` is from 1 to {MAX_PAGE}")));
     }
-    let events = state.engine.store().log_after(after, limit).await?;
+    let events = lag_tolerant(&state, None, move |store| async move {
+        Ok(store.log_after(after, limit).await?)
+    })
+    .await?;
     let next_after = events.last().map_or(after, |event| event.position);
     Ok(Json(LogPage {
         events: events.into_iter().map(HistoryEntry::from).collect(),

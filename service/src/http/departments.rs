@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody};
 use super::problem::ApiError;
-use super::read_models::{caught_up, period};
+use super::read_models::{caught_up, lag_tolerant, period};
 use super::AppState;
 use crate::access::names;
 use crate::access::units::{self, Unit};
@@ -173,14 +173,11 @@ pub async fn queue(
     }
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let engine = &state.engine;
-    let queue = queries::unit_queue(
-        engine.store(),
-        engine.policy(),
-        &unit,
-        access::jurisdiction_scope(&principal),
-        due_within,
-        engine.clock().now(),
-    )
+    let (policy, unit, now) = (engine.policy(), &unit, engine.clock().now());
+    let jurisdiction = access::jurisdiction_scope(&principal);
+    let queue = lag_tolerant(&state, params.min_position, move |store| async move {
+        Ok(queries::unit_queue(&store, policy, unit, jurisdiction, due_within, now).await?)
+    })
     .await?;
     Ok(Json(queue))
 }
@@ -264,7 +261,11 @@ pub async fn scorecards(
         now,
         state.engine.policy().offset,
     )?;
-    let units = queries::scorecards(state.engine.store(), from, to, access::jurisdiction_scope(&principal)).await?;
+    let jurisdiction = access::jurisdiction_scope(&principal);
+    let units = lag_tolerant(&state, None, move |store| async move {
+        Ok(queries::scorecards(&store, from, to, jurisdiction).await?)
+    })
+    .await?;
     Ok(Json(Scorecards { from, to, units }))
 }
 

@@ -20,7 +20,7 @@ use tower_http::request_id::RequestId;
 
 use super::problem::ApiError;
 use super::AppState;
-use crate::access::tokens::{self, Principal};
+use crate::access::tokens::Principal;
 use crate::store::chain;
 use crate::write::engine::{CommandContext, Idempotency};
 
@@ -190,7 +190,9 @@ impl FromRequestParts<AppState> for Authenticated {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated)?;
-        let principal = tokens::authenticate(state.engine.store(), secret)
+        let principal = state
+            .tokens
+            .authenticate(state.engine.store(), secret)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         tracing::Span::current().record("actor", tracing::field::display(&principal.actor.id));

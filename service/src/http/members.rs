@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::extract::{read_json, ApiPath, ApiQuery, Authenticated, CommandHeaders};
 use super::problem::ApiError;
-use super::read_models::{caught_up, member_path};
+use super::read_models::{caught_up, lag_tolerant, member_path};
 use super::AppState;
 use crate::access;
 use crate::read::queries::{self, Archive, MemberEntry};
@@ -199,7 +199,11 @@ pub async fn archive(
     check_record(&state, &principal, &member).await?;
     let now = state.engine.clock().now();
     let offset = state.engine.policy().offset;
-    let archive = queries::archive(state.engine.store(), &member, &state.quotas, now, offset).await?;
+    let (member, quotas) = (&member, &state.quotas);
+    let archive = lag_tolerant(&state, params.min_position, move |store| async move {
+        Ok(queries::archive(&store, member, quotas, now, offset).await?)
+    })
+    .await?;
     match params.format.as_deref() {
         None | Some("json") => Ok(Json(archive).into_response()),
         Some("csv") => Ok(attachment(

@@ -46,8 +46,9 @@ pub use client::{InvalidIpNet, IpNet, TrustedProxies};
 pub use problem::ApiError;
 pub use rate_limit::RateLimits;
 
+use crate::access::tokens::TokenCache;
 use crate::audit::TransparencyLog;
-use crate::read::Projector;
+use crate::read::{Projector, ReadStores};
 use crate::write::engine::Engine;
 use domain::Action;
 use members::MemberCommand;
@@ -64,6 +65,10 @@ pub struct AppState {
     pub limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
     pub transparency: TransparencyLog,
+    /// Tokens recently looked up: most requests authenticate without a statement.
+    pub tokens: Arc<TokenCache>,
+    /// Where reads that tolerate lag go: the read standby, if any, else the primary.
+    pub reads: ReadStores,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -632,7 +632,8 @@ fn add_links(document: &mut Value) {
 
 /// Security, headers and problem responses, on every operation.
 fn add_shared(document: &mut Value) {
-    document["components"]["securitySchemes"]["bearer"] = json!({"type": "http", "scheme": "bearer"});
+    document["components"]["securitySchemes"]["bearer"] = json!({"type": "http", "scheme": "bearer",
+        "description": "A token made by `lianxin token create`. The service remembers a token it looked up for one second: a revoked token is refused within a second of its revocation, an expired one from the moment it expires."});
     let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}});
     let Some(paths) = document["paths"].as_object_mut() else {
         return;
@@ -683,7 +684,9 @@ pub fn document() -> Value {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "lianxin 连心", description = "Case workflow engine for a city political consultative conference: \
-        citizens' suggestions, micro-consultations and joint-research topics as event-sourced cases."),
+        citizens' suggestions, micro-consultations and joint-research topics as event-sourced cases. \
+        A deployment may answer lists, figures, queues, duty records and the audit log's pages from a standby, \
+        a moment behind the writes; a read given `min_position` sees that write (or answers 503 after 5 s)."),
     tags(
         (name = "staff", description = "the conference's staff: submit, route and close cases, read the figures"),
         (name = "departments", description = "the departments that handle assigned cases"),

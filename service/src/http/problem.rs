@@ -61,6 +61,18 @@ pub enum ApiError {
     Unit(#[from] UnitError),
 }
 
+impl ApiError {
+    /// The store's failure behind this error, if it is one.
+    pub(super) fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            ApiError::Engine(EngineError::Store(error)) | ApiError::Projector(ProjectorError::Store(error)) => {
+                Some(error)
+            }
+            _ => None,
+        }
+    }
+}
+
 impl From<CaseError> for ApiError {
     fn from(error: CaseError) -> Self {
         ApiError::Engine(EngineError::Refused(error))

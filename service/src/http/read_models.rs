@@ -3,6 +3,7 @@
 //! it waits (briefly) until the projection has applied that position, so a client reads its
 //! own writes.
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -22,6 +23,7 @@ use super::AppState;
 use crate::access::{self, ListScope, Operation};
 use crate::read::queries::{self, Assessment, CaseFilter, Cursor, MemberStanding, OverdueByDepartment, OverdueFilter};
 use crate::read::Checkpoint;
+use crate::store::Store;
 use crate::write::engine::Logged;
 
 /// How long a read waits for a projection to reach `min_position`.
@@ -41,6 +43,28 @@ pub(super) async fn caught_up(
         Ok(())
     } else {
         Err(ApiError::ProjectionBehind { projection, position })
+    }
+}
+
+/// Runs a read that tolerates lag on the read standby when it may answer (see
+/// [`crate::read::standby`]: with `min_position`, once it has replayed the primary's writes), on
+/// the primary when not, or when the standby fails to answer. Call after [`caught_up`].
+pub(super) async fn lag_tolerant<T, F, Fut>(state: &AppState, min_position: Option<i64>, read: F) -> Result<T, ApiError>
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let picked = state.reads.pick(min_position.is_some()).await;
+    match read(picked.store).await {
+        Err(error)
+            if picked.standby
+                && error
+                    .store_error()
+                    .is_some_and(|error| state.reads.retry_on_primary(error)) =>
+        {
+            read(state.reads.primary().clone()).await
+        }
+        answer => answer,
     }
 }
 
@@ -188,7 +212,11 @@ pub async fn list(
         return exports::cases(&state, filter, form).await;
     }
     let now = state.engine.clock().now();
-    let (cases, next) = queries::list_cases(state.engine.store(), &filter, now).await?;
+    let filter = &filter;
+    let (cases, next) = lag_tolerant(&state, params.min_position, move |store| async move {
+        Ok(queries::list_cases(&store, filter, now).await?)
+    })
+    .await?;
     Ok(Json(CasePage {
         cases,
         next_cursor: next.map(|cursor| cursor.to_string()),
@@ -271,17 +299,21 @@ pub async fn outcomes(
     let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now, policy.offset)?;
     let weight = satisfaction_weight(params.basically_satisfied_weight)?;
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
-    let store = state.engine.store();
-    let read = match access::jurisdiction_scope(&principal) {
-        None => queries::outcomes(store, (from, to), params.group_by, now, (policy, weight)).await?,
-        Some(jurisdiction) => {
-            let settings = FigureSettings {
-                policy,
-                basically_satisfied_weight: weight,
-            };
-            queries::outcomes_in_jurisdiction(store, jurisdiction, (from, to), params.group_by, now, settings).await?
-        }
-    };
+    let jurisdiction = access::jurisdiction_scope(&principal);
+    let group_by = params.group_by;
+    let read = lag_tolerant(&state, params.min_position, |store| async move {
+        Ok::<_, ApiError>(match jurisdiction {
+            None => queries::outcomes(&store, (from, to), group_by, now, (policy, weight)).await?,
+            Some(jurisdiction) => {
+                let settings = FigureSettings {
+                    policy,
+                    basically_satisfied_weight: weight,
+                };
+                queries::outcomes_in_jurisdiction(&store, jurisdiction, (from, to), group_by, now, settings).await?
+            }
+        })
+    })
+    .await?;
     Ok(Json(Outcomes {
         from,
         to,
@@ -336,8 +368,12 @@ pub async fn member_record(
     super::members::check_record(&state, &principal, &member).await?;
     let now = state.engine.clock().now();
     let offset = state.engine.policy().offset;
+    let (member, quotas) = (&member, &state.quotas);
     Ok(Json(
-        queries::member_record(state.engine.store(), &member, year, &state.quotas, now, offset).await?,
+        lag_tolerant(&state, params.min_position, move |store| async move {
+            Ok(queries::member_record(&store, member, year, quotas, now, offset).await?)
+        })
+        .await?,
     ))
 }
 
@@ -354,8 +390,12 @@ pub async fn assessment(
     let now = state.engine.clock().now();
     let offset = state.engine.policy().offset;
     let jurisdiction = access::jurisdiction_scope(&principal);
+    let quotas = &state.quotas;
     Ok(Json(
-        queries::assessment(state.engine.store(), year, &state.quotas, now, offset, jurisdiction).await?,
+        lag_tolerant(&state, params.min_position, move |store| async move {
+            Ok(queries::assessment(&store, year, quotas, now, offset, jurisdiction).await?)
+        })
+        .await?,
     ))
 }
 
@@ -442,8 +482,12 @@ pub async fn overdue(
     };
     caught_up(&state, CASE_SUMMARIES, params.min_position).await?;
     let now = state.engine.clock().now();
+    let filter = &filter;
     Ok(Json(
-        queries::overdue_by_department(state.engine.store(), &filter, now).await?,
+        lag_tolerant(&state, params.min_position, move |store| async move {
+            Ok(queries::overdue_by_department(&store, filter, now).await?)
+        })
+        .await?,
     ))
 }
 

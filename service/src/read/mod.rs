@@ -15,6 +15,7 @@
 //! - `registry` ([`PROJECTIONS`]): every projection, registered once;
 //! - [`rebuild`]: the full rebuild, generic over the registry's projections;
 //! - [`runner`]: the live engine, [`Projector`] (lease, wake-ups, checkpoints, batches);
+//! - [`standby`]: which store a lag-tolerant read goes to ([`ReadStores`]);
 //! - [`queries`]: what the API reads (cursor, then case lists, overdue list, members; the
 //!   figures come from `outcome_cells`).
 //!
@@ -33,6 +34,7 @@ pub mod rebuild;
 mod registry;
 mod rows;
 pub mod runner;
+pub mod standby;
 pub mod tx;
 
 pub use error::ProjectorError;
@@ -41,3 +43,4 @@ pub use faults::Fault;
 pub use projection::Projection;
 pub use registry::{names, PROJECTIONS};
 pub use runner::{Checkpoint, Projector};
+pub use standby::ReadStores;

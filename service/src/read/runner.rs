@@ -19,11 +19,12 @@
 //!   its view rows and checkpoint are lost or kept together, and what a crash loses is applied
 //!   again from the durable log. Readers may then briefly see a view step back to the checkpoint.
 //! - **Prompt.** Runners wake on the engine's in-process notification after each append, on
-//!   `NOTIFY lianxin_events`, and at least once a second; after a batch, a runner lets 10 ms of
-//!   appends gather before it looks again. Each process announces its own appends with one
-//!   `NOTIFY` per burst, sent after the commits: a notify inside the appending transaction (a
-//!   trigger, at first) makes PostgreSQL serialize those commits behind one lock, which undid
-//!   group commit under concurrent writers.
+//!   `NOTIFY lianxin_events`, and at least once a second; after a batch, a runner lets 10 to
+//!   40 ms of appends gather before it looks again (a millisecond an event it just applied), so
+//!   batches grow with the load. Each process announces its own appends with one `NOTIFY` per
+//!   burst and at most one every 10 ms, sent after the commits: a notify inside the appending
+//!   transaction (a trigger, at first) makes PostgreSQL serialize those commits behind one
+//!   lock, which undid group commit under concurrent writers.
 //! - **Read your writes.** Every command answers the `position` it wrote; read-model endpoints
 //!   take `?min_position=` and wait ([`Projector::wait_for`]) until the projection has applied
 //!   it (by log order, not by number).
@@ -55,8 +56,10 @@ use crate::store::{on_pool, Store, StoreError};
 const BATCH: i64 = 500;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
-/// How long a runner that has just applied events lets more gather before it looks again.
+/// How long a runner that has just applied events lets more gather before it looks again:
+/// from `GATHER`, a millisecond an event applied, up to `GATHER_MAX`.
 const GATHER: Duration = Duration::from_millis(10);
+const GATHER_MAX: Duration = Duration::from_millis(40);
 /// How long a catch-up sleeps while the head is not yet readable, and when it says so.
 const STALL_STEP: Duration = Duration::from_millis(20);
 const STALL_WARNING: Duration = Duration::from_secs(10);
@@ -156,8 +159,10 @@ impl Projector {
             loop {
                 match self.catch_up(name, |_| {}).await {
                     // Under a stream of appends, waking on each one would make a transaction
-                    // of every few events: a moment's wait gathers them into bigger batches.
-                    Ok(applied) if applied > 0 => tokio::time::sleep(GATHER).await,
+                    // of every few events: a moment's wait gathers them into bigger batches,
+                    // longer the more came (each batch's fixed statements and the outcome
+                    // cells' rewrite are then shared by more events).
+                    Ok(applied) if applied > 0 => tokio::time::sleep(gather(applied)).await,
                     Ok(_) => {}
                     Err(error) => {
                         tracing::error!(projection = name, %error, "projection batch failed; retrying");
@@ -205,8 +210,8 @@ impl Projector {
         let target = self.store.head_position().await?;
         let mut applied = 0;
         let mut waited = Duration::ZERO;
+        let mut from = checkpoints::position(&self.store, name).await?;
         loop {
-            let from = checkpoints::position(&self.store, name).await?;
             let batch = self.store.facts_after(from, BATCH).await?;
             if batch.is_empty() {
                 if target == 0 || self.has_applied(name, target).await? {
@@ -222,11 +227,19 @@ impl Projector {
             if self.apply_batch(projection, from, &batch).await? {
                 applied += batch.len() as u64;
                 self.applied.send_modify(|generation| *generation += 1);
-                let position = batch.last().map_or(from, |fact| fact.position);
-                metrics::gauge!("lianxin_projection_position", "projection" => name).set(position as f64);
+                from = batch.last().map_or(from, |fact| fact.position);
+                metrics::gauge!("lianxin_projection_position", "projection" => name).set(from as f64);
                 metrics::counter!("lianxin_projection_events_total", "projection" => name)
                     .increment(batch.len() as u64);
-                progress(position);
+                progress(from);
+                // A batch in log order that held the target has applied it: no statement
+                // more to find that out.
+                if batch.iter().any(|fact| fact.position == target) {
+                    return Ok(applied);
+                }
+            } else {
+                // Another runner (or a rebuild) moved the checkpoint.
+                from = checkpoints::position(&self.store, name).await?;
             }
         }
     }
@@ -347,9 +360,13 @@ impl Projector {
     }
 }
 
-/// Sends `NOTIFY lianxin_events` after this process's appends: one per burst (appends made
-/// while one is on its way are announced by the next), from outside the appending
-/// transactions, because PostgreSQL serializes the commits of notifying transactions.
+fn gather(applied: u64) -> Duration {
+    Duration::from_millis(applied).clamp(GATHER, GATHER_MAX)
+}
+
+/// Sends `NOTIFY lianxin_events` after this process's appends: one per burst, at most one
+/// every [`GATHER`] (appends made meanwhile are announced by the next), from outside the
+/// appending transactions, because PostgreSQL serializes the commits of notifying transactions.
 fn announce(pool: sqlx::PgPool, mut appended: watch::Receiver<u64>) {
     tokio::spawn(async move {
         while appended.changed().await.is_ok() {
@@ -360,6 +377,9 @@ fn announce(pool: sqlx::PgPool, mut appended: watch::Receiver<u64>) {
                 tracing::warn!(%error, "cannot announce appended events");
                 tokio::time::sleep(POLL).await;
             }
+            // At most one a `GATHER`: the appends meanwhile are announced by the next, and
+            // the other processes' runners would gather them into one batch anyway.
+            tokio::time::sleep(GATHER).await;
         }
     });
 }

@@ -148,6 +148,9 @@ fn private_store_file(data_dir: &Path, file: &Path) -> std::io::Result<()> {
         .map(drop)
 }
 
+/// How long a read on a standby waits for a connection (sqlx retries a refused one until then).
+const REPLICA_ACQUIRE: Duration = Duration::from_secs(1);
+
 /// How often [`Store::caught_up_with`] looks at the standby's replay position.
 const REPLAY_POLL: Duration = Duration::from_millis(5);
 
@@ -186,9 +189,13 @@ impl Store {
     }
 
     /// A store for reads that tolerate lag, on a standby (or any server) at `url`: never
-    /// written to, never migrated. What it answers is what the standby has replayed.
-    pub async fn open_replica(url: &str) -> Result<Self, StoreError> {
-        Ok(Store::Postgres(postgres_pool().connect(url).await?))
+    /// written to, never migrated. What it answers is what the standby has replayed. Connected
+    /// lazily, so that the service starts while its standby is down; a read waits at most a
+    /// second for a connection, then may go to the primary instead.
+    pub fn open_replica(url: &str) -> Result<Self, StoreError> {
+        Ok(Store::Postgres(
+            postgres_pool().acquire_timeout(REPLICA_ACQUIRE).connect_lazy(url)?,
+        ))
     }
 
     /// Waits until this store, on a standby, has replayed everything `primary` had written
@@ -200,7 +207,9 @@ impl Store {
             return Ok(true);
         };
         let deadline = tokio::time::Instant::now() + within;
-        let written: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+        // The insert position, not the write position: the projections commit without waiting
+        // for the flush, and their last commit must be inside what the standby replays.
+        let written: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
             .fetch_one(primary)
             .await?;
         loop {
