@@ -23,7 +23,7 @@ use service::access::units::{self, Unit};
 use service::app::{self, Application};
 use service::audit::witness::{self, WitnessError};
 use service::audit::{self, LogSigner, LogVerifier, TransparencyLog};
-use service::config::{ServeSettings, StoreSettings};
+use service::config::{PolicySettings, ServeSettings, StoreSettings};
 use service::read::Projector;
 use service::telemetry::{self, LogFormat};
 use service::write::engine::{Clock, Engine};
@@ -84,6 +84,10 @@ enum Command {
     Replay {
         /// Projections to rebuild: case_summaries, member_records.
         names: Vec<String>,
+        /// The deployment's settings `serve` runs with: the figures' days and working days
+        /// are rebuilt in its time zone and calendar.
+        #[command(flatten)]
+        policy: PolicySettings,
     },
 }
 
@@ -526,9 +530,9 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             let imported = members::import(&engine, &file, bar).await?;
             println!("{}", serde_json::to_string(&imported)?);
         }
-        Command::Replay { names } => {
+        Command::Replay { names, policy } => {
             let store = cli.store.open().await?;
-            let projector = Projector::new(store.clone(), domain::Policy::default());
+            let projector = Projector::new(store.clone(), policy.policy()?);
             let names = if names.is_empty() {
                 service::read::names().iter().map(|name| (*name).to_owned()).collect()
             } else {

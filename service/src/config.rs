@@ -89,18 +89,11 @@ pub enum ReadStandbyError {
     Store(#[from] StoreError),
 }
 
-/// What `serve` needs beyond the store.
+/// The deployment's deadlines, windows, calendar and time zone: what `serve` decides cases by
+/// and what `replay` rebuilds the projections with (the outcome cells keep days of its time
+/// zone and working days of its calendar), so both take the same settings.
 #[derive(Debug, Clone, Args)]
-pub struct ServeSettings {
-    /// Address to listen on.
-    #[arg(long, env = "LIANXIN_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// A PostgreSQL standby of the primary (postgres://…) for the reads that tolerate lag: case
-    /// lists, figures, the overdue list, queues, scorecards, duty records, the audit log's
-    /// pages. A read with `min_position` waits (up to 1 s) for the standby to replay the write
-    /// or is answered from the primary; so is every read while the standby is unreachable.
-    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true, value_parser = secret_postgres_url)]
-    pub database_read_url: Option<SecretUrl>,
+pub struct PolicySettings {
     /// Days a department has to answer a suggestion, when `assign` names no deadline.
     #[arg(long, env = "LIANXIN_SUGGESTION_RESPONSE_DAYS", default_value_t = Policy::default().suggestion_response_days)]
     pub suggestion_response_days: u32,
@@ -144,6 +137,43 @@ pub struct ServeSettings {
         allow_hyphen_values = true
     )]
     pub utc_offset: chrono::FixedOffset,
+}
+
+impl PolicySettings {
+    /// The policy; the calendar file, if named, is read here.
+    pub fn policy(&self) -> Result<Policy, CalendarFileError> {
+        Ok(Policy {
+            suggestion_response_days: self.suggestion_response_days,
+            micro_consultation_response_days: self.micro_consultation_response_days,
+            joint_research_response_days: self.joint_research_response_days,
+            response_counting: [
+                self.suggestion_day_counting,
+                self.micro_consultation_day_counting,
+                self.joint_research_day_counting,
+            ],
+            acknowledge_working_days: self.acknowledge_working_days,
+            objection_working_days: self.objection_working_days,
+            evaluation_working_days: self.evaluation_working_days,
+            calendar: Arc::new(calendar::load(self.calendar.as_deref())?),
+            offset: self.utc_offset,
+        })
+    }
+}
+
+/// What `serve` needs beyond the store.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "LIANXIN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// A PostgreSQL standby of the primary (postgres://…) for the reads that tolerate lag: case
+    /// lists, figures, the overdue list, queues, scorecards, duty records, the audit log's
+    /// pages. A read with `min_position` waits (up to 1 s) for the standby to replay the write
+    /// or is answered from the primary; so is every read while the standby is unreachable.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true, value_parser = secret_postgres_url)]
+    pub database_read_url: Option<SecretUrl>,
+    #[command(flatten)]
+    pub policy: PolicySettings,
     /// Yearly quota: constituents a member contacts.
     #[arg(long, env = "LIANXIN_QUOTA_CONTACTS", default_value_t = 5)]
     pub quota_contacts: u32,
@@ -194,21 +224,7 @@ impl ServeSettings {
     /// The options to start with; the calendar file, if named, is read here.
     pub fn options(&self) -> Result<ServiceOptions, CalendarFileError> {
         Ok(ServiceOptions {
-            policy: Policy {
-                suggestion_response_days: self.suggestion_response_days,
-                micro_consultation_response_days: self.micro_consultation_response_days,
-                joint_research_response_days: self.joint_research_response_days,
-                response_counting: [
-                    self.suggestion_day_counting,
-                    self.micro_consultation_day_counting,
-                    self.joint_research_day_counting,
-                ],
-                acknowledge_working_days: self.acknowledge_working_days,
-                objection_working_days: self.objection_working_days,
-                evaluation_working_days: self.evaluation_working_days,
-                calendar: Arc::new(calendar::load(self.calendar.as_deref())?),
-                offset: self.utc_offset,
-            },
+            policy: self.policy.policy()?,
             quotas: self
                 .quota_items
                 .clone()

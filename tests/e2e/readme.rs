@@ -113,3 +113,37 @@ async fn an_actor_is_named_from_the_command_line() {
     let names: serde_json::Value = app.get(&app.tokens.staff, "/api/v1/names").await.json().await.unwrap();
     assert_eq!(names["names"]["staff-0007"], "张科长");
 }
+
+/// `lianxin replay` rebuilds the figures in the time zone it is given, as `serve` takes it: a
+/// voice of 20:00 UTC on 31 January is February's at +08:00 (the default) and January's at UTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rebuilds_the_figures_days_in_the_deployments_time_zone() {
+    use chrono::TimeZone;
+    let evening = chrono::Utc.with_ymd_and_hms(2026, 1, 31, 20, 0, 0).unwrap();
+    let app = TestApp::spawn_at(Backend::Sqlite, evening).await;
+    app.submitted(&tests::suggestion()).await;
+    app.settled().await;
+    let months = || async {
+        let path = "/api/v1/outcomes?from=2026-01-01&to=2026-03-01&group_by=month";
+        let outcomes: serde_json::Value = app.get(&app.tokens.staff, path).await.json().await.unwrap();
+        let groups = outcomes["groups"].as_array().unwrap().clone();
+        groups
+            .iter()
+            .filter(|group| group["submitted"] == 1)
+            .map(|group| group["group"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(months().await, ["2026-02"]);
+    let replayed = Command::new(lianxin())
+        .args(["replay", "case_summaries", "--utc-offset", "+00:00"])
+        .env("LIANXIN_DATA_DIR", app.test_store.data_dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("lianxin runs");
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    assert_eq!(months().await, ["2026-01"], "the rebuild's own time zone");
+}
