@@ -412,7 +412,7 @@ async fn a_published_report_is_read_beside_today_and_printed_to_pdf_in_a_browser
     assert!(pdf.starts_with(b"%PDF-"));
     // The figures of all cases, then one page per grouping.
     let groupings = reading["report"]["figures"]["by"].as_object().unwrap().len();
-    assert_eq!(groupings, 5);
+    assert_eq!(groupings, 7);
     assert_eq!(pdf_pages(&pdf), 1 + groupings);
     // The text itself is compressed; the title is kept as UTF-16 in the document's information.
     let title: String = "\u{feff}连心 · 2026-03 办理成效报告"

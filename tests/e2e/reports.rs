@@ -47,6 +47,8 @@ async fn assert_figures_in_workbook(app: &TestApp, id: &str, report: &Value) {
             "按承办单位",
             "按属地",
             "按类型",
+            "按办理层级",
+            "按委员",
             "按月份",
             "案件"
         ]
@@ -128,7 +130,15 @@ async fn assert_printable(app: &TestApp, id: &str, report: &Value) {
         resolved["value"].as_f64().unwrap() * 100.0
     );
     assert!(page.contains(&row), "{row}");
-    for grouping in ["kind", "category", "jurisdiction", "department", "month"] {
+    for grouping in [
+        "kind",
+        "category",
+        "jurisdiction",
+        "department",
+        "level",
+        "member",
+        "month",
+    ] {
         assert!(
             page.contains(&format!(r#"<section data-grouping="{grouping}">"#)),
             "{grouping}"

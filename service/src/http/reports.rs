@@ -42,11 +42,13 @@ use crate::write::engine::{EngineError, ReportPublished};
 const CATCH_UP: Duration = Duration::from_secs(10);
 
 /// The groupings a report holds beside its totals.
-const GROUPINGS: [GroupBy; 5] = [
+const GROUPINGS: [GroupBy; 7] = [
     GroupBy::Kind,
     GroupBy::Category,
     GroupBy::Jurisdiction,
     GroupBy::Department,
+    GroupBy::Level,
+    GroupBy::Member,
     GroupBy::Month,
 ];
 
@@ -54,7 +56,8 @@ const GROUPINGS: [GroupBy; 5] = [
 #[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct ReportFigures {
     pub all: Figures,
-    /// By `kind`, `category`, `jurisdiction`, `department` and `month`.
+    /// By `kind`, `category`, `jurisdiction`, `department`, `level` (handling level), `member`
+    /// and `month` (reports published before levels and members were added hold the others).
     pub by: BTreeMap<String, Vec<Figures>>,
 }
 
@@ -395,6 +398,8 @@ pub(super) fn grouping_name(grouping: &str) -> &str {
         "category" => "按领域",
         "jurisdiction" => "按属地",
         "department" => "按承办单位",
+        "level" => "按办理层级",
+        "member" => "按委员",
         "month" => "按月份",
         other => other,
     }
@@ -407,7 +412,9 @@ pub(super) fn group_label(grouping: &str, key: &str, names: &BTreeMap<String, St
         ("all", _) => "全部".to_owned(),
         ("kind", Some(kind)) => exports::kind_name(kind).to_owned(),
         ("department", _) if key == projections::UNASSIGNED => "未交办".to_owned(),
-        ("department", _) => names.get(key).cloned().unwrap_or_else(|| key.to_owned()),
+        ("department" | "member", _) => names.get(key).cloned().unwrap_or_else(|| key.to_owned()),
+        ("level", _) if key == "city" => "市级".to_owned(),
+        ("level", _) if key == "local" => "旗区级".to_owned(),
         _ => key.to_owned(),
     }
 }
