@@ -12,7 +12,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::{
     Acknowledged, CaseCore, Contributed, ExtensionGranted, ExtensionRequested, HandlingLevel, Objected, Replied, Role,
-    Windows,
+    Timestamp, Windows,
 };
 use projections::CASE_SUMMARIES;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use super::problem::ApiError;
 use super::read_models::{caught_up, lag_tolerant, period};
 use super::AppState;
 use crate::access::names;
+use crate::access::tokens::Principal;
 use crate::access::units::{self, Unit};
 use crate::access::{self, Denied, Operation};
 use crate::read::queries::{self, Queue, Scorecard};
@@ -210,7 +211,7 @@ pub struct UnitScorecard {
 
 #[utoipa::path(get, path = "/api/v1/departments/{id}/scorecard", operation_id = "unit_scorecard", tags = ["departments", "staff", "audit"],
     params(("id" = String, Path, description = "the unit's id", pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,100}$"), ScorecardQuery),
-    responses((status = 200, description = "the unit's steps in [from, to), counted as in /api/v1/departments/scorecards (all zero when it took none);         read by the unit itself, staff (a banner's or district's staff: its cases only) and auditors; 404 for a unit staff do not keep that took no step", body = UnitScorecard)))]
+    responses((status = 200, description = "the unit's steps in [from, to), counted as in /api/v1/departments/scorecards (all zero when it took none); read by the unit itself, staff (a banner's or district's staff: its cases only) and auditors; 404 for a unit staff do not keep that took no step", body = UnitScorecard)))]
 pub async fn scorecard(
     State(state): State<AppState>,
     ApiPath(unit): ApiPath<String>,
@@ -218,18 +219,10 @@ pub async fn scorecard(
     ApiQuery(params): ApiQuery<ScorecardQuery>,
 ) -> Result<Json<UnitScorecard>, ApiError> {
     access::check(&principal, Operation::ReadUnit(&unit))?;
-    let now = state.engine.clock().now();
-    let (from, to) = period(
-        params.from.as_deref(),
-        params.to.as_deref(),
-        now,
-        state.engine.policy().offset,
-    )?;
-    let store = state.engine.store();
-    let cards = queries::scorecards(store, from, to, access::jurisdiction_scope(&principal)).await?;
+    let (from, to, cards) = read_scorecards(&state, &principal, &params).await?;
     let scorecard = match cards.into_iter().find(|card| card.department == unit) {
         Some(card) => card,
-        None if units::find(store, &unit).await?.is_some() => Scorecard {
+        None if units::find(state.engine.store(), &unit).await?.is_some() => Scorecard {
             department: unit,
             ..Scorecard::default()
         },
@@ -254,19 +247,26 @@ pub async fn scorecards(
     ApiQuery(params): ApiQuery<ScorecardQuery>,
 ) -> Result<Json<Scorecards>, ApiError> {
     access::check(&principal, Operation::ReadDashboards)?;
+    let (from, to, units) = read_scorecards(&state, &principal, &params).await?;
+    Ok(Json(Scorecards { from, to, units }))
+}
+
+/// The period a scorecard query names and every unit's scorecard for it, as far as the
+/// caller's jurisdiction reaches.
+async fn read_scorecards(
+    state: &AppState,
+    principal: &Principal,
+    params: &ScorecardQuery,
+) -> Result<(Timestamp, Timestamp, Vec<Scorecard>), ApiError> {
     let now = state.engine.clock().now();
-    let (from, to) = period(
-        params.from.as_deref(),
-        params.to.as_deref(),
-        now,
-        state.engine.policy().offset,
-    )?;
-    let jurisdiction = access::jurisdiction_scope(&principal);
-    let units = lag_tolerant(&state, None, move |store| async move {
+    let offset = state.engine.policy().offset;
+    let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now, offset)?;
+    let jurisdiction = access::jurisdiction_scope(principal);
+    let cards = lag_tolerant(state, None, move |store| async move {
         Ok(queries::scorecards(&store, from, to, jurisdiction).await?)
     })
     .await?;
-    Ok(Json(Scorecards { from, to, units }))
+    Ok((from, to, cards))
 }
 
 /// How a case is being handled, as the case view shows it (`handling` of `GET
