@@ -17,7 +17,7 @@ use domain::{
 use projections::CASE_SUMMARIES;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody};
+use super::extract::{ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
 use super::read_models::{caught_up, lag_tolerant, period};
 use super::AppState;
@@ -52,6 +52,8 @@ pub async fn list(
 pub async fn add(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
+    // Read for what it refuses: the document lists the command headers on every POST.
+    _headers: CommandHeaders,
     JsonBody(unit): JsonBody<Unit>,
 ) -> Result<(StatusCode, Json<Unit>), ApiError> {
     access::check(
@@ -72,7 +74,7 @@ pub struct Rename {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     name: String,
 }
