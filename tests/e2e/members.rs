@@ -1,6 +1,7 @@
 //! The member registry and the duty assessment through the HTTP API: what counts once, the
 //! deployment's day, closed years, terms and the configured quota set.
 
+use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::{DateTime, TimeZone, Utc};
 use projections::Quotas;
 use reqwest::StatusCode;
@@ -307,7 +308,7 @@ async fn district_staff_read_their_districts_members(backend: Backend) {
         .await;
     assert_eq!(csv.status(), StatusCode::OK);
     let bytes = csv.bytes().await.unwrap();
-    assert!(bytes.starts_with("\u{feff}year,".as_bytes()));
+    assert!(bytes.starts_with("\u{feff}年度,".as_bytes()));
     let xlsx = app
         .get(
             &app.tokens.auditor,
@@ -315,7 +316,15 @@ async fn district_staff_read_their_districts_members(backend: Backend) {
         )
         .await;
     assert_eq!(xlsx.status(), StatusCode::OK);
-    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"), "a zip container");
+    let bytes = xlsx.bytes().await.unwrap().to_vec();
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range("一人一档").unwrap();
+    assert_eq!(sheet.get((0, 0)), Some(&Data::String("年度".to_owned())));
+    assert!(
+        matches!(sheet.get((1, 0)), Some(Data::Float(year)) if *year >= 2025.0),
+        "the year as a number: {:?}",
+        sheet.get((1, 0))
+    );
 }
 
 /// The demo's members are registered once each, with sectors, both levels and a term started in

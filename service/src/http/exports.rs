@@ -1,5 +1,5 @@
-//! What an office opens in Excel or WPS: the case list and the published reports as `.csv` and
-//! `.xlsx`, asked for by a `format=` parameter or an `Accept` header ([`Form::negotiate`]).
+//! What an office opens in Excel or WPS: the case list, the published reports and a member's
+//! archive as `.csv` and `.xlsx`, asked for by a `format=` parameter or an `Accept` header ([`Form::negotiate`]).
 //!
 //! Both forms are written from one [`Table`] of typed [`Cell`]s, so a column means the same in
 //! each: CSV is UTF-8 with a byte-order mark (without it both programs read the text as the
@@ -379,6 +379,85 @@ pub async fn cases(state: &AppState, mut filter: CaseFilter, form: Form) -> Resu
         response.headers_mut().insert(NEXT_CURSOR.clone(), value);
     }
     Ok(response)
+}
+
+/// A member's archive 一人一档 as a table: per year, a row per quota item (required, actual,
+/// the year's standing), then a row per credit and per decision behind it (the event's stream
+/// and log position, its time, who recorded a decision, by name).
+pub fn archive_table(archive: &queries::Archive, names: &BTreeMap<String, String>) -> Table {
+    let mut rows = Vec::new();
+    for year in &archive.years {
+        let standing = &year.standing;
+        let number = || Cell::number(Some(f64::from(standing.year)));
+        let standing_name = serde_json::to_value(standing.standing)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        for item in &standing.items {
+            rows.push(vec![
+                number(),
+                Cell::text("指标"),
+                Cell::text(item.quota.clone()),
+                Cell::number(Some(f64::from(item.required))),
+                Cell::number(Some(f64::from(item.actual))),
+                Cell::text(standing_name.clone()),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+            ]);
+        }
+        let credits = year.credits.iter().map(|credit| {
+            (
+                "履职记录",
+                &credit.activity,
+                &credit.stream,
+                None,
+                credit.position,
+                credit.at,
+            )
+        });
+        let decisions = standing.decisions.iter().map(|decision| {
+            let by = names.get(&decision.by).unwrap_or(&decision.by);
+            (
+                "决定",
+                &decision.kind,
+                &decision.by,
+                Some(by),
+                decision.position,
+                decision.at,
+            )
+        });
+        for (line, name, stream, by, position, at) in credits.chain(decisions) {
+            rows.push(vec![
+                number(),
+                Cell::text(line),
+                Cell::text(name.clone()),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                by.map_or(Cell::Empty, |by| Cell::text(by.clone())),
+                Cell::text(stream.clone()),
+                Cell::number(Some(position as f64)),
+                Cell::moment(Some(at)),
+            ]);
+        }
+    }
+    Table {
+        headers: vec![
+            "年度",
+            "类别",
+            "名称",
+            "应达",
+            "实际",
+            "履职状态",
+            "记录人",
+            "事件流",
+            "日志位置",
+            "时间",
+        ],
+        rows,
+    }
 }
 
 #[cfg(test)]

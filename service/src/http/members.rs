@@ -1,8 +1,9 @@
 //! The member registry and duty years over HTTP: registering and changing members, staff's
-//! decisions on duty years, and one member's archive 一人一档 (JSON or CSV).
+//! decisions on duty years, and one member's archive 一人一档 (JSON, or CSV and xlsx through
+//! `exports`).
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::member_record::MemberInput;
@@ -12,13 +13,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::exports::{self, Form};
 use super::extract::{read_json, ApiPath, ApiQuery, Authenticated, CommandHeaders};
 use super::problem::ApiError;
 use super::read_models::{caught_up, lag_tolerant, member_path};
 use super::AppState;
 use crate::access;
+use crate::access::names::display_names;
 use crate::read::queries::{self, Archive, MemberEntry};
-use crate::store::StoreError;
 use crate::write::engine::Logged;
 
 fn typed<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
@@ -171,7 +173,8 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveQuery {
-    /// `csv` (UTF-8 with a BOM) or `xlsx` for a spreadsheet; `json` (the default) otherwise.
+    /// `csv` (UTF-8 with a BOM) or `xlsx` for a spreadsheet, as an `Accept` of either asks
+    /// too; `json` (the default) otherwise.
     #[param(pattern = r"^(json|csv|xlsx)$")]
     format: Option<String>,
     /// A log position a write answered with: wait (up to 5 s) until the archive includes it.
@@ -192,9 +195,11 @@ pub async fn archive(
     State(state): State<AppState>,
     path: ApiPath<String>,
     Authenticated(principal): Authenticated,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<ArchiveQuery>,
 ) -> Result<Response, ApiError> {
     let member = member_path(path)?;
+    let form = Form::negotiate(params.format.as_deref(), &headers)?;
     caught_up(&state, MEMBER_RECORDS, params.min_position).await?;
     check_record(&state, &principal, &member).await?;
     let now = state.engine.clock().now();
@@ -204,25 +209,16 @@ pub async fn archive(
         Ok(queries::archive(&store, member, quotas, now, offset).await?)
     })
     .await?;
-    match params.format.as_deref() {
-        None | Some("json") => Ok(Json(archive).into_response()),
-        Some("csv") => Ok(attachment(
-            "text/csv; charset=utf-8",
-            "archive.csv",
-            queries::archive_csv(&archive),
-        )),
-        Some("xlsx") => {
-            // Written to memory: a failure is the service's own, answered as a 500.
-            let workbook = queries::archive_xlsx(&archive)
-                .map_err(|error| ApiError::Engine(StoreError::Corrupt(error.to_string()).into()))?;
-            Ok(attachment(
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "archive.xlsx",
-                workbook,
-            ))
-        }
-        Some(_) => Err(ApiError::InvalidQuery("`format` is json, csv or xlsx".to_owned())),
-    }
+    let table = match form {
+        Form::Json => return Ok(Json(archive).into_response()),
+        _ => exports::archive_table(&archive, &display_names(state.engine.store()).await?),
+    };
+    let body = match form {
+        Form::Xlsx => exports::workbook([("一人一档".to_owned(), &table)], offset)
+            .map_err(|error| ApiError::Export(format!("the archive of {member} as xlsx: {error}")))?,
+        _ => table.csv(offset),
+    };
+    Ok(exports::attachment(form, "archive", body))
 }
 
 #[utoipa::path(get, path = "/api/v1/members/{id}", operation_id = "show_member", tags = ["members", "staff", "audit"],
@@ -236,20 +232,10 @@ pub async fn show(
     state: State<AppState>,
     path: ApiPath<String>,
     principal: Authenticated,
+    headers: HeaderMap,
     query: ApiQuery<ArchiveQuery>,
 ) -> Result<Response, ApiError> {
-    archive(state, path, principal, query).await
-}
-
-/// A file to download.
-fn attachment(content_type: &'static str, name: &'static str, body: impl IntoResponse) -> Response {
-    let disposition = format!("attachment; filename=\"{name}\"");
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(disposition) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, disposition);
-    }
-    (headers, body).into_response()
+    archive(state, path, principal, headers, query).await
 }
 
 /// Who may read `member`'s record: its jurisdiction of record decides for district staff.
