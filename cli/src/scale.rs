@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, FixedOffset, Months, TimeZone, Utc};
 use domain::{Actor, Policy, Role, Status, Timestamp};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use projections::{GroupBy, Quotas};
+use projections::{GroupBy, Quotas, GROUPINGS};
 use serde::Serialize;
 
 use crate::bench::percentile;
@@ -213,18 +213,6 @@ enum Read {
     /// An auditor reading one case's full history.
     CaseHistory,
 }
-
-/// Every grouping of `GET /outcomes`, and none.
-const GROUPINGS: [Option<GroupBy>; 8] = [
-    None,
-    Some(GroupBy::Kind),
-    Some(GroupBy::Category),
-    Some(GroupBy::Jurisdiction),
-    Some(GroupBy::Department),
-    Some(GroupBy::Month),
-    Some(GroupBy::Level),
-    Some(GroupBy::Member),
-];
 
 const READS: [Read; 24] = [
     Read::Outcomes(GROUPINGS[0]),

@@ -854,15 +854,7 @@ fn published(group: &str, sum: &Sum<'_>, now: i64, weight: f64) -> Figures {
         .filter(|kind| count(kind_counters(*kind)[0]) > 0)
         .map(|kind| {
             let [_, fully, partly, declined] = kind_counters(kind).map(count);
-            let decided = fully + partly + declined;
-            let adoption = Adoption {
-                adopted_fully: fully,
-                adopted_partly: partly,
-                declined,
-                adopted: Rate::of(fully + partly, decided),
-                fully: Rate::of(fully, decided),
-            };
-            (kind.as_str().to_owned(), adoption)
+            (kind.as_str().to_owned(), Adoption::of(fully, partly, declined))
         })
         .collect();
     let ratings = |[satisfied, basically_satisfied, unsatisfied]: [Counter; 3]| Ratings {

@@ -46,10 +46,31 @@ pub enum GroupBy {
     Member,
 }
 
+/// Every grouping of the figures, and none (the totals) first.
+pub const GROUPINGS: [Option<GroupBy>; GroupBy::ALL.len() + 1] = {
+    let mut groupings = [None; GroupBy::ALL.len() + 1];
+    let mut index = 0;
+    while index < GroupBy::ALL.len() {
+        groupings[index + 1] = Some(GroupBy::ALL[index]);
+        index += 1;
+    }
+    groupings
+};
+
 /// The department group of the cases no department was assigned.
 pub const UNASSIGNED: &str = "(unassigned)";
 
 impl GroupBy {
+    pub const ALL: [GroupBy; 7] = [
+        GroupBy::Kind,
+        GroupBy::Category,
+        GroupBy::Jurisdiction,
+        GroupBy::Department,
+        GroupBy::Month,
+        GroupBy::Level,
+        GroupBy::Member,
+    ];
+
     /// The groups `case` counts in, in the deployment's time zone `offset`: one, but for
     /// [`GroupBy::Member`], where it is every member who submitted, led or relayed it (none for
     /// a voice no member carried).
@@ -367,6 +388,20 @@ pub struct Adoption {
     pub fully: Rate,
 }
 
+impl Adoption {
+    /// The rates of the decisions counted: adopted fully, partly, and declined.
+    pub fn of(fully: u64, partly: u64, declined: u64) -> Self {
+        let decided = fully + partly + declined;
+        Adoption {
+            adopted_fully: fully,
+            adopted_partly: partly,
+            declined,
+            adopted: Rate::of(fully + partly, decided),
+            fully: Rate::of(fully, decided),
+        }
+    }
+}
+
 /// Evaluations by rating.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -599,17 +634,7 @@ impl FigureTally {
         figures.adoption = self
             .adoption
             .into_iter()
-            .map(|(kind, [fully, partly, declined])| {
-                let decided = fully + partly + declined;
-                let adoption = Adoption {
-                    adopted_fully: fully,
-                    adopted_partly: partly,
-                    declined,
-                    adopted: Rate::of(fully + partly, decided),
-                    fully: Rate::of(fully, decided),
-                };
-                (kind, adoption)
-            })
+            .map(|(kind, [fully, partly, declined])| (kind, Adoption::of(fully, partly, declined)))
             .collect();
         figures.recommendations_adopted = Rate::of(self.recommendations.0, self.recommendations.1);
         let satisfaction = &mut figures.satisfaction;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
-use projections::{figures, outcome_figures, CaseSummary, FigureSettings, GroupBy};
+use projections::{figures, outcome_figures, CaseSummary, FigureSettings, GROUPINGS};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service::access::tokens::Principal;
@@ -268,23 +268,13 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
         // The default: this year so far.
         None,
     ];
-    let groupings = [
-        None,
-        Some(GroupBy::Kind),
-        Some(GroupBy::Category),
-        Some(GroupBy::Jurisdiction),
-        Some(GroupBy::Department),
-        Some(GroupBy::Month),
-        Some(GroupBy::Level),
-        Some(GroupBy::Member),
-    ];
     let settings = FigureSettings {
         policy: &policy,
         basically_satisfied_weight: 1.0,
     };
 
     for period in periods {
-        for group_by in groupings {
+        for group_by in GROUPINGS {
             let mut query = match period {
                 Some((from, to)) => format!("from={from}&to={to}"),
                 None => String::new(),

@@ -2,7 +2,7 @@ use chrono::{Duration, TimeZone, Utc};
 use domain::{Channel, Extent, HandlingLevel, Kind, Role, Status};
 
 use super::*;
-use crate::{figures, outcome_figures, Answer, CaseHistory, FigureSettings, Signed};
+use crate::{figures, outcome_figures, Answer, CaseHistory, FigureSettings, Signed, GROUPINGS};
 
 /// A small, fixed-seed generator (xorshift64*): the same sequence on every run.
 struct Dice(u64);
@@ -23,17 +23,6 @@ impl Dice {
         Duration::seconds(self.below(days * 86_400) as i64)
     }
 }
-
-const GROUPINGS: [Option<GroupBy>; 8] = [
-    None,
-    Some(GroupBy::Kind),
-    Some(GroupBy::Category),
-    Some(GroupBy::Jurisdiction),
-    Some(GroupBy::Department),
-    Some(GroupBy::Month),
-    Some(GroupBy::Level),
-    Some(GroupBy::Member),
-];
 
 fn start() -> Timestamp {
     Utc.with_ymd_and_hms(2025, 11, 20, 8, 0, 0).unwrap()

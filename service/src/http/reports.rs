@@ -41,17 +41,6 @@ use crate::write::engine::{EngineError, ReportPublished};
 /// How long publishing waits for the case summaries to apply the log.
 const CATCH_UP: Duration = Duration::from_secs(10);
 
-/// The groupings a report holds beside its totals.
-const GROUPINGS: [GroupBy; 7] = [
-    GroupBy::Kind,
-    GroupBy::Category,
-    GroupBy::Jurisdiction,
-    GroupBy::Department,
-    GroupBy::Level,
-    GroupBy::Member,
-    GroupBy::Month,
-];
-
 /// The figures a report freezes: the period's totals and each grouping's rows.
 #[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct ReportFigures {
@@ -78,7 +67,7 @@ fn report_figures(state: &AppState, cohort: &Cohort, now: domain::Timestamp) -> 
     let mut all = cohort.figures(None, now, settings);
     ReportFigures {
         all: all.pop().unwrap_or_default(),
-        by: GROUPINGS
+        by: GroupBy::ALL
             .into_iter()
             .map(|group_by| (group_name(group_by), cohort.figures(Some(group_by), now, settings)))
             .collect(),
