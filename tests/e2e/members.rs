@@ -54,6 +54,19 @@ async fn contact(app: &TestApp, date: &str, constituent: &str, status: StatusCod
     .await
 }
 
+/// A micro-consultation `token` submits, staff assign and convene with `members`: a session
+/// scheduled, not yet held. Its id.
+async fn convened(app: &TestApp, token: &str, members: &[&str]) -> String {
+    let mut micro = suggestion();
+    micro["kind"] = json!("micro_consultation");
+    let session = app.submitted_by(token, &micro).await;
+    app.staff_does(&session, "assign", &json!({"department": "街道办"}))
+        .await;
+    let convene = json!({"venue": "议事室", "members": members});
+    app.staff_does(&session, "convene", &convene).await;
+    session
+}
+
 async fn read(app: &TestApp, token: &str, path: &str) -> Value {
     let response = app.get(token, path).await;
     assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -108,17 +121,7 @@ async fn a_term_started_last_july_is_judged_on_the_part_of_the_year_in_it(backen
     for constituent in ["牧区-01", "牧区-02", "牧区-03"] {
         contact(&app, "2025-11-03", constituent, StatusCode::CREATED).await;
     }
-    let mut micro = suggestion();
-    micro["kind"] = json!("micro_consultation");
-    let session = app.submitted_by(&app.tokens.staff, &micro).await;
-    app.staff_does(&session, "assign", &json!({"department": "街道办"}))
-        .await;
-    app.staff_does(
-        &session,
-        "convene",
-        &json!({"venue": "凳凳议事会", "members": [MEMBER_ID]}),
-    )
-    .await;
+    let session = convened(&app, &app.tokens.staff, &[MEMBER_ID]).await;
     app.staff_does(&session, "consult", &json!({"note": "议事"})).await;
     app.submitted_by(&app.tokens.member, &suggestion()).await;
     app.set_time(at(2026, 3, 1));
@@ -140,17 +143,7 @@ async fn each_activity_counts_once(backend: Backend) {
         contact(&app, "2026-03-02", "牧区-07", StatusCode::CREATED).await;
     }
     // A session scheduled is no attendance; held, it is one, however many events name it.
-    let mut micro = suggestion();
-    micro["kind"] = json!("micro_consultation");
-    let session = app.submitted_by(&app.tokens.member, &micro).await;
-    app.staff_does(&session, "assign", &json!({"department": "街道办"}))
-        .await;
-    app.staff_does(
-        &session,
-        "convene",
-        &json!({"venue": "议事室", "members": [MEMBER_ID, "m-0002"]}),
-    )
-    .await;
+    let session = convened(&app, &app.tokens.member, &[MEMBER_ID, "m-0002"]).await;
     let scheduled = record(&app, 2026).await;
     assert_eq!(scheduled["consultations"], 0, "scheduled, not held");
     assert_eq!(
@@ -238,13 +231,8 @@ async fn a_six_item_quota_set_changes_the_assessment_without_a_rebuild(backend: 
         contact(&app, "2026-03-02", constituent, StatusCode::CREATED).await;
     }
     app.submitted_by(&app.tokens.member, &suggestion()).await;
-    let mut micro = suggestion();
-    micro["kind"] = json!("micro_consultation");
     for _ in 0..2 {
-        let session = app.submitted_by(&app.tokens.staff, &micro).await;
-        app.staff_does(&session, "assign", &json!({"department": "街道办"}))
-            .await;
-        app.staff_does(&session, "convene", &json!({"venue": "议事室"})).await;
+        let session = convened(&app, &app.tokens.staff, &[]).await;
         app.staff_does(&session, "consult", &json!({"note": "议事", "members": [MEMBER_ID]}))
             .await;
     }
@@ -425,13 +413,7 @@ async fn a_member_who_left_is_not_assessed_after_leaving(backend: Backend) {
     for constituent in ["牧区-01", "牧区-02"] {
         contact(&app, "2025-02-10", constituent, StatusCode::CREATED).await;
     }
-    let mut micro = suggestion();
-    micro["kind"] = json!("micro_consultation");
-    let session = app.submitted_by(&app.tokens.staff, &micro).await;
-    app.staff_does(&session, "assign", &json!({"department": "街道办"}))
-        .await;
-    app.staff_does(&session, "convene", &json!({"venue": "议事室", "members": [MEMBER_ID]}))
-        .await;
+    let session = convened(&app, &app.tokens.staff, &[MEMBER_ID]).await;
     app.staff_does(&session, "consult", &json!({"note": "议事"})).await;
     app.submitted_by(&app.tokens.member, &suggestion()).await;
     let leave = json!({"on": "2025-03-20", "reason": "工作调动"});
