@@ -13,10 +13,10 @@
 //! | any other name | `activity_recorded` by staff | the event |
 //!
 //! Convening a session schedules it and credits nobody: attendance is credited when the
-//! session is held. A credit's duty year is that of its date (contacts, recorded activities) or
-//! of its time in the deployment's time zone (case events), worked out when it is read.
+//! session is held. A credit's duty year ([`duty_year`]) is that of its date (contacts, recorded
+//! activities) or of its time in the deployment's time zone (case events).
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use domain::member_record::{MemberEvent, STREAM_PREFIX};
 use domain::{Channel, Kind, Outcome, Role, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,19 @@ pub struct Credit {
     /// The stream (case id or `member:<id>`) and log position of the event behind it.
     pub stream: String,
     pub position: i64,
+}
+
+/// The duty year an activity counts in: that of the day it took place, where the event states
+/// one, else that of its time in the deployment's zone (`offset`).
+pub fn duty_year(on_date: Option<NaiveDate>, at: DateTime<Utc>, offset: FixedOffset) -> i32 {
+    on_date.unwrap_or_else(|| at.with_timezone(&offset).date_naive()).year()
+}
+
+impl Credit {
+    /// The duty year it counts in.
+    pub fn duty_year(&self, offset: FixedOffset) -> i32 {
+        duty_year(self.on_date, self.at, offset)
+    }
 }
 
 /// A change to the credits.
@@ -203,5 +216,25 @@ impl StreamCredits {
 
     pub fn into_credits(self) -> Vec<Credit> {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_moment_counts_in_the_year_of_the_deployments_day_and_a_stated_date_in_its_own() {
+        let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
+        let new_years_night = Utc.with_ymd_and_hms(2025, 12, 31, 17, 0, 0).unwrap();
+        assert_eq!(duty_year(None, new_years_night, beijing), 2026);
+        assert_eq!(
+            duty_year(None, new_years_night, FixedOffset::east_opt(0).unwrap()),
+            2025
+        );
+        let last_day = NaiveDate::from_ymd_opt(2025, 12, 31);
+        assert_eq!(duty_year(last_day, new_years_night, beijing), 2025);
     }
 }

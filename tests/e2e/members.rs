@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service::app::ServiceOptions;
 use service::read::{names, queries, Projector};
+use service::store::Store;
 use service::write::engine::{Clock, Engine};
 use tests::{on_both_backends, suggestion, Backend, TestApp, TestStore, BANNER, MEMBER_ID};
 
@@ -471,6 +472,136 @@ async fn a_member_who_left_is_not_assessed_after_leaving(backend: Backend) {
     assert_eq!(years, [2025], "the archive ends with the term");
 }
 
+/// Rows of a query binding nothing, on either backend.
+async fn fetched<T>(store: &Store, query: &str) -> Vec<T>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    match store {
+        Store::Postgres(pool) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
+        Store::Sqlite(pool) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
+    }
+}
+
+/// `MEMBER_ID`'s year counts as the projection keeps them, after checking that every member's
+/// equal the credits counted by their duty year in the deployment's zone.
+async fn year_counts(app: &TestApp) -> Vec<(i64, String, i64)> {
+    app.settled().await;
+    let store = &app.test_store.store;
+    let credits: Vec<(String, String, Option<String>, DateTime<Utc>)> =
+        fetched(store, "SELECT member_id, activity, on_date, at FROM member_credits").await;
+    let mut counted = std::collections::BTreeMap::new();
+    for (member, activity, on_date, at) in credits {
+        let on_date = on_date.map(|date| date.parse().unwrap());
+        let year = i64::from(projections::duty_year(on_date, at, domain::Policy::default().offset));
+        *counted.entry((member, year, activity)).or_insert(0_i64) += 1;
+    }
+    let kept: Vec<(String, i64, String, i64)> = fetched(
+        store,
+        "SELECT member_id, year, activity, count FROM member_year_counts ORDER BY member_id, year, activity",
+    )
+    .await;
+    let counted: Vec<(String, i64, String, i64)> = counted
+        .into_iter()
+        .map(|((member, year, activity), count)| (member, year, activity, count))
+        .collect();
+    assert_eq!(kept, counted, "the year counts are the credits counted");
+    kept.into_iter()
+        .filter(|(member, ..)| member == MEMBER_ID)
+        .map(|(_, year, activity, count)| (year, activity, count))
+        .collect()
+}
+
+/// A voice `MEMBER_ID` relays, solved: it credits a relay and, closed A, a problem solved.
+async fn relayed_and_solved(app: &TestApp) -> String {
+    let voice = app.submitted(&suggestion()).await;
+    let relayed = app
+        .act(&app.tokens.member, &voice, "relay", &json!({"note": "反映"}))
+        .await;
+    assert_eq!(relayed.status(), StatusCode::OK);
+    app.staff_does(&voice, "assign", &json!({"department": "市住建局"}))
+        .await;
+    app.staff_does(&voice, "adopt", &json!({"by": "市住建局", "extent": "full"}))
+        .await;
+    app.staff_does(&voice, "close", &json!({"outcome": "A", "summary": "已解决"}))
+        .await;
+    voice
+}
+
+async fn reopened(app: &TestApp, voice: &str) {
+    let unsatisfied = app
+        .act(
+            &app.tokens.citizen,
+            voice,
+            "feedback",
+            &json!({"rating": "unsatisfied"}),
+        )
+        .await;
+    assert_eq!(unsatisfied.status(), StatusCode::OK);
+    app.staff_does(voice, "reopen", &json!({"reason": "提出人不满意，重办"}))
+        .await;
+}
+
+fn count(year: i64, activity: &str, count: i64) -> (i64, String, i64) {
+    (year, activity.to_owned(), count)
+}
+
+/// 17:00 UTC on 31 December 2025 is 01:00 on 1 January 2026 in the deployment's zone (+08:00):
+/// case events then count in 2026, a contact dated 31 December in 2025. A credit granted again
+/// counts once; a reopen takes "solved" back, down to no row at all.
+async fn year_counts_follow_the_credits_in_the_deployments_zone(backend: Backend) {
+    let app = TestApp::spawn_at(backend, Utc.with_ymd_and_hms(2025, 12, 31, 17, 0, 0).unwrap()).await;
+    for _ in 0..2 {
+        contact(&app, "2026-01-01", "牧区-01", StatusCode::CREATED).await;
+    }
+    contact(&app, "2025-12-31", "牧区-02", StatusCode::CREATED).await;
+    let first = relayed_and_solved(&app).await;
+    let second = relayed_and_solved(&app).await;
+    assert_eq!(
+        year_counts(&app).await,
+        [
+            count(2025, "constituents", 1),
+            count(2026, "constituents", 1),
+            count(2026, "problems_solved", 2),
+            count(2026, "voices_relayed", 2),
+        ]
+    );
+    reopened(&app, &first).await;
+    assert_eq!(
+        year_counts(&app).await,
+        [
+            count(2025, "constituents", 1),
+            count(2026, "constituents", 1),
+            count(2026, "problems_solved", 1),
+            count(2026, "voices_relayed", 2),
+        ],
+        "one solved taken back"
+    );
+    reopened(&app, &second).await;
+    assert_eq!(
+        year_counts(&app).await,
+        [
+            count(2025, "constituents", 1),
+            count(2026, "constituents", 1),
+            count(2026, "voices_relayed", 2),
+        ],
+        "no row for a count of 0"
+    );
+    let year = record(&app, 2026).await;
+    assert_eq!(
+        (&year["contacts"], &year["relays"], &year["solved"]),
+        (&json!(1), &json!(2), &json!(0))
+    );
+    assert_eq!(record(&app, 2025).await["contacts"], 1);
+    let projector = Projector::new(app.test_store.store.clone(), domain::Policy::default());
+    let live = projector.dump().await.unwrap();
+    projector.rebuild(&names(), |_| {}).await.unwrap();
+    assert_eq!(projector.dump().await.unwrap(), live, "a rebuild counts the same");
+}
+
 on_both_backends!(
     a_contact_outside_the_term_is_refused_and_nothing_is_written,
     a_member_who_left_is_not_assessed_after_leaving,
@@ -482,4 +613,5 @@ on_both_backends!(
     the_deployments_day_and_closed_years,
     a_six_item_quota_set_changes_the_assessment_without_a_rebuild,
     district_staff_read_their_districts_members,
+    year_counts_follow_the_credits_in_the_deployments_zone,
 );

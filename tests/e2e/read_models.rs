@@ -455,6 +455,7 @@ async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
     let started_again = [
         "DELETE FROM member_cases",
         "DELETE FROM member_credits",
+        "DELETE FROM member_year_counts",
         "DELETE FROM members",
         "DELETE FROM member_decisions",
         "UPDATE projection_checkpoints SET position = 0 WHERE name = 'member_records'",

@@ -1,5 +1,7 @@
 //! The member-records projection, members' duty records 一人一档: `member_credits` (one credit
 //! per member, activity and subject, with the event behind it: `projections::duty_effects`),
+//! `member_year_counts` (the credits counted per member, duty year and activity, so that the
+//! assessment reads a few rows per member rather than every credit),
 //! `member_cases` (which members answer for which case, with the case's submission time:
 //! "problems solved" credits them when the case closes solved, and a member's case list reads
 //! them by submission), `members` (the registry as its events leave it) and `member_decisions`
@@ -10,14 +12,21 @@
 //! settled by its own facts: the rebuild folds each stream and writes its credits at its end;
 //! a live batch applies the changes in order (grants as inserts that keep a credit there, a
 //! reopen's take-back as a delete).
+//!
+//! The year counts always equal the credits counted by `projections::duty_year` (in the
+//! deployment's zone). A live batch moves them, in its transaction, by what its statements
+//! report they really inserted and deleted (`RETURNING`: a credit granted again inserts
+//! nothing), and removes a count that reaches 0; the rebuild counts the final credits while
+//! folding and writes the counts at the end.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use chrono::{FixedOffset, NaiveDate};
 use domain::member_record::{MemberEvent, STREAM_PREFIX};
 use domain::member_registry::MemberLevel;
 use domain::{Policy, Timestamp};
 use futures_util::future::BoxFuture;
-use projections::{duty_effects, Credit, CreditChange, Fact, Payload, StreamCredits, MEMBER_RECORDS};
+use projections::{duty_effects, duty_year, Credit, CreditChange, Fact, Payload, StreamCredits, MEMBER_RECORDS};
 
 use crate::read::error::ProjectorError;
 #[cfg(feature = "test-hooks")]
@@ -99,6 +108,90 @@ impl ViewRow for CreditRow {
             Field::Text(Some(&credit.stream)),
             Field::Int(credit.position),
         ])
+    }
+}
+
+/// A member's count of one activity in one duty year. Written as a delta: added to the count
+/// there.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+struct YearCount {
+    member_id: String,
+    year: i64,
+    activity: String,
+    count: i64,
+}
+
+impl ViewRow for YearCount {
+    const TABLE: &'static str = "member_year_counts";
+    const COLUMNS: &'static [&'static str] = &["member_id", "year", "activity", "count"];
+    const KEY: usize = 3;
+    const ON_CONFLICT: OnConflict = OnConflict::Add;
+
+    fn fields(&self) -> Result<Vec<Field<'_>>, StoreError> {
+        Ok(vec![
+            Field::Text(Some(&self.member_id)),
+            Field::Int(self.year),
+            Field::Text(Some(&self.activity)),
+            Field::Int(self.count),
+        ])
+    }
+}
+
+/// Counts by member, duty year and activity: a batch's deltas, or the rebuild's totals.
+#[derive(Debug, Default)]
+struct YearCounts(BTreeMap<(String, i64, String), i64>);
+
+impl YearCounts {
+    fn add(&mut self, member_id: &str, year: i32, activity: &str, delta: i64) {
+        *self
+            .0
+            .entry((member_id.to_owned(), i64::from(year), activity.to_owned()))
+            .or_default() += delta;
+    }
+
+    /// Moves the counts of `credits` by `delta` each.
+    fn count(&mut self, credits: &[Counted], delta: i64, offset: FixedOffset) -> Result<(), StoreError> {
+        for credit in credits {
+            self.add(&credit.member_id, credit.year(offset)?, &credit.activity, delta);
+        }
+        Ok(())
+    }
+
+    /// The counts that move, as rows.
+    fn into_rows(self) -> Vec<YearCount> {
+        self.0
+            .into_iter()
+            .filter(|(_, count)| *count != 0)
+            .map(|((member_id, year, activity), count)| YearCount {
+                member_id,
+                year,
+                activity,
+                count,
+            })
+            .collect()
+    }
+}
+
+/// What a credit inserted or deleted moves: its member's count of its activity in its duty year.
+#[derive(Debug, sqlx::FromRow)]
+struct Counted {
+    member_id: String,
+    activity: String,
+    on_date: Option<String>,
+    at: Timestamp,
+}
+
+impl Counted {
+    const COLUMNS: &'static [&'static str] = &["member_id", "activity", "on_date", "at"];
+
+    fn year(&self, offset: FixedOffset) -> Result<i32, StoreError> {
+        let on_date = self
+            .on_date
+            .as_deref()
+            .map(str::parse::<NaiveDate>)
+            .transpose()
+            .map_err(|error| StoreError::Corrupt(format!("a credit's date: {error}")))?;
+        Ok(duty_year(on_date, self.at, offset))
     }
 }
 
@@ -353,6 +446,7 @@ impl Projection for MemberRecords {
         &[
             MemberCase::TABLE,
             CreditRow::TABLE,
+            YearCount::TABLE,
             MemberRow::TABLE,
             DecisionRow::TABLE,
         ]
@@ -362,14 +456,19 @@ impl Projection for MemberRecords {
         &'a self,
         tx: &'a mut Tx,
         store: &'a Store,
-        _policy: &'a Policy,
+        policy: &'a Policy,
         batch: &'a [Fact],
     ) -> BoxFuture<'a, Result<(), ProjectorError>> {
-        Box::pin(apply(tx, store, batch))
+        Box::pin(apply(tx, store, policy.offset, batch))
     }
 
-    fn rebuild(&self, _policy: &Policy) -> Box<dyn Fold> {
-        Box::new(MemberFold::default())
+    fn rebuild(&self, policy: &Policy) -> Box<dyn Fold> {
+        Box::new(MemberFold {
+            offset: policy.offset,
+            stream: Carried::default(),
+            pending: Pending::default(),
+            counts: YearCounts::default(),
+        })
     }
 
     #[cfg(feature = "test-hooks")]
@@ -392,6 +491,11 @@ impl Projection for MemberRecords {
                     .await?);
             let decisions: Vec<DecisionRow> = on_pool!(store, |pool| sqlx::query_as(
                 "SELECT * FROM member_decisions ORDER BY member_id, position"
+            )
+            .fetch_all(pool)
+            .await?);
+            let counts: Vec<YearCount> = on_pool!(store, |pool| sqlx::query_as(
+                "SELECT * FROM member_year_counts ORDER BY member_id, year, activity"
             )
             .fetch_all(pool)
             .await?);
@@ -429,12 +533,16 @@ impl Projection for MemberRecords {
                     DecisionRow::TABLE,
                     decisions.into_iter().map(|row| format!("{row:?}")).collect(),
                 ),
+                (
+                    YearCount::TABLE,
+                    counts.into_iter().map(|row| format!("{row:?}")).collect(),
+                ),
             ])
         })
     }
 }
 
-async fn apply(tx: &mut Tx, store: &Store, batch: &[Fact]) -> Result<(), ProjectorError> {
+async fn apply(tx: &mut Tx, store: &Store, offset: FixedOffset, batch: &[Fact]) -> Result<(), ProjectorError> {
     let mut streams: Vec<&str> = batch.iter().map(|fact| fact.stream.as_str()).collect();
     streams.sort_unstable();
     streams.dedup();
@@ -481,38 +589,61 @@ async fn apply(tx: &mut Tx, store: &Store, batch: &[Fact]) -> Result<(), Project
         }
         pending.take_stream(stream_id, stream);
     }
-    apply_changes(tx, changes).await?;
+    apply_changes(tx, changes, offset).await?;
     pending.write(tx, false).await?;
     Ok(())
 }
 
 /// The credit changes of a batch, in log order: grants gathered into multi-row inserts, each
-/// take-back after the grants before it.
-async fn apply_changes(tx: &mut Tx, changes: Vec<CreditChange>) -> Result<(), StoreError> {
+/// take-back after the grants before it; then the year counts, moved by the credits really
+/// inserted and deleted.
+async fn apply_changes(tx: &mut Tx, changes: Vec<CreditChange>, offset: FixedOffset) -> Result<(), StoreError> {
+    let mut counts = YearCounts::default();
     let mut grants: Vec<CreditRow> = Vec::new();
     for change in changes {
         match change {
             CreditChange::Grant(credit) => grants.push(credit.into()),
             CreditChange::Revoke { activity, subject } => {
-                rows::upsert(tx, &std::mem::take(&mut grants)).await?;
-                on_tx!(&mut *tx, |tx| {
-                    sqlx::query("DELETE FROM member_credits WHERE activity = $1 AND subject = $2")
-                        .bind(activity)
-                        .bind(subject)
-                        .execute(&mut **tx)
-                        .await?;
+                let granted = rows::upsert_returning(tx, &std::mem::take(&mut grants), Counted::COLUMNS).await?;
+                counts.count(&granted, 1, offset)?;
+                let revoked: Vec<Counted> = on_tx!(&mut *tx, |tx| {
+                    sqlx::query_as(&format!(
+                        "DELETE FROM member_credits WHERE activity = $1 AND subject = $2 RETURNING {}",
+                        Counted::COLUMNS.join(", ")
+                    ))
+                    .bind(activity)
+                    .bind(subject)
+                    .fetch_all(&mut **tx)
+                    .await?
                 });
+                counts.count(&revoked, -1, offset)?;
             }
         }
     }
-    rows::upsert(tx, &grants).await
+    let granted = rows::upsert_returning(tx, &grants, Counted::COLUMNS).await?;
+    counts.count(&granted, 1, offset)?;
+    let moved: Vec<YearCount> = rows::upsert_returning(tx, &counts.into_rows(), YearCount::COLUMNS).await?;
+    // A member-year-activity with no credit left has no row, as in the rebuild.
+    for emptied in moved.iter().filter(|row| row.count == 0) {
+        on_tx!(&mut *tx, |tx| {
+            sqlx::query("DELETE FROM member_year_counts WHERE member_id = $1 AND year = $2 AND activity = $3")
+                .bind(&emptied.member_id)
+                .bind(emptied.year)
+                .bind(&emptied.activity)
+                .execute(&mut **tx)
+                .await?;
+        });
+    }
+    Ok(())
 }
 
-/// The rebuild's fold: the stream being folded and the rows of those done and not yet written.
-#[derive(Default)]
+/// The rebuild's fold: the stream being folded, the rows of those done and not yet written, and
+/// the year counts of every credit so far.
 struct MemberFold {
+    offset: FixedOffset,
     stream: Carried,
     pending: Pending,
+    counts: YearCounts,
 }
 
 impl Fold for MemberFold {
@@ -526,9 +657,11 @@ impl Fold for MemberFold {
         for change in std::mem::take(&mut done.changes) {
             credits.change(change);
         }
-        self.pending
-            .credits
-            .extend(credits.into_credits().into_iter().map(CreditRow::from));
+        for credit in credits.into_credits() {
+            self.counts
+                .add(&credit.member_id, credit.duty_year(self.offset), &credit.activity, 1);
+            self.pending.credits.push(credit.into());
+        }
         self.pending.take_stream(stream, &mut done);
     }
 
@@ -536,7 +669,7 @@ impl Fold for MemberFold {
         Box::new(std::mem::take(&mut self.pending))
     }
 
-    fn finish(self: Box<Self>, _tx: &mut Tx) -> BoxFuture<'_, Result<(), ProjectorError>> {
-        Box::pin(async move { Ok(()) })
+    fn finish(self: Box<Self>, tx: &mut Tx) -> BoxFuture<'_, Result<(), ProjectorError>> {
+        Box::pin(async move { Ok(rows::load(tx, &self.counts.into_rows()).await?) })
     }
 }

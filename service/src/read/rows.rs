@@ -2,7 +2,8 @@
 //! `INSERT … ON CONFLICT`), the rebuild loads them into emptied tables (PostgreSQL `COPY` in its
 //! text format, a third of the server's time of multi-row inserts; SQLite plain multi-row
 //! inserts). A row type states its table, its columns and the values of a row once
-//! ([`ViewRow`]); both writers take those values, so they cannot disagree.
+//! ([`ViewRow`]); both writers take those values, so they cannot disagree. An upsert can return
+//! the rows it really wrote (`RETURNING`), for a view that keeps sums over them.
 
 use std::borrow::Cow;
 
@@ -77,6 +78,16 @@ pub trait ViewRow: Sync {
 
 /// Inserts `rows`, or updates those already there as `R::ON_CONFLICT` says.
 pub async fn upsert<R: ViewRow>(tx: &mut Tx, rows: &[R]) -> Result<(), StoreError> {
+    upsert_returning::<R, Nothing>(tx, rows, &[]).await.map(drop)
+}
+
+/// [`upsert`], returning `returning` of each row it wrote: a row kept as it was
+/// ([`OnConflict::Keep`]) is not returned, so a caller learns what really changed.
+pub async fn upsert_returning<R, T>(tx: &mut Tx, rows: &[R], returning: &[&str]) -> Result<Vec<T>, StoreError>
+where
+    R: ViewRow,
+    T: FromEitherRow,
+{
     let (key, others) = R::COLUMNS.split_at(R::KEY);
     let update = |set: &dyn Fn(&str) -> String| others.iter().map(|column| set(column)).collect::<Vec<_>>().join(", ");
     let action = match R::ON_CONFLICT {
@@ -90,13 +101,31 @@ pub async fn upsert<R: ViewRow>(tx: &mut Tx, rows: &[R]) -> Result<(), StoreErro
             update(&|column| format!("{column} = {}.{column} + excluded.{column}", R::TABLE))
         ),
     };
-    insert(tx, rows, &format!(" ON CONFLICT ({}) DO {action}", key.join(", "))).await
+    let mut tail = format!(" ON CONFLICT ({}) DO {action}", key.join(", "));
+    if !returning.is_empty() {
+        tail.push_str(&format!(" RETURNING {}", returning.join(", ")));
+    }
+    insert(tx, rows, &tail).await
+}
+
+/// A row read back from either backend.
+pub trait FromEitherRow: Send + Unpin + for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> {}
+
+impl<T> FromEitherRow for T where T: Send + Unpin + for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> {}
+
+/// What a statement without `RETURNING` gives back: no rows.
+struct Nothing;
+
+impl<'r, Row: sqlx::Row> FromRow<'r, Row> for Nothing {
+    fn from_row(_: &'r Row) -> Result<Self, sqlx::Error> {
+        Ok(Nothing)
+    }
 }
 
 /// Loads `rows` into a table holding none of their keys (the rebuild's emptied tables).
 pub async fn load<R: ViewRow>(tx: &mut Tx, rows: &[R]) -> Result<(), StoreError> {
     let Tx::Postgres(connection) = tx else {
-        return insert(tx, rows, "").await;
+        return insert::<R, Nothing>(tx, rows, "").await.map(drop);
     };
     let mut data = Vec::new();
     for row in rows {
@@ -114,8 +143,13 @@ impl<R: ViewRow + Send + 'static> Rows for Vec<R> {
     }
 }
 
-/// Multi-row inserts of `rows`, each statement ending with `conflict`.
-async fn insert<R: ViewRow>(tx: &mut Tx, rows: &[R], conflict: &str) -> Result<(), StoreError> {
+/// Multi-row inserts of `rows`, each statement ending with `tail`; the rows it returns.
+async fn insert<R, T>(tx: &mut Tx, rows: &[R], tail: &str) -> Result<Vec<T>, StoreError>
+where
+    R: ViewRow,
+    T: FromEitherRow,
+{
+    let mut returned = Vec::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let values = chunk.iter().map(ViewRow::fields).collect::<Result<Vec<_>, _>>()?;
         on_tx!(&mut *tx, |tx| {
@@ -131,17 +165,17 @@ async fn insert<R: ViewRow>(tx: &mut Tx, rows: &[R], conflict: &str) -> Result<(
                     };
                 }
             });
-            query.push(conflict);
-            query.build().execute(&mut **tx).await?;
+            query.push(tail);
+            returned.extend(query.build_query_as::<T>().fetch_all(&mut **tx).await?);
         });
     }
-    Ok(())
+    Ok(returned)
 }
 
 /// The rows `select` (a query ending in `IN `) finds for `keys`, one statement per few hundred.
 pub async fn select_in<T>(tx: &mut Tx, select: &str, keys: &[&str]) -> Result<Vec<T>, StoreError>
 where
-    T: Send + Unpin + for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow>,
+    T: FromEitherRow,
 {
     let mut found = Vec::new();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {

@@ -177,14 +177,6 @@ async fn decisions(store: &Store, member: Option<&str>) -> Result<Vec<(String, D
     Ok(rows)
 }
 
-/// The duty year a credit counts in: its date's, or its time's in the deployment's zone.
-pub fn duty_year(credit: &Credit, offset: FixedOffset) -> i32 {
-    credit
-        .on_date
-        .unwrap_or_else(|| credit.at.with_timezone(&offset).date_naive())
-        .year()
-}
-
 /// What one member's standing is read from.
 #[derive(Debug, Default)]
 struct MemberData {
@@ -263,7 +255,7 @@ async fn member_data(
             .or_default()
             .years
             .counts
-            .entry(duty_year(credit, offset))
+            .entry(credit.duty_year(offset))
             .or_default()
             .entry(credit.activity.clone())
             .or_default() += 1;
@@ -386,7 +378,7 @@ pub async fn archive(
             let standing = member.standing(member_id, year, quotas, today)?;
             let credits = credits
                 .iter()
-                .filter(|credit| duty_year(credit, offset) == year)
+                .filter(|credit| credit.duty_year(offset) == year)
                 .cloned()
                 .collect();
             Some(ArchiveYear { standing, credits })
