@@ -1,10 +1,11 @@
 //! Members' duty records, the assessment of all members against the quotas, and one member's
-//! archive 一人一档. Credits are read per activity and bucketed into duty years here, in the
-//! deployment's time zone; the quota set is applied here too (see `projections::assessment`).
+//! archive 一人一档. The counts are read from `member_year_counts` (the projection keeps them per
+//! member, duty year and activity), a few rows per member; the archive lists the credits behind
+//! them too. The quota set is applied here (see `projections::assessment`).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use domain::Timestamp;
 use projections::{activity, Credit, DutyYears, ItemResult, Quotas, Shortfall, Standing, YearJudged};
 use serde::Serialize;
@@ -67,43 +68,53 @@ fn date(text: &str) -> Result<NaiveDate, sqlx::Error> {
         .map_err(|error: chrono::ParseError| sqlx::Error::Decode(error.into()))
 }
 
-/// Which credits a read needs.
+/// Whose counts a read needs.
 #[derive(Debug, Clone, Copy)]
-enum Credits<'a> {
-    /// Every credit of one member.
+enum Counts<'a> {
+    /// One member's, of every year.
     Of(&'a str),
-    /// Every member's credits of the duty years `first..=last` (and of a day either side, for
-    /// the time zone: the years are settled when the credits are bucketed).
+    /// Every member's, of the duty years `first..=last`.
     Years(i32, i32),
 }
 
-async fn credits(store: &Store, wanted: Credits<'_>) -> Result<Vec<Credit>, StoreError> {
-    const SELECT: &str =
-        "SELECT member_id, activity, subject, on_date, at, level, stream, position FROM member_credits WHERE ";
+/// The counts wanted, by member, duty year and activity.
+async fn counts(store: &Store, wanted: Counts<'_>) -> Result<Vec<(String, i32, String, u32)>, StoreError> {
+    const SELECT: &str = "SELECT member_id, year, activity, count FROM member_year_counts WHERE ";
     let rows = on_pool!(store, |pool| {
         let mut query = sqlx::QueryBuilder::new(SELECT);
         match wanted {
-            Credits::Of(member) => {
-                query.push("member_id = ").push_bind(member.to_owned());
-            }
-            Credits::Years(first, last) => {
-                let day = chrono::Duration::days(1);
-                let from = year_start(first).map(|start| start - day);
-                let until = year_start(last + 1).map(|end| end + day);
-                query
-                    .push("(on_date >= ")
-                    .push_bind(format!("{first:04}-01-01"))
-                    .push(" AND on_date <= ")
-                    .push_bind(format!("{last:04}-12-31"))
-                    .push(") OR (on_date IS NULL AND at >= ")
-                    .push_bind(from)
-                    .push(" AND at < ")
-                    .push_bind(until)
-                    .push(")");
-            }
+            Counts::Of(member) => query.push("member_id = ").push_bind(member.to_owned()),
+            Counts::Years(first, last) => query
+                .push("year >= ")
+                .push_bind(i64::from(first))
+                .push(" AND year <= ")
+                .push_bind(i64::from(last)),
+        };
+        let mut counts = Vec::new();
+        for row in query.build().fetch_all(pool).await? {
+            counts.push((
+                row.try_get(0)?,
+                number(row.try_get(1)?)?,
+                row.try_get(2)?,
+                number(row.try_get(3)?)?,
+            ));
         }
-        query.push(" ORDER BY position");
-        let rows = query.build().fetch_all(pool).await?;
+        counts
+    });
+    Ok(rows)
+}
+
+/// A stored number in the range its reader holds it in.
+fn number<T: TryFrom<i64>>(value: i64) -> Result<T, sqlx::Error> {
+    T::try_from(value).map_err(|_| sqlx::Error::Decode(format!("{value} is out of range").into()))
+}
+
+/// Every credit of `member`, in log order.
+async fn credits(store: &Store, member: &str) -> Result<Vec<Credit>, StoreError> {
+    const SELECT: &str = "SELECT member_id, activity, subject, on_date, at, level, stream, position \
+                          FROM member_credits WHERE member_id = $1 ORDER BY position";
+    let rows = on_pool!(store, |pool| {
+        let rows = sqlx::query(SELECT).bind(member).fetch_all(pool).await?;
         let mut credits = Vec::with_capacity(rows.len());
         for row in rows {
             credits.push(Credit {
@@ -164,7 +175,7 @@ async fn decisions(store: &Store, member: Option<&str>) -> Result<Vec<(String, D
                 row.try_get(0)?,
                 Decision {
                     kind: row.try_get(1)?,
-                    year: i32::try_from(row.try_get::<i64, _>(2)?).unwrap_or_default(),
+                    year: number(row.try_get(2)?)?,
                     reason: row.try_get(3)?,
                     by: row.try_get(4)?,
                     at: row.try_get(5)?,
@@ -231,14 +242,12 @@ impl MemberData {
 /// Everything the standings of `member` (or of every member) are read from, by member.
 async fn member_data(
     store: &Store,
-    wanted: Credits<'_>,
-    offset: FixedOffset,
-) -> Result<(BTreeMap<String, MemberData>, Vec<Credit>, Vec<MemberEntry>), StoreError> {
+    wanted: Counts<'_>,
+) -> Result<(BTreeMap<String, MemberData>, Vec<MemberEntry>), StoreError> {
     let member = match wanted {
-        Credits::Of(member) => Some(member),
-        Credits::Years(..) => None,
+        Counts::Of(member) => Some(member),
+        Counts::Years(..) => None,
     };
-    let credits = credits(store, wanted).await?;
     let entries = entries(store, member).await?;
     let mut data: BTreeMap<String, MemberData> = BTreeMap::new();
     for entry in &entries {
@@ -249,21 +258,19 @@ async fn member_data(
         member.sector = Some(entry.sector.clone());
         member.level = Some(entry.level.clone());
     }
-    for credit in &credits {
-        *data
-            .entry(credit.member_id.clone())
+    for (member_id, year, activity, count) in counts(store, wanted).await? {
+        data.entry(member_id)
             .or_default()
             .years
             .counts
-            .entry(credit.duty_year(offset))
+            .entry(year)
             .or_default()
-            .entry(credit.activity.clone())
-            .or_default() += 1;
+            .insert(activity, count);
     }
     for (member_id, decision) in decisions(store, member).await? {
         data.entry(member_id).or_default().decisions.push(decision);
     }
-    Ok((data, credits, entries))
+    Ok((data, entries))
 }
 
 /// `member`'s standing for `year`: a year outside a registered member's term (before it, or
@@ -277,7 +284,7 @@ pub async fn member_record(
     now: Timestamp,
     offset: FixedOffset,
 ) -> Result<MemberStanding, StoreError> {
-    let (mut data, _, _) = member_data(store, Credits::Of(member_id), offset).await?;
+    let (mut data, _) = member_data(store, Counts::Of(member_id)).await?;
     let member = data.remove(member_id).unwrap_or_default();
     let today = now.with_timezone(&offset).date_naive();
     Ok(member.shown(member_id, member.years.judged(quotas, year, today)))
@@ -304,7 +311,7 @@ pub async fn assessment(
     offset: FixedOffset,
     jurisdiction: Option<&str>,
 ) -> Result<Assessment, StoreError> {
-    let (mut data, _, entries) = member_data(store, Credits::Years(year - 1, year), offset).await?;
+    let (mut data, entries) = member_data(store, Counts::Years(year - 1, year)).await?;
     const MEMBERS: &str = "SELECT DISTINCT member_id FROM tokens WHERE role = 'member' AND member_id IS NOT NULL";
     let tokens: Vec<String> = on_pool!(store, |pool| sqlx::query_scalar(MEMBERS).fetch_all(pool).await?);
     for member in tokens {
@@ -365,7 +372,8 @@ pub async fn archive(
     now: Timestamp,
     offset: FixedOffset,
 ) -> Result<Archive, StoreError> {
-    let (mut data, credits, mut entries) = member_data(store, Credits::Of(member_id), offset).await?;
+    let (mut data, mut entries) = member_data(store, Counts::Of(member_id)).await?;
+    let credits = credits(store, member_id).await?;
     let member = data.remove(member_id).unwrap_or_default();
     let today = now.with_timezone(&offset).date_naive();
     let years: Vec<i32> = match member.years.term {
@@ -390,11 +398,6 @@ pub async fn archive(
         quotas: quotas.clone(),
         years,
     })
-}
-
-/// The first moment of `year`, UTC.
-pub fn year_start(year: i32) -> Option<DateTime<Utc>> {
-    Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single()
 }
 
 pub fn current_year(now: Timestamp) -> i32 {

@@ -18,7 +18,6 @@ pub use cursor::Cursor;
 pub use departments::{scorecards, unit_queue, Bucket, Evaluations, Queue, QueueCase, Scorecard};
 pub use figures::{outcomes_in_jurisdiction, Cohort};
 pub use members::{
-    archive, assessment, current_year, entries, member_record, year_start, Archive, Assessment, MemberEntry,
-    MemberStanding,
+    archive, assessment, current_year, entries, member_record, Archive, Assessment, MemberEntry, MemberStanding,
 };
 pub use overdue::{overdue_by_department, OverdueByDepartment, OverdueCase, OverdueFilter};
