@@ -186,6 +186,14 @@ enum BenchCommand {
         /// Seconds each read may take in all; a slow one stops short of `--samples`.
         #[arg(long, default_value_t = 30)]
         read_budget: u64,
+        /// Only time the reads, over the log an earlier run of the same plan (`--cases`,
+        /// `--years`, `--seed`, `--until`) left in the store: no generation, rebuild or verify.
+        #[arg(long)]
+        reads_only: bool,
+        /// Time only this read (by the name its line reports, e.g.
+        /// `outcomes_any_period_by_member`); may be repeated.
+        #[arg(long = "read")]
+        reads: Vec<String>,
     },
 }
 
@@ -659,6 +667,8 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             until,
             samples,
             read_budget,
+            reads_only,
+            reads,
         }) => {
             let store = cli.store.open().await?;
             let settings = scale::ScaleSettings {
@@ -670,8 +680,14 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                 },
                 samples,
                 read_budget: Duration::from_secs(read_budget),
+                reads,
             };
-            scale::run(&store, &settings, &MultiProgress::new(), &mut std::io::stdout()).await?;
+            let (progress, mut out) = (MultiProgress::new(), std::io::stdout());
+            if reads_only {
+                scale::reread(&store, &settings, &progress, &mut out).await?;
+            } else {
+                scale::run(&store, &settings, &progress, &mut out).await?;
+            }
         }
         Command::Audit(AuditCommand::Witness {
             url,

@@ -40,6 +40,10 @@ pub enum ScaleError {
     Output(#[from] std::io::Error),
     #[error("cannot encode the report")]
     Encode(#[from] serde_json::Error),
+    #[error("the store holds no log to read: run `bench scale` without `--reads-only` first")]
+    NoLog,
+    #[error("no read is called `{0}`")]
+    UnknownRead(String),
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +53,8 @@ pub struct ScaleSettings {
     pub samples: usize,
     /// Time each read may take in all; a slow read stops short of `samples` (at least one).
     pub read_budget: Duration,
+    /// The reads to time, by the names they are reported under; empty for every read.
+    pub reads: Vec<String>,
 }
 
 /// One rebuild of every projection from the whole log.
@@ -121,6 +127,19 @@ pub async fn run(
     };
     writeln!(out, "{}", serde_json::to_string(&report)?)?;
     Ok(report)
+}
+
+/// Times the reads again over the log an earlier [`run`] of the same plan left in `store`.
+pub async fn reread(
+    store: &Store,
+    settings: &ScaleSettings,
+    progress: &MultiProgress,
+    out: &mut impl Write,
+) -> Result<Vec<ReadTiming>, ScaleError> {
+    if store.count_events().await? == 0 {
+        return Err(ScaleError::NoLog);
+    }
+    time_reads(store, settings, progress, out).await
 }
 
 fn bar(length: u64, what: &str, unit: &str) -> ProgressBar {
@@ -418,13 +437,24 @@ async fn time_reads(
         },
         dice: Dice(settings.plan.seed | 1),
     };
+    if let Some(unknown) = settings
+        .reads
+        .iter()
+        .find(|name| !READS.iter().any(|read| read.name() == name.as_str()))
+    {
+        return Err(ScaleError::UnknownRead(unknown.clone()));
+    }
+    let chosen: Vec<Read> = READS
+        .into_iter()
+        .filter(|read| settings.reads.is_empty() || settings.reads.iter().any(|name| name == read.name()))
+        .collect();
     let bar = progress.add(bar(
-        (READS.len() * settings.samples) as u64,
+        (chosen.len() * settings.samples) as u64,
         "dashboard reads",
         "samples",
     ));
     let mut timings = Vec::new();
-    for read in READS {
+    for read in chosen {
         let started = Instant::now();
         let mut latencies = Vec::with_capacity(settings.samples);
         let mut rows = 0;

@@ -39,6 +39,7 @@ async fn a_tiny_scale_run_verifies_and_its_projections_match_what_was_generated(
         plan: plan(7),
         samples: 3,
         read_budget: Duration::from_secs(600),
+        reads: Vec::new(),
     };
     let mut out = Vec::new();
     let hidden = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
