@@ -364,21 +364,6 @@ impl Sample {
         Sample::UnansweredDeadlines,
         Sample::OpenLateFrom,
     ];
-
-    /// The column the samples are stored in.
-    pub fn column(self) -> &'static str {
-        match self {
-            Sample::SecondsToAssign => "seconds_to_assign",
-            Sample::SecondsToClose => "seconds_to_close",
-            Sample::OpenDeadlines => "open_deadlines",
-            Sample::WorkingDaysToSign => "working_days_to_sign",
-            Sample::WorkingDaysToAnswer => "working_days_to_answer",
-            Sample::WorkingDaysToClose => "working_days_to_close",
-            Sample::UnansweredFirstDeadlines => "unanswered_first_deadlines",
-            Sample::UnansweredDeadlines => "unanswered_deadlines",
-            Sample::OpenLateFrom => "open_late_from",
-        }
-    }
 }
 
 /// What the figures of the cases of one period and group are computed from.
@@ -731,39 +716,78 @@ impl CellChanges {
     }
 }
 
-/// The cells of a grouping (see [`Dimension::of`]) by group, in key order (always one, `all`,
-/// when not grouped); by month, the cells' month of submission is the group.
-fn grouped(cells: &BTreeMap<CellKey, Cell>, group_by: Option<GroupBy>) -> BTreeMap<&str, Vec<&Cell>> {
-    let dimension = Dimension::of(group_by);
-    let mut groups: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
-    if group_by.is_none() {
-        groups.insert(UNGROUPED, Vec::new());
-    }
-    for (key, cell) in cells.iter().filter(|(key, _)| key.dimension == dimension) {
-        let group = match group_by {
-            Some(GroupBy::Month) => key.month(),
-            _ => &key.group,
-        };
-        groups.entry(group).or_default().push(cell);
-    }
-    groups
+/// The cells read for a grouping, summed by group in key order (always one, `all`, when not
+/// grouped). By month, a cell's month of submission is its group.
+#[derive(Debug, Clone)]
+pub struct Groups {
+    group_by: Option<GroupBy>,
+    sums: BTreeMap<String, Sum>,
 }
 
-/// What the cells of one group add up to.
-struct Sum<'a> {
-    counts: Counts,
-    cells: &'a [&'a Cell],
-}
-
-impl<'a> Sum<'a> {
-    fn of(cells: &'a [&'a Cell]) -> Self {
-        let mut counts = Counts::default();
-        for cell in cells {
-            counts.add(&cell.counts, 1);
+impl Groups {
+    pub fn new(group_by: Option<GroupBy>) -> Self {
+        let mut sums = BTreeMap::new();
+        if group_by.is_none() {
+            sums.insert(UNGROUPED.to_owned(), Sum::default());
         }
-        Sum { counts, cells }
+        Groups { group_by, sums }
     }
 
+    /// The cells of the grouping's dimension (see [`Dimension::of`]) among `cells`.
+    pub fn of(cells: BTreeMap<CellKey, Cell>, group_by: Option<GroupBy>) -> Self {
+        let mut groups = Groups::new(group_by);
+        groups.extend(cells);
+        groups
+    }
+
+    pub fn extend(&mut self, cells: BTreeMap<CellKey, Cell>) {
+        let dimension = Dimension::of(self.group_by);
+        for (key, cell) in cells.into_iter().filter(|(key, _)| key.dimension == dimension) {
+            self.add(&key.period, &key.group, cell);
+        }
+    }
+
+    /// Adds the cell of `period` and `group` of the grouping's dimension.
+    pub fn add(&mut self, period: &str, group: &str, cell: Cell) {
+        self.with_sum(period, group, |sum| {
+            sum.counts.add(&cell.counts, 1);
+            for (runs, samples) in sum.runs.iter_mut().zip(cell.samples) {
+                if !samples.is_empty() {
+                    runs.push(samples);
+                }
+            }
+        });
+    }
+
+    /// Adds ascending `samples` of `sample` to the cell of `period` and `group`.
+    pub fn add_samples(&mut self, period: &str, group: &str, sample: Sample, samples: Vec<i64>) {
+        if !samples.is_empty() {
+            self.with_sum(period, group, |sum| sum.runs[sample as usize].push(samples));
+        }
+    }
+
+    fn with_sum(&mut self, period: &str, group: &str, add: impl FnOnce(&mut Sum)) {
+        let group = match self.group_by {
+            Some(GroupBy::Month) => period.get(..7).unwrap_or(period),
+            _ => group,
+        };
+        // Most cells add to a group already there: its name is copied once.
+        match self.sums.get_mut(group) {
+            Some(sum) => add(sum),
+            None => add(self.sums.entry(group.to_owned()).or_default()),
+        }
+    }
+}
+
+/// What the cells of one group add up to: their counters summed, and each sample's ascending
+/// runs, one per cell that has any.
+#[derive(Debug, Clone, Default)]
+struct Sum {
+    counts: Counts,
+    runs: [Vec<Vec<i64>>; Sample::ALL.len()],
+}
+
+impl Sum {
     fn count(&self, counter: Counter) -> u64 {
         self.counts.figure(counter)
     }
@@ -772,32 +796,41 @@ impl<'a> Sum<'a> {
         Rate::of(self.count(numerator), self.count(denominator))
     }
 
+    fn runs(&self, sample: Sample) -> &[Vec<i64>] {
+        &self.runs[sample as usize]
+    }
+
     /// How many samples of `sample` are before `now`.
     fn before(&self, sample: Sample, now: i64) -> u64 {
-        let before = |cell: &&Cell| cell.samples(sample).partition_point(|moment| *moment < now);
-        self.cells.iter().map(before).sum::<usize>() as u64
+        let before = |run: &Vec<i64>| run.partition_point(|moment| *moment < now);
+        self.runs(sample).iter().map(before).sum::<usize>() as u64
     }
 
     /// Median and p90 of `sample`, each sample divided by `unit`.
     fn durations(&self, sample: Sample, unit: f64) -> Durations {
-        let runs: Vec<&[i64]> = self.cells.iter().map(|cell| cell.samples(sample)).collect();
+        let runs: Vec<&[i64]> = self.runs(sample).iter().map(Vec::as_slice).collect();
         let count = runs.iter().map(|run| run.len()).sum();
-        durations_by_rank(count, |rank| nth_smallest(&runs, rank) as f64 / unit)
+        // Bisecting the values passes over every run a few dozen times per rank: cheap for a
+        // year's samples in a few dozen cells, dear for a few samples in many small cells (a
+        // member's days), which are cheaper merged and sorted once.
+        if count <= runs.len() * 64 {
+            let mut merged = runs.concat();
+            merged.sort_unstable();
+            durations_by_rank(count, |rank| merged[rank] as f64 / unit)
+        } else {
+            durations_by_rank(count, |rank| nth_smallest(&runs, rank) as f64 / unit)
+        }
     }
 }
 
 /// The outcome funnel of a grouping from the cells read, one row per group in key order (always
 /// one, `all`, when not grouped), as `outcome_figures` computes it over their cases at `now`.
-pub fn outcome_figures_of_cells(
-    cells: &BTreeMap<CellKey, Cell>,
-    group_by: Option<GroupBy>,
-    now: Timestamp,
-) -> Vec<OutcomeFigures> {
+pub fn outcome_figures_of_cells(groups: &Groups, now: Timestamp) -> Vec<OutcomeFigures> {
     let now = nanoseconds(now);
-    grouped(cells, group_by)
-        .into_iter()
-        .map(|(group, cells)| {
-            let sum = Sum::of(&cells);
+    groups
+        .sums
+        .iter()
+        .map(|(group, sum)| {
             let count = |counter| sum.count(counter);
             OutcomeFigures {
                 group: group.to_owned(),
@@ -832,20 +865,16 @@ pub fn outcome_figures_of_cells(
 /// The published figures of a grouping from the cells read, one row per group in key order
 /// (always one, `all`, when not grouped), as `figures` computes them over their cases at `now`
 /// with `basically_satisfied_weight`.
-pub fn figures_of_cells(
-    cells: &BTreeMap<CellKey, Cell>,
-    group_by: Option<GroupBy>,
-    now: Timestamp,
-    basically_satisfied_weight: f64,
-) -> Vec<Figures> {
+pub fn figures_of_cells(groups: &Groups, now: Timestamp, basically_satisfied_weight: f64) -> Vec<Figures> {
     let now = nanoseconds(now);
-    grouped(cells, group_by)
-        .into_iter()
-        .map(|(group, cells)| published(group, &Sum::of(&cells), now, basically_satisfied_weight))
+    groups
+        .sums
+        .iter()
+        .map(|(group, sum)| published(group, sum, now, basically_satisfied_weight))
         .collect()
 }
 
-fn published(group: &str, sum: &Sum<'_>, now: i64, weight: f64) -> Figures {
+fn published(group: &str, sum: &Sum, now: i64, weight: f64) -> Figures {
     let count = |counter| sum.count(counter);
     let voices = count(Counter::Voices);
     let closed = count(Counter::VoicesClosed);

@@ -250,13 +250,14 @@ fn assert_cells_give_the_figures_of(cells: &BTreeMap<CellKey, Cell>, cases: &[&C
     for now in moments() {
         for group_by in GROUPINGS {
             let cases = cases.iter().copied();
+            let groups = Groups::of(cells.clone(), group_by);
             assert_eq!(
-                outcome_figures_of_cells(cells, group_by, now),
+                outcome_figures_of_cells(&groups, now),
                 outcome_figures(cases.clone(), group_by, now, policy.offset),
                 "funnel {group_by:?} at {now} {context}"
             );
             assert_eq!(
-                figures_of_cells(cells, group_by, now, 0.5),
+                figures_of_cells(&groups, now, 0.5),
                 figures(cases, group_by, now, settings(&policy)),
                 "published {group_by:?} at {now} {context}"
             );
@@ -336,13 +337,14 @@ fn any_period_is_read_from_whole_months_whole_days_and_the_cases_of_its_edges() 
                 .filter(|case| (from..to).contains(&case.submitted_at))
                 .collect();
             let now = moments()[1];
+            let groups = Groups::of(period, group_by);
             assert_eq!(
-                outcome_figures_of_cells(&period, group_by, now),
+                outcome_figures_of_cells(&groups, now),
                 outcome_figures(in_period.iter().copied(), group_by, now, policy.offset),
                 "funnel {group_by:?} over {from} to {to}"
             );
             assert_eq!(
-                figures_of_cells(&period, group_by, now, 0.5),
+                figures_of_cells(&groups, now, 0.5),
                 figures(in_period.iter().copied(), group_by, now, settings(&policy)),
                 "published {group_by:?} over {from} to {to}"
             );

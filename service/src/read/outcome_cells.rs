@@ -9,38 +9,46 @@
 //! dimension (`all`, `kind`, `category`, `jurisdiction`, `department`, `level`, `member`), day of
 //! submission in the deployment's time zone (`span = 'day'`, `YYYY-MM-DD`) and, rolling the same
 //! cases up, month (`span = 'month'`, `YYYY-MM`), and group: the counters of the outcome funnel
-//! and of the published figures (one varint each, in `counts`), every sample the medians and
-//! p90s need (seconds, or whole working days), so they stay exact, and the moments the figures
-//! of the moment of reading count (deadlines of open and unanswered cases, the moment an open
-//! voice is late from). Samples are kept ascending, stored as the first and then the
-//! differences, as varints (about two bytes a sample, one for working days).
+//! and of the published figures, every sample the medians and p90s need (seconds, or whole
+//! working days), so they stay exact, and the moments the figures of the moment of reading count
+//! (deadlines of open and unanswered cases, the moment an open voice is late from).
+//!
+//! **One row per dimension, span and period**, holding the cells of all its groups: a read costs
+//! per row far more than per byte (a year by member was ~26,000 rows of one member's day or
+//! month each, 30–50 ms; it is now at most ~60 rows), so a period's figures are the same few
+//! rows however many groups the dimension has. `cells` holds each group's name, counters (a
+//! mask of those not zero, then each) and samples (but the open cases' deadlines); `open_deadlines` the deadlines of each group's open
+//! cases apart, so that the overdue list counts them over five years of months without reading
+//! the rest. Numbers are LEB128 varints (zigzag where they may be negative); samples are kept
+//! ascending and stored as their count, the first, then the differences (about two bytes a
+//! sample, one for working days).
 //!
 //! **Invariant:** the cells of each span hold exactly the cases of `case_summaries`: each case
 //! counts once per dimension and span (once under each of its members), in the cell of its
 //! submission day or month and current group. A live batch keeps it in the transaction that
 //! writes the summaries and the checkpoint: for every case the batch changes it removes the
 //! contribution of the summary before and adds that of the summary after, netted per cell (a
-//! change that moves no figure writes nothing); a cell left empty is deleted. The rebuild writes
-//! the cells of all summaries at once. Checked by unit tests of the pure part against
-//! `outcome_figures` and `figures` over random histories, and by
-//! `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries` (both backends;
-//! also a rebuild from zero equals the live cells).
+//! change that moves no figure writes nothing), and rewrites the rows of the cells that changed;
+//! a row left without cells is deleted. The rebuild writes the rows of all summaries at once.
+//! Checked by unit tests of the pure part against `outcome_figures` and `figures` over random
+//! histories, and by `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries`
+//! (both backends; also a rebuild from zero equals the live cells).
 //!
 //! A read of `[from, to)` runs in one snapshot (PostgreSQL `REPEATABLE READ`) and reads what
 //! `projections::coverage` lays over it: the month roll-ups of the months it covers whole, the
-//! day cells of the other whole days (at most about 2 × 31 per group: the days before its first
-//! whole month and after its last), and, for a period given to the second, the cases of the
-//! parts of days at its edges from `case_summaries`. A year grouped by month reads 12 rows, a
-//! year by department 12 per department. Medians and p90s are found by bisecting the values
-//! over the cells' ascending samples, without merging them.
+//! day cells of the other whole days (at most about 2 × 31 rows: the days before its first whole
+//! month and after its last), and, for a period given to the second, the cases of the parts of
+//! days at its edges from `case_summaries`. Medians and p90s are found by bisecting the values
+//! over the cells' ascending samples, or, for few samples in many cells, by sorting them.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use domain::{Policy, Timestamp};
+use futures_util::TryStreamExt;
 use projections::{
     coverage, figures_of_cells, nanoseconds, outcome_figures_of_cells, CaseSummary, Cell, CellChanges, CellKey, Counts,
-    Dimension, Figures, GroupBy, OutcomeFigures, Sample, Span, COUNTERS,
+    Dimension, Figures, GroupBy, Groups, OutcomeFigures, Sample, Span, COUNTERS,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
@@ -48,133 +56,258 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, 
 use crate::read::error::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
 
-/// Cells per statement: 14 parameters a row stays far below both backends' limits.
-const CELLS_PER_STATEMENT: usize = 500;
+/// Rows per statement: 5 parameters a row stays far below both backends' limits.
+const ROWS_PER_STATEMENT: usize = 500;
 
-const KEY_COLUMNS: &str = "dimension, span, period, group_key";
-const KEY_WIDTH: usize = 4;
-/// The columns after the key: the counts, then one per [`Sample`].
-const VALUE_COLUMNS: usize = 1 + Sample::ALL.len();
+const KEY_COLUMNS: &str = "dimension, span, period";
+const KEY_WIDTH: usize = 3;
+const COLUMNS: &str = "dimension, span, period, cells, open_deadlines";
 
-fn columns() -> String {
-    let samples = Sample::ALL.map(Sample::column).join(", ");
-    format!("{KEY_COLUMNS}, counts, {samples}")
+/// The key of a row: the cells of one dimension, span and period.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RowKey {
+    dimension: Dimension,
+    span: Span,
+    period: String,
 }
 
-/// Ascending samples as stored: the first, then each one's difference from the one before, as
-/// LEB128 varints (zigzag for the first, which may be negative): about two bytes a sample instead
-/// of eight, which is most of what a read of a year's cells transfers. Written out rather than
-/// taken from a varint crate: decoding is most of a read's CPU time, and one pass over the bytes
-/// is several times faster than a call per sample.
-fn encode(samples: &[i64]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(samples.len() * 2);
+impl RowKey {
+    fn of(key: &CellKey) -> Self {
+        RowKey {
+            dimension: key.dimension,
+            span: key.span,
+            period: key.period.clone(),
+        }
+    }
+
+    fn cell(&self, group: &str) -> CellKey {
+        CellKey {
+            dimension: self.dimension,
+            span: self.span,
+            period: self.period.clone(),
+            group: group.to_owned(),
+        }
+    }
+}
+
+/// LEB128 varints, written out rather than taken from a varint crate: decoding is most of a
+/// read's CPU time, and one pass over the bytes is several times faster than a call per number.
+fn put_varint(bytes: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        bytes.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    bytes.push(value as u8);
+}
+
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    (value >> 1) as i64 ^ -((value & 1) as i64)
+}
+
+/// Ascending samples: their count, the first, then each one's difference from the one before.
+fn put_samples(bytes: &mut Vec<u8>, samples: &[i64]) {
+    put_varint(bytes, samples.len() as u64);
     let mut previous = None;
     for sample in samples {
-        let mut value = match previous {
-            None => ((sample << 1) ^ (sample >> 63)) as u64,
-            Some(previous) => sample.abs_diff(previous),
-        };
-        while value >= 0x80 {
-            bytes.push(value as u8 | 0x80);
-            value >>= 7;
-        }
-        bytes.push(value as u8);
+        put_varint(
+            bytes,
+            match previous {
+                None => zigzag(*sample),
+                Some(previous) => sample.abs_diff(previous),
+            },
+        );
         previous = Some(*sample);
     }
-    bytes
 }
 
-fn decode(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
-    let malformed = || corrupt("an outcome cell's samples are not ascending varints");
-    let mut samples: Vec<i64> = Vec::with_capacity(bytes.len());
-    let (mut value, mut shift) = (0u64, 0u32);
-    for byte in bytes {
-        // Ten bytes at most, the last holding one bit.
-        if shift > 63 || (shift == 63 && byte & 0x7e != 0) {
-            return Err(malformed());
+// The counters present are a bit mask of one `u64`.
+const _: () = assert!(COUNTERS <= 64);
+
+/// The counters, sparse: a mask of those not zero, then each of them. Most of a small group's
+/// counters are zero (a member's day holds a case or two), and a read decodes every one.
+fn put_counts(bytes: &mut Vec<u8>, counts: &Counts) {
+    let present = counts
+        .0
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count != 0)
+        .fold(0u64, |mask, (index, _)| mask | 1 << index);
+    put_varint(bytes, present);
+    for count in counts.0.iter().filter(|count| **count != 0) {
+        put_varint(bytes, zigzag(*count));
+    }
+}
+
+fn put_text(bytes: &mut Vec<u8>, text: &str) {
+    put_varint(bytes, text.len() as u64);
+    bytes.extend_from_slice(text.as_bytes());
+}
+
+/// The samples stored in `cells`: every one but the open cases' deadlines.
+fn stored_in_cells() -> impl Iterator<Item = Sample> {
+    Sample::ALL
+        .into_iter()
+        .filter(|sample| *sample != Sample::OpenDeadlines)
+}
+
+/// Encodes a row's cells, in group order: `cells` (group, counters, samples) and
+/// `open_deadlines` (group, deadlines; groups without open deadlines left out).
+fn encode_row<'a>(cells: impl Iterator<Item = (&'a str, &'a Cell)>) -> (Vec<u8>, Vec<u8>) {
+    let (mut encoded, mut deadlines) = (Vec::new(), Vec::new());
+    for (group, cell) in cells {
+        put_text(&mut encoded, group);
+        put_counts(&mut encoded, &cell.counts);
+        for sample in stored_in_cells() {
+            put_samples(&mut encoded, cell.samples(sample));
         }
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 != 0 {
+        let open = cell.samples(Sample::OpenDeadlines);
+        if !open.is_empty() {
+            put_text(&mut deadlines, group);
+            put_samples(&mut deadlines, open);
+        }
+    }
+    (encoded, deadlines)
+}
+
+/// Reads what [`encode_row`] wrote.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn is_done(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    fn varint(&mut self) -> Result<u64, StoreError> {
+        let (mut value, mut shift) = (0u64, 0u32);
+        for (index, byte) in self.bytes.iter().enumerate() {
+            // Ten bytes at most, the last holding one bit.
+            if shift > 63 || (shift == 63 && byte & 0x7e != 0) {
+                break;
+            }
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                self.bytes = &self.bytes[index + 1..];
+                return Ok(value);
+            }
             shift += 7;
-            continue;
         }
-        let sample = match samples.last() {
-            None => (value >> 1) as i64 ^ -((value & 1) as i64),
-            Some(last) => last.checked_add_unsigned(value).ok_or_else(malformed)?,
-        };
-        samples.push(sample);
-        (value, shift) = (0, 0);
+        Err(corrupt("an outcome cell's number is cut short or longer than 64 bits"))
     }
-    if shift > 0 {
-        return Err(malformed());
+
+    fn text(&mut self) -> Result<&'a str, StoreError> {
+        let length = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
+        let malformed = || corrupt("an outcome cell's group is cut short or not UTF-8");
+        let text = self.bytes.get(..length).ok_or_else(malformed)?;
+        self.bytes = &self.bytes[length..];
+        std::str::from_utf8(text).map_err(|_| malformed())
     }
-    Ok(samples)
+
+    fn samples(&mut self) -> Result<Vec<i64>, StoreError> {
+        let count = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
+        // Each sample takes a byte at least: a count beyond the bytes left is corrupt.
+        if count > self.bytes.len() {
+            return Err(corrupt("an outcome cell holds fewer samples than it counts"));
+        }
+        let mut samples: Vec<i64> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let value = self.varint()?;
+            let sample = match samples.last() {
+                None => unzigzag(value),
+                Some(last) => last
+                    .checked_add_unsigned(value)
+                    .ok_or_else(|| corrupt("an outcome cell's samples are not ascending"))?,
+            };
+            samples.push(sample);
+        }
+        Ok(samples)
+    }
+
+    /// The next cell of `cells`, with its group.
+    fn cell(&mut self) -> Result<(&'a str, Cell), StoreError> {
+        let group = self.text()?;
+        let mut cell = Cell::default();
+        let mut present = self.varint()?;
+        if present >> COUNTERS != 0 {
+            return Err(corrupt("an outcome cell has counters that do not exist"));
+        }
+        while present != 0 {
+            let index = present.trailing_zeros() as usize;
+            cell.counts.0[index] = unzigzag(self.varint()?);
+            present &= present - 1;
+        }
+        for sample in stored_in_cells() {
+            cell.samples[sample as usize] = self.samples()?;
+        }
+        Ok((group, cell))
+    }
+
+    /// The next group's deadlines of `open_deadlines`.
+    fn deadlines(&mut self) -> Result<(&'a str, Vec<i64>), StoreError> {
+        Ok((self.text()?, self.samples()?))
+    }
 }
 
-/// Counts as stored: each a zigzag LEB128 varint, in the order of `projections::Counter`.
-fn encode_counts(counts: &Counts) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(COUNTERS);
-    for count in counts.0 {
-        let mut value = ((count << 1) ^ (count >> 63)) as u64;
-        while value >= 0x80 {
-            bytes.push(value as u8 | 0x80);
-            value >>= 7;
-        }
-        bytes.push(value as u8);
+/// The cells of a row, by group, with the open cases' deadlines put back in.
+fn decode_row(cells: &[u8], open_deadlines: &[u8]) -> Result<Vec<(String, Cell)>, StoreError> {
+    let mut decoded = Vec::new();
+    let mut reader = Reader { bytes: cells };
+    while !reader.is_done() {
+        let (group, cell) = reader.cell()?;
+        decoded.push((group.to_owned(), cell));
     }
-    bytes
-}
-
-fn decode_counts(bytes: &[u8]) -> Result<Counts, StoreError> {
-    let malformed = || corrupt("an outcome cell's counts are not one varint per counter");
-    let mut counts = Counts::default();
-    let (mut index, mut value, mut shift) = (0, 0u64, 0u32);
-    for byte in bytes {
-        if shift > 63 || index == COUNTERS {
-            return Err(malformed());
-        }
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 != 0 {
-            shift += 7;
-            continue;
-        }
-        counts.0[index] = (value >> 1) as i64 ^ -((value & 1) as i64);
-        (index, value, shift) = (index + 1, 0, 0);
+    let mut reader = Reader { bytes: open_deadlines };
+    while !reader.is_done() {
+        let (group, deadlines) = reader.deadlines()?;
+        let index = decoded
+            .binary_search_by(|(cell_group, _)| cell_group.as_str().cmp(group))
+            .map_err(|_| corrupt(format!("open deadlines of `{group}`, a group without a cell")))?;
+        decoded[index].1.samples[Sample::OpenDeadlines as usize] = deadlines;
     }
-    if index != COUNTERS || shift > 0 {
-        return Err(malformed());
-    }
-    Ok(counts)
+    Ok(decoded)
 }
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
 }
 
-fn cell_of<R>(row: &R) -> Result<(CellKey, Cell), StoreError>
+fn row_key_of<R>(row: &R) -> Result<RowKey, StoreError>
 where
     R: Row,
     usize: ColumnIndex<R>,
+    for<'a> &'a str: Decode<'a, R::Database> + Type<R::Database>,
+    for<'a> String: Decode<'a, R::Database> + Type<R::Database>,
+{
+    let dimension: &str = row.try_get(0)?;
+    let span: &str = row.try_get(1)?;
+    Ok(RowKey {
+        dimension: Dimension::from_name(dimension)
+            .ok_or_else(|| corrupt(format!("unknown outcome cell dimension `{dimension}`")))?,
+        span: Span::from_name(span).ok_or_else(|| corrupt(format!("unknown outcome cell span `{span}`")))?,
+        period: row.try_get(2)?,
+    })
+}
+
+/// The cells of a row read with [`COLUMNS`], by key.
+fn cells_of<R>(row: &R) -> Result<Vec<(CellKey, Cell)>, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'a> &'a str: Decode<'a, R::Database> + Type<R::Database>,
     for<'a> String: Decode<'a, R::Database> + Type<R::Database>,
     for<'a> &'a [u8]: Decode<'a, R::Database> + Type<R::Database>,
 {
-    let dimension: String = row.try_get(0)?;
-    let span: String = row.try_get(1)?;
-    let key = CellKey {
-        dimension: Dimension::from_name(&dimension)
-            .ok_or_else(|| corrupt(format!("unknown outcome cell dimension `{dimension}`")))?,
-        span: Span::from_name(&span).ok_or_else(|| corrupt(format!("unknown outcome cell span `{span}`")))?,
-        period: row.try_get(2)?,
-        group: row.try_get(3)?,
-    };
-    let mut cell = Cell {
-        counts: decode_counts(row.try_get::<&[u8], _>(KEY_WIDTH)?)?,
-        ..Cell::default()
-    };
-    for (index, samples) in cell.samples.iter_mut().enumerate() {
-        *samples = decode(row.try_get::<&[u8], _>(KEY_WIDTH + 1 + index)?)?;
-    }
-    Ok((key, cell))
+    let key = row_key_of(row)?;
+    let cells = decode_row(row.try_get(KEY_WIDTH)?, row.try_get(KEY_WIDTH + 1)?)?;
+    Ok(cells
+        .into_iter()
+        .map(|(group, cell)| (key.cell(&group), cell))
+        .collect())
 }
 
 /// What a read of a period answers: the outcome funnel (`groups`) and the published figures.
@@ -193,6 +326,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
     for<'a> String: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> &'a str: Decode<'a, DB> + Type<DB>,
     for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'a> Vec<u8>: Encode<'a, DB> + Type<DB>,
     for<'a> &'a [u8]: Decode<'a, DB> + Type<DB>,
@@ -202,21 +336,20 @@ where
 {
     fn bind_key<'q>(
         query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
-        key: &CellKey,
+        key: &RowKey,
     ) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
         query
             .bind(key.dimension.as_str().to_owned())
             .bind(key.span.as_str().to_owned())
             .bind(key.period.clone())
-            .bind(key.group.clone())
     }
 
-    async fn load(connection: &mut DB::Connection, keys: &[&CellKey]) -> Result<BTreeMap<CellKey, Cell>, StoreError> {
+    /// The cells of the rows `keys`.
+    async fn load(connection: &mut DB::Connection, keys: &[&RowKey]) -> Result<BTreeMap<CellKey, Cell>, StoreError> {
         let mut cells = BTreeMap::new();
-        for chunk in keys.chunks(CELLS_PER_STATEMENT) {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "SELECT {} FROM outcome_cells WHERE ({KEY_COLUMNS}) IN (VALUES {})",
-                columns(),
+                "SELECT {COLUMNS} FROM outcome_cells WHERE ({KEY_COLUMNS}) IN (VALUES {})",
                 parameter_rows(chunk.len(), KEY_WIDTH)
             );
             let mut query = sqlx::query(&sql);
@@ -224,34 +357,40 @@ where
                 query = Self::bind_key(query, key);
             }
             for row in query.fetch_all(&mut *connection).await? {
-                let (key, cell) = cell_of(&row)?;
-                cells.insert(key, cell);
+                cells.extend(cells_of(&row)?);
             }
         }
         Ok(cells)
     }
 
-    /// The cells of `dimension` and `span` from period `first` to `last`, into `cells`.
+    /// The cells of `dimension` and `span` from period `first` to `last`, into their groups.
     async fn load_periods(
         connection: &mut DB::Connection,
-        cells: &mut BTreeMap<CellKey, Cell>,
+        groups: &mut Groups,
         (dimension, span): (Dimension, Span),
         (first, last): (&str, &str),
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "SELECT {} FROM outcome_cells WHERE dimension = $1 AND span = $2 AND period >= $3 AND period <= $4",
-            columns()
-        );
-        let rows = sqlx::query(&sql)
+        let sql = "SELECT period, cells, open_deadlines FROM outcome_cells \
+                   WHERE dimension = $1 AND span = $2 AND period >= $3 AND period <= $4";
+        // Streamed, so that the cells are summed while the server still sends them.
+        let mut rows = sqlx::query(sql)
             .bind(dimension.as_str().to_owned())
             .bind(span.as_str().to_owned())
             .bind(first.to_owned())
             .bind(last.to_owned())
-            .fetch_all(&mut *connection)
-            .await?;
-        for row in &rows {
-            let (key, cell) = cell_of(row)?;
-            cells.insert(key, cell);
+            .fetch(&mut *connection);
+        while let Some(row) = rows.try_next().await? {
+            let period: &str = row.try_get(0)?;
+            let mut cells = Reader { bytes: row.try_get(1)? };
+            while !cells.is_done() {
+                let (group, cell) = cells.cell()?;
+                groups.add(period, group, cell);
+            }
+            let mut open_deadlines = Reader { bytes: row.try_get(2)? };
+            while !open_deadlines.is_done() {
+                let (group, deadlines) = open_deadlines.deadlines()?;
+                groups.add_samples(period, group, Sample::OpenDeadlines, deadlines);
+            }
         }
         Ok(())
     }
@@ -265,24 +404,20 @@ where
         group: Option<&str>,
         now: Timestamp,
     ) -> Result<BTreeMap<String, i64>, StoreError> {
-        let mut sql = format!(
-            "SELECT group_key, {} FROM outcome_cells WHERE dimension = $1 AND span = 'month'",
-            Sample::OpenDeadlines.column()
-        );
-        if group.is_some() {
-            sql.push_str(" AND group_key = $2");
-        }
-        let mut query = sqlx::query(&sql).bind(dimension.as_str().to_owned());
-        if let Some(group) = group {
-            query = query.bind(group.to_owned());
-        }
+        let rows = sqlx::query("SELECT open_deadlines FROM outcome_cells WHERE dimension = $1 AND span = 'month'")
+            .bind(dimension.as_str().to_owned())
+            .fetch_all(&mut **tx)
+            .await?;
         let now = nanoseconds(now);
         let mut counts = BTreeMap::new();
-        for row in query.fetch_all(&mut **tx).await? {
-            let deadlines = decode(row.try_get::<&[u8], _>(1)?)?;
-            let passed = deadlines.partition_point(|deadline| *deadline < now) as i64;
-            if passed > 0 {
-                *counts.entry(row.try_get::<String, _>(0)?).or_default() += passed;
+        for row in &rows {
+            let mut reader = Reader { bytes: row.try_get(0)? };
+            while !reader.is_done() {
+                let (deadlines_of, deadlines) = reader.deadlines()?;
+                let passed = deadlines.partition_point(|deadline| *deadline < now) as i64;
+                if passed > 0 && group.is_none_or(|group| group == deadlines_of) {
+                    *counts.entry(deadlines_of.to_owned()).or_default() += passed;
+                }
             }
         }
         Ok(counts)
@@ -293,36 +428,40 @@ where
         tx: &mut Transaction<'_, DB>,
         cells: &BTreeMap<CellKey, Cell>,
     ) -> Result<(), StoreError> {
-        let cells: Vec<(&CellKey, &Cell)> = cells.iter().collect();
-        Self::write(&mut **tx, &cells).await
+        let mut rows: Vec<RowKey> = cells.keys().map(RowKey::of).collect();
+        rows.dedup();
+        Self::write(&mut **tx, &rows, cells).await
     }
 
-    async fn write(connection: &mut DB::Connection, cells: &[(&CellKey, &Cell)]) -> Result<(), StoreError> {
-        let updates = std::iter::once("counts")
-            .chain(Sample::ALL.map(Sample::column))
-            .map(|column| format!("{column} = excluded.{column}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        for chunk in cells.chunks(CELLS_PER_STATEMENT) {
+    /// Writes the rows `keys` whole from `cells`, which hold every cell of them.
+    async fn write(
+        connection: &mut DB::Connection,
+        keys: &[RowKey],
+        cells: &BTreeMap<CellKey, Cell>,
+    ) -> Result<(), StoreError> {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO outcome_cells ({}) VALUES {} ON CONFLICT ({KEY_COLUMNS}) DO UPDATE SET {updates}",
-                columns(),
-                parameter_rows(chunk.len(), KEY_WIDTH + VALUE_COLUMNS)
+                "INSERT INTO outcome_cells ({COLUMNS}) VALUES {} ON CONFLICT ({KEY_COLUMNS}) DO UPDATE \
+                 SET cells = excluded.cells, open_deadlines = excluded.open_deadlines",
+                parameter_rows(chunk.len(), KEY_WIDTH + 2)
             );
             let mut query = sqlx::query(&sql);
-            for (key, cell) in chunk {
-                query = Self::bind_key(query, key).bind(encode_counts(&cell.counts));
-                for samples in &cell.samples {
-                    query = query.bind(encode(samples));
-                }
+            for key in chunk {
+                let (encoded, deadlines) = encode_row(
+                    cells
+                        .range(key.cell("")..)
+                        .take_while(|(cell, _)| RowKey::of(cell) == *key)
+                        .map(|(cell, value)| (cell.group.as_str(), value)),
+                );
+                query = Self::bind_key(query, key).bind(encoded).bind(deadlines);
             }
             query.execute(&mut *connection).await?;
         }
         Ok(())
     }
 
-    async fn delete(connection: &mut DB::Connection, keys: &[&CellKey]) -> Result<(), StoreError> {
-        for chunk in keys.chunks(CELLS_PER_STATEMENT) {
+    async fn delete(connection: &mut DB::Connection, keys: &[RowKey]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "DELETE FROM outcome_cells WHERE ({KEY_COLUMNS}) IN (VALUES {})",
                 parameter_rows(chunk.len(), KEY_WIDTH)
@@ -337,8 +476,8 @@ where
     }
 
     /// Applies to the outcome cells the change of each case's summary from before a batch (`None`
-    /// for a case new to the cells) to after it: netted per cell, then one read of the cells that
-    /// change and one write (plus one delete when cells empty). Runs inside the caller's
+    /// for a case new to the cells) to after it: netted per cell, then one read of the rows that
+    /// change and one write (plus one delete when rows empty). Runs inside the caller's
     /// transaction, which must also write the summaries and move the checkpoint.
     pub(crate) async fn apply(
         tx: &mut Transaction<'_, DB>,
@@ -350,12 +489,18 @@ where
         if changes.is_empty() {
             return Ok(());
         }
-        let keys: Vec<&CellKey> = changes.keys().collect();
-        let mut cells = Self::load(connection, &keys).await?;
-        let changed = changes.apply(&mut cells)?;
-        let (kept, emptied): (Vec<&CellKey>, Vec<&CellKey>) = changed.iter().partition(|key| cells.contains_key(key));
-        let kept: Vec<(&CellKey, &Cell)> = kept.into_iter().filter_map(|key| cells.get_key_value(key)).collect();
-        Self::write(connection, &kept).await?;
+        let mut rows: Vec<RowKey> = changes.keys().map(RowKey::of).collect();
+        rows.dedup();
+        let mut cells = Self::load(connection, &rows.iter().collect::<Vec<_>>()).await?;
+        let mut changed: Vec<RowKey> = changes.apply(&mut cells)?.iter().map(RowKey::of).collect();
+        changed.dedup();
+        let (kept, emptied): (Vec<RowKey>, Vec<RowKey>) = changed.into_iter().partition(|key| {
+            cells
+                .range(key.cell("")..)
+                .next()
+                .is_some_and(|(cell, _)| RowKey::of(cell) == *key)
+        });
+        Self::write(connection, &kept, &cells).await?;
         Self::delete(connection, &emptied).await?;
         Ok(())
     }
@@ -384,23 +529,27 @@ where
         let connection = &mut **tx;
         let dimension = Dimension::of(group_by);
         let coverage = coverage(from, to, now, policy.offset);
-        let mut cells = BTreeMap::new();
+        let mut groups = Groups::new(group_by);
         if let Some((first, last)) = &coverage.months {
-            Self::load_periods(connection, &mut cells, (dimension, Span::Month), (first, last)).await?;
+            Self::load_periods(connection, &mut groups, (dimension, Span::Month), (first, last)).await?;
         }
         for (first, last) in &coverage.days {
-            Self::load_periods(connection, &mut cells, (dimension, Span::Day), (first, last)).await?;
+            Self::load_periods(connection, &mut groups, (dimension, Span::Day), (first, last)).await?;
         }
+        // The cases of the parts of days at the edges, as cells of their own: a group's figures
+        // are the sum of its cells, however its cases are split among them.
         let mut changes = CellChanges::default();
         for part in &coverage.parts {
             for case in Self::summaries(connection, *part).await? {
                 changes.add(&case, dimension, Span::Day, policy);
             }
         }
-        changes.apply(&mut cells).map_err(corrupt)?;
+        let mut parts = BTreeMap::new();
+        changes.apply(&mut parts).map_err(corrupt)?;
+        groups.extend(parts);
         Ok(PeriodFigures {
-            groups: outcome_figures_of_cells(&cells, group_by, now),
-            figures: figures_of_cells(&cells, group_by, now, weight),
+            groups: outcome_figures_of_cells(&groups, now),
+            figures: figures_of_cells(&groups, now, weight),
         })
     }
 }
@@ -442,16 +591,16 @@ pub async fn outcomes(
 /// Every cell, one line each in key order: two cell tables are equal when these are.
 #[cfg(feature = "test-hooks")]
 pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
-    let sql = format!("SELECT {} FROM outcome_cells ORDER BY {KEY_COLUMNS}", columns());
+    let sql = format!("SELECT {COLUMNS} FROM outcome_cells ORDER BY {KEY_COLUMNS}");
     on_pool!(store, |pool| {
         let mut connection = pool.acquire().await?;
-        let rows = sqlx::query(&sql).fetch_all(&mut *connection).await?;
-        rows.iter()
-            .map(|row| {
-                let (key, cell) = cell_of(row)?;
-                Ok(format!("{key} {:?} {:?}", cell.counts.0, cell.samples))
-            })
-            .collect()
+        let mut lines = Vec::new();
+        for row in sqlx::query(&sql).fetch_all(&mut *connection).await? {
+            for (key, cell) in cells_of(&row)? {
+                lines.push(format!("{key} {:?} {:?}", cell.counts.0, cell.samples));
+            }
+        }
+        Ok(lines)
     })
 }
 
@@ -459,40 +608,68 @@ pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn samples_read_back_as_written() {
-        for samples in [
-            vec![],
-            vec![-5],
-            vec![-86_400, 0, 0, 7, 1 << 40],
-            vec![i64::MIN, i64::MAX],
-        ] {
-            assert_eq!(decode(&encode(&samples)).unwrap(), samples);
-        }
-        assert_eq!(encode(&[3, 4, 300]).len(), 4, "one byte for 3 and 1, two for 296");
+    fn cell(seed: i64) -> Cell {
+        let mut cell = Cell::default();
+        cell.counts.0[0] = 1 << 40;
+        cell.counts.0[COUNTERS - 1] = -seed;
+        cell.samples[Sample::SecondsToClose as usize] = vec![-86_400, 0, 0, 7, seed << 40];
+        cell.samples[Sample::OpenLateFrom as usize] = vec![i64::MIN, i64::MAX];
+        cell
     }
 
     #[test]
-    fn counts_read_back_as_written() {
-        let mut counts = Counts::default();
-        counts.0[0] = 1 << 40;
-        counts.0[COUNTERS - 1] = -3;
-        assert_eq!(decode_counts(&encode_counts(&counts)).unwrap(), counts);
-        let bytes = encode_counts(&counts);
-        assert!(decode_counts(&bytes[..bytes.len() - 1]).is_err(), "a counter short");
-        assert!(
-            decode_counts(&[bytes.clone(), vec![0]].concat()).is_err(),
-            "a counter too many"
+    fn a_row_reads_back_as_written() {
+        let mut with_deadlines = cell(3);
+        with_deadlines.samples[Sample::OpenDeadlines as usize] = vec![5, 1_000];
+        let cells = [
+            ("东胜区", with_deadlines),
+            ("康巴什区", cell(4)),
+            ("all", Cell::default()),
+        ];
+        let mut sorted: Vec<(String, Cell)> = cells
+            .iter()
+            .map(|(group, cell)| (group.to_string(), cell.clone()))
+            .collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let (encoded, deadlines) = encode_row(sorted.iter().map(|(group, cell)| (group.as_str(), cell)));
+        assert_eq!(decode_row(&encoded, &deadlines).unwrap(), sorted);
+        assert_eq!(
+            Reader { bytes: &deadlines }.deadlines().unwrap(),
+            ("东胜区", vec![5, 1_000]),
+            "only the groups with open deadlines, apart"
         );
     }
 
     #[test]
-    fn samples_cut_short_are_refused() {
-        let bytes = encode(&[1, 1_000]);
-        assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(StoreError::Corrupt(_))));
+    fn samples_take_a_byte_or_two() {
+        let mut bytes = Vec::new();
+        put_samples(&mut bytes, &[3, 4, 300]);
+        assert_eq!(bytes.len(), 5, "the count, then one byte for 3 and 1, two for 296");
+    }
+
+    #[test]
+    fn a_row_cut_short_or_inconsistent_is_refused() {
+        let (encoded, deadlines) = encode_row([("a", &cell(1))].into_iter());
+        for cut in [1, encoded.len() / 2, encoded.len() - 1] {
+            assert!(
+                matches!(decode_row(&encoded[..cut], &deadlines), Err(StoreError::Corrupt(_))),
+                "cut at {cut}"
+            );
+        }
+        let mut open = Vec::new();
+        put_text(&mut open, "b");
+        put_samples(&mut open, &[1]);
         assert!(
-            matches!(decode(&[0xff; 11]), Err(StoreError::Corrupt(_))),
+            matches!(decode_row(&encoded, &open), Err(StoreError::Corrupt(_))),
+            "deadlines of a group without a cell"
+        );
+        assert!(
+            matches!(Reader { bytes: &[0xff; 11] }.varint(), Err(StoreError::Corrupt(_))),
             "longer than 64 bits"
+        );
+        assert!(
+            matches!(Reader { bytes: &[9, 1] }.samples(), Err(StoreError::Corrupt(_))),
+            "more samples counted than bytes left"
         );
     }
 }
