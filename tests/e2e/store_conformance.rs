@@ -90,6 +90,20 @@ async fn appended_events_load_back_in_order_with_what_the_database_adds(backend:
     assert_eq!(payload_back, submitted());
 }
 
+async fn a_store_missing_a_migration_older_than_its_latest_is_not_ready(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    assert!(test.store.is_ready().await.unwrap(), "migrated when opened");
+    // As when a migration is merged with a version older than one a database applied already.
+    const FORGET: &str = "DELETE FROM _sqlx_migrations WHERE version = \
+        (SELECT MAX(version) FROM _sqlx_migrations WHERE version < (SELECT MAX(version) FROM _sqlx_migrations))";
+    match &test.store {
+        Store::Postgres(pool) => sqlx::query(FORGET).execute(pool).await.map(drop),
+        Store::Sqlite(pool) => sqlx::query(FORGET).execute(pool).await.map(drop),
+    }
+    .unwrap();
+    assert!(!test.store.is_ready().await.unwrap());
+}
+
 async fn an_unknown_case_has_no_events(backend: Backend) {
     let test = TestStore::new(backend).await;
     assert!(test
@@ -218,6 +232,7 @@ async fn a_reader_following_the_log_sees_every_event_once_in_case_order_while_ma
 
 on_both_backends!(
     a_reader_following_the_log_sees_every_event_once_in_case_order_while_many_write,
+    a_store_missing_a_migration_older_than_its_latest_is_not_ready,
     appended_events_load_back_in_order_with_what_the_database_adds,
     an_unknown_case_has_no_events,
     appending_at_a_stale_version_conflicts_and_writes_nothing,

@@ -249,17 +249,15 @@ impl Store {
         Ok(())
     }
 
-    /// Reachable, and every migration this build knows is applied.
+    /// Reachable, and every migration this build knows is applied: each one, not only the
+    /// latest (a migration merged with an older version than one applied already is missing).
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
-        const LATEST: &str = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
-        let applied: i64 = on_pool!(self, |pool| sqlx::query_scalar(LATEST).fetch_one(pool).await?);
-        let known = self
+        const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+        let applied: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(APPLIED).fetch_all(pool).await?);
+        Ok(self
             .migrator()
             .iter()
-            .map(|migration| migration.version)
-            .max()
-            .unwrap_or(0);
-        Ok(applied >= known)
+            .all(|migration| applied.contains(&migration.version)))
     }
 
     /// Every event of one stream (a case, or a member's record), in order; empty when there
