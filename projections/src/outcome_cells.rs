@@ -743,26 +743,24 @@ impl Groups {
     pub fn extend(&mut self, cells: BTreeMap<CellKey, Cell>) {
         let dimension = Dimension::of(self.group_by);
         for (key, cell) in cells.into_iter().filter(|(key, _)| key.dimension == dimension) {
-            self.add(&key.period, &key.group, cell);
+            self.add(&key.period, &key.group, &cell);
         }
     }
 
     /// Adds the cell of `period` and `group` of the grouping's dimension.
-    pub fn add(&mut self, period: &str, group: &str, cell: Cell) {
+    pub fn add(&mut self, period: &str, group: &str, cell: &Cell) {
         self.with_sum(period, group, |sum| {
             sum.counts.add(&cell.counts, 1);
-            for (runs, samples) in sum.runs.iter_mut().zip(cell.samples) {
-                if !samples.is_empty() {
-                    runs.push(samples);
-                }
+            for (sample, samples) in Sample::ALL.into_iter().zip(&cell.samples) {
+                sum.add(sample, samples);
             }
         });
     }
 
     /// Adds ascending `samples` of `sample` to the cell of `period` and `group`.
-    pub fn add_samples(&mut self, period: &str, group: &str, sample: Sample, samples: Vec<i64>) {
+    pub fn add_samples(&mut self, period: &str, group: &str, sample: Sample, samples: &[i64]) {
         if !samples.is_empty() {
-            self.with_sum(period, group, |sum| sum.runs[sample as usize].push(samples));
+            self.with_sum(period, group, |sum| sum.add(sample, samples));
         }
     }
 
@@ -780,14 +778,27 @@ impl Groups {
 }
 
 /// What the cells of one group add up to: their counters summed, and each sample's ascending
-/// runs, one per cell that has any.
+/// runs, one per cell with many; the few samples of each small cell (a member's day holds a case
+/// or two) are pooled unordered instead, one allocation for them all.
 #[derive(Debug, Clone, Default)]
 struct Sum {
     counts: Counts,
     runs: [Vec<Vec<i64>>; Sample::ALL.len()],
+    pooled: [Vec<i64>; Sample::ALL.len()],
 }
 
+/// Runs up to this long are pooled.
+const POOLED_RUN: usize = 16;
+
 impl Sum {
+    fn add(&mut self, sample: Sample, samples: &[i64]) {
+        if samples.len() <= POOLED_RUN {
+            self.pooled[sample as usize].extend_from_slice(samples);
+        } else if !samples.is_empty() {
+            self.runs[sample as usize].push(samples.to_vec());
+        }
+    }
+
     fn count(&self, counter: Counter) -> u64 {
         self.counts.figure(counter)
     }
@@ -796,30 +807,35 @@ impl Sum {
         Rate::of(self.count(numerator), self.count(denominator))
     }
 
-    fn runs(&self, sample: Sample) -> &[Vec<i64>] {
-        &self.runs[sample as usize]
-    }
-
     /// How many samples of `sample` are before `now`.
     fn before(&self, sample: Sample, now: i64) -> u64 {
-        let before = |run: &Vec<i64>| run.partition_point(|moment| *moment < now);
-        self.runs(sample).iter().map(before).sum::<usize>() as u64
+        let runs = &self.runs[sample as usize];
+        let in_runs: usize = runs.iter().map(|run| run.partition_point(|moment| *moment < now)).sum();
+        let pooled = self.pooled[sample as usize]
+            .iter()
+            .filter(|moment| **moment < now)
+            .count();
+        (in_runs + pooled) as u64
     }
 
     /// Median and p90 of `sample`, each sample divided by `unit`.
     fn durations(&self, sample: Sample, unit: f64) -> Durations {
-        let runs: Vec<&[i64]> = self.runs(sample).iter().map(Vec::as_slice).collect();
-        let count = runs.iter().map(|run| run.len()).sum();
+        let pooled = &self.pooled[sample as usize];
+        let mut runs: Vec<&[i64]> = self.runs[sample as usize].iter().map(Vec::as_slice).collect();
+        let count = runs.iter().map(|run| run.len()).sum::<usize>() + pooled.len();
         // Bisecting the values passes over every run a few dozen times per rank: cheap for a
-        // year's samples in a few dozen cells, dear for a few samples in many small cells (a
-        // member's days), which are cheaper merged and sorted once.
-        if count <= runs.len() * 64 {
+        // year's samples in a few dozen runs, dear for a few samples in many, which are cheaper
+        // merged and sorted once.
+        if count <= (runs.len() + 1) * 64 {
             let mut merged = runs.concat();
+            merged.extend_from_slice(pooled);
             merged.sort_unstable();
-            durations_by_rank(count, |rank| merged[rank] as f64 / unit)
-        } else {
-            durations_by_rank(count, |rank| nth_smallest(&runs, rank) as f64 / unit)
+            return durations_by_rank(count, |rank| merged[rank] as f64 / unit);
         }
+        let mut pooled = pooled.clone();
+        pooled.sort_unstable();
+        runs.push(&pooled);
+        durations_by_rank(count, |rank| nth_smallest(&runs, rank) as f64 / unit)
     }
 }
 

@@ -184,6 +184,13 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, StoreError> {
+        // Most numbers (counts, differences of working days) take one byte.
+        if let Some((&byte, rest)) = self.bytes.split_first() {
+            if byte < 0x80 {
+                self.bytes = rest;
+                return Ok(u64::from(byte));
+            }
+        }
         let (mut value, mut shift) = (0u64, 0u32);
         for (index, byte) in self.bytes.iter().enumerate() {
             // Ten bytes at most, the last holding one bit.
@@ -209,42 +216,51 @@ impl<'a> Reader<'a> {
     }
 
     fn samples(&mut self) -> Result<Vec<i64>, StoreError> {
+        let mut samples = Vec::new();
+        self.samples_into(&mut samples)?;
+        Ok(samples)
+    }
+
+    /// The next samples, into `samples` (emptied first: a read reuses one buffer for them all).
+    fn samples_into(&mut self, samples: &mut Vec<i64>) -> Result<(), StoreError> {
+        samples.clear();
         let count = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
         // Each sample takes a byte at least: a count beyond the bytes left is corrupt.
         if count > self.bytes.len() {
             return Err(corrupt("an outcome cell holds fewer samples than it counts"));
         }
-        let mut samples: Vec<i64> = Vec::with_capacity(count);
-        for _ in 0..count {
-            let value = self.varint()?;
-            let sample = match samples.last() {
-                None => unzigzag(value),
-                Some(last) => last
-                    .checked_add_unsigned(value)
-                    .ok_or_else(|| corrupt("an outcome cell's samples are not ascending"))?,
-            };
+        if count == 0 {
+            return Ok(());
+        }
+        samples.reserve(count);
+        let mut sample = unzigzag(self.varint()?);
+        samples.push(sample);
+        for _ in 1..count {
+            sample = sample
+                .checked_add_unsigned(self.varint()?)
+                .ok_or_else(|| corrupt("an outcome cell's samples are not ascending"))?;
             samples.push(sample);
         }
-        Ok(samples)
+        Ok(())
     }
 
-    /// The next cell of `cells`, with its group.
-    fn cell(&mut self) -> Result<(&'a str, Cell), StoreError> {
+    /// The next cell of `cells`, into `cell`; its group.
+    fn cell(&mut self, cell: &mut Cell) -> Result<&'a str, StoreError> {
         let group = self.text()?;
-        let mut cell = Cell::default();
         let mut present = self.varint()?;
         if present >> COUNTERS != 0 {
             return Err(corrupt("an outcome cell has counters that do not exist"));
         }
+        cell.counts = Counts::default();
         while present != 0 {
             let index = present.trailing_zeros() as usize;
             cell.counts.0[index] = unzigzag(self.varint()?);
             present &= present - 1;
         }
         for sample in stored_in_cells() {
-            cell.samples[sample as usize] = self.samples()?;
+            self.samples_into(&mut cell.samples[sample as usize])?;
         }
-        Ok((group, cell))
+        Ok(group)
     }
 
     /// The next group's deadlines of `open_deadlines`.
@@ -258,7 +274,8 @@ fn decode_row(cells: &[u8], open_deadlines: &[u8]) -> Result<Vec<(String, Cell)>
     let mut decoded = Vec::new();
     let mut reader = Reader { bytes: cells };
     while !reader.is_done() {
-        let (group, cell) = reader.cell()?;
+        let mut cell = Cell::default();
+        let group = reader.cell(&mut cell)?;
         decoded.push((group.to_owned(), cell));
     }
     let mut reader = Reader { bytes: open_deadlines };
@@ -373,6 +390,7 @@ where
         let sql = "SELECT period, cells, open_deadlines FROM outcome_cells \
                    WHERE dimension = $1 AND span = $2 AND period >= $3 AND period <= $4";
         // Streamed, so that the cells are summed while the server still sends them.
+        let (mut cell, mut deadlines) = (Cell::default(), Vec::new());
         let mut rows = sqlx::query(sql)
             .bind(dimension.as_str().to_owned())
             .bind(span.as_str().to_owned())
@@ -383,13 +401,14 @@ where
             let period: &str = row.try_get(0)?;
             let mut cells = Reader { bytes: row.try_get(1)? };
             while !cells.is_done() {
-                let (group, cell) = cells.cell()?;
-                groups.add(period, group, cell);
+                let group = cells.cell(&mut cell)?;
+                groups.add(period, group, &cell);
             }
             let mut open_deadlines = Reader { bytes: row.try_get(2)? };
             while !open_deadlines.is_done() {
-                let (group, deadlines) = open_deadlines.deadlines()?;
-                groups.add_samples(period, group, Sample::OpenDeadlines, deadlines);
+                let group = open_deadlines.text()?;
+                open_deadlines.samples_into(&mut deadlines)?;
+                groups.add_samples(period, group, Sample::OpenDeadlines, &deadlines);
             }
         }
         Ok(())
