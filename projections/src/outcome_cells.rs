@@ -733,6 +733,24 @@ impl Groups {
         Groups { group_by, sums }
     }
 
+    pub fn group_by(&self) -> Option<GroupBy> {
+        self.group_by
+    }
+
+    /// Adds the cells `other` summed (of the same grouping).
+    pub fn merge(&mut self, other: Groups) {
+        for (group, other) in other.sums {
+            let sum = self.sums.entry(group).or_default();
+            sum.counts.add(&other.counts, 1);
+            for (runs, other) in sum.runs.iter_mut().zip(other.runs) {
+                runs.extend(other);
+            }
+            for (pooled, other) in sum.pooled.iter_mut().zip(other.pooled) {
+                pooled.extend(other);
+            }
+        }
+    }
+
     /// The cells of the grouping's dimension (see [`Dimension::of`]) among `cells`.
     pub fn of(cells: BTreeMap<CellKey, Cell>, group_by: Option<GroupBy>) -> Self {
         let mut groups = Groups::new(group_by);

@@ -256,6 +256,30 @@ fn assert_cells_give_the_figures_of(cells: &BTreeMap<CellKey, Cell>, cases: &[&C
                 outcome_figures(cases.clone(), group_by, now, policy.offset),
                 "funnel {group_by:?} at {now} {context}"
             );
+            // Read in two halves and merged, as a large read is decoded.
+            let (first, second): (BTreeMap<CellKey, Cell>, BTreeMap<CellKey, Cell>) = cells
+                .clone()
+                .into_iter()
+                .enumerate()
+                .map(|(index, cell)| (index % 2 == 0, cell))
+                .fold(
+                    (BTreeMap::new(), BTreeMap::new()),
+                    |(mut first, mut second), (to_first, (key, cell))| {
+                        if to_first {
+                            first.insert(key, cell)
+                        } else {
+                            second.insert(key, cell)
+                        };
+                        (first, second)
+                    },
+                );
+            let mut merged = Groups::of(first, group_by);
+            merged.merge(Groups::of(second, group_by));
+            assert_eq!(
+                figures_of_cells(&merged, now, 0.5),
+                figures_of_cells(&groups, now, 0.5),
+                "merged {group_by:?} at {now} {context}"
+            );
             assert_eq!(
                 figures_of_cells(&groups, now, 0.5),
                 figures(cases, group_by, now, settings(&policy)),
@@ -461,6 +485,30 @@ fn taking_out_a_case_the_cells_do_not_hold_is_refused() {
     changes.remove(&held, Dimension::All, Span::Month, &policy);
     changes.remove(&held, Dimension::All, Span::Month, &policy);
     assert!(matches!(changes.apply(&mut cells), Err(CellError::BelowZero(_))));
+}
+
+#[test]
+fn durations_are_the_same_bisected_over_long_runs_or_sorted_from_a_pool() {
+    let mut dice = Dice(7);
+    let mut sum = Sum::default();
+    let mut run = |length: usize| {
+        let mut run: Vec<i64> = (0..length).map(|_| dice.below(10_000) as i64 - 5_000).collect();
+        run.sort_unstable();
+        run
+    };
+    for length in [300, 300, 300, 3, 1, 16, 2, 0] {
+        sum.add(Sample::SecondsToClose, &run(length));
+    }
+    let runs = &sum.runs[Sample::SecondsToClose as usize];
+    let pooled = &sum.pooled[Sample::SecondsToClose as usize];
+    assert_eq!((runs.len(), pooled.len()), (3, 22), "long runs kept, short ones pooled");
+    let mut all = [runs.concat(), pooled.clone()].concat();
+    all.sort_unstable();
+    assert!(all.len() > (runs.len() + 1) * 64, "enough samples to be bisected");
+    assert_eq!(
+        sum.durations(Sample::SecondsToClose, 2.0),
+        durations_by_rank(all.len(), |rank| all[rank] as f64 / 2.0)
+    );
 }
 
 #[test]

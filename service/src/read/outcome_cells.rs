@@ -45,7 +45,6 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use domain::{Policy, Timestamp};
-use futures_util::TryStreamExt;
 use projections::{
     coverage, figures_of_cells, nanoseconds, outcome_figures_of_cells, CaseSummary, Cell, CellChanges, CellKey, Counts,
     Dimension, Figures, GroupBy, Groups, OutcomeFigures, Sample, Span, COUNTERS,
@@ -334,6 +333,35 @@ pub struct PeriodFigures {
     pub figures: Vec<Figures>,
 }
 
+/// Reads of more bytes of cells than this are decoded on two threads.
+const PARALLEL_BYTES: usize = 256 * 1024;
+
+/// Adds the cells of `rows` (period, cells, open deadlines) to their groups.
+fn add_rows<R>(groups: &mut Groups, rows: &[R]) -> Result<(), StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'a> &'a str: Decode<'a, R::Database> + Type<R::Database>,
+    for<'a> &'a [u8]: Decode<'a, R::Database> + Type<R::Database>,
+{
+    let (mut cell, mut deadlines) = (Cell::default(), Vec::new());
+    for row in rows {
+        let period: &str = row.try_get(0)?;
+        let mut cells = Reader { bytes: row.try_get(1)? };
+        while !cells.is_done() {
+            let group = cells.cell(&mut cell)?;
+            groups.add(period, group, &cell);
+        }
+        let mut open_deadlines = Reader { bytes: row.try_get(2)? };
+        while !open_deadlines.is_done() {
+            let group = open_deadlines.text()?;
+            open_deadlines.samples_into(&mut deadlines)?;
+            groups.add_samples(period, group, Sample::OpenDeadlines, &deadlines);
+        }
+    }
+    Ok(())
+}
+
 /// The cell table's SQL over one backend.
 pub(crate) struct CellTable<DB>(PhantomData<DB>);
 
@@ -381,6 +409,8 @@ where
     }
 
     /// The cells of `dimension` and `span` from period `first` to `last`, into their groups.
+    /// Decoding them is most of a read's time: a read of many bytes (a year of every member's
+    /// months is ~1.8 MB) is decoded half on this thread, half on a blocking one.
     async fn load_periods(
         connection: &mut DB::Connection,
         groups: &mut Groups,
@@ -389,27 +419,28 @@ where
     ) -> Result<(), StoreError> {
         let sql = "SELECT period, cells, open_deadlines FROM outcome_cells \
                    WHERE dimension = $1 AND span = $2 AND period >= $3 AND period <= $4";
-        // Streamed, so that the cells are summed while the server still sends them.
-        let (mut cell, mut deadlines) = (Cell::default(), Vec::new());
         let mut rows = sqlx::query(sql)
             .bind(dimension.as_str().to_owned())
             .bind(span.as_str().to_owned())
             .bind(first.to_owned())
             .bind(last.to_owned())
-            .fetch(&mut *connection);
-        while let Some(row) = rows.try_next().await? {
-            let period: &str = row.try_get(0)?;
-            let mut cells = Reader { bytes: row.try_get(1)? };
-            while !cells.is_done() {
-                let group = cells.cell(&mut cell)?;
-                groups.add(period, group, &cell);
-            }
-            let mut open_deadlines = Reader { bytes: row.try_get(2)? };
-            while !open_deadlines.is_done() {
-                let group = open_deadlines.text()?;
-                open_deadlines.samples_into(&mut deadlines)?;
-                groups.add_samples(period, group, Sample::OpenDeadlines, &deadlines);
-            }
+            .fetch_all(&mut *connection)
+            .await?;
+        let bytes: usize = rows
+            .iter()
+            .map(|row| row.try_get::<&[u8], _>(1).map_or(0, <[u8]>::len))
+            .sum();
+        if bytes < PARALLEL_BYTES {
+            return add_rows(groups, &rows);
+        }
+        let half = rows.split_off(rows.len() / 2);
+        let mut other = Groups::new(groups.group_by());
+        let other = tokio::task::spawn_blocking(move || add_rows(&mut other, &half).map(|()| other));
+        add_rows(groups, &rows)?;
+        match other.await {
+            Ok(other) => groups.merge(other?),
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(cancelled) => return Err(StoreError::Unavailable(Box::new(cancelled))),
         }
         Ok(())
     }
