@@ -737,6 +737,15 @@ impl Groups {
         self.group_by
     }
 
+    /// How many groups there are.
+    pub fn len(&self) -> usize {
+        self.sums.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sums.is_empty()
+    }
+
     /// Adds the cells `other` summed (of the same grouping).
     pub fn merge(&mut self, other: Groups) {
         for (group, other) in other.sums {

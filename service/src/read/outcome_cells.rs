@@ -334,7 +334,9 @@ pub struct PeriodFigures {
 }
 
 /// Reads of more bytes of cells than this are decoded on two threads.
-const PARALLEL_BYTES: usize = 256 * 1024;
+const PARALLEL_BYTES: usize = 64 * 1024;
+/// The figures of this many groups or more are computed on two threads.
+const PARALLEL_GROUPS: usize = 64;
 
 /// Adds the cells of `rows` (period, cells, open deadlines) to their groups.
 fn add_rows<R>(groups: &mut Groups, rows: &[R]) -> Result<(), StoreError>
@@ -597,9 +599,21 @@ where
         let mut parts = BTreeMap::new();
         changes.apply(&mut parts).map_err(corrupt)?;
         groups.extend(parts);
+        if groups.len() < PARALLEL_GROUPS {
+            return Ok(PeriodFigures {
+                groups: outcome_figures_of_cells(&groups, now),
+                figures: figures_of_cells(&groups, now, weight),
+            });
+        }
+        // Hundreds of groups (members): the two kinds of figures on two threads.
+        let (funnel, figures) = std::thread::scope(|scope| {
+            let funnel = scope.spawn(|| outcome_figures_of_cells(&groups, now));
+            let figures = figures_of_cells(&groups, now, weight);
+            (funnel.join(), figures)
+        });
         Ok(PeriodFigures {
-            groups: outcome_figures_of_cells(&groups, now),
-            figures: figures_of_cells(&groups, now, weight),
+            groups: funnel.unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            figures,
         })
     }
 }
