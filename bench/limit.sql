@@ -3,7 +3,9 @@
 -- indexes and triggers are the same): one prepared SELECT of the stream, one prepared
 -- INSERT … RETURNING position that is its own transaction. No BEGIN/END: a command sends none.
 -- Payload and metadata have the size of a lifecycle event (a note, the chain's two hashes).
-\set case random(1, 2000000000)
+-- Keys drawn from 9e15: drawn from 2e9, a client's tens of thousands of inserts in a run repeated
+-- one about every other round, and the duplicate key aborted pgbench (that round had no limit).
+\set case random(1, 9000000000000000)
 SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position, recorded_at
 FROM events WHERE aggregate_id = :case::text || '-' || :client_id ORDER BY sequence;
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
