@@ -157,32 +157,12 @@ async fn each_activity_counts_once(backend: Backend) {
     assert_eq!(held["contacts"], 1);
     assert_eq!(held["consultations"], 1);
     // A voice relayed and solved, then reopened: "solved" is taken back.
-    let voice = app.submitted(&suggestion()).await;
-    let relayed = app
-        .act(&app.tokens.member, &voice, "relay", &json!({"note": "反映"}))
-        .await;
-    assert_eq!(relayed.status(), StatusCode::OK);
-    app.staff_does(&voice, "assign", &json!({"department": "市住建局"}))
-        .await;
-    app.staff_does(&voice, "adopt", &json!({"by": "市住建局", "extent": "full"}))
-        .await;
-    app.staff_does(&voice, "close", &json!({"outcome": "A", "summary": "已解决"}))
-        .await;
+    let voice = relayed_and_solved(&app).await;
     assert_eq!(record(&app, 2026).await["solved"], 1);
-    let unsatisfied = app
-        .act(
-            &app.tokens.citizen,
-            &voice,
-            "feedback",
-            &json!({"rating": "unsatisfied"}),
-        )
-        .await;
-    assert_eq!(unsatisfied.status(), StatusCode::OK);
-    app.staff_does(&voice, "reopen", &json!({"reason": "提出人不满意，重办"}))
-        .await;
-    let reopened = record(&app, 2026).await;
-    assert_eq!(reopened["solved"], 0);
-    assert_eq!(reopened["relays"], 1);
+    reopened(&app, &voice).await;
+    let after_reopen = record(&app, 2026).await;
+    assert_eq!(after_reopen["solved"], 0);
+    assert_eq!(after_reopen["relays"], 1);
 }
 
 async fn the_deployments_day_and_closed_years(backend: Backend) {
