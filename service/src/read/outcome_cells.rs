@@ -39,7 +39,9 @@
 //! day cells of the other whole days (at most about 2 × 31 rows: the days before its first whole
 //! month and after its last), and, for a period given to the second, the cases of the parts of
 //! days at its edges from `case_summaries`. Medians and p90s are found by bisecting the values
-//! over the cells' ascending samples, or, for few samples in many cells, by sorting them.
+//! over the cells' ascending samples, or, for few samples in many cells, by sorting them. A
+//! large read (a year by member: ~2 MB of cells, 500 groups) is decoded, and its figures
+//! computed, on two threads.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
