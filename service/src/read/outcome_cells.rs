@@ -45,6 +45,7 @@
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use domain::{Policy, Timestamp};
 use projections::{
@@ -91,8 +92,9 @@ impl RowKey {
     }
 }
 
-/// LEB128 varints, written out rather than taken from a varint crate: decoding is most of a
-/// read's CPU time, and one pass over the bytes is several times faster than a call per number.
+/// LEB128 varints, written out (a dozen lines) rather than taken from a varint crate: the format
+/// around them (counter masks, counted runs of differences) is this module's own anyway, and
+/// decoding, most of a read's CPU time, takes the one-byte numbers that dominate at once.
 fn put_varint(bytes: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         bytes.push(value as u8 | 0x80);
@@ -216,12 +218,6 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(text).map_err(|_| malformed())
     }
 
-    fn samples(&mut self) -> Result<Vec<i64>, StoreError> {
-        let mut samples = Vec::new();
-        self.samples_into(&mut samples)?;
-        Ok(samples)
-    }
-
     /// The next samples, into `samples` (emptied first: a read reuses one buffer for them all).
     fn samples_into(&mut self, samples: &mut Vec<i64>) -> Result<(), StoreError> {
         samples.clear();
@@ -264,9 +260,11 @@ impl<'a> Reader<'a> {
         Ok(group)
     }
 
-    /// The next group's deadlines of `open_deadlines`.
-    fn deadlines(&mut self) -> Result<(&'a str, Vec<i64>), StoreError> {
-        Ok((self.text()?, self.samples()?))
+    /// The next group's deadlines of `open_deadlines`, into `deadlines`; the group.
+    fn deadlines(&mut self, deadlines: &mut Vec<i64>) -> Result<&'a str, StoreError> {
+        let group = self.text()?;
+        self.samples_into(deadlines)?;
+        Ok(group)
     }
 }
 
@@ -281,7 +279,8 @@ fn decode_row(cells: &[u8], open_deadlines: &[u8]) -> Result<Vec<(String, Cell)>
     }
     let mut reader = Reader { bytes: open_deadlines };
     while !reader.is_done() {
-        let (group, deadlines) = reader.deadlines()?;
+        let mut deadlines = Vec::new();
+        let group = reader.deadlines(&mut deadlines)?;
         let index = decoded
             .binary_search_by(|(cell_group, _)| cell_group.as_str().cmp(group))
             .map_err(|_| corrupt(format!("open deadlines of `{group}`, a group without a cell")))?;
@@ -341,6 +340,23 @@ pub struct PeriodFigures {
 const PARALLEL_BYTES: usize = if cfg!(feature = "test-hooks") { 1 } else { 64 * 1024 };
 const PARALLEL_GROUPS: usize = if cfg!(feature = "test-hooks") { 1 } else { 64 };
 
+/// `there` on a blocking thread while `here` runs on this one; both results.
+async fn beside<T, U>(
+    there: impl FnOnce() -> T + Send + 'static,
+    here: impl FnOnce() -> U,
+) -> Result<(T, U), StoreError>
+where
+    T: Send + 'static,
+{
+    let there = tokio::task::spawn_blocking(there);
+    let here = here();
+    match there.await {
+        Ok(there) => Ok((there, here)),
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        Err(cancelled) => Err(StoreError::Unavailable(Box::new(cancelled))),
+    }
+}
+
 /// Adds the cells of `rows` (period, cells, open deadlines) to their groups.
 fn add_rows<R>(groups: &mut Groups, rows: &[R]) -> Result<(), StoreError>
 where
@@ -359,12 +375,19 @@ where
         }
         let mut open_deadlines = Reader { bytes: row.try_get(2)? };
         while !open_deadlines.is_done() {
-            let group = open_deadlines.text()?;
-            open_deadlines.samples_into(&mut deadlines)?;
+            let group = open_deadlines.deadlines(&mut deadlines)?;
             groups.add_samples(period, group, Sample::OpenDeadlines, &deadlines);
         }
     }
     Ok(())
+}
+
+/// The cells of the row `key` among `cells` (in key order, a row's cells are contiguous).
+fn cells_in_row<'a>(cells: &'a BTreeMap<CellKey, Cell>, key: &'a RowKey) -> impl Iterator<Item = (&'a str, &'a Cell)> {
+    cells
+        .range(key.cell("")..)
+        .take_while(move |(cell, _)| RowKey::of(cell) == *key)
+        .map(|(cell, value)| (cell.group.as_str(), value))
 }
 
 /// The cell table's SQL over one backend.
@@ -395,7 +418,7 @@ where
     }
 
     /// The cells of the rows `keys`.
-    async fn load(connection: &mut DB::Connection, keys: &[&RowKey]) -> Result<BTreeMap<CellKey, Cell>, StoreError> {
+    async fn load(connection: &mut DB::Connection, keys: &[RowKey]) -> Result<BTreeMap<CellKey, Cell>, StoreError> {
         let mut cells = BTreeMap::new();
         for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -440,13 +463,13 @@ where
         }
         let half = rows.split_off(rows.len() / 2);
         let mut other = Groups::new(groups.group_by());
-        let other = tokio::task::spawn_blocking(move || add_rows(&mut other, &half).map(|()| other));
-        add_rows(groups, &rows)?;
-        match other.await {
-            Ok(other) => groups.merge(other?),
-            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-            Err(cancelled) => return Err(StoreError::Unavailable(Box::new(cancelled))),
-        }
+        let (other, here) = beside(
+            move || add_rows(&mut other, &half).map(|()| other),
+            || add_rows(groups, &rows),
+        )
+        .await?;
+        here?;
+        groups.merge(other?);
         Ok(())
     }
 
@@ -464,11 +487,11 @@ where
             .fetch_all(&mut **tx)
             .await?;
         let now = nanoseconds(now);
-        let mut counts = BTreeMap::new();
+        let (mut counts, mut deadlines) = (BTreeMap::new(), Vec::new());
         for row in &rows {
             let mut reader = Reader { bytes: row.try_get(0)? };
             while !reader.is_done() {
-                let (deadlines_of, deadlines) = reader.deadlines()?;
+                let deadlines_of = reader.deadlines(&mut deadlines)?;
                 let passed = deadlines.partition_point(|deadline| *deadline < now) as i64;
                 if passed > 0 && group.is_none_or(|group| group == deadlines_of) {
                     *counts.entry(deadlines_of.to_owned()).or_default() += passed;
@@ -502,12 +525,7 @@ where
             );
             let mut query = sqlx::query(&sql);
             for key in chunk {
-                let (encoded, deadlines) = encode_row(
-                    cells
-                        .range(key.cell("")..)
-                        .take_while(|(cell, _)| RowKey::of(cell) == *key)
-                        .map(|(cell, value)| (cell.group.as_str(), value)),
-                );
+                let (encoded, deadlines) = encode_row(cells_in_row(cells, key));
                 query = Self::bind_key(query, key).bind(encoded).bind(deadlines);
             }
             query.execute(&mut *connection).await?;
@@ -546,15 +564,12 @@ where
         }
         let mut rows: Vec<RowKey> = changes.keys().map(RowKey::of).collect();
         rows.dedup();
-        let mut cells = Self::load(connection, &rows.iter().collect::<Vec<_>>()).await?;
+        let mut cells = Self::load(connection, &rows).await?;
         let mut changed: Vec<RowKey> = changes.apply(&mut cells)?.iter().map(RowKey::of).collect();
         changed.dedup();
-        let (kept, emptied): (Vec<RowKey>, Vec<RowKey>) = changed.into_iter().partition(|key| {
-            cells
-                .range(key.cell("")..)
-                .next()
-                .is_some_and(|(cell, _)| RowKey::of(cell) == *key)
-        });
+        let (kept, emptied): (Vec<RowKey>, Vec<RowKey>) = changed
+            .into_iter()
+            .partition(|key| cells_in_row(&cells, key).next().is_some());
         Self::write(connection, &kept, &cells).await?;
         Self::delete(connection, &emptied).await?;
         Ok(())
@@ -609,13 +624,17 @@ where
             });
         }
         // Hundreds of groups (members): the two kinds of figures on two threads.
-        let (funnel, figures) = std::thread::scope(|scope| {
-            let funnel = scope.spawn(|| outcome_figures_of_cells(&groups, now));
-            let figures = figures_of_cells(&groups, now, weight);
-            (funnel.join(), figures)
-        });
+        let groups = Arc::new(groups);
+        let (funnel, figures) = beside(
+            {
+                let groups = Arc::clone(&groups);
+                move || outcome_figures_of_cells(&groups, now)
+            },
+            || figures_of_cells(&groups, now, weight),
+        )
+        .await?;
         Ok(PeriodFigures {
-            groups: funnel.unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            groups: funnel,
             figures,
         })
     }
@@ -700,8 +719,9 @@ mod tests {
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let (encoded, deadlines) = encode_row(sorted.iter().map(|(group, cell)| (group.as_str(), cell)));
         assert_eq!(decode_row(&encoded, &deadlines).unwrap(), sorted);
+        let mut open = Vec::new();
         assert_eq!(
-            Reader { bytes: &deadlines }.deadlines().unwrap(),
+            (Reader { bytes: &deadlines }.deadlines(&mut open).unwrap(), open),
             ("东胜区", vec![5, 1_000]),
             "only the groups with open deadlines, apart"
         );
@@ -735,7 +755,10 @@ mod tests {
             "longer than 64 bits"
         );
         assert!(
-            matches!(Reader { bytes: &[9, 1] }.samples(), Err(StoreError::Corrupt(_))),
+            matches!(
+                Reader { bytes: &[9, 1] }.samples_into(&mut Vec::new()),
+                Err(StoreError::Corrupt(_))
+            ),
             "more samples counted than bytes left"
         );
     }
