@@ -8,9 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service::app::ServiceOptions;
 use service::read::{names, queries, Projector};
-use service::store::Store;
 use service::write::engine::{Clock, Engine};
-use tests::{on_both_backends, suggestion, Backend, TestApp, TestStore, BANNER, MEMBER_ID};
+use tests::{fetched, on_both_backends, suggestion, Backend, TestApp, TestStore, BANNER, MEMBER_ID};
 
 fn at(year: i32, month: u32, day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(year, month, day, 2, 0, 0).unwrap()
@@ -450,20 +449,6 @@ async fn a_member_who_left_is_not_assessed_after_leaving(backend: Backend) {
         .map(|year| year["year"].as_i64().unwrap())
         .collect();
     assert_eq!(years, [2025], "the archive ends with the term");
-}
-
-/// Rows of a query binding nothing, on either backend.
-async fn fetched<T>(store: &Store, query: &str) -> Vec<T>
-where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
-{
-    match store {
-        Store::Postgres(pool) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
-        Store::Sqlite(pool) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
-    }
 }
 
 /// `MEMBER_ID`'s year counts as the projection keeps them, after checking that every member's

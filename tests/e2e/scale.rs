@@ -11,7 +11,7 @@ use lianxin::bulk::{self, BulkPlan};
 use lianxin::scale::{self, ScaleSettings};
 use serde_json::Value;
 use service::store::Store;
-use tests::{on_both_backends, Backend, TestStore};
+use tests::{fetched, on_both_backends, Backend, TestStore};
 
 fn plan(seed: u64) -> BulkPlan {
     BulkPlan {
@@ -24,10 +24,7 @@ fn plan(seed: u64) -> BulkPlan {
 
 /// `(column, count)` over a projection table.
 async fn counts(store: &Store, sql: &str) -> BTreeMap<String, u64> {
-    let rows: Vec<(String, i64)> = match store {
-        Store::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
-        Store::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
-    };
+    let rows: Vec<(String, i64)> = fetched(store, sql).await;
     rows.into_iter()
         .map(|(key, count)| (key, u64::try_from(count).unwrap()))
         .collect()

@@ -20,6 +20,20 @@ use sqlx::Connection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// Rows of a query binding nothing, on either backend.
+pub async fn fetched<T>(store: &Store, query: &str) -> Vec<T>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    match store {
+        Store::Postgres(pool) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
+        Store::Sqlite(pool) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
+    }
+}
+
 /// Runs each named `async fn(Backend)` as a test on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_backends {
