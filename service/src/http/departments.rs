@@ -190,8 +190,10 @@ pub async fn queue(
 #[serde(deny_unknown_fields)]
 pub struct ScorecardQuery {
     /// An RFC 3339 time or a date; by default the start of the current year.
+    #[param(pattern = r"^[^\x00]*$")]
     from: Option<String>,
     /// An RFC 3339 time or a date (exclusive); by default now.
+    #[param(pattern = r"^[^\x00]*$")]
     to: Option<String>,
 }
 

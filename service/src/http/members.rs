@@ -130,9 +130,11 @@ pub async fn register(
 #[serde(deny_unknown_fields)]
 pub struct RegistryQuery {
     /// Only the members of this sector 界别.
+    #[param(pattern = r"^[^\x00]*$")]
     sector: Option<String>,
     level: Option<MemberLevel>,
     /// Only the members of record of this banner or district.
+    #[param(pattern = r"^[^\x00]*$")]
     jurisdiction: Option<String>,
     /// A log position a write answered with: wait (up to 5 s) until the registry includes it.
     #[param(minimum = 1)]
