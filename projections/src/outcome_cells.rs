@@ -21,14 +21,15 @@
 //! roll-ups, the other whole days from the day cells (at most about 2 × 31 a group), and the
 //! parts of a day at its edges (a period given to the second) from the cases themselves.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::{Index, IndexMut};
 
 use chrono::{Datelike, Days, FixedOffset, Months, NaiveDate, NaiveTime, TimeZone};
 use domain::{Extent, Kind, Outcome, Policy, Rating, Timestamp};
 
-use crate::outcomes::durations_by_rank;
+use crate::outcomes::{durations_by_rank, place_ranks};
 use crate::{
     Adoption, CaseSummary, ClosedByOutcome, Durations, Evaluation, Figures, GroupBy, OutcomeFigures, OutcomeShares,
     Rate, Ratings, Satisfaction, UNGROUPED,
@@ -716,21 +717,28 @@ impl CellChanges {
     }
 }
 
-/// The cells read for a grouping, summed by group in key order (always one, `all`, when not
-/// grouped). By month, a cell's month of submission is its group.
+/// The cells read for a grouping, summed by group (always one, `all`, when not grouped). By
+/// month, a cell's month of submission is its group.
 #[derive(Debug, Clone)]
 pub struct Groups {
     group_by: Option<GroupBy>,
-    sums: BTreeMap<String, Sum>,
+    /// Each group's place in `sums`: a read of a year by member looks a group up for each of
+    /// some 20,000 cells, and hashing a short name costs less than comparing along a tree.
+    places: HashMap<String, usize>,
+    sums: Vec<Sum>,
 }
 
 impl Groups {
     pub fn new(group_by: Option<GroupBy>) -> Self {
-        let mut sums = BTreeMap::new();
+        let mut groups = Groups {
+            group_by,
+            places: HashMap::new(),
+            sums: Vec::new(),
+        };
         if group_by.is_none() {
-            sums.insert(UNGROUPED.to_owned(), Sum::default());
+            groups.sum("", UNGROUPED);
         }
-        Groups { group_by, sums }
+        groups
     }
 
     pub fn group_by(&self) -> Option<GroupBy> {
@@ -746,17 +754,24 @@ impl Groups {
         self.sums.is_empty()
     }
 
-    /// Adds the cells `other` summed (of the same grouping).
-    pub fn merge(&mut self, other: Groups) {
-        for (group, other) in other.sums {
-            let sum = self.sums.entry(group).or_default();
-            sum.counts.add(&other.counts, 1);
-            for (runs, other) in sum.runs.iter_mut().zip(other.runs) {
-                runs.extend(other);
-            }
-            for (pooled, other) in sum.pooled.iter_mut().zip(other.pooled) {
-                pooled.extend(other);
-            }
+    /// About how many bytes of memory the sums hold.
+    pub fn footprint(&self) -> usize {
+        let samples: usize = self
+            .sums
+            .iter()
+            .flat_map(|sum| {
+                let runs = sum.runs.iter().flatten().map(Vec::capacity);
+                runs.chain(sum.pooled.iter().map(Vec::capacity))
+            })
+            .sum();
+        samples * size_of::<i64>() + self.sums.len() * (size_of::<Sum>() + size_of::<(String, usize)>())
+    }
+
+    /// Gives back the room the sums grew into but do not use (for sums kept long).
+    pub fn shrink_to_fit(&mut self) {
+        for sum in &mut self.sums {
+            sum.runs.iter_mut().flatten().for_each(Vec::shrink_to_fit);
+            sum.pooled.iter_mut().for_each(Vec::shrink_to_fit);
         }
     }
 
@@ -776,56 +791,111 @@ impl Groups {
 
     /// Adds the cell of `period` and `group` of the grouping's dimension.
     pub fn add(&mut self, period: &str, group: &str, cell: &Cell) {
-        self.with_sum(period, group, |sum| {
-            sum.counts.add(&cell.counts, 1);
-            for (sample, samples) in Sample::ALL.into_iter().zip(&cell.samples) {
-                sum.add(sample, samples);
-            }
-        });
+        let sum = self.sum(period, group);
+        sum.counts.add(&cell.counts, 1);
+        for (sample, samples) in Sample::ALL.into_iter().zip(&cell.samples) {
+            sum.add(sample, samples);
+        }
     }
 
     /// Adds ascending `samples` of `sample` to the cell of `period` and `group`.
     pub fn add_samples(&mut self, period: &str, group: &str, sample: Sample, samples: &[i64]) {
         if !samples.is_empty() {
-            self.with_sum(period, group, |sum| sum.add(sample, samples));
+            self.sum(period, group).add(sample, samples);
         }
     }
 
-    fn with_sum(&mut self, period: &str, group: &str, add: impl FnOnce(&mut Sum)) {
-        let group = match self.group_by {
-            Some(GroupBy::Month) => period.get(..7).unwrap_or(period),
-            _ => group,
-        };
-        // Most cells add to a group already there: its name is copied once.
-        match self.sums.get_mut(group) {
-            Some(sum) => add(sum),
-            None => add(self.sums.entry(group.to_owned()).or_default()),
+    /// The sum a cell of `period` and `group` of the grouping's dimension adds to, for a reader
+    /// that adds a stored cell to it piece by piece as it decodes it.
+    pub fn sum(&mut self, period: &str, group: &str) -> &mut Sum {
+        match self.group_by {
+            Some(GroupBy::Month) => self.sum_of(period.get(..7).unwrap_or(period)),
+            _ => self.sum_of(group),
         }
+    }
+
+    fn sum_of(&mut self, group: impl AsRef<str> + Into<String>) -> &mut Sum {
+        // Most cells add to a group already there: its name is copied once.
+        let place = match self.places.get(group.as_ref()) {
+            Some(place) => *place,
+            None => {
+                self.sums.push(Sum::default());
+                self.places.insert(group.into(), self.sums.len() - 1);
+                self.sums.len() - 1
+            }
+        };
+        &mut self.sums[place]
     }
 }
 
 /// What the cells of one group add up to: their counters summed, and each sample's ascending
-/// runs, one per cell with many; the few samples of each small cell (a member's day holds a case
-/// or two) are pooled unordered instead, one allocation for them all.
+/// runs, one per cell with many; the few samples of each small cell (a member's month holds a
+/// few dozen cases) are pooled unordered instead, one allocation for them all.
 #[derive(Debug, Clone, Default)]
-struct Sum {
+pub struct Sum {
     counts: Counts,
     runs: [Vec<Vec<i64>>; Sample::ALL.len()],
     pooled: [Vec<i64>; Sample::ALL.len()],
 }
 
 /// Runs up to this long are pooled.
-const POOLED_RUN: usize = 16;
+const POOLED_RUN: usize = 64;
 
 impl Sum {
-    fn add(&mut self, sample: Sample, samples: &[i64]) {
-        if samples.len() <= POOLED_RUN {
-            self.pooled[sample as usize].extend_from_slice(samples);
-        } else if !samples.is_empty() {
-            self.runs[sample as usize].push(samples.to_vec());
+    /// The counters, to add a cell's to.
+    pub fn counts_mut(&mut self) -> &mut Counts {
+        &mut self.counts
+    }
+
+    /// Where a cell's `length` ascending samples of `sample` go, to be pushed in order: the pool
+    /// of short runs, or a run of their own.
+    pub fn samples_to_fill(&mut self, sample: Sample, length: usize) -> &mut Vec<i64> {
+        if length <= POOLED_RUN {
+            let pooled = &mut self.pooled[sample as usize];
+            pooled.reserve(length);
+            pooled
+        } else {
+            let runs = &mut self.runs[sample as usize];
+            runs.push(Vec::with_capacity(length));
+            runs.last_mut().expect("pushed above")
         }
     }
 
+    fn add(&mut self, sample: Sample, samples: &[i64]) {
+        if !samples.is_empty() {
+            self.samples_to_fill(sample, samples.len()).extend_from_slice(samples);
+        }
+    }
+}
+
+/// A group's sums in the parts of a read (rows decoded on two threads, say), its counters
+/// added up: the figures read the samples of every part where they are, so that no part is
+/// copied into another first.
+struct Total<'a> {
+    counts: Counts,
+    sums: Vec<&'a Sum>,
+}
+
+/// Each group of `parts` (in name order) with its sums in all of them.
+fn totals<G: Borrow<Groups>>(parts: &[G]) -> Vec<(&str, Total<'_>)> {
+    let mut totals: HashMap<&str, Total<'_>> = HashMap::new();
+    for part in parts.iter().map(Borrow::borrow) {
+        for (group, place) in &part.places {
+            let sum = &part.sums[*place];
+            let total = totals.entry(group.as_str()).or_insert_with(|| Total {
+                counts: Counts::default(),
+                sums: Vec::with_capacity(parts.len()),
+            });
+            total.counts.add(&sum.counts, 1);
+            total.sums.push(sum);
+        }
+    }
+    let mut totals: Vec<(&str, Total<'_>)> = totals.into_iter().collect();
+    totals.sort_unstable_by_key(|(group, _)| *group);
+    totals
+}
+
+impl Total<'_> {
     fn count(&self, counter: Counter) -> u64 {
         self.counts.figure(counter)
     }
@@ -834,45 +904,60 @@ impl Sum {
         Rate::of(self.count(numerator), self.count(denominator))
     }
 
+    fn runs(&self, sample: Sample) -> impl Iterator<Item = &[i64]> {
+        self.sums
+            .iter()
+            .flat_map(move |sum| sum.runs[sample as usize].iter().map(Vec::as_slice))
+    }
+
+    fn pooled(&self, sample: Sample) -> impl Iterator<Item = &[i64]> {
+        self.sums.iter().map(move |sum| sum.pooled[sample as usize].as_slice())
+    }
+
     /// How many samples of `sample` are before `now`.
     fn before(&self, sample: Sample, now: i64) -> u64 {
-        let runs = &self.runs[sample as usize];
-        let in_runs: usize = runs.iter().map(|run| run.partition_point(|moment| *moment < now)).sum();
-        let pooled = self.pooled[sample as usize]
-            .iter()
-            .filter(|moment| **moment < now)
-            .count();
+        let in_runs: usize = self
+            .runs(sample)
+            .map(|run| run.partition_point(|moment| *moment < now))
+            .sum();
+        let pooled = self.pooled(sample).flatten().filter(|moment| **moment < now).count();
         (in_runs + pooled) as u64
     }
 
-    /// Median and p90 of `sample`, each sample divided by `unit`.
-    fn durations(&self, sample: Sample, unit: f64) -> Durations {
-        let pooled = &self.pooled[sample as usize];
-        let mut runs: Vec<&[i64]> = self.runs[sample as usize].iter().map(Vec::as_slice).collect();
-        let count = runs.iter().map(|run| run.len()).sum::<usize>() + pooled.len();
+    /// Median and p90 of `sample`, each sample divided by `unit`; `scratch` is room to gather
+    /// the samples in (one for all the groups of a read rather than one each).
+    fn durations(&self, sample: Sample, unit: f64, scratch: &mut Vec<i64>) -> Durations {
+        let mut runs: Vec<&[i64]> = self.runs(sample).collect();
+        let pooled_count: usize = self.pooled(sample).map(<[i64]>::len).sum();
+        let count = runs.iter().map(|run| run.len()).sum::<usize>() + pooled_count;
+        scratch.clear();
         // Bisecting the values passes over every run a few dozen times per rank: cheap for a
         // year's samples in a few dozen runs, dear for a few samples in many, which are cheaper
-        // merged and sorted once.
-        if count <= (runs.len() + 1) * 64 {
-            let mut merged = runs.concat();
-            merged.extend_from_slice(pooled);
-            merged.sort_unstable();
-            return durations_by_rank(count, |rank| merged[rank] as f64 / unit);
+        // gathered and selected by rank (linear in the samples).
+        if runs.is_empty() || count <= (runs.len() + 1) * 64 {
+            for run in runs.into_iter().chain(self.pooled(sample)) {
+                scratch.extend_from_slice(run);
+            }
+            place_ranks(scratch, i64::cmp);
+            return durations_by_rank(count, |rank| scratch[rank] as f64 / unit);
         }
-        let mut pooled = pooled.clone();
-        pooled.sort_unstable();
-        runs.push(&pooled);
+        for part in self.pooled(sample) {
+            scratch.extend_from_slice(part);
+        }
+        scratch.sort_unstable();
+        runs.push(scratch);
         durations_by_rank(count, |rank| nth_smallest(&runs, rank) as f64 / unit)
     }
 }
 
-/// The outcome funnel of a grouping from the cells read, one row per group in key order (always
-/// one, `all`, when not grouped), as `outcome_figures` computes it over their cases at `now`.
-pub fn outcome_figures_of_cells(groups: &Groups, now: Timestamp) -> Vec<OutcomeFigures> {
+/// The outcome funnel of a grouping from the cells read (summed in one or more parts), one row
+/// per group in key order (always one, `all`, when not grouped), as `outcome_figures` computes it
+/// over their cases at `now`.
+pub fn outcome_figures_of_cells<G: Borrow<Groups>>(parts: &[G], now: Timestamp) -> Vec<OutcomeFigures> {
     let now = nanoseconds(now);
-    groups
-        .sums
-        .iter()
+    let mut scratch = Vec::new();
+    totals(parts)
+        .into_iter()
         .map(|(group, sum)| {
             let count = |counter| sum.count(counter);
             OutcomeFigures {
@@ -897,27 +982,31 @@ pub fn outcome_figures_of_cells(groups: &Groups, now: Timestamp) -> Vec<OutcomeF
                 ),
                 satisfaction_rate: sum.rate(Counter::Satisfied, Counter::Rated),
                 on_time_rate: sum.rate(Counter::ClosedOnTime, Counter::ClosedWithDeadline),
-                days_to_assign: sum.durations(Sample::SecondsToAssign, 86_400.0),
-                days_to_close: sum.durations(Sample::SecondsToClose, 86_400.0),
+                days_to_assign: sum.durations(Sample::SecondsToAssign, 86_400.0, &mut scratch),
+                days_to_close: sum.durations(Sample::SecondsToClose, 86_400.0, &mut scratch),
                 open_overdue: sum.before(Sample::OpenDeadlines, now),
             }
         })
         .collect()
 }
 
-/// The published figures of a grouping from the cells read, one row per group in key order
-/// (always one, `all`, when not grouped), as `figures` computes them over their cases at `now`
-/// with `basically_satisfied_weight`.
-pub fn figures_of_cells(groups: &Groups, now: Timestamp, basically_satisfied_weight: f64) -> Vec<Figures> {
+/// The published figures of a grouping from the cells read (summed in one or more parts), one
+/// row per group in key order (always one, `all`, when not grouped), as `figures` computes them
+/// over their cases at `now` with `basically_satisfied_weight`.
+pub fn figures_of_cells<G: Borrow<Groups>>(
+    parts: &[G],
+    now: Timestamp,
+    basically_satisfied_weight: f64,
+) -> Vec<Figures> {
     let now = nanoseconds(now);
-    groups
-        .sums
-        .iter()
-        .map(|(group, sum)| published(group, sum, now, basically_satisfied_weight))
+    let mut scratch = Vec::new();
+    totals(parts)
+        .into_iter()
+        .map(|(group, sum)| published(group, &sum, now, basically_satisfied_weight, &mut scratch))
         .collect()
 }
 
-fn published(group: &str, sum: &Sum, now: i64, weight: f64) -> Figures {
+fn published(group: &str, sum: &Total<'_>, now: i64, weight: f64, scratch: &mut Vec<i64>) -> Figures {
     let count = |counter| sum.count(counter);
     let voices = count(Counter::Voices);
     let closed = count(Counter::VoicesClosed);
@@ -975,9 +1064,9 @@ fn published(group: &str, sum: &Sum, now: i64, weight: f64) -> Figures {
         reopened: sum.rate(Counter::Reopened, Counter::EverClosed),
         open_late: Rate::of(sum.before(Sample::OpenLateFrom, now), count(Counter::Open)),
         closed_late: Rate::of(count(Counter::ClosedLate), closed),
-        working_days_to_sign: sum.durations(Sample::WorkingDaysToSign, 1.0),
-        working_days_to_answer: sum.durations(Sample::WorkingDaysToAnswer, 1.0),
-        working_days_to_close: sum.durations(Sample::WorkingDaysToClose, 1.0),
+        working_days_to_sign: sum.durations(Sample::WorkingDaysToSign, 1.0, scratch),
+        working_days_to_answer: sum.durations(Sample::WorkingDaysToAnswer, 1.0, scratch),
+        working_days_to_close: sum.durations(Sample::WorkingDaysToClose, 1.0, scratch),
     }
 }
 

@@ -250,13 +250,13 @@ fn assert_cells_give_the_figures_of(cells: &BTreeMap<CellKey, Cell>, cases: &[&C
     for now in moments() {
         for group_by in GROUPINGS {
             let cases = cases.iter().copied();
-            let groups = Groups::of(cells.clone(), group_by);
+            let groups = [Groups::of(cells.clone(), group_by)];
             assert_eq!(
                 outcome_figures_of_cells(&groups, now),
                 outcome_figures(cases.clone(), group_by, now, policy.offset),
                 "funnel {group_by:?} at {now} {context}"
             );
-            // Read in two halves and merged, as a large read is decoded.
+            // Read in two parts, as a large read is decoded.
             let (first, second): (BTreeMap<CellKey, Cell>, BTreeMap<CellKey, Cell>) = cells
                 .clone()
                 .into_iter()
@@ -273,12 +273,17 @@ fn assert_cells_give_the_figures_of(cells: &BTreeMap<CellKey, Cell>, cases: &[&C
                         (first, second)
                     },
                 );
-            let mut merged = Groups::of(first, group_by);
-            merged.merge(Groups::of(second, group_by));
+            let parts = [Groups::of(first, group_by), Groups::of(second, group_by)];
             assert_eq!(
-                figures_of_cells(&merged, now, 0.5),
-                figures_of_cells(&groups, now, 0.5),
-                "merged {group_by:?} at {now} {context}"
+                (
+                    outcome_figures_of_cells(&parts, now),
+                    figures_of_cells(&parts, now, 0.5)
+                ),
+                (
+                    outcome_figures_of_cells(&groups, now),
+                    figures_of_cells(&groups, now, 0.5)
+                ),
+                "in two parts {group_by:?} at {now} {context}"
             );
             assert_eq!(
                 figures_of_cells(&groups, now, 0.5),
@@ -361,7 +366,7 @@ fn any_period_is_read_from_whole_months_whole_days_and_the_cases_of_its_edges() 
                 .filter(|case| (from..to).contains(&case.submitted_at))
                 .collect();
             let now = moments()[1];
-            let groups = Groups::of(period, group_by);
+            let groups = [Groups::of(period, group_by)];
             assert_eq!(
                 outcome_figures_of_cells(&groups, now),
                 outcome_figures(in_period.iter().copied(), group_by, now, policy.offset),
@@ -488,26 +493,53 @@ fn taking_out_a_case_the_cells_do_not_hold_is_refused() {
 }
 
 #[test]
-fn durations_are_the_same_bisected_over_long_runs_or_sorted_from_a_pool() {
+fn durations_are_the_same_bisected_over_long_runs_or_selected_from_a_pool() {
     let mut dice = Dice(7);
-    let mut sum = Sum::default();
     let mut run = |length: usize| {
         let mut run: Vec<i64> = (0..length).map(|_| dice.below(10_000) as i64 - 5_000).collect();
         run.sort_unstable();
         run
     };
-    for length in [300, 300, 300, 3, 1, 16, 2, 0] {
-        sum.add(Sample::SecondsToClose, &run(length));
+    let (mut first, mut second) = (Sum::default(), Sum::default());
+    let mut all = Vec::new();
+    for (index, length) in [300, 300, 300, 3, 1, POOLED_RUN, 2, 0].into_iter().enumerate() {
+        let run = run(length);
+        all.extend_from_slice(&run);
+        let sum = if index % 2 == 0 { &mut first } else { &mut second };
+        sum.add(Sample::SecondsToClose, &run);
     }
-    let runs = &sum.runs[Sample::SecondsToClose as usize];
-    let pooled = &sum.pooled[Sample::SecondsToClose as usize];
-    assert_eq!((runs.len(), pooled.len()), (3, 22), "long runs kept, short ones pooled");
-    let mut all = [runs.concat(), pooled.clone()].concat();
-    all.sort_unstable();
-    assert!(all.len() > (runs.len() + 1) * 64, "enough samples to be bisected");
+    let kept = |sum: &Sum| {
+        (
+            sum.runs[Sample::SecondsToClose as usize].len(),
+            sum.pooled[Sample::SecondsToClose as usize].len(),
+        )
+    };
     assert_eq!(
-        sum.durations(Sample::SecondsToClose, 2.0),
-        durations_by_rank(all.len(), |rank| all[rank] as f64 / 2.0)
+        (kept(&first), kept(&second)),
+        ((2, 1 + 2), (1, 3 + POOLED_RUN)),
+        "long runs kept, short ones pooled"
+    );
+    all.sort_unstable();
+    assert!(all.len() > 4 * 64, "enough samples in few enough runs to be bisected");
+    let expected = durations_by_rank(all.len(), |rank| all[rank] as f64 / 2.0);
+    fn total(sums: Vec<&Sum>) -> Total<'_> {
+        Total {
+            counts: Counts::default(),
+            sums,
+        }
+    }
+    assert_eq!(
+        total(vec![&first, &second]).durations(Sample::SecondsToClose, 2.0, &mut Vec::new()),
+        expected
+    );
+    // Pooled only, more than a run could hold: selected, never bisected.
+    let mut pooled = Sum::default();
+    for value in all.iter().rev() {
+        pooled.add(Sample::SecondsToClose, &[*value]);
+    }
+    assert_eq!(
+        total(vec![&pooled]).durations(Sample::SecondsToClose, 2.0, &mut vec![7]),
+        expected
     );
 }
 

@@ -39,15 +39,25 @@
 //! day cells of the other whole days (at most about 2 × 31 rows: the days before its first whole
 //! month and after its last), and, for a period given to the second, the cases of the parts of
 //! days at its edges from `case_summaries`. Medians and p90s are found by bisecting the values
-//! over the cells' ascending samples, or, for few samples in many cells, by sorting them. A
-//! large read (a year by member: ~2 MB of cells, 500 groups) is decoded, and its figures
-//! computed, on two threads.
+//! over the cells' ascending samples, or, for few samples in many cells, by gathering them and
+//! selecting the ranks. A large read (a year by member: ~1.7 MB of cells, 500 groups) is
+//! decoded, and its figures computed, on two threads; the parts decoded apart are never merged,
+//! the figures read each group's samples where they lie.
+//!
+//! **Decoded months are kept.** Decoding is most of a read's time, and months before the
+//! current one rarely change. Every write of a row stores a fresh random `revision`; a read
+//! first asks for the revisions of its months (in its snapshot) and decodes only the month
+//! rows this process does not hold at that revision (`DecodedMonths`, least recently read
+//! evicted beyond 64 MB). Day rows are always decoded: a period has at most ~60 of them, and
+//! kept one by one they cost the figures more to gather than they save. Checked by the same
+//! both-backend test, which reads every month, submits a case into one of them and reads again.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use domain::{Policy, Timestamp};
+use hashlink::LruCache;
 use projections::{
     coverage, figures_of_cells, nanoseconds, outcome_figures_of_cells, CaseSummary, Cell, CellChanges, CellKey, Counts,
     Dimension, Figures, GroupBy, Groups, OutcomeFigures, Sample, Span, COUNTERS,
@@ -57,13 +67,14 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, 
 
 use crate::read::error::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
+use uuid::Uuid;
 
 /// Rows per statement: 5 parameters a row stays far below both backends' limits.
 const ROWS_PER_STATEMENT: usize = 500;
 
 const KEY_COLUMNS: &str = "dimension, span, period";
 const KEY_WIDTH: usize = 3;
-const COLUMNS: &str = "dimension, span, period, cells, open_deadlines";
+const COLUMNS: &str = "dimension, span, period, cells, open_deadlines, revision";
 
 /// The key of a row: the cells of one dimension, span and period.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -186,14 +197,22 @@ impl<'a> Reader<'a> {
         self.bytes.is_empty()
     }
 
-    fn varint(&mut self) -> Result<u64, StoreError> {
+    /// The next number; `None` when cut short or longer than 64 bits. (An `Option`, which two
+    /// registers return, rather than a `Result` of the store's error, which goes through memory:
+    /// a read decodes half a million of them.)
+    #[inline]
+    fn varint(&mut self) -> Option<u64> {
         // Most numbers (counts, differences of working days) take one byte.
         if let Some((&byte, rest)) = self.bytes.split_first() {
             if byte < 0x80 {
                 self.bytes = rest;
-                return Ok(u64::from(byte));
+                return Some(u64::from(byte));
             }
         }
+        self.long_varint()
+    }
+
+    fn long_varint(&mut self) -> Option<u64> {
         let (mut value, mut shift) = (0u64, 0u32);
         for (index, byte) in self.bytes.iter().enumerate() {
             // Ten bytes at most, the last holding one bit.
@@ -203,40 +222,68 @@ impl<'a> Reader<'a> {
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 self.bytes = &self.bytes[index + 1..];
-                return Ok(value);
+                return Some(value);
             }
             shift += 7;
         }
-        Err(corrupt("an outcome cell's number is cut short or longer than 64 bits"))
+        None
+    }
+
+    fn number(&mut self) -> Result<u64, StoreError> {
+        self.varint().ok_or_else(cut_short)
     }
 
     fn text(&mut self) -> Result<&'a str, StoreError> {
-        let length = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
+        let length = usize::try_from(self.number()?).unwrap_or(usize::MAX);
         let malformed = || corrupt("an outcome cell's group is cut short or not UTF-8");
         let text = self.bytes.get(..length).ok_or_else(malformed)?;
         self.bytes = &self.bytes[length..];
         std::str::from_utf8(text).map_err(|_| malformed())
     }
 
-    /// The next samples, into `samples` (emptied first: a read reuses one buffer for them all).
-    fn samples_into(&mut self, samples: &mut Vec<i64>) -> Result<(), StoreError> {
-        samples.clear();
-        let count = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
-        // Each sample takes a byte at least: a count beyond the bytes left is corrupt.
+    /// How many samples the next run holds. Each sample takes a byte at least: a count beyond
+    /// the bytes left is corrupt.
+    fn sample_count(&mut self) -> Result<usize, StoreError> {
+        let count = usize::try_from(self.number()?).unwrap_or(usize::MAX);
         if count > self.bytes.len() {
             return Err(corrupt("an outcome cell holds fewer samples than it counts"));
         }
+        Ok(count)
+    }
+
+    /// The `count` samples of a run, pushed onto `samples`.
+    fn samples_onto(&mut self, count: usize, samples: &mut Vec<i64>) -> Result<(), StoreError> {
         if count == 0 {
             return Ok(());
         }
-        samples.reserve(count);
-        let mut sample = unzigzag(self.varint()?);
+        let mut sample = unzigzag(self.number()?);
         samples.push(sample);
         for _ in 1..count {
             sample = sample
-                .checked_add_unsigned(self.varint()?)
+                .checked_add_unsigned(self.varint().ok_or_else(cut_short)?)
                 .ok_or_else(|| corrupt("an outcome cell's samples are not ascending"))?;
             samples.push(sample);
+        }
+        Ok(())
+    }
+
+    /// The next samples, into `samples` (emptied first: a read reuses one buffer for them all).
+    fn samples_into(&mut self, samples: &mut Vec<i64>) -> Result<(), StoreError> {
+        samples.clear();
+        let count = self.sample_count()?;
+        samples.reserve(count);
+        self.samples_onto(count, samples)
+    }
+
+    /// The next sparse counters, each given to `each` with its index.
+    fn counts(&mut self, mut each: impl FnMut(usize, i64)) -> Result<(), StoreError> {
+        let mut present = self.number()?;
+        if present >> COUNTERS != 0 {
+            return Err(corrupt("an outcome cell has counters that do not exist"));
+        }
+        while present != 0 {
+            each(present.trailing_zeros() as usize, unzigzag(self.number()?));
+            present &= present - 1;
         }
         Ok(())
     }
@@ -244,20 +291,25 @@ impl<'a> Reader<'a> {
     /// The next cell of `cells`, into `cell`; its group.
     fn cell(&mut self, cell: &mut Cell) -> Result<&'a str, StoreError> {
         let group = self.text()?;
-        let mut present = self.varint()?;
-        if present >> COUNTERS != 0 {
-            return Err(corrupt("an outcome cell has counters that do not exist"));
-        }
         cell.counts = Counts::default();
-        while present != 0 {
-            let index = present.trailing_zeros() as usize;
-            cell.counts.0[index] = unzigzag(self.varint()?);
-            present &= present - 1;
-        }
+        self.counts(|index, count| cell.counts.0[index] = count)?;
         for sample in stored_in_cells() {
             self.samples_into(&mut cell.samples[sample as usize])?;
         }
         Ok(group)
+    }
+
+    /// The next cell of `cells`, of `period`, added to its group's sum as it is decoded: no
+    /// sample is copied twice (a year by member decodes about 400,000).
+    fn add_cell(&mut self, period: &str, groups: &mut Groups) -> Result<(), StoreError> {
+        let sum = groups.sum(period, self.text()?);
+        let counts = sum.counts_mut();
+        self.counts(|index, count| counts.0[index] += count)?;
+        for sample in stored_in_cells() {
+            let count = self.sample_count()?;
+            self.samples_onto(count, sum.samples_to_fill(sample, count))?;
+        }
+        Ok(())
     }
 
     /// The next group's deadlines of `open_deadlines`, into `deadlines`; the group.
@@ -287,6 +339,10 @@ fn decode_row(cells: &[u8], open_deadlines: &[u8]) -> Result<Vec<(String, Cell)>
         decoded[index].1.samples[Sample::OpenDeadlines as usize] = deadlines;
     }
     Ok(decoded)
+}
+
+fn cut_short() -> StoreError {
+    corrupt("an outcome cell's number is cut short or longer than 64 bits")
 }
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
@@ -357,6 +413,129 @@ where
     }
 }
 
+/// A fresh revision for a row written: random, so that no two writes of a row (in this
+/// database or another) share one.
+fn new_revision() -> i64 {
+    Uuid::now_v7().as_u64_pair().1 as i64
+}
+
+/// A month row decoded for a grouping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MonthKey {
+    group_by: Option<GroupBy>,
+    period: String,
+}
+
+/// How much memory the decoded months may hold: about the last year of every grouping at a
+/// million cases (a month by member decodes to ~0.8 MB).
+const DECODED_MONTHS_BYTES: usize = 64 << 20;
+
+/// A month row as decoded: the revision it was read at, its groups, their footprint.
+#[derive(Debug)]
+struct DecodedMonth {
+    revision: i64,
+    groups: Arc<Groups>,
+    bytes: usize,
+}
+
+/// The month rows this process decoded, least recently read evicted first. A read asks the
+/// database for the revisions of its months (in its snapshot) and decodes only the rows it
+/// does not hold at that revision: every write of a row draws a new random revision, so a row
+/// held at the revision stored is exactly the row stored, and, revisions not being shared
+/// between databases, one process serving several (the tests) never mistakes one's row for
+/// another's. Months before the current one rarely change, so a read of a year decodes the days
+/// at its edges and the month a batch last touched.
+#[derive(Debug)]
+struct DecodedMonths {
+    months: LruCache<MonthKey, DecodedMonth>,
+    bytes: usize,
+    budget: usize,
+}
+
+static DECODED_MONTHS: LazyLock<Mutex<DecodedMonths>> =
+    LazyLock::new(|| Mutex::new(DecodedMonths::new(DECODED_MONTHS_BYTES)));
+
+impl DecodedMonths {
+    fn new(budget: usize) -> Self {
+        DecodedMonths {
+            months: LruCache::new_unbounded(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    fn lock() -> MutexGuard<'static, DecodedMonths> {
+        // A panic while holding the lock leaves the map whole: nothing to repair.
+        DECODED_MONTHS.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The month `key` as decoded at `revision`, if held.
+    fn get(&mut self, key: &MonthKey, revision: i64) -> Option<Arc<Groups>> {
+        self.months
+            .get(key)
+            .filter(|month| month.revision == revision)
+            .map(|month| Arc::clone(&month.groups))
+    }
+
+    /// Holds `groups` as the month `key` at `revision`, in place of any earlier revision.
+    fn insert(&mut self, key: MonthKey, revision: i64, groups: Arc<Groups>) {
+        let bytes = groups.footprint();
+        let month = DecodedMonth {
+            revision,
+            groups,
+            bytes,
+        };
+        if let Some(replaced) = self.months.insert(key, month) {
+            self.bytes -= replaced.bytes;
+        }
+        self.bytes += bytes;
+        while self.bytes > self.budget {
+            let Some((_, evicted)) = self.months.remove_lru() else {
+                break;
+            };
+            self.bytes -= evicted.bytes;
+        }
+    }
+}
+
+/// Each of `rows` (period, revision, cells, open deadlines) decoded into groups of its own.
+fn decode_months<R>(group_by: Option<GroupBy>, rows: &[R]) -> Result<Vec<(MonthKey, i64, Groups)>, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'a> &'a str: Decode<'a, R::Database> + Type<R::Database>,
+    for<'a> String: Decode<'a, R::Database> + Type<R::Database>,
+    for<'a> i64: Decode<'a, R::Database> + Type<R::Database>,
+    for<'a> &'a [u8]: Decode<'a, R::Database> + Type<R::Database>,
+{
+    rows.iter()
+        .map(|row| {
+            let mut groups = Groups::new(group_by);
+            add_cells(&mut groups, row.try_get(0)?, (row.try_get(2)?, row.try_get(3)?))?;
+            groups.shrink_to_fit();
+            let key = MonthKey {
+                group_by,
+                period: row.try_get(0)?,
+            };
+            Ok((key, row.try_get(1)?, groups))
+        })
+        .collect()
+}
+
+/// Adds the cells of one row of `period` (its `cells` and `open_deadlines`) to their groups.
+fn add_cells(groups: &mut Groups, period: &str, (cells, open_deadlines): (&[u8], &[u8])) -> Result<(), StoreError> {
+    let mut cells = Reader { bytes: cells };
+    while !cells.is_done() {
+        cells.add_cell(period, groups)?;
+    }
+    let (mut open_deadlines, mut deadlines) = (Reader { bytes: open_deadlines }, Vec::new());
+    while !open_deadlines.is_done() {
+        let group = open_deadlines.deadlines(&mut deadlines)?;
+        groups.add_samples(period, group, Sample::OpenDeadlines, &deadlines);
+    }
+    Ok(())
+}
+
 /// Adds the cells of `rows` (period, cells, open deadlines) to their groups.
 fn add_rows<R>(groups: &mut Groups, rows: &[R]) -> Result<(), StoreError>
 where
@@ -365,21 +544,30 @@ where
     for<'a> &'a str: Decode<'a, R::Database> + Type<R::Database>,
     for<'a> &'a [u8]: Decode<'a, R::Database> + Type<R::Database>,
 {
-    let (mut cell, mut deadlines) = (Cell::default(), Vec::new());
     for row in rows {
-        let period: &str = row.try_get(0)?;
-        let mut cells = Reader { bytes: row.try_get(1)? };
-        while !cells.is_done() {
-            let group = cells.cell(&mut cell)?;
-            groups.add(period, group, &cell);
-        }
-        let mut open_deadlines = Reader { bytes: row.try_get(2)? };
-        while !open_deadlines.is_done() {
-            let group = open_deadlines.deadlines(&mut deadlines)?;
-            groups.add_samples(period, group, Sample::OpenDeadlines, &deadlines);
-        }
+        add_cells(groups, row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?))?;
     }
     Ok(())
+}
+
+/// What a read decoded: the groups its own rows and edges are added to, and the parts decoded
+/// apart (half of a large read, months decoded by an earlier read), which the figures read where
+/// they are.
+struct Parts {
+    own: Groups,
+    apart: Vec<Arc<Groups>>,
+}
+
+/// The bytes of cells of `rows`, column `column`.
+fn cells_bytes<R>(rows: &[R], column: usize) -> usize
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'a> &'a [u8]: Decode<'a, R::Database> + Type<R::Database>,
+{
+    rows.iter()
+        .map(|row| row.try_get::<&[u8], _>(column).map_or(0, <[u8]>::len))
+        .sum()
 }
 
 /// The cells of the row `key` among `cells` (in key order, a row's cells are contiguous).
@@ -436,40 +624,104 @@ where
         Ok(cells)
     }
 
-    /// The cells of `dimension` and `span` from period `first` to `last`, into their groups.
-    /// Decoding them is most of a read's time: a read of many bytes (a year of every member's
-    /// months is ~1.8 MB) is decoded half on this thread, half on a blocking one.
-    async fn load_periods(
+    /// The day cells of `dimension` from day `first` to `last`, into their groups in `parts`.
+    /// Decoding them is most of their read's time: a read of many bytes (two months of every
+    /// member's days are ~0.8 MB) is decoded half on this thread, half on a blocking one into a
+    /// part of its own (the figures read the parts where they are).
+    async fn load_days(
         connection: &mut DB::Connection,
-        groups: &mut Groups,
-        (dimension, span): (Dimension, Span),
+        parts: &mut Parts,
+        dimension: Dimension,
         (first, last): (&str, &str),
     ) -> Result<(), StoreError> {
         let sql = "SELECT period, cells, open_deadlines FROM outcome_cells \
-                   WHERE dimension = $1 AND span = $2 AND period >= $3 AND period <= $4";
+                   WHERE dimension = $1 AND span = 'day' AND period >= $2 AND period <= $3";
         let mut rows = sqlx::query(sql)
             .bind(dimension.as_str().to_owned())
-            .bind(span.as_str().to_owned())
             .bind(first.to_owned())
             .bind(last.to_owned())
             .fetch_all(&mut *connection)
             .await?;
-        let bytes: usize = rows
-            .iter()
-            .map(|row| row.try_get::<&[u8], _>(1).map_or(0, <[u8]>::len))
-            .sum();
-        if bytes < PARALLEL_BYTES {
-            return add_rows(groups, &rows);
+        if cells_bytes(&rows, 1) < PARALLEL_BYTES {
+            return add_rows(&mut parts.own, &rows);
         }
         let half = rows.split_off(rows.len() / 2);
-        let mut other = Groups::new(groups.group_by());
+        let mut other = Groups::new(parts.own.group_by());
         let (other, here) = beside(
             move || add_rows(&mut other, &half).map(|()| other),
-            || add_rows(groups, &rows),
+            || add_rows(&mut parts.own, &rows),
         )
         .await?;
         here?;
-        groups.merge(other?);
+        parts.apart.push(Arc::new(other?));
+        Ok(())
+    }
+
+    /// The month roll-ups of `dimension` from month `first` to `last`, into `parts`: those this
+    /// process decoded already at the revision stored, the others read and decoded (on two
+    /// threads when large) and kept for the next read.
+    async fn load_months(
+        connection: &mut DB::Connection,
+        parts: &mut Parts,
+        dimension: Dimension,
+        (first, last): (&str, &str),
+    ) -> Result<(), StoreError> {
+        let group_by = parts.own.group_by();
+        let revisions: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT period, revision FROM outcome_cells \
+             WHERE dimension = $1 AND span = 'month' AND period >= $2 AND period <= $3",
+        )
+        .bind(dimension.as_str().to_owned())
+        .bind(first.to_owned())
+        .bind(last.to_owned())
+        .fetch_all(&mut *connection)
+        .await?;
+        let mut missing = Vec::new();
+        {
+            let mut decoded = DecodedMonths::lock();
+            for (period, revision) in revisions {
+                let key = MonthKey { group_by, period };
+                match decoded.get(&key, revision) {
+                    Some(groups) => parts.apart.push(groups),
+                    None => missing.push(key.period),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        // The periods are parameters 2 onwards (a century of months binds 1,201: far below
+        // either backend's limit).
+        let periods: Vec<String> = (2..missing.len() + 2).map(|number| format!("(${number})")).collect();
+        let sql = format!(
+            "SELECT period, revision, cells, open_deadlines FROM outcome_cells \
+             WHERE dimension = $1 AND span = 'month' AND period IN (VALUES {})",
+            periods.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(dimension.as_str().to_owned());
+        for period in missing {
+            query = query.bind(period);
+        }
+        let mut rows = query.fetch_all(&mut *connection).await?;
+        let months = if cells_bytes(&rows, 2) < PARALLEL_BYTES {
+            decode_months(group_by, &rows)?
+        } else {
+            let half = rows.split_off(rows.len() / 2);
+            let (there, here) = beside(
+                move || decode_months(group_by, &half),
+                || decode_months(group_by, &rows),
+            )
+            .await?;
+            let mut months = here?;
+            months.extend(there?);
+            months
+        };
+        let mut decoded = DecodedMonths::lock();
+        for (key, revision, groups) in months {
+            let groups = Arc::new(groups);
+            decoded.insert(key, revision, Arc::clone(&groups));
+            parts.apart.push(groups);
+        }
         Ok(())
     }
 
@@ -520,13 +772,17 @@ where
         for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO outcome_cells ({COLUMNS}) VALUES {} ON CONFLICT ({KEY_COLUMNS}) DO UPDATE \
-                 SET cells = excluded.cells, open_deadlines = excluded.open_deadlines",
-                parameter_rows(chunk.len(), KEY_WIDTH + 2)
+                 SET cells = excluded.cells, open_deadlines = excluded.open_deadlines, \
+                 revision = excluded.revision",
+                parameter_rows(chunk.len(), KEY_WIDTH + 3)
             );
             let mut query = sqlx::query(&sql);
             for key in chunk {
                 let (encoded, deadlines) = encode_row(cells_in_row(cells, key));
-                query = Self::bind_key(query, key).bind(encoded).bind(deadlines);
+                query = Self::bind_key(query, key)
+                    .bind(encoded)
+                    .bind(deadlines)
+                    .bind(new_revision());
             }
             query.execute(&mut *connection).await?;
         }
@@ -599,12 +855,15 @@ where
         let connection = &mut **tx;
         let dimension = Dimension::of(group_by);
         let coverage = coverage(from, to, now, policy.offset);
-        let mut groups = Groups::new(group_by);
+        let mut parts = Parts {
+            own: Groups::new(group_by),
+            apart: Vec::new(),
+        };
         if let Some((first, last)) = &coverage.months {
-            Self::load_periods(connection, &mut groups, (dimension, Span::Month), (first, last)).await?;
+            Self::load_months(connection, &mut parts, dimension, (first, last)).await?;
         }
         for (first, last) in &coverage.days {
-            Self::load_periods(connection, &mut groups, (dimension, Span::Day), (first, last)).await?;
+            Self::load_days(connection, &mut parts, dimension, (first, last)).await?;
         }
         // The cases of the parts of days at the edges, as cells of their own: a group's figures
         // are the sum of its cells, however its cases are split among them.
@@ -614,23 +873,24 @@ where
                 changes.add(&case, dimension, Span::Day, policy);
             }
         }
-        let mut parts = BTreeMap::new();
-        changes.apply(&mut parts).map_err(corrupt)?;
-        groups.extend(parts);
-        if groups.len() < PARALLEL_GROUPS {
+        let mut edges = BTreeMap::new();
+        changes.apply(&mut edges).map_err(corrupt)?;
+        parts.own.extend(edges);
+        let parts: Vec<Arc<Groups>> = std::iter::once(Arc::new(parts.own)).chain(parts.apart).collect();
+        if parts.iter().map(|part| part.len()).max().unwrap_or(0) < PARALLEL_GROUPS {
             return Ok(PeriodFigures {
-                groups: outcome_figures_of_cells(&groups, now),
-                figures: figures_of_cells(&groups, now, weight),
+                groups: outcome_figures_of_cells(&parts, now),
+                figures: figures_of_cells(&parts, now, weight),
             });
         }
         // Hundreds of groups (members): the two kinds of figures on two threads.
-        let groups = Arc::new(groups);
+        let parts = Arc::new(parts);
         let (funnel, figures) = beside(
             {
-                let groups = Arc::clone(&groups);
-                move || outcome_figures_of_cells(&groups, now)
+                let parts = Arc::clone(&parts);
+                move || outcome_figures_of_cells(&parts, now)
             },
-            || figures_of_cells(&groups, now, weight),
+            || figures_of_cells(&parts, now, weight),
         )
         .await?;
         Ok(PeriodFigures {
@@ -728,6 +988,46 @@ mod tests {
     }
 
     #[test]
+    fn decoded_months_are_used_at_their_revision_only_and_evicted_least_recent_first() {
+        let month = |period: &str| MonthKey {
+            group_by: Some(GroupBy::Member),
+            period: period.to_owned(),
+        };
+        let groups = |members: usize| {
+            let mut groups = Groups::new(Some(GroupBy::Member));
+            for member in 0..members {
+                groups.add_samples("2026-01", &format!("m-{member}"), Sample::SecondsToClose, &[1, 2, 3]);
+            }
+            Arc::new(groups)
+        };
+        let size = groups(1).footprint();
+        let mut decoded = DecodedMonths::new(3 * size);
+        decoded.insert(month("2026-01"), 7, groups(1));
+        assert!(decoded.get(&month("2026-01"), 7).is_some());
+        assert!(decoded.get(&month("2026-01"), 8).is_none(), "another revision");
+        assert!(decoded.get(&month("2026-02"), 7).is_none(), "another month");
+        decoded.insert(month("2026-01"), 8, groups(1));
+        assert!(
+            decoded.get(&month("2026-01"), 7).is_none(),
+            "the earlier revision replaced"
+        );
+        assert_eq!(decoded.bytes, size, "and no longer counted");
+        decoded.insert(month("2026-02"), 1, groups(1));
+        decoded.insert(month("2026-03"), 1, groups(1));
+        // 2026-01 read last: 2026-02 is the least recent and goes when 2026-04 comes.
+        assert!(decoded.get(&month("2026-01"), 8).is_some());
+        decoded.insert(month("2026-04"), 1, groups(1));
+        assert!(decoded.get(&month("2026-02"), 1).is_none());
+        assert!(decoded.get(&month("2026-01"), 8).is_some());
+        assert_eq!(decoded.bytes, 3 * size);
+        decoded.insert(month("2026-05"), 1, groups(4));
+        assert!(
+            decoded.bytes <= 3 * size,
+            "evicted down to the budget, itself too when larger"
+        );
+    }
+
+    #[test]
     fn samples_take_a_byte_or_two() {
         let mut bytes = Vec::new();
         put_samples(&mut bytes, &[3, 4, 300]);
@@ -751,7 +1051,7 @@ mod tests {
             "deadlines of a group without a cell"
         );
         assert!(
-            matches!(Reader { bytes: &[0xff; 11] }.varint(), Err(StoreError::Corrupt(_))),
+            matches!(Reader { bytes: &[0xff; 11] }.number(), Err(StoreError::Corrupt(_))),
             "longer than 64 bits"
         );
         assert!(
