@@ -69,7 +69,7 @@ use crate::read::error::ProjectorError;
 use crate::store::{on_pool, Store, StoreError};
 use uuid::Uuid;
 
-/// Rows per statement: 5 parameters a row stays far below both backends' limits.
+/// Rows per statement: 6 parameters a row stays far below both backends' limits.
 const ROWS_PER_STATEMENT: usize = 500;
 
 const KEY_COLUMNS: &str = "dimension, span, period";
@@ -510,14 +510,11 @@ where
 {
     rows.iter()
         .map(|row| {
+            let period: String = row.try_get(0)?;
             let mut groups = Groups::new(group_by);
-            add_cells(&mut groups, row.try_get(0)?, (row.try_get(2)?, row.try_get(3)?))?;
+            add_cells(&mut groups, &period, (row.try_get(2)?, row.try_get(3)?))?;
             groups.shrink_to_fit();
-            let key = MonthKey {
-                group_by,
-                period: row.try_get(0)?,
-            };
-            Ok((key, row.try_get(1)?, groups))
+            Ok((MonthKey { group_by, period }, row.try_get(1)?, groups))
         })
         .collect()
 }
@@ -550,9 +547,9 @@ where
     Ok(())
 }
 
-/// What a read decoded: the groups its own rows and edges are added to, and the parts decoded
-/// apart (half of a large read, months decoded by an earlier read), which the figures read where
-/// they are.
+/// What a read decoded: the groups the cases of the parts of days at its edges are added to,
+/// and the parts decoded from rows (days, halves of a large read, months decoded by an earlier
+/// read), which the figures read where they are.
 struct Parts {
     own: Groups,
     apart: Vec<Arc<Groups>>,
@@ -568,6 +565,29 @@ where
     rows.iter()
         .map(|row| row.try_get::<&[u8], _>(column).map_or(0, <[u8]>::len))
         .sum()
+}
+
+/// `decode` over `rows`, whose column `cells` holds their cells: at once, or, for more than
+/// [`PARALLEL_BYTES`] of cells, half on a blocking thread while this one decodes the other half.
+/// One result per part decoded.
+async fn decoded<R, T>(
+    mut rows: Vec<R>,
+    cells: usize,
+    decode: impl Fn(&[R]) -> Result<T, StoreError> + Clone + Send + 'static,
+) -> Result<Vec<T>, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'a> &'a [u8]: Decode<'a, R::Database> + Type<R::Database>,
+    T: Send + 'static,
+{
+    if cells_bytes(&rows, cells) < PARALLEL_BYTES {
+        return Ok(vec![decode(&rows)?]);
+    }
+    let half = rows.split_off(rows.len() / 2);
+    let decode_there = decode.clone();
+    let (there, here) = beside(move || decode_there(&half), || decode(&rows)).await?;
+    Ok(vec![here?, there?])
 }
 
 /// The cells of the row `key` among `cells` (in key order, a row's cells are contiguous).
@@ -624,10 +644,10 @@ where
         Ok(cells)
     }
 
-    /// The day cells of `dimension` from day `first` to `last`, into their groups in `parts`.
-    /// Decoding them is most of their read's time: a read of many bytes (two months of every
-    /// member's days are ~0.8 MB) is decoded half on this thread, half on a blocking one into a
-    /// part of its own (the figures read the parts where they are).
+    /// The day cells of `dimension` from day `first` to `last`, into `parts`. Decoding them is
+    /// most of their read's time: a read of many bytes (two months of every member's days are
+    /// ~0.8 MB) is decoded in two parts on two threads (the figures read the parts where they
+    /// are).
     async fn load_days(
         connection: &mut DB::Connection,
         parts: &mut Parts,
@@ -636,24 +656,20 @@ where
     ) -> Result<(), StoreError> {
         let sql = "SELECT period, cells, open_deadlines FROM outcome_cells \
                    WHERE dimension = $1 AND span = 'day' AND period >= $2 AND period <= $3";
-        let mut rows = sqlx::query(sql)
+        let rows = sqlx::query(sql)
             .bind(dimension.as_str().to_owned())
             .bind(first.to_owned())
             .bind(last.to_owned())
             .fetch_all(&mut *connection)
             .await?;
-        if cells_bytes(&rows, 1) < PARALLEL_BYTES {
-            return add_rows(&mut parts.own, &rows);
+        let group_by = parts.own.group_by();
+        let decode = move |rows: &[DB::Row]| {
+            let mut groups = Groups::new(group_by);
+            add_rows(&mut groups, rows).map(|()| groups)
+        };
+        for groups in decoded(rows, 1, decode).await? {
+            parts.apart.push(Arc::new(groups));
         }
-        let half = rows.split_off(rows.len() / 2);
-        let mut other = Groups::new(parts.own.group_by());
-        let (other, here) = beside(
-            move || add_rows(&mut other, &half).map(|()| other),
-            || add_rows(&mut parts.own, &rows),
-        )
-        .await?;
-        here?;
-        parts.apart.push(Arc::new(other?));
         Ok(())
     }
 
@@ -702,22 +718,10 @@ where
         for period in missing {
             query = query.bind(period);
         }
-        let mut rows = query.fetch_all(&mut *connection).await?;
-        let months = if cells_bytes(&rows, 2) < PARALLEL_BYTES {
-            decode_months(group_by, &rows)?
-        } else {
-            let half = rows.split_off(rows.len() / 2);
-            let (there, here) = beside(
-                move || decode_months(group_by, &half),
-                || decode_months(group_by, &rows),
-            )
-            .await?;
-            let mut months = here?;
-            months.extend(there?);
-            months
-        };
+        let rows = query.fetch_all(&mut *connection).await?;
+        let months = decoded(rows, 2, move |rows: &[DB::Row]| decode_months(group_by, rows)).await?;
         let mut decoded = DecodedMonths::lock();
-        for (key, revision, groups) in months {
+        for (key, revision, groups) in months.into_iter().flatten() {
             let groups = Arc::new(groups);
             decoded.insert(key, revision, Arc::clone(&groups));
             parts.apart.push(groups);
