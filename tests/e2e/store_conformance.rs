@@ -2,13 +2,14 @@
 //! holds the log.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use domain::suggestion::SuggestionEvent;
 use domain::{Actor, AnyCaseEvent, Assigned, Channel, Consulted, Kind, Role, Submitted};
 use serde_json::{json, Map};
 use service::store::chain::GENESIS;
-use service::store::{Commit, Store, StoreError};
+use service::store::{Commit, Kept, Lent, Store, StoreError};
 use tests::{on_both_backends, Backend, TestStore};
 use uuid::Uuid;
 
@@ -230,8 +231,89 @@ async fn a_reader_following_the_log_sees_every_event_once_in_case_order_while_ma
     }
 }
 
+/// Appends `event` at `version` through a connection lent by [`Kept`].
+async fn append_lent(lent: &mut Lent<'_>, case: Uuid, version: u64, event: SuggestionEvent) -> Result<i64, StoreError> {
+    let events = [AnyCaseEvent::from(event)];
+    let commit = Commit {
+        aggregate_type: Kind::Suggestion.as_str(),
+        stream: &case.to_string(),
+        version,
+        prev_hash: GENESIS,
+        metadata: &Map::new(),
+        events: &events,
+    };
+    lent.append(commit).await
+}
+
+/// A transaction that keeps every other writer of the log waiting.
+enum Blocker {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+async fn the_command_path_keeps_a_connection_only_after_its_statements_completed(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let kept = Kept::new(test.store.clone());
+    let case = Uuid::now_v7();
+    {
+        let mut lent = kept.lend().await.unwrap();
+        assert!(lent.stream_events(&case.to_string()).await.unwrap().is_empty());
+        append_lent(&mut lent, case, 0, submitted()).await.unwrap();
+    }
+    assert_eq!(kept.idle_count(), 1, "kept after its statements completed");
+    {
+        let mut lent = kept.lend().await.unwrap();
+        assert_eq!(kept.idle_count(), 0, "the kept connection is lent again");
+        assert_eq!(lent.stream_events(&case.to_string()).await.unwrap().len(), 1);
+    }
+    assert_eq!(kept.idle_count(), 1);
+
+    // A statement that failed leaves its connection to the pool.
+    {
+        let mut lent = kept.lend().await.unwrap();
+        let stale = append_lent(&mut lent, case, 0, submitted()).await;
+        assert!(matches!(stale, Err(StoreError::Conflict)), "got {stale:?}");
+    }
+    assert_eq!(kept.idle_count(), 0, "not kept after a failed statement");
+
+    // So does one given up while under way: here an append waiting behind another writer.
+    let blocker = match &test.store {
+        Store::Postgres(pool) => {
+            let mut transaction = pool.begin().await.unwrap();
+            sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+                .execute(&mut *transaction)
+                .await
+                .unwrap();
+            Blocker::Postgres(transaction)
+        }
+        Store::Sqlite(pool) => Blocker::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await.unwrap()),
+    };
+    {
+        let mut lent = kept.lend().await.unwrap();
+        let waiting = append_lent(&mut lent, case, 1, assigned());
+        assert!(tokio::time::timeout(Duration::from_millis(200), waiting).await.is_err());
+    }
+    assert_eq!(kept.idle_count(), 0, "not kept after a statement given up");
+    match blocker {
+        Blocker::Postgres(transaction) => transaction.rollback().await.unwrap(),
+        Blocker::Sqlite(transaction) => transaction.rollback().await.unwrap(),
+    }
+
+    // At most half of the pool's connections are kept idle.
+    let most = (test.store.max_connections() / 2) as usize;
+    let mut lent = Vec::new();
+    for _ in 0..most + 2 {
+        lent.push(kept.lend().await.unwrap());
+    }
+    drop(lent);
+    assert_eq!(kept.idle_count(), most);
+    let mut lent = kept.lend().await.unwrap();
+    assert_eq!(lent.stream_events(&case.to_string()).await.unwrap()[0].sequence, 1);
+}
+
 on_both_backends!(
     a_reader_following_the_log_sees_every_event_once_in_case_order_while_many_write,
+    the_command_path_keeps_a_connection_only_after_its_statements_completed,
     a_store_missing_a_migration_older_than_its_latest_is_not_ready,
     appended_events_load_back_in_order_with_what_the_database_adds,
     an_unknown_case_has_no_events,

@@ -24,7 +24,7 @@ use sqlx::types::Json;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::store::chain;
-use crate::store::{copy_text, on_pool, Store, StoreError};
+use crate::store::{copy_text, on_connection, Connection, Store, StoreError};
 
 /// Rows per SQLite `INSERT` of an import: eight parameters a row, well below SQLite's limit of
 /// 32,766.
@@ -204,16 +204,15 @@ fn write_error(error: sqlx::Error) -> StoreError {
     }
 }
 
-impl Store {
-    /// Appends a command's events in one round trip; returns the position of the last. Fails
-    /// with [`StoreError::Conflict`] when another writer appended after `commit.version` first.
-    pub async fn append<E: Appendable>(&self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
+impl Connection {
+    /// [`Store::append`] on this connection.
+    pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
         let rows = commit.rows()?;
-        let positions: Vec<i64> = on_pool!(self, |pool| {
+        let positions: Vec<i64> = on_connection!(self, |connection| {
             insert_events(rows.iter().map(|row| (row, None)), false)
                 .push(" RETURNING position")
                 .build_query_scalar()
-                .fetch_all(pool)
+                .fetch_all(connection)
                 .await
                 .map_err(write_error)?
         });
@@ -221,6 +220,14 @@ impl Store {
             .into_iter()
             .max()
             .ok_or_else(|| StoreError::Corrupt("an append wrote no event".into()))
+    }
+}
+
+impl Store {
+    /// Appends a command's events in one round trip; returns the position of the last. Fails
+    /// with [`StoreError::Conflict`] when another writer appended after `commit.version` first.
+    pub async fn append<E: Appendable>(&self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
+        self.connection().await?.append(commit).await
     }
 
     /// Writes `batch` in one transaction, each event at the time it gives: for filling a log in

@@ -16,6 +16,7 @@ pub mod append;
 pub mod chain;
 pub mod copy_text;
 pub mod failover;
+pub mod kept;
 pub mod log;
 
 use std::path::Path;
@@ -24,12 +25,14 @@ use std::time::Duration;
 use domain::Timestamp;
 use serde_json::Value;
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, PgPool, Row, SqlitePool, Type};
 
 pub use append::{Appendable, Commit, EventRow, Imported};
+pub use kept::{Kept, Lent};
 pub use log::LogBound;
 pub(crate) use log::TakeLogBound;
 
@@ -114,6 +117,30 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// One connection taken from the store's pool, for statements the store runs on it.
+#[derive(Debug)]
+pub enum Connection {
+    Postgres(PoolConnection<sqlx::Postgres>),
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+}
+
+/// [`on_pool!`] for one connection: the body sees `&mut` the backend's connection.
+macro_rules! on_connection {
+    ($connection:expr, |$raw:ident| $body:expr) => {
+        match $connection {
+            $crate::store::Connection::Postgres(pooled) => {
+                let $raw = &mut **pooled;
+                $body
+            }
+            $crate::store::Connection::Sqlite(pooled) => {
+                let $raw = &mut **pooled;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_connection;
 
 const CASE_EVENTS_COLUMNS: &str =
     "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, position, recorded_at";
@@ -260,21 +287,23 @@ impl Store {
             .all(|migration| applied.contains(&migration.version)))
     }
 
+    /// A connection of the pool, returned to it when dropped.
+    pub async fn connection(&self) -> Result<Connection, StoreError> {
+        Ok(match self {
+            Store::Postgres(pool) => Connection::Postgres(pool.acquire().await?),
+            Store::Sqlite(pool) => Connection::Sqlite(pool.acquire().await?),
+        })
+    }
+
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        on_pool!(self, |pool| pool.options().get_max_connections())
+    }
+
     /// Every event of one stream (a case, or a member's record), in order; empty when there
     /// is no such stream.
     pub async fn stream_events(&self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE aggregate_id = $1 ORDER BY sequence");
-        let rows = on_pool!(self, |pool| {
-            let rows = sqlx::query(&sql).bind(id).fetch_all(pool).await?;
-            rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
-        });
-        if let Some(odd) = rows.iter().find(|event| event.aggregate_type != rows[0].aggregate_type) {
-            return Err(StoreError::Corrupt(format!(
-                "stream {id} has events of two aggregate types ({} and {})",
-                rows[0].aggregate_type, odd.aggregate_type
-            )));
-        }
-        Ok(rows)
+        self.connection().await?.stream_events(id).await
     }
 
     /// The event a command with this idempotency key wrote for this actor, if any.
@@ -316,6 +345,24 @@ impl Store {
             .fetch_one(pool)
             .await?);
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+impl Connection {
+    /// [`Store::stream_events`] on this connection.
+    pub async fn stream_events(&mut self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE aggregate_id = $1 ORDER BY sequence");
+        let rows = on_connection!(self, |connection| {
+            let rows = sqlx::query(&sql).bind(id).fetch_all(connection).await?;
+            rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+        });
+        if let Some(odd) = rows.iter().find(|event| event.aggregate_type != rows[0].aggregate_type) {
+            return Err(StoreError::Corrupt(format!(
+                "stream {id} has events of two aggregate types ({} and {})",
+                rows[0].aggregate_type, odd.aggregate_type
+            )));
+        }
+        Ok(rows)
     }
 }
 

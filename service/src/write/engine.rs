@@ -4,9 +4,10 @@
 //!
 //! A case's kind is learnt from the submission or from the stream's first event and handed to
 //! [`AnyCase`], the one place it selects an aggregate: nothing here is generic over a kind. One
-//! command is one [`Store::append`]: one round trip that serializes, chains (to the last hash
-//! of the history the command was decided on) and writes the events. The metadata comes from
-//! [`crate::write::metadata`], retries are answered by [`crate::write::idempotency`].
+//! command is one append ([`Lent::append`]): one round trip that serializes, chains (to the
+//! last hash of the history the command was decided on) and writes the events, on the
+//! connection the stream was read on, which [`Kept`] lends for the whole command. The metadata
+//! comes from [`crate::write::metadata`], retries are answered by [`crate::write::idempotency`].
 
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +27,7 @@ use uuid::Uuid;
 use crate::access::tokens::Principal;
 use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::store::chain;
-use crate::store::{Appendable, Commit, Store, StoreError, StoredEvent};
+use crate::store::{Appendable, Commit, Kept, Lent, Store, StoreError, StoredEvent};
 pub use crate::write::context::{CommandContext, Idempotency};
 pub use crate::write::error::EngineError;
 use crate::write::idempotency;
@@ -122,6 +123,8 @@ impl Clock {
 #[derive(Debug, Clone)]
 pub struct Engine {
     store: Store,
+    /// The command path's connections, kept between commands.
+    kept: Kept,
     policy: Policy,
     clock: Clock,
     /// Bumped after every append, so that projections follow at once.
@@ -131,6 +134,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Store, policy: Policy, clock: Clock) -> Self {
         Engine {
+            kept: Kept::new(store.clone()),
             store,
             policy,
             clock,
@@ -179,8 +183,16 @@ impl Engine {
         }
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
         let kind = input.kind;
-        self.execute(case_id, kind, &[], context, CommandInput::Submit(input))
-            .await
+        let mut connection = self.kept.lend().await?;
+        self.execute(
+            &mut connection,
+            case_id,
+            kind,
+            &[],
+            context,
+            CommandInput::Submit(input),
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(%case_id, action = %input.action(), actor = %context.principal.actor.id, role = %context.principal.actor.role))]
@@ -193,10 +205,18 @@ impl Engine {
         if let Some(replayed) = self.replay(&context).await? {
             return Ok(replayed);
         }
-        let history = self.store.stream_events(&case_id.to_string()).await?;
+        let mut connection = self.kept.lend().await?;
+        let history = connection.stream_events(&case_id.to_string()).await?;
         let kind = history.first().and_then(StoredEvent::kind).ok_or(CaseError::NotFound)?;
-        self.execute(case_id, kind, &history, context, CommandInput::Act(input))
-            .await
+        self.execute(
+            &mut connection,
+            case_id,
+            kind,
+            &history,
+            context,
+            CommandInput::Act(input),
+        )
+        .await
     }
 
     /// The case as `viewer` sees it as of a moment; `None` when it did not exist then.
@@ -206,7 +226,7 @@ impl Engine {
         viewer: &Principal,
         as_of: AsOf,
     ) -> Result<Option<CaseSnapshot>, EngineError> {
-        let mut events = self.store.stream_events(&case_id.to_string()).await?;
+        let mut events = self.kept.lend().await?.stream_events(&case_id.to_string()).await?;
         let at = match as_of {
             AsOf::Now => self.now(),
             AsOf::Time(moment) => {
@@ -245,7 +265,8 @@ impl Engine {
         input: MemberInput,
     ) -> Result<Logged, EngineError> {
         let stream = format!("{STREAM_PREFIX}{member_id}");
-        let history = self.store.stream_events(&stream).await?;
+        let mut connection = self.kept.lend().await?;
+        let history = connection.stream_events(&stream).await?;
         let operation = match input {
             MemberInput::LogContact(_) => Operation::LogContact(member_id),
             _ => Operation::ManageMembers,
@@ -270,7 +291,7 @@ impl Engine {
             metadata: metadata.fields(),
             events: &events,
         };
-        let position = match self.append(commit).await {
+        let position = match self.append(&mut connection, commit).await {
             Ok(position) => position,
             Err(StoreError::Conflict) => return Err(EngineError::Conflict { expected_version: None }),
             Err(other) => return Err(other.into()),
@@ -311,7 +332,8 @@ impl Engine {
             metadata: metadata.fields(),
             events: &events,
         };
-        let position = match self.append(commit).await {
+        let mut connection = self.kept.lend().await?;
+        let position = match self.append(&mut connection, commit).await {
             Ok(position) => position,
             Err(StoreError::Conflict) => return Err(report_refused(ReportError::AlreadyPublished, role)),
             Err(other) => return Err(other.into()),
@@ -322,7 +344,7 @@ impl Engine {
     /// Every stored event of a case, in order, for a caller who may read it.
     pub async fn history(&self, case_id: Uuid, viewer: &Principal) -> Result<Vec<StoredEvent>, EngineError> {
         access::check(viewer, Operation::ReadHistories)?;
-        let events = self.store.stream_events(&case_id.to_string()).await?;
+        let events = self.kept.lend().await?.stream_events(&case_id.to_string()).await?;
         let Some(kind) = events.first().and_then(StoredEvent::kind) else {
             return Ok(Vec::new());
         };
@@ -335,9 +357,15 @@ impl Engine {
     /// A merge target must be a case the caller may read, of the same kind, still open and not
     /// merged itself (so no merge chain can loop). A target the caller may not read is refused
     /// exactly as a missing one.
-    async fn check_merge_target(&self, kind: Kind, target: Uuid, principal: &Principal) -> Result<(), EngineError> {
+    async fn check_merge_target(
+        &self,
+        connection: &mut Lent<'_>,
+        kind: Kind,
+        target: Uuid,
+        principal: &Principal,
+    ) -> Result<(), EngineError> {
         let refuse = |reason: &str| Err(CaseError::invalid("into", reason).into());
-        let history = self.store.stream_events(&target.to_string()).await?;
+        let history = connection.stream_events(&target.to_string()).await?;
         let Some(target_kind) = history.first().and_then(StoredEvent::kind) else {
             return refuse("no case you may read has this id");
         };
@@ -376,6 +404,7 @@ impl Engine {
 
     async fn execute(
         &self,
+        connection: &mut Lent<'_>,
         case_id: Uuid,
         kind: Kind,
         history: &[StoredEvent],
@@ -394,7 +423,7 @@ impl Engine {
         };
         access::check(&context.principal, operation).inspect_err(|_| count("denied"))?;
         if let CommandInput::Act(ActionInput::Merge(merge)) = &input {
-            self.check_merge_target(kind, merge.into, &context.principal)
+            self.check_merge_target(connection, kind, merge.into, &context.principal)
                 .await
                 .inspect_err(|_| count("refused"))?;
         }
@@ -417,7 +446,7 @@ impl Engine {
             metadata: metadata.fields(),
             events: &events,
         };
-        let position = match self.append(commit).await {
+        let position = match self.append(connection, commit).await {
             Ok(position) => position,
             Err(StoreError::Conflict) => {
                 count("conflict");
@@ -446,8 +475,8 @@ impl Engine {
     }
 
     /// Appends a command's events and wakes the projections that follow the log.
-    async fn append<E: Appendable>(&self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
-        let position = self.store.append(commit).await?;
+    async fn append<E: Appendable>(&self, connection: &mut Lent<'_>, commit: Commit<'_, E>) -> Result<i64, StoreError> {
+        let position = connection.append(commit).await?;
         self.appended.send_modify(|appends| *appends += 1);
         Ok(position)
     }

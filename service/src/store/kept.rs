@@ -1,0 +1,115 @@
+//! Connections the command path keeps between commands.
+//!
+//! sqlx 0.8's pool takes a connection back only after pinging it: a `Sync` and its
+//! `ReadyForQuery`, a round trip of its own on every release. A command's stream read and append,
+//! each run on the pool, so cost four round trips where the fair limit's transaction costs two,
+//! and the pings were a quarter of the in-process command path's throughput (docs/performance.md).
+//! [`Kept`] lends one connection for a whole command and takes it back without a ping when the
+//! last statement run on it completed. A connection whose statement failed or was cancelled is
+//! in doubt and goes back to the pool, which pings it (draining what a cancelled statement left)
+//! or closes it, as before; so does one beyond [`Kept`]'s bound.
+//!
+//! A kept connection stays checked out of the pool, so the pool still bounds every connection
+//! the process opens; at most half of them are kept idle, the rest are left to the projections,
+//! the reads and the background tasks. A kept connection to a server that died fails its next
+//! statement, like an idle one of the pool (answered 503), and is not kept again: after a
+//! promotion the next ones come from the pool, on the new primary.
+
+use std::sync::{Arc, Mutex};
+
+use crate::store::{Appendable, Commit, Connection, Store, StoreError, StoredEvent};
+
+/// Idle connections kept for the next commands.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    store: Store,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    most: usize,
+}
+
+impl Kept {
+    pub fn new(store: Store) -> Self {
+        let most = (store.max_connections() / 2).max(1) as usize;
+        Kept {
+            store,
+            idle: Arc::default(),
+            most,
+        }
+    }
+
+    /// A kept connection, or a new one from the pool when none is idle.
+    pub async fn lend(&self) -> Result<Lent<'_>, StoreError> {
+        let idle = self.idle().pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => self.store.connection().await?,
+        };
+        Ok(Lent {
+            home: self,
+            connection: Some(connection),
+            settled: true,
+        })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // The list is consistent whenever the lock is released, so a panic elsewhere while it
+        // was held leaves nothing to repair.
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many connections are idle here now.
+    pub fn idle_count(&self) -> usize {
+        self.idle().len()
+    }
+}
+
+/// A connection lent by [`Kept`]: kept again when dropped if its last statement completed.
+#[derive(Debug)]
+pub struct Lent<'k> {
+    home: &'k Kept,
+    /// Taken out only when dropped.
+    connection: Option<Connection>,
+    /// No statement is under way or failed on the connection.
+    settled: bool,
+}
+
+impl Lent<'_> {
+    /// The connection for a statement: unsettled until the statement has completed.
+    fn unsettled(&mut self) -> Result<&mut Connection, StoreError> {
+        self.settled = false;
+        self.connection
+            .as_mut()
+            .ok_or_else(|| StoreError::Corrupt("a lent connection was used after it was returned".into()))
+    }
+
+    /// [`Store::stream_events`] on the lent connection.
+    pub async fn stream_events(&mut self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let events = self.unsettled()?.stream_events(id).await?;
+        self.settled = true;
+        Ok(events)
+    }
+
+    /// [`Store::append`] on the lent connection.
+    pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
+        let position = self.unsettled()?.append(commit).await?;
+        self.settled = true;
+        Ok(position)
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if self.settled {
+            let mut idle = self.home.idle();
+            if idle.len() < self.home.most {
+                idle.push(connection);
+                return;
+            }
+        }
+        // Back to the pool, outside the lock.
+        drop(connection);
+    }
+}
