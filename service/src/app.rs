@@ -65,7 +65,7 @@ impl Application {
         let state = AppState {
             engine: Arc::new(engine),
             projector,
-            quotas: options.quotas,
+            quotas: Arc::new(options.quotas),
             limits,
             trusted_proxies: options.trusted_proxies,
             transparency,

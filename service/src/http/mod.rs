@@ -61,7 +61,8 @@ pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub projector: Projector,
-    pub quotas: Quotas,
+    /// Shared, not copied: the state is cloned for every request.
+    pub quotas: Arc<Quotas>,
     pub limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
     pub transparency: TransparencyLog,
