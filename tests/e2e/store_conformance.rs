@@ -309,6 +309,17 @@ async fn the_command_path_keeps_a_connection_only_after_its_statements_completed
     assert_eq!(kept.idle_count(), most);
     let mut lent = kept.lend().await.unwrap();
     assert_eq!(lent.stream_events(&case.to_string()).await.unwrap()[0].sequence, 1);
+
+    // While every connection of the pool is taken, one that comes back is given to the pool,
+    // where another caller may be waiting, rather than kept.
+    let mut others = Vec::new();
+    while !test.store.exhausted() {
+        others.push(test.store.connection().await.unwrap());
+    }
+    let before = kept.idle_count();
+    drop(lent);
+    assert_eq!(kept.idle_count(), before, "given back while the pool is exhausted");
+    drop(others);
 }
 
 on_both_backends!(

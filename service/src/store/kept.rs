@@ -11,7 +11,8 @@
 //!
 //! A kept connection stays checked out of the pool, so the pool still bounds every connection
 //! the process opens; at most half of them are kept idle, the rest are left to the projections,
-//! the reads and the background tasks. A kept connection to a server that died fails its next
+//! the reads and the background tasks. While the pool has every connection open and none idle
+//! (reads may be waiting for one), a connection is given back rather than kept. A kept connection to a server that died fails its next
 //! statement, like an idle one of the pool (answered 503), and is not kept again: after a
 //! promotion the next ones come from the pool, on the new primary.
 
@@ -102,7 +103,7 @@ impl Drop for Lent<'_> {
         let Some(connection) = self.connection.take() else {
             return;
         };
-        if self.settled {
+        if self.settled && !self.home.store.exhausted() {
             let mut idle = self.home.idle();
             if idle.len() < self.home.most {
                 idle.push(connection);

@@ -300,6 +300,12 @@ impl Store {
         on_pool!(self, |pool| pool.options().get_max_connections())
     }
 
+    /// Every connection the pool may open is open and none is idle: a caller may be waiting.
+    pub fn exhausted(&self) -> bool {
+        on_pool!(self, |pool| pool.size() >= self.max_connections()
+            && pool.num_idle() == 0)
+    }
+
     /// Every event of one stream (a case, or a member's record), in order; empty when there
     /// is no such stream.
     pub async fn stream_events(&self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
