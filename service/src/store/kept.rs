@@ -10,8 +10,8 @@
 //! or closes it, as before; so does one beyond [`Kept`]'s bound.
 //!
 //! A kept connection stays checked out of the pool, so the pool still bounds every connection
-//! the process opens; at most half of them are kept idle, the rest are left to the projections,
-//! the reads and the background tasks. While the pool has every connection open and none idle
+//! the process opens; at most a third of them are kept idle (the PostgreSQL pool is sized for
+//! it), the rest are left to the projections, the reads and the background tasks. While the pool has every connection open and none idle
 //! (reads may be waiting for one), a connection is given back rather than kept. A kept connection to a server that died fails its next
 //! statement, like an idle one of the pool (answered 503), and is not kept again: after a
 //! promotion the next ones come from the pool, on the new primary.
@@ -30,7 +30,7 @@ pub struct Kept {
 
 impl Kept {
     pub fn new(store: Store) -> Self {
-        let most = (store.max_connections() / 2).max(1) as usize;
+        let most = (store.max_connections() / 3).max(1) as usize;
         Kept {
             store,
             idle: Arc::default(),

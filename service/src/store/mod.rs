@@ -148,7 +148,9 @@ const CASE_EVENTS_COLUMNS: &str =
 /// The pool settings of every PostgreSQL store, on a primary or a standby.
 fn postgres_pool() -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(16)
+        // 16 for the projections, the reads and the background tasks, and up to 8 more the
+        // command path keeps between commands (a third: see `kept`).
+        .max_connections(24)
         // sqlx pings a connection before lending it by default: a round trip more for every
         // query. A connection the server dropped fails its next query instead, and the pool
         // replaces it.
