@@ -3,7 +3,7 @@
 //! sqlx 0.8's pool takes a connection back only after pinging it: a `Sync` and its
 //! `ReadyForQuery`, a round trip of its own on every release. A command's stream read and append,
 //! each run on the pool, so cost four round trips where the fair limit's transaction costs two,
-//! and the pings were a quarter of the in-process command path's throughput (docs/performance.md).
+//! and without the pings the in-process command path does a quarter more (docs/performance.md).
 //! [`Kept`] lends one connection for a whole command and takes it back without a ping when the
 //! last statement run on it completed. A connection whose statement failed or was cancelled is
 //! in doubt and goes back to the pool, which pings it (draining what a cancelled statement left)
@@ -11,8 +11,9 @@
 //!
 //! A kept connection stays checked out of the pool, so the pool still bounds every connection
 //! the process opens; at most a third of them are kept idle (the PostgreSQL pool is sized for
-//! it), the rest are left to the projections, the reads and the background tasks. While the pool has every connection open and none idle
-//! (reads may be waiting for one), a connection is given back rather than kept. A kept connection to a server that died fails its next
+//! it), the rest are left to the projections, the reads and the background tasks. While the
+//! pool has every connection open and none idle (reads may be waiting for one), a connection is
+//! given back rather than kept. A kept connection to a server that died fails its next
 //! statement, like an idle one of the pool (answered 503), and is not kept again: after a
 //! promotion the next ones come from the pool, on the new primary.
 
