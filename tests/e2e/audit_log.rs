@@ -399,6 +399,76 @@ async fn a_retried_command_returns_its_first_result_and_writes_nothing_even_afte
     assert_eq!(app.history(&id).await.len(), 3, "nothing was written by the retries");
 }
 
+/// A process decides on the case as its stream stands, whatever it held of the case from its
+/// own last command: here after another process on the same database wrote to the case.
+async fn a_command_sees_what_another_process_wrote_since_this_one_last_did(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let sibling = app.sibling().await;
+    let id = app.submitted(&suggestion()).await;
+    app.staff_does(&id, "assign", &json!({"department": "市住建局"})).await;
+    let post = |base: &str, action: &str, version: Option<&str>, body: Value| {
+        let mut request = app
+            .client
+            .post(format!("{base}/api/v1/cases/{id}/{action}"))
+            .bearer_auth(&app.tokens.staff)
+            .json(&body);
+        if let Some(version) = version {
+            request = request.header("If-Match", version);
+        }
+        request.send()
+    };
+    let consulted = post(&sibling.base_url, "consult", None, json!({"note": "现场协调"}))
+        .await
+        .unwrap();
+    assert_eq!(consulted.status(), StatusCode::OK);
+
+    let stale = post(
+        &app.base_url,
+        "adopt",
+        Some("\"2\""),
+        json!({"by": "市住建局", "extent": "full"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        problem(stale, StatusCode::PRECONDITION_FAILED).await["current_version"],
+        3,
+        "the version the other process left"
+    );
+    let adopted = post(
+        &app.base_url,
+        "adopt",
+        Some("\"3\""),
+        json!({"by": "市住建局", "extent": "full"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(adopted.status(), StatusCode::OK);
+    assert_eq!(adopted.json::<Value>().await.unwrap()["version"], 4);
+    let closed = app
+        .staff_does(&id, "close", &json!({"outcome": "A", "summary": "已解决"}))
+        .await;
+    assert_eq!(closed["version"], 5);
+    let refused = post(&sibling.base_url, "consult", None, json!({"note": "再次协调"}))
+        .await
+        .unwrap();
+    problem(refused, StatusCode::CONFLICT).await;
+
+    let history = app.history(&id).await;
+    let sequences: Vec<u64> = history
+        .iter()
+        .map(|event| event["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, [1, 2, 3, 4, 5]);
+    for pair in history.windows(2) {
+        assert_eq!(
+            pair[1]["prev_hash"], pair[0]["hash"],
+            "chained across the two processes"
+        );
+    }
+    assert_eq!(verify(&app).await["broken"], json!([]));
+}
+
 on_both_backends!(
     every_event_carries_its_metadata_and_a_hash_chained_to_the_previous,
     a_payload_changed_behind_the_logs_back_is_reported_at_its_case_and_sequence,
@@ -407,4 +477,5 @@ on_both_backends!(
     the_state_at_a_moment_is_the_case_as_it_stood_then,
     the_global_log_pages_in_order_from_any_position,
     a_retried_command_returns_its_first_result_and_writes_nothing_even_after_a_restart,
+    a_command_sees_what_another_process_wrote_since_this_one_last_did,
 );

@@ -79,6 +79,20 @@ async fn appended_events_load_back_in_order_with_what_the_database_adds(backend:
         ["submitted", "assigned", "consulted"]
     );
     assert_eq!(events[2].position, last);
+    let mut connection = test.store.connection().await.unwrap();
+    let after: Vec<u64> = connection
+        .stream_events_after(&case.to_string(), 1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|event| event.sequence)
+        .collect();
+    assert_eq!(after, [2, 3], "what a reader holding the first event has not seen");
+    assert!(connection
+        .stream_events_after(&case.to_string(), 3)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(events.windows(2).all(|pair| pair[0].position < pair[1].position));
     assert!(events
         .iter()
@@ -242,7 +256,7 @@ async fn append_lent(lent: &mut Lent<'_>, case: Uuid, version: u64, event: Sugge
         metadata: &Map::new(),
         events: &events,
     };
-    lent.append(commit).await
+    lent.append(commit).await.map(|appended| appended.position)
 }
 
 /// A transaction that keeps every other writer of the log waiting.

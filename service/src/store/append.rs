@@ -204,10 +204,24 @@ fn write_error(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// Where a command's events landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The log position of the last event.
+    pub position: i64,
+    /// The last event's hash, which the stream's next event chains to.
+    pub last_hash: String,
+}
+
 impl Connection {
-    /// [`Store::append`] on this connection.
-    pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
+    /// [`Store::append`] on this connection, with the hash the stream's next event chains to.
+    pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<Appended, StoreError> {
         let rows = commit.rows()?;
+        let last_hash = rows
+            .last()
+            .and_then(EventRow::hash)
+            .ok_or_else(|| StoreError::Corrupt("an append chained no event".into()))?
+            .to_owned();
         let positions: Vec<i64> = on_connection!(self, |connection| {
             insert_events(rows.iter().map(|row| (row, None)), false)
                 .push(" RETURNING position")
@@ -216,10 +230,11 @@ impl Connection {
                 .await
                 .map_err(write_error)?
         });
-        positions
+        let position = positions
             .into_iter()
             .max()
-            .ok_or_else(|| StoreError::Corrupt("an append wrote no event".into()))
+            .ok_or_else(|| StoreError::Corrupt("an append wrote no event".into()))?;
+        Ok(Appended { position, last_hash })
     }
 }
 
@@ -227,7 +242,7 @@ impl Store {
     /// Appends a command's events in one round trip; returns the position of the last. Fails
     /// with [`StoreError::Conflict`] when another writer appended after `commit.version` first.
     pub async fn append<E: Appendable>(&self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
-        self.connection().await?.append(commit).await
+        Ok(self.connection().await?.append(commit).await?.position)
     }
 
     /// Writes `batch` in one transaction, each event at the time it gives: for filling a log in

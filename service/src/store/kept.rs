@@ -19,7 +19,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::store::{Appendable, Commit, Connection, Store, StoreError, StoredEvent};
+use crate::store::{Appendable, Appended, Commit, Connection, Store, StoreError, StoredEvent};
 
 /// Idle connections kept for the next commands.
 #[derive(Debug, Clone)]
@@ -86,16 +86,21 @@ impl Lent<'_> {
 
     /// [`Store::stream_events`] on the lent connection.
     pub async fn stream_events(&mut self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let events = self.unsettled()?.stream_events(id).await?;
+        self.stream_events_after(id, 0).await
+    }
+
+    /// [`Connection::stream_events_after`] on the lent connection.
+    pub async fn stream_events_after(&mut self, id: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let events = self.unsettled()?.stream_events_after(id, after).await?;
         self.settled = true;
         Ok(events)
     }
 
-    /// [`Store::append`] on the lent connection.
-    pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<i64, StoreError> {
-        let position = self.unsettled()?.append(commit).await?;
+    /// [`Store::append`] on the lent connection, with the hash the stream's next event chains to.
+    pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<Appended, StoreError> {
+        let appended = self.unsettled()?.append(commit).await?;
         self.settled = true;
-        Ok(position)
+        Ok(appended)
     }
 }
 

@@ -31,7 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, PgPool, Row, SqlitePool, Type};
 
-pub use append::{Appendable, Commit, EventRow, Imported};
+pub use append::{Appendable, Appended, Commit, EventRow, Imported};
 pub use kept::{Kept, Lent};
 pub use log::LogBound;
 pub(crate) use log::TakeLogBound;
@@ -359,9 +359,18 @@ impl Store {
 impl Connection {
     /// [`Store::stream_events`] on this connection.
     pub async fn stream_events(&mut self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE aggregate_id = $1 ORDER BY sequence");
+        self.stream_events_after(id, 0).await
+    }
+
+    /// The events of one stream after its first `after`, in order: what a reader who holds the
+    /// stream's first `after` events has not seen yet.
+    pub async fn stream_events_after(&mut self, id: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE aggregate_id = $1 AND sequence > $2 ORDER BY sequence"
+        );
+        let after = i64::try_from(after).map_err(|_| StoreError::Corrupt(format!("sequence {after}")))?;
         let rows = on_connection!(self, |connection| {
-            let rows = sqlx::query(&sql).bind(id).fetch_all(connection).await?;
+            let rows = sqlx::query(&sql).bind(id).bind(after).fetch_all(connection).await?;
             rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
         });
         if let Some(odd) = rows.iter().find(|event| event.aggregate_type != rows[0].aggregate_type) {

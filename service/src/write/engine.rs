@@ -27,11 +27,12 @@ use uuid::Uuid;
 use crate::access::tokens::Principal;
 use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::store::chain;
-use crate::store::{Appendable, Commit, Kept, Lent, Store, StoreError, StoredEvent};
+use crate::store::{Appendable, Appended, Commit, Kept, Lent, Store, StoreError, StoredEvent};
 pub use crate::write::context::{CommandContext, Idempotency};
 pub use crate::write::error::EngineError;
 use crate::write::idempotency;
 use crate::write::metadata::EventMetadata;
+use crate::write::recent::{Folded, RecentCases};
 
 /// What a case is read as of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +126,8 @@ pub struct Engine {
     store: Store,
     /// The command path's connections, kept between commands.
     kept: Kept,
+    /// The cases written lately, as their streams left them.
+    recent: RecentCases,
     policy: Policy,
     clock: Clock,
     /// Bumped after every append, so that projections follow at once.
@@ -135,6 +138,7 @@ impl Engine {
     pub fn new(store: Store, policy: Policy, clock: Clock) -> Self {
         Engine {
             kept: Kept::new(store.clone()),
+            recent: RecentCases::default(),
             store,
             policy,
             clock,
@@ -182,17 +186,13 @@ impl Engine {
             return Ok(replayed);
         }
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
-        let kind = input.kind;
+        let new = Folded {
+            case: AnyCase::new(input.kind),
+            last_hash: chain::GENESIS.to_owned(),
+        };
         let mut connection = self.kept.lend().await?;
-        self.execute(
-            &mut connection,
-            case_id,
-            kind,
-            &[],
-            context,
-            CommandInput::Submit(input),
-        )
-        .await
+        self.execute(&mut connection, case_id, new, context, CommandInput::Submit(input))
+            .await
     }
 
     #[instrument(skip_all, fields(%case_id, action = %input.action(), actor = %context.principal.actor.id, role = %context.principal.actor.role))]
@@ -206,17 +206,46 @@ impl Engine {
             return Ok(replayed);
         }
         let mut connection = self.kept.lend().await?;
-        let history = connection.stream_events(&case_id.to_string()).await?;
-        let kind = history.first().and_then(StoredEvent::kind).ok_or(CaseError::NotFound)?;
-        self.execute(
-            &mut connection,
-            case_id,
-            kind,
-            &history,
-            context,
-            CommandInput::Act(input),
-        )
-        .await
+        let case = self
+            .current(&mut connection, case_id)
+            .await?
+            .ok_or(CaseError::NotFound)?;
+        self.execute(&mut connection, case_id, case, context, CommandInput::Act(input))
+            .await
+    }
+
+    /// A case as its stream stands now, read on `connection`: the state held in
+    /// [`RecentCases`] with the events appended since folded in, or the whole stream folded.
+    /// `None` when the case has no events.
+    async fn current(&self, connection: &mut Lent<'_>, case_id: Uuid) -> Result<Option<Folded>, EngineError> {
+        let held = self.recent.get(case_id);
+        let after = held.as_ref().map_or(0, |folded| folded.case.version());
+        let events = connection.stream_events_after(&case_id.to_string(), after).await?;
+        let Folded { case, last_hash } = match held {
+            Some(folded) => folded,
+            None => match events.first().and_then(StoredEvent::kind) {
+                Some(kind) => Folded {
+                    case: AnyCase::new(kind),
+                    last_hash: chain::GENESIS.to_owned(),
+                },
+                None => return Ok(None),
+            },
+        };
+        if let Some(odd) = events.iter().find(|event| event.kind() != Some(case.kind())) {
+            return Err(StoreError::Corrupt(format!(
+                "stream {case_id} has events of two aggregate types ({} and {})",
+                case.kind(),
+                odd.aggregate_type
+            ))
+            .into());
+        }
+        Ok(Some(Folded {
+            case: rebuild(case, &events, AnyCase::apply_payload)?,
+            last_hash: match events.last() {
+                Some(last) => last.hash().unwrap_or(chain::GENESIS).to_owned(),
+                None => last_hash,
+            },
+        }))
     }
 
     /// The case as `viewer` sees it as of a moment; `None` when it did not exist then.
@@ -292,7 +321,7 @@ impl Engine {
             events: &events,
         };
         let position = match self.append(&mut connection, commit).await {
-            Ok(position) => position,
+            Ok(appended) => appended.position,
             Err(StoreError::Conflict) => return Err(EngineError::Conflict { expected_version: None }),
             Err(other) => return Err(other.into()),
         };
@@ -334,7 +363,7 @@ impl Engine {
         };
         let mut connection = self.kept.lend().await?;
         let position = match self.append(&mut connection, commit).await {
-            Ok(position) => position,
+            Ok(appended) => appended.position,
             Err(StoreError::Conflict) => return Err(report_refused(ReportError::AlreadyPublished, role)),
             Err(other) => return Err(other.into()),
         };
@@ -365,11 +394,10 @@ impl Engine {
         principal: &Principal,
     ) -> Result<(), EngineError> {
         let refuse = |reason: &str| Err(CaseError::invalid("into", reason).into());
-        let history = connection.stream_events(&target.to_string()).await?;
-        let Some(target_kind) = history.first().and_then(StoredEvent::kind) else {
+        let Some(Folded { case, .. }) = self.current(connection, target).await? else {
             return refuse("no case you may read has this id");
         };
-        let case = rebuild(AnyCase::new(target_kind), &history, AnyCase::apply_payload)?;
+        let target_kind = case.kind();
         if access::check(principal, Operation::ReadCase(&case_access(&case))).is_err() {
             return refuse("no case you may read has this id");
         }
@@ -406,12 +434,12 @@ impl Engine {
         &self,
         connection: &mut Lent<'_>,
         case_id: Uuid,
-        kind: Kind,
-        history: &[StoredEvent],
+        current: Folded,
         context: CommandContext,
         input: CommandInput,
     ) -> Result<Written, EngineError> {
-        let mut case = rebuild(AnyCase::new(kind), history, AnyCase::apply_payload)?;
+        let Folded { mut case, last_hash } = current;
+        let kind = case.kind();
         let access = case_access(&case);
         let (operation, action) = match &input {
             CommandInput::Submit(submit) => (Operation::Submit(kind, &submit.jurisdiction), "submit"),
@@ -442,12 +470,12 @@ impl Engine {
             aggregate_type: kind.as_str(),
             stream: &case_id.to_string(),
             version,
-            prev_hash: last_hash(history),
+            prev_hash: &last_hash,
             metadata: metadata.fields(),
             events: &events,
         };
-        let position = match self.append(connection, commit).await {
-            Ok(position) => position,
+        let appended = match self.append(connection, commit).await {
+            Ok(appended) => appended,
             Err(StoreError::Conflict) => {
                 count("conflict");
                 // A retry that raced its first attempt loses on the idempotency index: answer
@@ -465,20 +493,32 @@ impl Engine {
             }
         };
         count("written");
-        Ok(Written {
+        let written = Written {
             id: case_id,
             kind,
             status,
             version: case.version(),
-            position,
-        })
+            position: appended.position,
+        };
+        self.recent.remember(
+            case_id,
+            Folded {
+                case,
+                last_hash: appended.last_hash,
+            },
+        );
+        Ok(written)
     }
 
     /// Appends a command's events and wakes the projections that follow the log.
-    async fn append<E: Appendable>(&self, connection: &mut Lent<'_>, commit: Commit<'_, E>) -> Result<i64, StoreError> {
-        let position = connection.append(commit).await?;
+    async fn append<E: Appendable>(
+        &self,
+        connection: &mut Lent<'_>,
+        commit: Commit<'_, E>,
+    ) -> Result<Appended, StoreError> {
+        let appended = connection.append(commit).await?;
         self.appended.send_modify(|appends| *appends += 1);
-        Ok(position)
+        Ok(appended)
     }
 }
 

@@ -7,3 +7,4 @@ pub mod engine;
 pub mod error;
 pub mod idempotency;
 pub mod metadata;
+pub mod recent;
