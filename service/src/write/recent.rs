@@ -16,10 +16,11 @@ use domain::AnyCase;
 use hashlink::LruCache;
 use uuid::Uuid;
 
-/// Cases held at most. A command on a case usually follows another on it within days, many
-/// thousands of commands later, so this bounds memory (each entry holds one case's state,
-/// a few kilobytes) more than it serves the lifecycle of one case.
-const HELD: usize = 4_096;
+/// Cases held at most. An entry is one case's state: a few kilobytes for most cases, up to
+/// about a hundred for one with a 20,000-character body and many handling units' texts; so a
+/// few megabytes as a rule, a hundred at worst. The next command on a case often comes days
+/// and many other cases later, and then reads the case's whole stream, as without this cache.
+const HELD: usize = 1_024;
 
 /// A case as the first [`AnyCase::version`] events of its stream leave it.
 #[derive(Debug, Clone)]
