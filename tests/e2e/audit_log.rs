@@ -421,35 +421,44 @@ async fn a_command_sees_what_another_process_wrote_since_this_one_last_did(backe
         .await
         .unwrap();
     assert_eq!(consulted.status(), StatusCode::OK);
+    let again = post(&app.base_url, "consult", None, json!({"note": "电话回访"}))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "no conflict: nothing raced it");
+    assert_eq!(again.json::<Value>().await.unwrap()["version"], 4);
+    let consulted = post(&sibling.base_url, "consult", None, json!({"note": "再次现场协调"}))
+        .await
+        .unwrap();
+    assert_eq!(consulted.json::<Value>().await.unwrap()["version"], 5);
 
     let stale = post(
         &app.base_url,
         "adopt",
-        Some("\"2\""),
+        Some("\"4\""),
         json!({"by": "市住建局", "extent": "full"}),
     )
     .await
     .unwrap();
     assert_eq!(
         problem(stale, StatusCode::PRECONDITION_FAILED).await["current_version"],
-        3,
+        5,
         "the version the other process left"
     );
     let adopted = post(
         &app.base_url,
         "adopt",
-        Some("\"3\""),
+        Some("\"5\""),
         json!({"by": "市住建局", "extent": "full"}),
     )
     .await
     .unwrap();
     assert_eq!(adopted.status(), StatusCode::OK);
-    assert_eq!(adopted.json::<Value>().await.unwrap()["version"], 4);
+    assert_eq!(adopted.json::<Value>().await.unwrap()["version"], 6);
     let closed = app
         .staff_does(&id, "close", &json!({"outcome": "A", "summary": "已解决"}))
         .await;
-    assert_eq!(closed["version"], 5);
-    let refused = post(&sibling.base_url, "consult", None, json!({"note": "再次协调"}))
+    assert_eq!(closed["version"], 7);
+    let refused = post(&sibling.base_url, "consult", None, json!({"note": "第三次协调"}))
         .await
         .unwrap();
     problem(refused, StatusCode::CONFLICT).await;
@@ -459,7 +468,7 @@ async fn a_command_sees_what_another_process_wrote_since_this_one_last_did(backe
         .iter()
         .map(|event| event["sequence"].as_u64().unwrap())
         .collect();
-    assert_eq!(sequences, [1, 2, 3, 4, 5]);
+    assert_eq!(sequences, [1, 2, 3, 4, 5, 6, 7]);
     for pair in history.windows(2) {
         assert_eq!(
             pair[1]["prev_hash"], pair[0]["hash"],

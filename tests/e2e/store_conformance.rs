@@ -265,6 +265,52 @@ enum Blocker {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
+fn commit_at<'a>(
+    stream: &'a str,
+    version: u64,
+    metadata: &'a Map<String, serde_json::Value>,
+    events: &'a [AnyCaseEvent],
+) -> Commit<'a, AnyCaseEvent> {
+    Commit {
+        aggregate_type: Kind::Suggestion.as_str(),
+        stream,
+        version,
+        prev_hash: GENESIS,
+        metadata,
+        events,
+    }
+}
+
+async fn an_append_decided_on_a_state_not_read_is_written_only_while_the_stream_has_not_moved(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let case = Uuid::now_v7();
+    let stream = case.to_string();
+    append(&test.store, case, 0, vec![submitted()]).await.unwrap();
+    let kept = Kept::new(test.store.clone());
+    let mut lent = kept.lend().await.unwrap();
+    let metadata = Map::new();
+    let assigned = [AnyCaseEvent::from(assigned())];
+    let written = lent
+        .append_unless_behind(commit_at(&stream, 1, &metadata, &assigned))
+        .await
+        .unwrap()
+        .expect("the stream stood at version 1");
+
+    let late = [AnyCaseEvent::from(consulted("迟到"))];
+    for behind in [0, 1] {
+        let moved = lent
+            .append_unless_behind(commit_at(&stream, behind, &metadata, &late))
+            .await
+            .unwrap();
+        assert!(moved.is_none(), "the stream moved past version {behind}");
+    }
+    drop(lent);
+    let events = test.store.stream_events(&stream).await.unwrap();
+    assert_eq!(events.len(), 2, "nothing written by the appends behind the stream");
+    assert_eq!(events[1].sequence, 2);
+    assert_eq!(events[1].position, written.position);
+}
+
 async fn the_command_path_keeps_a_connection_only_after_its_statements_completed(backend: Backend) {
     let test = TestStore::new(backend).await;
     let kept = Kept::new(test.store.clone());
@@ -344,6 +390,7 @@ on_both_backends!(
     an_unknown_case_has_no_events,
     appending_at_a_stale_version_conflicts_and_writes_nothing,
     of_two_writers_racing_on_one_case_exactly_one_wins,
+    an_append_decided_on_a_state_not_read_is_written_only_while_the_stream_has_not_moved,
     many_cases_written_concurrently_keep_their_own_order_and_distinct_positions,
 );
 

@@ -162,9 +162,12 @@ impl Imported {
 
 /// The one `INSERT` into the events table, for a command's append and an import's batch alike:
 /// `recorded_at` is written only for rows that carry it (an import), else the database sets it.
+/// With `unless_after` (a stream and a sequence), the rows are written only if that stream has
+/// no event after that sequence, as the statement sees the table; else none is.
 fn insert_events<'a, DB, J, M>(
     rows: impl IntoIterator<Item = (&'a EventRow<J, M>, Option<String>)>,
     with_recorded_at: bool,
+    unless_after: Option<(&'a str, i64)>,
 ) -> QueryBuilder<'a, DB>
 where
     DB: Database,
@@ -179,6 +182,9 @@ where
 {
     let mut insert = QueryBuilder::new(format!("INSERT INTO events ({WRITTEN_COLUMNS}"));
     insert.push(if with_recorded_at { ", recorded_at) " } else { ") " });
+    if unless_after.is_some() {
+        insert.push("SELECT * FROM (");
+    }
     insert.push_values(rows, |mut values, (row, recorded_at)| {
         values
             .push_bind(row.aggregate_type.as_str())
@@ -192,6 +198,14 @@ where
             values.push_bind(recorded_at);
         }
     });
+    if let Some((stream, sequence)) = unless_after {
+        insert
+            .push(") AS appended WHERE NOT EXISTS (SELECT 1 FROM events WHERE aggregate_id = ")
+            .push_bind(stream)
+            .push(" AND sequence > ")
+            .push_bind(sequence)
+            .push(")");
+    }
     insert
 }
 
@@ -216,25 +230,48 @@ pub struct Appended {
 impl Connection {
     /// [`Store::append`] on this connection, with the hash the stream's next event chains to.
     pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<Appended, StoreError> {
+        self.insert(commit, false)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("an append wrote no event".into()))
+    }
+
+    /// [`Connection::append`] for a command decided on a state it did not read: written only if
+    /// the stream has no event after `commit.version` (`None`, nothing written, when it has:
+    /// the command must be decided again on the stream). A writer racing it still loses on the
+    /// optimistic lock ([`StoreError::Conflict`]).
+    pub async fn append_unless_behind<E: Appendable>(
+        &mut self,
+        commit: Commit<'_, E>,
+    ) -> Result<Option<Appended>, StoreError> {
+        self.insert(commit, true).await
+    }
+
+    async fn insert<E: Appendable>(
+        &mut self,
+        commit: Commit<'_, E>,
+        guarded: bool,
+    ) -> Result<Option<Appended>, StoreError> {
         let rows = commit.rows()?;
         let last_hash = rows
             .last()
             .and_then(EventRow::hash)
             .ok_or_else(|| StoreError::Corrupt("an append chained no event".into()))?
             .to_owned();
+        let version =
+            i64::try_from(commit.version).map_err(|_| StoreError::Corrupt(format!("version {}", commit.version)))?;
+        let guard = guarded.then_some((commit.stream, version));
         let positions: Vec<i64> = on_connection!(self, |connection| {
-            insert_events(rows.iter().map(|row| (row, None)), false)
+            insert_events(rows.iter().map(|row| (row, None)), false, guard)
                 .push(" RETURNING position")
                 .build_query_scalar()
                 .fetch_all(connection)
                 .await
                 .map_err(write_error)?
         });
-        let position = positions
+        Ok(positions
             .into_iter()
             .max()
-            .ok_or_else(|| StoreError::Corrupt("an append wrote no event".into()))?;
-        Ok(Appended { position, last_hash })
+            .map(|position| Appended { position, last_hash }))
     }
 }
 
@@ -264,7 +301,7 @@ impl Store {
                         let at = imported.recorded_at.to_rfc3339_opts(SecondsFormat::Millis, true);
                         (&imported.row, Some(at))
                     });
-                    insert_events(timed, true)
+                    insert_events(timed, true, None)
                         .build()
                         .execute(&mut *transaction)
                         .await

@@ -102,6 +102,16 @@ impl Lent<'_> {
         self.settled = true;
         Ok(appended)
     }
+
+    /// [`Connection::append_unless_behind`] on the lent connection.
+    pub async fn append_unless_behind<E: Appendable>(
+        &mut self,
+        commit: Commit<'_, E>,
+    ) -> Result<Option<Appended>, StoreError> {
+        let appended = self.unsettled()?.append_unless_behind(commit).await?;
+        self.settled = true;
+        Ok(appended)
+    }
 }
 
 impl Drop for Lent<'_> {

@@ -191,8 +191,11 @@ impl Engine {
             last_hash: chain::GENESIS.to_owned(),
         };
         let mut connection = self.kept.lend().await?;
-        self.execute(&mut connection, case_id, new, context, CommandInput::Submit(input))
-            .await
+        let input = CommandInput::Submit(input);
+        decided_on_read(
+            self.execute(&mut connection, case_id, new, Basis::Read, context, input)
+                .await?,
+        )
     }
 
     #[instrument(skip_all, fields(%case_id, action = %input.action(), actor = %context.principal.actor.id, role = %context.principal.actor.role))]
@@ -206,12 +209,27 @@ impl Engine {
             return Ok(replayed);
         }
         let mut connection = self.kept.lend().await?;
+        // A case written lately is decided on as held, and appended only if its stream has not
+        // moved since: one round trip. One not held, or whose held state was refused or had
+        // moved on, is decided on its stream as read.
+        if let Some(held) = self.recent.get(case_id) {
+            let input = CommandInput::Act(input.clone());
+            let decided = self
+                .execute(&mut connection, case_id, held, Basis::Held, context.clone(), input)
+                .await?;
+            if let Some(written) = decided {
+                return Ok(written);
+            }
+        }
         let case = self
             .current(&mut connection, case_id)
             .await?
             .ok_or(CaseError::NotFound)?;
-        self.execute(&mut connection, case_id, case, context, CommandInput::Act(input))
-            .await
+        let input = CommandInput::Act(input);
+        decided_on_read(
+            self.execute(&mut connection, case_id, case, Basis::Read, context, input)
+                .await?,
+        )
     }
 
     /// A case as its stream stands now, read on `connection`: the state held in
@@ -430,14 +448,18 @@ impl Engine {
         }))
     }
 
+    /// Decides a command on `current` and appends what it decided. `None` only on a held
+    /// state ([`Basis::Held`]) that was refused or denied, or whose stream had moved on: the
+    /// command is then to be decided on the stream as read, and nothing was written or counted.
     async fn execute(
         &self,
         connection: &mut Lent<'_>,
         case_id: Uuid,
         current: Folded,
+        basis: Basis,
         context: CommandContext,
         input: CommandInput,
-    ) -> Result<Written, EngineError> {
+    ) -> Result<Option<Written>, EngineError> {
         let Folded { mut case, last_hash } = current;
         let kind = case.kind();
         let access = case_access(&case);
@@ -449,11 +471,26 @@ impl Engine {
             let labels = [("kind", kind.as_str()), ("action", action), ("result", result)];
             metrics::counter!("lianxin_commands_total", &labels).increment(1);
         };
-        access::check(&context.principal, operation).inspect_err(|_| count("denied"))?;
+        // A held state may be behind its stream: what it refuses, the stream may allow.
+        macro_rules! refuse {
+            ($error:expr, $result:literal) => {{
+                if basis == Basis::Held {
+                    return Ok(None);
+                }
+                count($result);
+                return Err($error.into());
+            }};
+        }
+        if let Err(denied) = access::check(&context.principal, operation) {
+            refuse!(denied, "denied");
+        }
         if let CommandInput::Act(ActionInput::Merge(merge)) = &input {
-            self.check_merge_target(connection, kind, merge.into, &context.principal)
+            if let Err(refused) = self
+                .check_merge_target(connection, kind, merge.into, &context.principal)
                 .await
-                .inspect_err(|_| count("refused"))?;
+            {
+                refuse!(refused, "refused");
+            }
         }
         let version = case.version();
         let command = CaseCommand {
@@ -463,7 +500,10 @@ impl Engine {
             expected_version: context.expected_version,
             input,
         };
-        let events = case.handle(command, &self.policy).inspect_err(|_| count("refused"))?;
+        let events = match case.handle(command, &self.policy) {
+            Ok(events) => events,
+            Err(refused) => refuse!(refused, "refused"),
+        };
         let status = case.status().ok_or(CaseError::NotFound)?;
         let metadata = EventMetadata::new(kind.as_str(), &context, Uuid::now_v7()).with_status(status);
         let commit = Commit {
@@ -474,14 +514,19 @@ impl Engine {
             metadata: metadata.fields(),
             events: &events,
         };
-        let appended = match self.append(connection, commit).await {
-            Ok(appended) => appended,
+        let appended = match basis {
+            Basis::Read => self.append(connection, commit).await.map(Some),
+            Basis::Held => self.append_unless_behind(connection, commit).await,
+        };
+        let appended = match appended {
+            Ok(Some(appended)) => appended,
+            Ok(None) => return Ok(None),
             Err(StoreError::Conflict) => {
                 count("conflict");
                 // A retry that raced its first attempt loses on the idempotency index: answer
                 // with the first attempt's result.
                 if let Some(replayed) = self.replay(&context).await? {
-                    return Ok(replayed);
+                    return Ok(Some(replayed));
                 }
                 return Err(EngineError::Conflict {
                     expected_version: context.expected_version,
@@ -507,7 +552,7 @@ impl Engine {
                 last_hash: appended.last_hash,
             },
         );
-        Ok(written)
+        Ok(Some(written))
     }
 
     /// Appends a command's events and wakes the projections that follow the log.
@@ -517,9 +562,40 @@ impl Engine {
         commit: Commit<'_, E>,
     ) -> Result<Appended, StoreError> {
         let appended = connection.append(commit).await?;
-        self.appended.send_modify(|appends| *appends += 1);
+        self.wake_projections();
         Ok(appended)
     }
+
+    /// [`Engine::append`] unless the stream has moved past `commit.version`: `None` then.
+    async fn append_unless_behind<E: Appendable>(
+        &self,
+        connection: &mut Lent<'_>,
+        commit: Commit<'_, E>,
+    ) -> Result<Option<Appended>, StoreError> {
+        let appended = connection.append_unless_behind(commit).await?;
+        if appended.is_some() {
+            self.wake_projections();
+        }
+        Ok(appended)
+    }
+
+    fn wake_projections(&self) {
+        self.appended.send_modify(|appends| *appends += 1);
+    }
+}
+
+/// What a command is decided on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Basis {
+    /// The stream as read in this command (for a submission, the empty stream of a new case).
+    Read,
+    /// The state [`RecentCases`] held, not read: the stream may have moved on since.
+    Held,
+}
+
+/// The result of a command decided on its stream as read, which is always decided.
+fn decided_on_read(decided: Option<Written>) -> Result<Written, EngineError> {
+    decided.ok_or_else(|| StoreError::Corrupt("a command decided on its stream as read was not decided".into()).into())
 }
 
 /// The hash of a stream's last event, which its next event chains to.

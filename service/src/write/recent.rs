@@ -1,14 +1,18 @@
 //! The cases the engine wrote lately, held in memory as their events left them, so that the
-//! next command on one reads only the events appended since (usually none) instead of the
-//! whole stream, and decodes and applies none of those it has applied already.
+//! next command on one reads nothing before it appends, and decodes and applies none of the
+//! events it has applied already.
 //!
 //! An entry is a case folded over the first `version` events of its stream. The log is
 //! append-only and each sequence of a stream is written once, so such a prefix stays true for
 //! good: an entry may be behind its stream (another process appended to it, or an append
-//! succeeded whose answer was lost), never ahead of it and never different. A command still
-//! reads its stream on the connection it appends on, at the same moment as without this
-//! cache, only from the entry's version on; so it is decided on the same events and the
-//! optimistic lock works as before.
+//! succeeded whose answer was lost), never ahead of it and never different.
+//!
+//! The engine decides a command on a held case without reading its stream, and appends only if
+//! the stream has no event after the held version, in the statement that writes (as that
+//! statement sees the table): so the command was decided on the stream as it stood when it was
+//! written, as if read then. Otherwise, or when the held state refused the command (the stream
+//! may allow it), it is decided again on the events read after the held version. A writer that
+//! races the append loses on the optimistic lock, as before.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
