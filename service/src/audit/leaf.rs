@@ -118,6 +118,11 @@ fn jcs(value: &impl Serialize) -> Result<Vec<u8>, NotCanonical> {
     serde_json_canonicalizer::to_vec(value).map_err(|error| NotCanonical(error.to_string()))
 }
 
+/// `value` as serde_json writes it: its RFC 8785 form when it is [`plain`].
+fn compact(value: &impl Serialize) -> Result<Vec<u8>, NotCanonical> {
+    serde_json::to_vec(value).map_err(|error| NotCanonical(error.to_string()))
+}
+
 /// A [`HistoryEntry`] with its members declared in JCS order, so that serde_json writes them so.
 #[derive(Serialize)]
 struct InKeyOrder<'a> {
@@ -159,7 +164,7 @@ impl HistoryEntry {
             event_type: &self.event_type,
             version: &self.version,
         };
-        serde_json::to_vec(&in_key_order).map_err(|error| NotCanonical(error.to_string()))
+        compact(&in_key_order)
     }
 
     /// The leaf hash, `SHA-256(0x00 ‖ canonical bytes)`.
@@ -171,11 +176,7 @@ impl HistoryEntry {
 /// The leaf hash of an exported event as a client received it (any JSON object): what a
 /// witness recomputes, without this service's types.
 pub fn exported_leaf_hash(event: &Value) -> Result<Hash, NotCanonical> {
-    let bytes = if plain(event) {
-        serde_json::to_vec(event).map_err(|error| NotCanonical(error.to_string()))?
-    } else {
-        jcs(event)?
-    };
+    let bytes = if plain(event) { compact(event)? } else { jcs(event)? };
     Ok(leaf_hash(&bytes))
 }
 
