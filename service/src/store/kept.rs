@@ -84,6 +84,12 @@ impl Lent<'_> {
             .ok_or_else(|| StoreError::Corrupt("a lent connection was used after it was returned".into()))
     }
 
+    /// A statement's result: the connection is settled again if the statement completed.
+    fn completed<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.settled = result.is_ok();
+        result
+    }
+
     /// [`Store::stream_events`] on the lent connection.
     pub async fn stream_events(&mut self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.stream_events_after(id, 0).await
@@ -91,16 +97,14 @@ impl Lent<'_> {
 
     /// [`Connection::stream_events_after`] on the lent connection.
     pub async fn stream_events_after(&mut self, id: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
-        let events = self.unsettled()?.stream_events_after(id, after).await?;
-        self.settled = true;
-        Ok(events)
+        let events = self.unsettled()?.stream_events_after(id, after).await;
+        self.completed(events)
     }
 
     /// [`Store::append`] on the lent connection, with the hash the stream's next event chains to.
     pub async fn append<E: Appendable>(&mut self, commit: Commit<'_, E>) -> Result<Appended, StoreError> {
-        let appended = self.unsettled()?.append(commit).await?;
-        self.settled = true;
-        Ok(appended)
+        let appended = self.unsettled()?.append(commit).await;
+        self.completed(appended)
     }
 
     /// [`Connection::append_unless_behind`] on the lent connection.
@@ -108,9 +112,8 @@ impl Lent<'_> {
         &mut self,
         commit: Commit<'_, E>,
     ) -> Result<Option<Appended>, StoreError> {
-        let appended = self.unsettled()?.append_unless_behind(commit).await?;
-        self.settled = true;
-        Ok(appended)
+        let appended = self.unsettled()?.append_unless_behind(commit).await;
+        self.completed(appended)
     }
 }
 
