@@ -239,7 +239,10 @@ impl Engine {
         let held = self.recent.get(case_id);
         let after = held.as_ref().map_or(0, |folded| folded.case.version());
         let events = connection.stream_events_after(&case_id.to_string(), after).await?;
-        let Folded { case, last_hash } = match held {
+        let Folded {
+            case,
+            last_hash: held_hash,
+        } = match held {
             Some(folded) => folded,
             None => match events.first().and_then(StoredEvent::kind) {
                 Some(kind) => Folded {
@@ -259,9 +262,10 @@ impl Engine {
         }
         Ok(Some(Folded {
             case: rebuild(case, &events, AnyCase::apply_payload)?,
-            last_hash: match events.last() {
-                Some(last) => last.hash().unwrap_or(chain::GENESIS).to_owned(),
-                None => last_hash,
+            last_hash: if events.is_empty() {
+                held_hash
+            } else {
+                last_hash(&events).to_owned()
             },
         }))
     }
