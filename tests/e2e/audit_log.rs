@@ -431,27 +431,21 @@ async fn a_command_sees_what_another_process_wrote_since_this_one_last_did(backe
         .unwrap();
     assert_eq!(consulted.json::<Value>().await.unwrap()["version"], 5);
 
-    let stale = post(
-        &app.base_url,
-        "adopt",
-        Some("\"4\""),
-        json!({"by": "市住建局", "extent": "full"}),
-    )
-    .await
-    .unwrap();
+    let adopt = |version| {
+        post(
+            &app.base_url,
+            "adopt",
+            Some(version),
+            json!({"by": "市住建局", "extent": "full"}),
+        )
+    };
+    let stale = adopt("\"4\"").await.unwrap();
     assert_eq!(
         problem(stale, StatusCode::PRECONDITION_FAILED).await["current_version"],
         5,
         "the version the other process left"
     );
-    let adopted = post(
-        &app.base_url,
-        "adopt",
-        Some("\"5\""),
-        json!({"by": "市住建局", "extent": "full"}),
-    )
-    .await
-    .unwrap();
+    let adopted = adopt("\"5\"").await.unwrap();
     assert_eq!(adopted.status(), StatusCode::OK);
     assert_eq!(adopted.json::<Value>().await.unwrap()["version"], 6);
     let closed = app

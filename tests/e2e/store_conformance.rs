@@ -52,15 +52,9 @@ fn consulted(note: &str) -> SuggestionEvent {
 async fn append(store: &Store, case: Uuid, version: u64, events: Vec<SuggestionEvent>) -> Result<i64, StoreError> {
     let events: Vec<AnyCaseEvent> = events.into_iter().map(AnyCaseEvent::from).collect();
     let metadata = Map::from_iter([("request_id".to_owned(), json!("r"))]);
-    let commit = Commit {
-        aggregate_type: Kind::Suggestion.as_str(),
-        stream: &case.to_string(),
-        version,
-        prev_hash: GENESIS,
-        metadata: &metadata,
-        events: &events,
-    };
-    store.append(commit).await
+    store
+        .append(commit_at(&case.to_string(), version, &metadata, &events))
+        .await
 }
 
 async fn appended_events_load_back_in_order_with_what_the_database_adds(backend: Backend) {
@@ -248,15 +242,9 @@ async fn a_reader_following_the_log_sees_every_event_once_in_case_order_while_ma
 /// Appends `event` at `version` through a connection lent by [`Kept`].
 async fn append_lent(lent: &mut Lent<'_>, case: Uuid, version: u64, event: SuggestionEvent) -> Result<i64, StoreError> {
     let events = [AnyCaseEvent::from(event)];
-    let commit = Commit {
-        aggregate_type: Kind::Suggestion.as_str(),
-        stream: &case.to_string(),
-        version,
-        prev_hash: GENESIS,
-        metadata: &Map::new(),
-        events: &events,
-    };
-    lent.append(commit).await.map(|appended| appended.position)
+    lent.append(commit_at(&case.to_string(), version, &Map::new(), &events))
+        .await
+        .map(|appended| appended.position)
 }
 
 /// A transaction that keeps every other writer of the log waiting.
@@ -265,6 +253,7 @@ enum Blocker {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
+/// A suggestion's commit of `events` at `version`, chained from the genesis hash.
 fn commit_at<'a>(
     stream: &'a str,
     version: u64,
