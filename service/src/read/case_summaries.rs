@@ -132,7 +132,7 @@ async fn apply(tx: &mut Tx, policy: &Policy, batch: &[Fact]) -> Result<(), Proje
     ids.sort_unstable();
     ids.dedup();
     let stored: Vec<(String, Json<CaseSummary>)> =
-        rows::select_in(tx, "SELECT id, summary FROM case_summaries WHERE id IN ", &ids).await?;
+        rows::select_in(tx, "SELECT id, summary FROM case_summaries", "id", &ids).await?;
     let before: HashMap<String, CaseSummary> = stored.into_iter().map(|(id, summary)| (id, summary.0)).collect();
     let mut after: HashMap<&str, Option<CaseSummary>> = ids.iter().map(|id| (*id, before.get(*id).cloned())).collect();
     for fact in facts {

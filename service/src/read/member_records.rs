@@ -549,7 +549,8 @@ async fn apply(tx: &mut Tx, store: &Store, offset: FixedOffset, batch: &[Fact]) 
     let (members, cases): (Vec<&str>, Vec<&str>) = streams.iter().partition(|stream| stream.starts_with(STREAM_PREFIX));
     let stored: Vec<MemberCase> = rows::select_in(
         tx,
-        "SELECT case_id, member_id, submitted_at FROM member_cases WHERE case_id IN ",
+        "SELECT case_id, member_id, submitted_at FROM member_cases",
+        "case_id",
         &cases,
     )
     .await?;
@@ -557,7 +558,7 @@ async fn apply(tx: &mut Tx, store: &Store, offset: FixedOffset, batch: &[Fact]) 
         .iter()
         .filter_map(|stream| stream.strip_prefix(STREAM_PREFIX))
         .collect();
-    let entries: Vec<MemberRow> = rows::select_in(tx, "SELECT * FROM members WHERE member_id IN ", &member_ids).await?;
+    let entries: Vec<MemberRow> = rows::select_in(tx, "SELECT * FROM members", "member_id", &member_ids).await?;
     let mut carried: HashMap<&str, Carried> = streams.iter().map(|stream| (*stream, Carried::default())).collect();
     for row in stored {
         if let Some(stream) = carried.get_mut(row.case_id.as_str()) {

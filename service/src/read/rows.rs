@@ -143,17 +143,37 @@ impl<R: ViewRow + Send + 'static> Rows for Vec<R> {
     }
 }
 
-/// Multi-row inserts of `rows`, each statement ending with `tail`; the rows it returns.
+/// Inserts `rows`, each statement ending with `tail`; the rows it returns. On PostgreSQL one
+/// statement takes every row as one array per column (`UNNEST`): its text is the same whatever
+/// the number of rows, so it is parsed and planned once per connection, where a multi-row
+/// `VALUES` list is a new statement, with thousands of parameters, at every batch size.
 async fn insert<R, T>(tx: &mut Tx, rows: &[R], tail: &str) -> Result<Vec<T>, StoreError>
 where
     R: ViewRow,
     T: FromEitherRow,
 {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = format!("INSERT INTO {} ({}) ", R::TABLE, R::COLUMNS.join(", "));
+    if let Tx::Postgres(tx) = tx {
+        let rows = rows.iter().map(ViewRow::fields).collect::<Result<Vec<_>, _>>()?;
+        let columns = columns(rows);
+        let mut query = QueryBuilder::new(head);
+        query.push("SELECT * FROM UNNEST(");
+        let mut arrays = query.separated(", ");
+        for column in columns {
+            column.push_bind(&mut arrays);
+        }
+        query.push(")");
+        query.push(tail);
+        return Ok(query.build_query_as::<T>().fetch_all(&mut **tx).await?);
+    }
     let mut returned = Vec::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let values = chunk.iter().map(ViewRow::fields).collect::<Result<Vec<_>, _>>()?;
         on_tx!(&mut *tx, |tx| {
-            let mut query = QueryBuilder::new(format!("INSERT INTO {} ({}) ", R::TABLE, R::COLUMNS.join(", ")));
+            let mut query = QueryBuilder::new(&head);
             query.push_values(values, |mut row, fields| {
                 for field in fields {
                     match field {
@@ -172,16 +192,76 @@ where
     Ok(returned)
 }
 
-/// The rows `select` (a query ending in `IN `) finds for `keys`, one statement per few hundred.
-pub async fn select_in<T>(tx: &mut Tx, select: &str, keys: &[&str]) -> Result<Vec<T>, StoreError>
+/// One column of rows, as the array `UNNEST` takes; a row type's fields are of one kind per
+/// column.
+enum Column<'a> {
+    Text(Vec<Option<&'a str>>),
+    Time(Vec<Option<Timestamp>>),
+    Bool(Vec<bool>),
+    Int(Vec<i64>),
+    Json(Vec<Json<Box<JsonRawValue>>>),
+}
+
+/// `rows` turned column by column, in the order of their fields.
+fn columns(rows: Vec<Vec<Field<'_>>>) -> Vec<Column<'_>> {
+    let mut columns: Vec<Column<'_>> = Vec::new();
+    for row in rows {
+        for (index, field) in row.into_iter().enumerate() {
+            if index == columns.len() {
+                columns.push(match field {
+                    Field::Text(_) => Column::Text(Vec::new()),
+                    Field::Time(_) => Column::Time(Vec::new()),
+                    Field::Bool(_) => Column::Bool(Vec::new()),
+                    Field::Int(_) => Column::Int(Vec::new()),
+                    Field::Json(_) => Column::Json(Vec::new()),
+                });
+            }
+            match (&mut columns[index], field) {
+                (Column::Text(values), Field::Text(text)) => values.push(text),
+                (Column::Time(values), Field::Time(at)) => values.push(at),
+                (Column::Bool(values), Field::Bool(value)) => values.push(value),
+                (Column::Int(values), Field::Int(value)) => values.push(value),
+                (Column::Json(values), Field::Json(json)) => values.push(Json(json)),
+                _ => unreachable!("a row type gives each column one kind of field"),
+            }
+        }
+    }
+    columns
+}
+
+impl<'a> Column<'a> {
+    /// Binds the array with its type named: `UNNEST` takes any array, so the type must be said.
+    fn push_bind(self, arrays: &mut sqlx::query_builder::Separated<'_, 'a, sqlx::Postgres, &str>) {
+        match self {
+            Column::Text(values) => arrays.push_bind(values).push_unseparated("::text[]"),
+            Column::Time(values) => arrays.push_bind(values).push_unseparated("::timestamptz[]"),
+            Column::Bool(values) => arrays.push_bind(values).push_unseparated("::boolean[]"),
+            Column::Int(values) => arrays.push_bind(values).push_unseparated("::int8[]"),
+            Column::Json(values) => arrays.push_bind(values).push_unseparated("::jsonb[]"),
+        };
+    }
+}
+
+/// The rows `select` finds whose `column` is one of `keys`: on PostgreSQL one statement taking
+/// the keys as one array (the same text, so the same plan, for any number of keys), on SQLite
+/// one `IN` list per few hundred keys.
+pub async fn select_in<T>(tx: &mut Tx, select: &str, column: &str, keys: &[&str]) -> Result<Vec<T>, StoreError>
 where
     T: FromEitherRow,
 {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Tx::Postgres(tx) = tx {
+        return Ok(sqlx::query_as(&format!("{select} WHERE {column} = ANY($1)"))
+            .bind(keys)
+            .fetch_all(&mut **tx)
+            .await?);
+    }
     let mut found = Vec::new();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         on_tx!(&mut *tx, |tx| {
-            let mut query = QueryBuilder::new(select);
-            query.push("(");
+            let mut query = QueryBuilder::new(format!("{select} WHERE {column} IN ("));
             let mut list = query.separated(", ");
             for key in chunk {
                 list.push_bind(*key);
