@@ -161,7 +161,8 @@ impl TransparencyLog {
         });
     }
 
-    /// Appends every event the log shows beyond the tree; returns the tree's size.
+    /// Appends the events the log shows beyond the tree, up to its readable end as last read;
+    /// returns the tree's size.
     pub async fn catch_up(&self) -> Result<u64, TreeError> {
         let mut guard = self.frontier.lock().await;
         loop {
@@ -179,6 +180,10 @@ impl TransparencyLog {
                 metrics::gauge!("lianxin_merkle_tree_size").set(size as f64);
                 return Ok(size);
             }
+            // A short page is the log's readable end as it was read: what came since waits for
+            // the next round, so that under load the tree grows by large pages, not by a small
+            // transaction chasing every few appends.
+            let at_end = events.len() < PAGE as usize;
             let mut next = frontier.clone();
             let mut leaves = Vec::with_capacity(events.len());
             let mut nodes = Vec::new();
@@ -192,6 +197,12 @@ impl TransparencyLog {
                 next.last_position = position;
             }
             match self.write(&leaves, &nodes).await {
+                Ok(()) if at_end => {
+                    let size = next.size;
+                    *guard = Some(next);
+                    metrics::gauge!("lianxin_merkle_tree_size").set(size as f64);
+                    return Ok(size);
+                }
                 Ok(()) => *guard = Some(next),
                 // Another process wrote these leaves first: start again from what it wrote.
                 Err(TreeError::Raced) => tracing::debug!("the stored tree moved: reloading its right edge"),
@@ -209,7 +220,7 @@ impl TransparencyLog {
         // The tree's end is read and written in one transaction: on SQLite it takes the write
         // lock from the start (a read first could not take it later once another wrote).
         macro_rules! write_page {
-            ($transaction:expr) => {
+            ($transaction:expr, $insert:ident) => {
                 async {
                     let mut transaction = $transaction.await?;
                     let stored: i64 = sqlx::query_scalar(STORED_SIZE)
@@ -218,24 +229,7 @@ impl TransparencyLog {
                     if stored != first {
                         return Ok(false);
                     }
-                    for chunk in leaves.chunks(ROWS_PER_INSERT) {
-                        let mut insert = QueryBuilder::new("INSERT INTO merkle_leaves (leaf_index, position, hash) ");
-                        insert.push_values(chunk, |mut row, (index, position, hash)| {
-                            row.push_bind(*index as i64)
-                                .push_bind(*position)
-                                .push_bind(hash.to_vec());
-                        });
-                        insert.build().execute(&mut *transaction).await?;
-                    }
-                    for chunk in nodes.chunks(ROWS_PER_INSERT) {
-                        let mut insert = QueryBuilder::new("INSERT INTO merkle_nodes (level, node_index, hash) ");
-                        insert.push_values(chunk, |mut row, (id, hash)| {
-                            row.push_bind(id.level as i16)
-                                .push_bind(id.index as i64)
-                                .push_bind(hash.to_vec());
-                        });
-                        insert.build().execute(&mut *transaction).await?;
-                    }
+                    $insert(&mut *transaction, leaves, nodes).await?;
                     transaction.commit().await?;
                     Ok::<bool, sqlx::Error>(true)
                 }
@@ -243,8 +237,8 @@ impl TransparencyLog {
             };
         }
         let written = match &self.store {
-            Store::Postgres(pool) => write_page!(pool.begin()),
-            Store::Sqlite(pool) => write_page!(pool.begin_with("BEGIN IMMEDIATE")),
+            Store::Postgres(pool) => write_page!(pool.begin(), insert_arrays),
+            Store::Sqlite(pool) => write_page!(pool.begin_with("BEGIN IMMEDIATE"), insert_values),
         };
         match written {
             Ok(true) => Ok(()),
@@ -442,4 +436,59 @@ impl TransparencyLog {
         tracing::debug!(size, "checkpoint signed");
         self.latest_checkpoint().await?.ok_or(TreeError::NoCheckpoint)
     }
+}
+
+/// A page's leaves and nodes on PostgreSQL: one statement each, every row in one array per
+/// column, so the statement's text (and plan) is the same whatever the page's size.
+async fn insert_arrays(
+    connection: &mut sqlx::PgConnection,
+    leaves: &[(u64, i64, Hash)],
+    nodes: &[(NodeId, Hash)],
+) -> Result<(), sqlx::Error> {
+    const LEAVES: &str = "INSERT INTO merkle_leaves (leaf_index, position, hash) \
+                          SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::bytea[])";
+    const NODES: &str = "INSERT INTO merkle_nodes (level, node_index, hash) \
+                         SELECT * FROM UNNEST($1::int2[], $2::int8[], $3::bytea[])";
+    sqlx::query(LEAVES)
+        .bind(leaves.iter().map(|(index, _, _)| *index as i64).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|(_, position, _)| *position).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|(_, _, hash)| hash.as_slice()).collect::<Vec<_>>())
+        .execute(&mut *connection)
+        .await?;
+    if !nodes.is_empty() {
+        sqlx::query(NODES)
+            .bind(nodes.iter().map(|(id, _)| id.level as i16).collect::<Vec<_>>())
+            .bind(nodes.iter().map(|(id, _)| id.index as i64).collect::<Vec<_>>())
+            .bind(nodes.iter().map(|(_, hash)| hash.as_slice()).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A page's leaves and nodes on SQLite: multi-row inserts, as many as its parameter limit needs.
+async fn insert_values(
+    connection: &mut sqlx::SqliteConnection,
+    leaves: &[(u64, i64, Hash)],
+    nodes: &[(NodeId, Hash)],
+) -> Result<(), sqlx::Error> {
+    for chunk in leaves.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::new("INSERT INTO merkle_leaves (leaf_index, position, hash) ");
+        insert.push_values(chunk, |mut row, (index, position, hash)| {
+            row.push_bind(*index as i64)
+                .push_bind(*position)
+                .push_bind(hash.to_vec());
+        });
+        insert.build().execute(&mut *connection).await?;
+    }
+    for chunk in nodes.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::new("INSERT INTO merkle_nodes (level, node_index, hash) ");
+        insert.push_values(chunk, |mut row, (id, hash)| {
+            row.push_bind(id.level as i16)
+                .push_bind(id.index as i64)
+                .push_bind(hash.to_vec());
+        });
+        insert.build().execute(&mut *connection).await?;
+    }
+    Ok(())
 }
