@@ -13,6 +13,11 @@
 //!   `two_processes_on_one_database_build_the_views_a_rebuild_builds`.
 //! - **In log order, skipping nothing.** Batches come from `Store::facts_after` (the order and
 //!   horizon of `log_after`), so PostgreSQL's late commits are never passed over.
+//! - **Read once for every projection.** The runners wake together and start their batches
+//!   from the same checkpoint, so a process keeps its last few pages ([`Pages`]): the second
+//!   runner to want the page after a position takes the one the first read. A page read
+//!   earlier may be shorter than the log is now, never wrong: below the horizon nothing can
+//!   join the log before its last event.
 //! - **One process at a time.** On PostgreSQL a runner holds `pg_try_advisory_lock` on a
 //!   connection for as long as it lives; other processes wait and take over if it dies.
 //! - **Derived, so not flushed.** On PostgreSQL a batch commits with `synchronous_commit = off`:
@@ -33,13 +38,14 @@
 //!   is rebuilt so when its runner starts. [`Projector::checkpoints`] shows each checkpoint, the
 //!   log head and the lag.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use domain::Policy;
 use projections::Fact;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Mutex};
 
 use crate::read::checkpoints;
 use crate::read::error::ProjectorError;
@@ -54,6 +60,8 @@ use crate::store::{on_pool, Store, StoreError};
 
 /// Events per transaction.
 const BATCH: i64 = 500;
+/// Pages kept for the other runners: one per projection covers runners in step.
+const PAGES_KEPT: usize = 4;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
 /// How long a runner that has just applied events lets more gather before it looks again:
@@ -83,7 +91,35 @@ pub struct Projector {
     policy: Arc<Policy>,
     /// Bumped after every committed batch, so readers waiting for a position re-check.
     applied: Arc<watch::Sender<u64>>,
+    pages: Pages,
     faults: Faults,
+}
+
+/// The pages of the log read last, each by the position it follows; the lock is held while a
+/// page is read, so runners asking for the same page together read it once.
+#[derive(Clone, Default)]
+struct Pages(Arc<Mutex<VecDeque<Page>>>);
+
+/// The position a page of the log follows, and its facts.
+type Page = (i64, Arc<[Fact]>);
+
+impl Pages {
+    /// The facts after `from` (up to [`BATCH`]), from a page kept or from the log.
+    async fn after(&self, store: &Store, from: i64) -> Result<Arc<[Fact]>, StoreError> {
+        let mut kept = self.0.lock().await;
+        if let Some((_, page)) = kept.iter().find(|(after, _)| *after == from) {
+            return Ok(Arc::clone(page));
+        }
+        let page: Arc<[Fact]> = store.facts_after(from, BATCH).await?.into();
+        // An empty page says only that nothing was there yet: not worth keeping.
+        if !page.is_empty() {
+            if kept.len() == PAGES_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back((from, Arc::clone(&page)));
+        }
+        Ok(page)
+    }
 }
 
 impl std::fmt::Debug for Projector {
@@ -100,6 +136,7 @@ impl Projector {
             store,
             policy: Arc::new(policy),
             applied: Arc::new(watch::channel(0).0),
+            pages: Pages::default(),
             faults: Faults::default(),
         }
     }
@@ -157,13 +194,24 @@ impl Projector {
                 Err(error) => tracing::warn!(projection = name, %error, "cannot rebuild; catching up instead"),
             }
             loop {
-                match self.catch_up(name, |_| {}).await {
+                match self.advance(projection).await {
                     // Under a stream of appends, waking on each one would make a transaction
                     // of every few events: a moment's wait gathers them into bigger batches,
                     // longer the more came (each batch's fixed statements and the outcome
-                    // cells' rewrite are then shared by more events).
-                    Ok(applied) if applied > 0 => tokio::time::sleep(gather(applied)).await,
-                    Ok(_) => {}
+                    // cells' rewrite are then shared by more events). Then look again at once.
+                    Ok(applied) if applied > 0 => {
+                        tokio::time::sleep(gather(applied)).await;
+                        continue;
+                    }
+                    Ok(_) => match self.behind(name).await {
+                        // The log's end is hidden behind an older transaction still running.
+                        Ok(true) => {
+                            tokio::time::sleep(STALL_STEP).await;
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(error) => tracing::warn!(projection = name, %error, "cannot read the log's head"),
+                    },
                     Err(error) => {
                         tracing::error!(projection = name, %error, "projection batch failed; retrying");
                         tokio::time::sleep(POLL).await;
@@ -212,7 +260,7 @@ impl Projector {
         let mut waited = Duration::ZERO;
         let mut from = checkpoints::position(&self.store, name).await?;
         loop {
-            let batch = self.store.facts_after(from, BATCH).await?;
+            let batch = self.pages.after(&self.store, from).await?;
             if batch.is_empty() {
                 if target == 0 || self.has_applied(name, target).await? {
                     return Ok(applied);
@@ -224,46 +272,82 @@ impl Projector {
                 waited += STALL_STEP;
                 continue;
             }
-            if self.apply_batch(projection, from, &batch).await? {
-                applied += batch.len() as u64;
-                self.applied.send_modify(|generation| *generation += 1);
-                from = batch.last().map_or(from, |fact| fact.position);
-                metrics::gauge!("lianxin_projection_position", "projection" => name).set(from as f64);
-                metrics::counter!("lianxin_projection_events_total", "projection" => name)
-                    .increment(batch.len() as u64);
-                progress(from);
-                // A batch in log order that held the target has applied it: no statement
-                // more to find that out.
-                if batch.iter().any(|fact| fact.position == target) {
-                    return Ok(applied);
+            match self.apply_batch(projection, from, &batch).await? {
+                Some(last) => {
+                    applied += batch.len() as u64;
+                    from = last;
+                    progress(from);
+                    // A batch in log order that held the target has applied it: no statement
+                    // more to find that out.
+                    if batch.iter().any(|fact| fact.position == target) {
+                        return Ok(applied);
+                    }
                 }
-            } else {
                 // Another runner (or a rebuild) moved the checkpoint.
-                from = checkpoints::position(&self.store, name).await?;
+                None => from = checkpoints::position(&self.store, name).await?,
             }
         }
     }
 
-    /// One transaction: claim the checkpoint at `from`, apply `batch`, move the checkpoint.
-    /// `false` when another runner moved the checkpoint first (nothing is written).
+    /// The live runner's step: applies the pages there are, until one comes back short (the
+    /// log's readable end when that page was read). It has no target to reach, so a page another
+    /// runner read a moment ago serves as well as a fresh one; what came since is the next
+    /// step's. Returns the number of events applied.
+    async fn advance(&self, projection: &dyn Projection) -> Result<u64, ProjectorError> {
+        let mut applied = 0;
+        let mut from = checkpoints::position(&self.store, projection.name()).await?;
+        loop {
+            let batch = self.pages.after(&self.store, from).await?;
+            if batch.is_empty() {
+                return Ok(applied);
+            }
+            match self.apply_batch(projection, from, &batch).await? {
+                Some(last) => {
+                    applied += batch.len() as u64;
+                    from = last;
+                }
+                // Another runner (or a rebuild) moved the checkpoint.
+                None => from = checkpoints::position(&self.store, projection.name()).await?,
+            }
+            if batch.len() < BATCH as usize {
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// Whether the log holds an event `name` has not applied (on PostgreSQL, one an older
+    /// transaction may still hide from the log's readers).
+    async fn behind(&self, name: &str) -> Result<bool, ProjectorError> {
+        let head = self.store.head_position().await?;
+        Ok(head != 0 && !self.has_applied(name, head).await?)
+    }
+
+    /// One transaction: claim the checkpoint at `from`, apply `batch`, move the checkpoint;
+    /// then tell the readers waiting for a position. The new checkpoint, or `None` when another
+    /// runner moved the checkpoint first (nothing is written) or there was nothing to apply.
     async fn apply_batch(
         &self,
         projection: &dyn Projection,
         from: i64,
         batch: &[Fact],
-    ) -> Result<bool, ProjectorError> {
+    ) -> Result<Option<i64>, ProjectorError> {
+        let Some(last) = batch.last().map(|fact| fact.position) else {
+            return Ok(None);
+        };
         let name = projection.name();
-        let last = batch.last().map_or(from, |fact| fact.position);
         let mut tx = Tx::begin(&self.store).await?;
         tx.without_flush().await?;
         if !checkpoints::claim(&mut tx, name, Some(from)).await? {
-            return Ok(false);
+            return Ok(None);
         }
         projection.apply(&mut tx, &self.store, &self.policy, batch).await?;
         self.faults.check(&[name], last)?;
         checkpoints::move_to(&mut tx, name, last).await?;
         tx.commit().await?;
-        Ok(true)
+        self.applied.send_modify(|generation| *generation += 1);
+        metrics::gauge!("lianxin_projection_position", "projection" => name).set(last as f64);
+        metrics::counter!("lianxin_projection_events_total", "projection" => name).increment(batch.len() as u64);
+        Ok(Some(last))
     }
 
     /// Rebuilds the projections `names` from the whole log in one pass and one transaction
