@@ -13,11 +13,11 @@
 //!   `two_processes_on_one_database_build_the_views_a_rebuild_builds`.
 //! - **In log order, skipping nothing.** Batches come from `Store::facts_after` (the order and
 //!   horizon of `log_after`), so PostgreSQL's late commits are never passed over.
-//! - **Read once for every projection.** The runners wake together and start their batches
-//!   from the same checkpoint, so a process keeps its last few pages ([`Pages`]): the second
-//!   runner to want the page after a position takes the one the first read. A page read
-//!   earlier may be shorter than the log is now, never wrong: below the horizon nothing can
-//!   join the log before its last event.
+//! - **Read once for every projection.** The runners follow the same log, so a process keeps
+//!   its last pages ([`Pages`]): a runner wanting the facts after a position takes them from
+//!   the pages another runner read, joined up to a batch, and reads the log only past them. A
+//!   page read earlier may be shorter than the log is now, never wrong: below the horizon
+//!   nothing can join the log before its last event.
 //! - **One process at a time.** On PostgreSQL a runner holds `pg_try_advisory_lock` on a
 //!   connection for as long as it lives; other processes wait and take over if it dies.
 //! - **Derived, so not flushed.** On PostgreSQL a batch commits with `synchronous_commit = off`:
@@ -40,7 +40,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use domain::Policy;
 use projections::Fact;
@@ -60,8 +60,8 @@ use crate::store::{on_pool, Store, StoreError};
 
 /// Events per transaction.
 const BATCH: i64 = 500;
-/// Pages kept for the other runners: one per projection covers runners in step.
-const PAGES_KEPT: usize = 4;
+/// Pages kept for the other runners: enough for one whose batches take longer to catch up.
+const PAGES_KEPT: usize = 16;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
 /// How long a runner that has just applied events lets more gather before it looks again:
@@ -100,26 +100,99 @@ pub struct Projector {
 #[derive(Clone, Default)]
 struct Pages(Arc<Mutex<VecDeque<Page>>>);
 
-/// The position a page of the log follows, and its facts.
-type Page = (i64, Arc<[Fact]>);
+/// A page of the log as read: the position it follows, its facts, and when it was read.
+struct Page {
+    after: i64,
+    facts: Arc<[Fact]>,
+    read_at: Instant,
+}
 
 impl Pages {
-    /// The facts after `from` (up to [`BATCH`]), from a page kept or from the log.
-    async fn after(&self, store: &Store, from: i64) -> Result<Arc<[Fact]>, StoreError> {
+    /// The facts after `from` (up to [`BATCH`]), from the pages kept and, past them, from the
+    /// log; and whether more are known to follow (a full batch, or pages kept beyond it).
+    /// Pages kept are taken as they are while the last was read within [`GATHER`]; older, the
+    /// log is read on from their end and the batch joined, so no runner lags a round behind.
+    async fn after(&self, store: &Store, from: i64) -> Result<(Arc<[Fact]>, bool), StoreError> {
         let mut kept = self.0.lock().await;
-        if let Some((_, page)) = kept.iter().find(|(after, _)| *after == from) {
-            return Ok(Arc::clone(page));
-        }
-        let page: Arc<[Fact]> = store.facts_after(from, BATCH).await?.into();
+        let found = kept_after(&kept, from, Instant::now());
+        let prefix = match found {
+            Some(Kept { facts, more, fresh }) if more || fresh => return Ok((facts, more)),
+            Some(Kept { facts, .. }) => facts,
+            None => Arc::from([]),
+        };
+        let at = prefix.last().map_or(from, |fact| fact.position);
+        let page: Arc<[Fact]> = store.facts_after(at, BATCH - prefix.len() as i64).await?.into();
         // An empty page says only that nothing was there yet: not worth keeping.
         if !page.is_empty() {
             if kept.len() == PAGES_KEPT {
                 kept.pop_front();
             }
-            kept.push_back((from, Arc::clone(&page)));
+            kept.push_back(Page {
+                after: at,
+                facts: Arc::clone(&page),
+                read_at: Instant::now(),
+            });
         }
-        Ok(page)
+        let facts: Arc<[Fact]> = if prefix.is_empty() {
+            page
+        } else {
+            prefix.iter().chain(page.iter()).cloned().collect()
+        };
+        let more = facts.len() == BATCH as usize;
+        Ok((facts, more))
     }
+}
+
+/// What the pages kept hold after a position.
+struct Kept {
+    facts: Arc<[Fact]>,
+    /// A batch is full, or more pages are kept past it.
+    more: bool,
+    /// The last page was read within [`GATHER`] before the time asked about.
+    fresh: bool,
+}
+
+/// The facts after `from` that the pages kept hold, up to [`BATCH`]: from the page that follows
+/// `from` or holds it, joined with the pages after it. A runner slower than another (its
+/// batches cost more) so catches up on the other's pages in large batches rather than falling
+/// behind them.
+fn kept_after(kept: &VecDeque<Page>, from: i64, now: Instant) -> Option<Kept> {
+    let mut parts: Vec<(&Page, usize)> = Vec::new();
+    let mut at = from;
+    let mut count = 0;
+    let mut more = false;
+    loop {
+        let next = kept.iter().find_map(|page| {
+            let start = if page.after == at {
+                0
+            } else {
+                page.facts.iter().position(|fact| fact.position == at)? + 1
+            };
+            (start < page.facts.len()).then_some((page, start))
+        });
+        let Some((page, start)) = next else { break };
+        if count + page.facts.len() - start > BATCH as usize {
+            more = true;
+            break;
+        }
+        count += page.facts.len() - start;
+        at = page.facts[page.facts.len() - 1].position;
+        parts.push((page, start));
+    }
+    let (last, _) = parts.last()?;
+    let fresh = now.duration_since(last.read_at) <= GATHER;
+    let facts = match parts.as_slice() {
+        [(page, 0)] => Arc::clone(&page.facts),
+        _ => parts
+            .iter()
+            .flat_map(|(page, start)| page.facts[*start..].iter().cloned())
+            .collect(),
+    };
+    Some(Kept {
+        facts,
+        more: more || count == BATCH as usize,
+        fresh,
+    })
 }
 
 impl std::fmt::Debug for Projector {
@@ -260,7 +333,7 @@ impl Projector {
         let mut waited = Duration::ZERO;
         let mut from = checkpoints::position(&self.store, name).await?;
         loop {
-            let batch = self.pages.after(&self.store, from).await?;
+            let (batch, _) = self.pages.after(&self.store, from).await?;
             if batch.is_empty() {
                 if target == 0 || self.has_applied(name, target).await? {
                     return Ok(applied);
@@ -290,14 +363,14 @@ impl Projector {
     }
 
     /// The live runner's step: applies the pages there are, until one comes back short (the
-    /// log's readable end when that page was read). It has no target to reach, so a page another
+    /// log's readable end when that page was read) with nothing kept after it. It has no target to reach, so a page another
     /// runner read a moment ago serves as well as a fresh one; what came since is the next
     /// step's. Returns the number of events applied.
     async fn advance(&self, projection: &dyn Projection) -> Result<u64, ProjectorError> {
         let mut applied = 0;
         let mut from = checkpoints::position(&self.store, projection.name()).await?;
         loop {
-            let batch = self.pages.after(&self.store, from).await?;
+            let (batch, more) = self.pages.after(&self.store, from).await?;
             if batch.is_empty() {
                 return Ok(applied);
             }
@@ -309,7 +382,7 @@ impl Projector {
                 // Another runner (or a rebuild) moved the checkpoint.
                 None => from = checkpoints::position(&self.store, projection.name()).await?,
             }
-            if batch.len() < BATCH as usize {
+            if !more {
                 return Ok(applied);
             }
         }
@@ -485,4 +558,96 @@ fn listen(pool: sqlx::PgPool, wake: watch::Sender<u64>) {
             tokio::time::sleep(POLL).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use projections::Payload;
+
+    use super::*;
+
+    /// When the tests' pages were read.
+    static READ_AT: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+    /// A page following `after` holding the events at `positions`, in log order.
+    fn page(after: i64, positions: &[i64]) -> Page {
+        let facts = positions
+            .iter()
+            .map(|&position| Fact {
+                stream: format!("case-{position}"),
+                sequence: 1,
+                position,
+                kind: None,
+                status_after: None,
+                payload: Payload::Other,
+            })
+            .collect();
+        Page {
+            after,
+            facts,
+            read_at: *READ_AT,
+        }
+    }
+
+    /// The positions the pages kept hold after `from`, right after they were read.
+    fn positions(kept: &VecDeque<Page>, from: i64) -> Option<Vec<i64>> {
+        kept_after(kept, from, *READ_AT).map(|found| found.facts.iter().map(|fact| fact.position).collect())
+    }
+
+    /// How many facts the pages kept hold after `from`, and whether more are known to follow.
+    fn counted(kept: &VecDeque<Page>, from: i64) -> (usize, bool) {
+        kept_after(kept, from, *READ_AT).map_or((0, false), |found| (found.facts.len(), found.more))
+    }
+
+    #[test]
+    fn a_page_kept_serves_the_position_it_follows_whole_and_shared() {
+        let kept = VecDeque::from([page(0, &[1, 2, 3])]);
+        let found = kept_after(&kept, 0, *READ_AT).unwrap();
+        assert!(Arc::ptr_eq(&found.facts, &kept[0].facts));
+        assert!(!found.more);
+        assert!(found.fresh);
+    }
+
+    #[test]
+    fn a_position_inside_a_page_is_served_the_rest_of_it_and_the_pages_after() {
+        // Log order is not position order on PostgreSQL: 9 committed before 4.
+        let kept = VecDeque::from([page(0, &[1, 9, 4]), page(4, &[5, 6]), page(6, &[8])]);
+        assert_eq!(positions(&kept, 9), Some(vec![4, 5, 6, 8]));
+        assert_eq!(positions(&kept, 0), Some(vec![1, 9, 4, 5, 6, 8]));
+        assert_eq!(positions(&kept, 4), Some(vec![5, 6, 8]));
+    }
+
+    #[test]
+    fn nothing_kept_past_a_position_sends_the_reader_to_the_log() {
+        let kept = VecDeque::from([page(0, &[1, 2]), page(2, &[3])]);
+        assert_eq!(positions(&kept, 3), None);
+        assert_eq!(positions(&kept, 7), None);
+        assert_eq!(positions(&VecDeque::new(), 0), None);
+    }
+
+    #[test]
+    fn a_page_read_longer_ago_than_a_gathering_is_not_fresh() {
+        let kept = VecDeque::from([page(0, &[1, 2])]);
+        assert!(kept_after(&kept, 0, *READ_AT + GATHER).unwrap().fresh);
+        assert!(
+            !kept_after(&kept, 1, *READ_AT + GATHER + Duration::from_millis(1))
+                .unwrap()
+                .fresh
+        );
+    }
+
+    #[test]
+    fn pages_are_joined_up_to_a_batch_and_no_further() {
+        let run = |from: i64, to: i64| (from..=to).collect::<Vec<i64>>();
+        // 300 + 200 fill a batch; the page after waits for the next one.
+        let kept = VecDeque::from([page(0, &run(1, 300)), page(300, &run(301, 500)), page(500, &[501])]);
+        assert_eq!(counted(&kept, 0), (BATCH as usize, true));
+        assert_eq!(positions(&kept, 500), Some(vec![501]));
+        // 300 + 250 would pass a batch: the first page alone, and more is known to follow.
+        let kept = VecDeque::from([page(0, &run(1, 300)), page(300, &run(301, 550))]);
+        assert_eq!(counted(&kept, 0), (300, true));
+        // 250 + 250 fill a batch; 200 + 250 fit, and nothing more is kept.
+        assert_eq!(counted(&kept, 50), (500, true));
+        assert_eq!(counted(&kept, 100), (450, false));
+    }
 }
