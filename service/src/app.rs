@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::audit::{LogSigner, TransparencyLog};
 use crate::http::serve::ConnectionLimits;
-use crate::http::{self, AppState, RateLimits, TrustedProxies};
+use crate::http::{self, AppState, RateLimits, Services, TrustedProxies};
 use crate::read::{Projector, ReadStores};
 use crate::store::{Store, StoreError};
 use crate::write::engine::{Clock, Engine};
@@ -43,7 +43,7 @@ pub struct ServiceOptions {
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    state: Services,
     connections: ConnectionLimits,
 }
 
@@ -62,7 +62,7 @@ impl Application {
         projector.spawn(engine.appended());
         let limits = RateLimits::default();
         limits.spawn_trimming();
-        let state = AppState {
+        let state = Services {
             engine: Arc::new(engine),
             projector,
             quotas: Arc::new(options.quotas),
@@ -100,7 +100,13 @@ impl Application {
         let backend = self.state.engine.store().backend();
         tracing::info!(address = %self.listener.local_addr()?, store = backend, "lianxin is serving");
         self.state.transparency.spawn(self.state.engine.appended());
-        http::serve::serve(self.listener, http::router(self.state), self.connections, shutdown).await
+        http::serve::serve(
+            self.listener,
+            http::router(AppState::new(self.state)),
+            self.connections,
+            shutdown,
+        )
+        .await
     }
 }
 

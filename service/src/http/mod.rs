@@ -57,11 +57,29 @@ use projections::Quotas;
 /// Large enough for a 20,000-character body in any script, JSON-escaped.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
+/// What the handlers reach, shared: axum clones the state for each extractor and middleware
+/// that takes it, so a clone must cost one reference count, not one per service.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Services {
     pub engine: Arc<Engine>,
     pub projector: Projector,
-    /// Shared, not copied: the state is cloned for every request.
     pub quotas: Arc<Quotas>,
     pub limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
