@@ -174,6 +174,21 @@ async fn a_units_queue_and_scorecard_count_what_it_did(backend: Backend) {
     // A unit reads its own queue only, and no scorecards.
     let forbidden = app.get(&other, &format!("/api/v1/departments/{LEAD}/queue")).await;
     problem(forbidden, StatusCode::FORBIDDEN).await;
+    // An id no unit can have (a control character, more than 100 characters) names nothing,
+    // where a well-formed unknown id is an empty queue.
+    for unfit in ["%C2%95unit".to_owned(), "a%05b".to_owned(), "u".repeat(101)] {
+        let queue = app
+            .get(&app.tokens.staff, &format!("/api/v1/departments/{unfit}/queue"))
+            .await;
+        problem(queue, StatusCode::NOT_FOUND).await;
+    }
+    let unknown = read(
+        &app,
+        &app.tokens.staff,
+        &format!("/api/v1/departments/{}/queue", "u".repeat(100)),
+    )
+    .await;
+    assert_eq!(unknown["to_sign"]["count"], 0, "{unknown}");
     let cards = app.get(&lead, "/api/v1/departments/scorecards").await;
     problem(cards, StatusCode::FORBIDDEN).await;
     let me = read(&app, &lead, "/api/v1/departments/me").await;

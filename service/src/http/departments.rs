@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, ApiQuery, Authenticated, CommandHeaders, JsonBody};
 use super::problem::ApiError;
-use super::read_models::{caught_up, lag_tolerant, period};
+use super::read_models::{caught_up, id_path, lag_tolerant, period};
 use super::AppState;
 use crate::access::names;
 use crate::access::tokens::Principal;
@@ -163,10 +163,11 @@ pub struct QueueQuery {
         Read by the unit itself, staff (a banner's or district's staff: its cases only) and auditors", body = Queue)))]
 pub async fn queue(
     State(state): State<AppState>,
-    ApiPath(unit): ApiPath<String>,
+    path: ApiPath<String>,
     Authenticated(principal): Authenticated,
     ApiQuery(params): ApiQuery<QueueQuery>,
 ) -> Result<Json<Queue>, ApiError> {
+    let unit = id_path(path, "unit")?;
     access::check(&principal, Operation::ReadUnit(&unit))?;
     let due_within = params.due_within.unwrap_or(DUE_WITHIN_DEFAULT);
     if due_within > DUE_WITHIN_MAX {

@@ -345,12 +345,18 @@ fn year(state: &AppState, year: Option<i32>) -> Result<i32, ApiError> {
     }
 }
 
-pub(super) fn member_path(ApiPath(member): ApiPath<String>) -> Result<String, ApiError> {
-    let valid = !member.is_empty() && member.chars().count() <= 100 && !member.chars().any(char::is_control);
+pub(super) fn member_path(path: ApiPath<String>) -> Result<String, ApiError> {
+    id_path(path, "member")
+}
+
+/// A member's or a unit's id from the path, as the document's pattern allows it (1 to 100
+/// characters, none a control character); any other names no `holder`: 404.
+pub(super) fn id_path(ApiPath(id): ApiPath<String>, holder: &str) -> Result<String, ApiError> {
+    let valid = !id.is_empty() && id.chars().count() <= 100 && !id.chars().any(char::is_control);
     if valid {
-        Ok(member)
+        Ok(id)
     } else {
-        Err(ApiError::NotFound(format!("no member has the id `{member}`")))
+        Err(ApiError::NotFound(format!("no {holder} has the id `{id}`")))
     }
 }
 
