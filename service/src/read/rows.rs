@@ -158,7 +158,7 @@ where
     let head = format!("INSERT INTO {} ({}) ", R::TABLE, R::COLUMNS.join(", "));
     if let Tx::Postgres(tx) = tx {
         let rows = rows.iter().map(ViewRow::fields).collect::<Result<Vec<_>, _>>()?;
-        let columns = columns(rows);
+        let columns = columns(R::TABLE, rows)?;
         let mut query = QueryBuilder::new(head);
         query.push("SELECT * FROM UNNEST(");
         let mut arrays = query.separated(", ");
@@ -202,8 +202,8 @@ enum Column<'a> {
     Json(Vec<Json<Box<JsonRawValue>>>),
 }
 
-/// `rows` turned column by column, in the order of their fields.
-fn columns(rows: Vec<Vec<Field<'_>>>) -> Vec<Column<'_>> {
+/// `rows` (of `table`) turned column by column, in the order of their fields.
+fn columns<'a>(table: &str, rows: Vec<Vec<Field<'a>>>) -> Result<Vec<Column<'a>>, StoreError> {
     let mut columns: Vec<Column<'_>> = Vec::new();
     for row in rows {
         for (index, field) in row.into_iter().enumerate() {
@@ -222,11 +222,15 @@ fn columns(rows: Vec<Vec<Field<'_>>>) -> Vec<Column<'_>> {
                 (Column::Bool(values), Field::Bool(value)) => values.push(value),
                 (Column::Int(values), Field::Int(value)) => values.push(value),
                 (Column::Json(values), Field::Json(json)) => values.push(Json(json)),
-                _ => unreachable!("a row type gives each column one kind of field"),
+                _ => {
+                    return Err(StoreError::Corrupt(format!(
+                        "rows of {table} give column {index} values of two kinds"
+                    )))
+                }
             }
         }
     }
-    columns
+    Ok(columns)
 }
 
 impl<'a> Column<'a> {
@@ -271,4 +275,27 @@ where
         });
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_turn_into_one_array_a_column_in_the_order_of_their_fields() {
+        let rows = vec![
+            vec![Field::Text(Some("a")), Field::Int(1), Field::Bool(true)],
+            vec![Field::Text(None), Field::Int(2), Field::Bool(false)],
+        ];
+        let columns = columns("t", rows).unwrap();
+        assert!(matches!(&columns[0], Column::Text(values) if values == &[Some("a"), None]));
+        assert!(matches!(&columns[1], Column::Int(values) if values == &[1, 2]));
+        assert!(matches!(&columns[2], Column::Bool(values) if values == &[true, false]));
+    }
+
+    #[test]
+    fn a_column_given_two_kinds_of_value_is_refused() {
+        let rows = vec![vec![Field::Int(1)], vec![Field::Text(Some("1"))]];
+        assert!(matches!(columns("t", rows), Err(StoreError::Corrupt(_))));
+    }
 }

@@ -363,9 +363,9 @@ impl Projector {
     }
 
     /// The live runner's step: applies the pages there are, until one comes back short (the
-    /// log's readable end when that page was read) with nothing kept after it. It has no target to reach, so a page another
-    /// runner read a moment ago serves as well as a fresh one; what came since is the next
-    /// step's. Returns the number of events applied.
+    /// log's readable end when that page was read) with nothing kept after it. It has no target
+    /// to reach, so a page another runner read a moment ago serves as well as a fresh one; what
+    /// came since is the next step's. Returns the number of events applied.
     async fn advance(&self, projection: &dyn Projection) -> Result<u64, ProjectorError> {
         let mut applied = 0;
         let mut from = checkpoints::position(&self.store, projection.name()).await?;
