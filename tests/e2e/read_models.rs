@@ -1285,3 +1285,48 @@ on_both_backends!(
     the_overdue_list_counts_each_department_and_pages_its_most_overdue_cases_first,
     the_overdue_list_and_the_figures_are_read_per_handling_level,
 );
+
+/// An event that an older transaction hides from the log's readers is applied once that
+/// transaction ends, though no append comes after it to wake the projections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_an_older_transaction_hid_is_applied_when_it_ends() {
+    use sqlx::{Connection, PgConnection};
+    let app = TestApp::spawn(Backend::Postgres).await;
+    app.settled().await;
+    let url = app.test_store.database_url.clone().expect("a PostgreSQL database");
+    let mut older = PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut older).await.unwrap();
+    // Gives the transaction an id, as its first write would.
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut older)
+        .await
+        .unwrap();
+    let response = app.submit(&app.tokens.staff, &suggestion()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let lag = |projections: Value| {
+        projections["projections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|projection| projection["lag"].as_i64().unwrap())
+            .max()
+            .unwrap()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let held: Value = app
+        .get(&app.tokens.staff, "/api/v1/projections")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lag(held.clone()), 1, "the older transaction hides the event: {held}");
+    sqlx::query("COMMIT").execute(&mut older).await.unwrap();
+    let position = created["position"].as_i64().unwrap();
+    let page = app
+        .get(&app.tokens.staff, &format!("/api/v1/cases?min_position={position}"))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(page["cases"][0]["id"], created["id"], "{page}");
+}

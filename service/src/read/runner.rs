@@ -266,6 +266,7 @@ impl Projector {
                 Ok(None) => {}
                 Err(error) => tracing::warn!(projection = name, %error, "cannot rebuild; catching up instead"),
             }
+            let mut stalled = Duration::ZERO;
             loop {
                 match self.advance(projection).await {
                     // Under a stream of appends, waking on each one would make a transaction
@@ -273,16 +274,17 @@ impl Projector {
                     // longer the more came (each batch's fixed statements and the outcome
                     // cells' rewrite are then shared by more events). Then look again at once.
                     Ok(applied) if applied > 0 => {
+                        stalled = Duration::ZERO;
                         tokio::time::sleep(gather(applied)).await;
                         continue;
                     }
                     Ok(_) => match self.behind(name).await {
                         // The log's end is hidden behind an older transaction still running.
                         Ok(true) => {
-                            tokio::time::sleep(STALL_STEP).await;
+                            stall(name, &mut stalled).await;
                             continue;
                         }
-                        Ok(false) => {}
+                        Ok(false) => stalled = Duration::ZERO,
                         Err(error) => tracing::warn!(projection = name, %error, "cannot read the log's head"),
                     },
                     Err(error) => {
@@ -338,11 +340,7 @@ impl Projector {
                 if target == 0 || self.has_applied(name, target).await? {
                     return Ok(applied);
                 }
-                if waited == STALL_WARNING {
-                    tracing::warn!(projection = name, target, "waiting for an older transaction to end");
-                }
-                tokio::time::sleep(STALL_STEP).await;
-                waited += STALL_STEP;
+                stall(name, &mut waited).await;
                 continue;
             }
             match self.apply_batch(projection, from, &batch).await? {
@@ -515,6 +513,16 @@ impl Projector {
         }
         Ok(dump)
     }
+}
+
+/// Waits a moment for an older transaction that hides the log's end, saying so once it has
+/// been waited for a while; `stalled` counts the time waited.
+async fn stall(name: &str, stalled: &mut Duration) {
+    if *stalled == STALL_WARNING {
+        tracing::warn!(projection = name, "waiting for an older transaction to end");
+    }
+    tokio::time::sleep(STALL_STEP).await;
+    *stalled += STALL_STEP;
 }
 
 fn gather(applied: u64) -> Duration {
