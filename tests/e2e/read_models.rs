@@ -1290,17 +1290,10 @@ on_both_backends!(
 /// transaction ends, though no append comes after it to wake the projections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_an_older_transaction_hid_is_applied_when_it_ends() {
-    use sqlx::{Connection, PgConnection};
     let app = TestApp::spawn(Backend::Postgres).await;
     app.settled().await;
     let url = app.test_store.database_url.clone().expect("a PostgreSQL database");
-    let mut older = PgConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut older).await.unwrap();
-    // Gives the transaction an id, as its first write would.
-    sqlx::query("SELECT pg_current_xact_id()")
-        .execute(&mut older)
-        .await
-        .unwrap();
+    let mut older = tests::running_transaction(&url).await;
     let response = app.submit(&app.tokens.staff, &suggestion()).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.unwrap();

@@ -387,18 +387,7 @@ on_both_backends!(
 /// in this database, not in another database of the same server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_an_open_transaction_of_this_database_holds_the_log_back() {
-    use sqlx::{Connection, PgConnection};
     let test = TestStore::new(Backend::Postgres).await;
-    let open_transaction_at = |url: String| async move {
-        let mut connection = PgConnection::connect(&url).await.unwrap();
-        sqlx::query("BEGIN").execute(&mut connection).await.unwrap();
-        // Gives the transaction an id, as its first write would.
-        sqlx::query("SELECT pg_current_xact_id()")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection
-    };
 
     // Other tests' transactions come and go: one that ends while a read runs still counts for
     // that read, so the reads here may take a few tries.
@@ -416,11 +405,11 @@ async fn only_an_open_transaction_of_this_database_holds_the_log_back() {
         }
     };
 
-    let mut elsewhere = open_transaction_at(tests::admin_url()).await;
+    let mut elsewhere = tests::running_transaction(&tests::admin_url()).await;
     let first = append(&test.store, Uuid::now_v7(), 0, vec![submitted()]).await.unwrap();
     assert_eq!(positions_after(0).await, [first]);
 
-    let mut here = open_transaction_at(test.database_url.clone().unwrap()).await;
+    let mut here = tests::running_transaction(test.database_url.as_deref().unwrap()).await;
     let second = append(&test.store, Uuid::now_v7(), 0, vec![submitted()]).await.unwrap();
     assert!(
         test.store.log_after(first, 10).await.unwrap().is_empty(),

@@ -61,6 +61,20 @@ pub enum Backend {
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// A transaction left running on the PostgreSQL database at `url`, with an id (as its first
+/// write would give it): until it ends (`COMMIT` on the connection, or dropping it) it holds
+/// back the readers of that database's log.
+pub async fn running_transaction(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("PostgreSQL");
+    sqlx::query("BEGIN").execute(&mut connection).await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection
+}
+
 /// Where test databases are created; each test gets its own, named `lianxin_test_…`.
 pub fn admin_url() -> String {
     std::env::var("LIANXIN_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
