@@ -4,11 +4,12 @@
 -- script applies the product's migrations first, so the columns, indexes and triggers are the
 -- same). No BEGIN/END: a command sends none. Payload and metadata are bound at every execution,
 -- as sqlx binds them, so the server parses their JSON each time (`scripts/bench-limit` gives
--- them: a lifecycle event's size, a note and the chain's two hashes). `limit-act.sql` is the
--- other four commands of a lifecycle. Keys drawn from 9e15: drawn from 2e9, a client's tens of thousands of inserts in a
--- run repeated one about every other round, and the duplicate key aborted pgbench.
+-- them: a submission of the benchmark's title and body, the chain's two hashes in the
+-- metadata). `limit-act.sql` is the other four commands of a lifecycle. Keys drawn from 9e15:
+-- drawn from 2e9, a client's tens of thousands of inserts in a run repeated one about every
+-- other round, and the duplicate key aborted pgbench.
 \set case random(1, 9000000000000000)
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-VALUES ('suggestion', :case::text || '-' || :client_id, 1, 'consulted', '1',
-        :payload::jsonb, :metadata::jsonb)
+VALUES ('suggestion', :case::text || '-' || :client_id, 1, 'submitted', '1',
+        :submission::jsonb, :metadata::jsonb)
 RETURNING position;
