@@ -174,17 +174,11 @@ impl TransparencyLog {
                 _ => self.load_frontier(stored).await?,
             };
             let events = self.store.log_after(frontier.last_position, PAGE).await?;
-            if events.is_empty() {
-                let size = frontier.size;
-                *guard = Some(frontier);
-                metrics::gauge!("lianxin_merkle_tree_size").set(size as f64);
-                return Ok(size);
-            }
-            // A short page is the log's readable end as it was read: what came since waits for
-            // the next round, so that under load the tree grows by large pages, not by a small
-            // transaction chasing every few appends.
+            // A short page (an empty one too) is the log's readable end as it was read: what
+            // came since waits for the next round, so that under load the tree grows by large
+            // pages, not by a small transaction chasing every few appends.
             let at_end = events.len() < PAGE as usize;
-            let mut next = frontier.clone();
+            let mut next = frontier;
             let mut leaves = Vec::with_capacity(events.len());
             let mut nodes = Vec::new();
             for event in events {
@@ -196,17 +190,22 @@ impl TransparencyLog {
                 next.size += 1;
                 next.last_position = position;
             }
-            match self.write(&leaves, &nodes).await {
-                Ok(()) if at_end => {
-                    let size = next.size;
-                    *guard = Some(next);
-                    metrics::gauge!("lianxin_merkle_tree_size").set(size as f64);
-                    return Ok(size);
+            if !leaves.is_empty() {
+                match self.write(&leaves, &nodes).await {
+                    Ok(()) => {}
+                    // Another process wrote these leaves first: start again from what it wrote.
+                    Err(TreeError::Raced) => {
+                        tracing::debug!("the stored tree moved: reloading its right edge");
+                        continue;
+                    }
+                    Err(error) => return Err(error),
                 }
-                Ok(()) => *guard = Some(next),
-                // Another process wrote these leaves first: start again from what it wrote.
-                Err(TreeError::Raced) => tracing::debug!("the stored tree moved: reloading its right edge"),
-                Err(error) => return Err(error),
+            }
+            let size = next.size;
+            *guard = Some(next);
+            if at_end {
+                metrics::gauge!("lianxin_merkle_tree_size").set(size as f64);
+                return Ok(size);
             }
         }
     }
