@@ -343,19 +343,16 @@ impl Projector {
                 stall(name, &mut waited).await;
                 continue;
             }
-            match self.apply_batch(projection, from, &batch).await? {
-                Some(last) => {
-                    applied += batch.len() as u64;
-                    from = last;
-                    progress(from);
-                    // A batch in log order that held the target has applied it: no statement
-                    // more to find that out.
-                    if batch.iter().any(|fact| fact.position == target) {
-                        return Ok(applied);
-                    }
+            let (next, count) = self.apply_batch(projection, from, &batch).await?;
+            from = next;
+            applied += count;
+            // A batch in log order that held the target has applied it: no statement more to
+            // find that out.
+            if count > 0 {
+                progress(from);
+                if batch.iter().any(|fact| fact.position == target) {
+                    return Ok(applied);
                 }
-                // Another runner (or a rebuild) moved the checkpoint.
-                None => from = checkpoints::position(&self.store, name).await?,
             }
         }
     }
@@ -372,14 +369,9 @@ impl Projector {
             if batch.is_empty() {
                 return Ok(applied);
             }
-            match self.apply_batch(projection, from, &batch).await? {
-                Some(last) => {
-                    applied += batch.len() as u64;
-                    from = last;
-                }
-                // Another runner (or a rebuild) moved the checkpoint.
-                None => from = checkpoints::position(&self.store, projection.name()).await?,
-            }
+            let (next, count) = self.apply_batch(projection, from, &batch).await?;
+            from = next;
+            applied += count;
             if !more {
                 return Ok(applied);
             }
@@ -394,22 +386,22 @@ impl Projector {
     }
 
     /// One transaction: claim the checkpoint at `from`, apply `batch`, move the checkpoint;
-    /// then tell the readers waiting for a position. The new checkpoint, or `None` when another
-    /// runner moved the checkpoint first (nothing is written) or there was nothing to apply.
+    /// then tell the readers waiting for a position. Returns the checkpoint after it and the
+    /// number of events applied: when another runner (or a rebuild) moved the checkpoint first,
+    /// nothing is written and the checkpoint is where that one left it.
     async fn apply_batch(
         &self,
         projection: &dyn Projection,
         from: i64,
         batch: &[Fact],
-    ) -> Result<Option<i64>, ProjectorError> {
-        let Some(last) = batch.last().map(|fact| fact.position) else {
-            return Ok(None);
-        };
+    ) -> Result<(i64, u64), ProjectorError> {
         let name = projection.name();
+        let last = batch.last().map_or(from, |fact| fact.position);
         let mut tx = Tx::begin(&self.store).await?;
         tx.without_flush().await?;
         if !checkpoints::claim(&mut tx, name, Some(from)).await? {
-            return Ok(None);
+            drop(tx);
+            return Ok((checkpoints::position(&self.store, name).await?, 0));
         }
         projection.apply(&mut tx, &self.store, &self.policy, batch).await?;
         self.faults.check(&[name], last)?;
@@ -418,7 +410,7 @@ impl Projector {
         self.applied.send_modify(|generation| *generation += 1);
         metrics::gauge!("lianxin_projection_position", "projection" => name).set(last as f64);
         metrics::counter!("lianxin_projection_events_total", "projection" => name).increment(batch.len() as u64);
-        Ok(Some(last))
+        Ok((last, batch.len() as u64))
     }
 
     /// Rebuilds the projections `names` from the whole log in one pass and one transaction
