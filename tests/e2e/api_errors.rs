@@ -151,6 +151,9 @@ async fn an_invalid_field_is_422_and_writes_nothing(backend: Backend) {
         ("assign", json!({"department": "市住建局", "due_at": "next week"})),
         ("classify", json!({"category": ""})),
         ("merge", json!({"into": id})),
+        // A body is an object: serde would read a struct from an array, field by field.
+        ("assign", json!(["市住建局"])),
+        ("withdraw", json!([])),
     ] {
         let response = app.act(&app.tokens.staff, &id, action, &body).await;
         problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;

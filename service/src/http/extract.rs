@@ -115,6 +115,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// The body as untyped JSON, for handlers that pick the type from the path. A body must say
 /// it is JSON (`Content-Type: application/json`, else 415); only an empty one may say nothing.
+/// Any JSON but an object is a 422.
 pub async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, ApiError> {
     let declared_json = match request.headers().get(CONTENT_TYPE) {
         None => false,
@@ -138,6 +139,10 @@ pub async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Va
     }
     let mut value: Value =
         serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    // Every body the API takes is an object; serde would read a struct from an array too.
+    if !value.is_object() {
+        return Err(ApiError::InvalidBody("the body must be a JSON object".to_owned()));
+    }
     read_integral_as_integer(&mut value);
     match unstorable_pointer(&value) {
         Some(pointer) => Err(unstorable("body", pointer)),
