@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use domain::{Action, ActionInput, Actor, Policy, Role, Status, Submit};
+use hyper::{Method, StatusCode};
 use indicatif::ProgressBar;
 use projections::{durations, summarize, CaseSummary};
 use serde::Serialize;
@@ -19,6 +21,8 @@ use service::read::{Projector, ProjectorError};
 use service::store::{Store, StoreError};
 use service::write::engine::{Clock, CommandContext, Engine, EngineError};
 
+use crate::load::{LoadError, ServiceConnection};
+
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error(transparent)]
@@ -29,8 +33,8 @@ pub enum BenchError {
     Projector(#[from] ProjectorError),
     #[error("the service answered {status} to {what}: {body}")]
     Http { what: String, status: u16, body: String },
-    #[error("cannot reach the service")]
-    Unreachable(#[from] reqwest::Error),
+    #[error(transparent)]
+    Unreachable(#[from] LoadError),
     #[error("a worker failed")]
     Worker(#[from] tokio::task::JoinError),
 }
@@ -140,50 +144,51 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// How one worker sends its commands.
+#[derive(Debug)]
+enum Driver {
+    Engine(Arc<Engine>),
+    /// Boxed: a connection's buffers are far larger than an engine's handle.
+    Http(Box<ServiceConnection>),
+}
+
+impl Driver {
+    async fn open(target: &Target, engine: &Arc<Engine>) -> Result<Driver, BenchError> {
+        Ok(match target {
+            Target::Engine => Driver::Engine(Arc::clone(engine)),
+            Target::Http { base_url, token } => Driver::Http(Box::new(ServiceConnection::open(base_url, token).await?)),
+        })
+    }
+}
+
 /// Runs one case's five commands; returns each command's latency in milliseconds.
-async fn one_case(
-    target: &Target,
-    engine: &Engine,
-    client: &reqwest::Client,
-    index: usize,
-) -> Result<Vec<f64>, BenchError> {
+async fn one_case(driver: &mut Driver, index: usize) -> Result<Vec<f64>, BenchError> {
     let mut latencies = Vec::with_capacity(5);
     let started = Instant::now();
-    let case_id = match target {
-        Target::Engine => {
+    let case_id = match driver {
+        Driver::Engine(engine) => {
             let input: Submit =
                 serde_json::from_value(submission(index)).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             engine.submit(context(), input).await?.id.to_string()
         }
-        Target::Http { base_url, token } => {
-            let response = client
-                .post(format!("{base_url}/api/v1/cases"))
-                .bearer_auth(token)
-                .json(&submission(index))
-                .send()
-                .await?;
-            let created = checked(response, "submit").await?;
+        Driver::Http(connection) => {
+            let created = post(connection, "/api/v1/cases".to_owned(), &submission(index), "submit").await?;
             created["id"].as_str().unwrap_or_default().to_owned()
         }
     };
     latencies.push(started.elapsed().as_secs_f64() * 1_000.0);
     for (action, body) in steps() {
         let started = Instant::now();
-        match target {
-            Target::Engine => {
+        match driver {
+            Driver::Engine(engine) => {
                 let input =
                     ActionInput::from_json(action, body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
                 let id = Uuid::parse_str(&case_id).map_err(|error| StoreError::Corrupt(error.to_string()))?;
                 engine.act(id, context(), input).await?;
             }
-            Target::Http { base_url, token } => {
-                let response = client
-                    .post(format!("{base_url}/api/v1/cases/{case_id}/{action}"))
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await?;
-                checked(response, action.as_str()).await?;
+            Driver::Http(connection) => {
+                let path = format!("/api/v1/cases/{case_id}/{action}");
+                post(connection, path, &body, action.as_str()).await?;
             }
         }
         latencies.push(started.elapsed().as_secs_f64() * 1_000.0);
@@ -191,37 +196,37 @@ async fn one_case(
     Ok(latencies)
 }
 
-async fn checked(response: reqwest::Response, what: &str) -> Result<Value, BenchError> {
-    let status = response.status();
-    let body = response.text().await?;
+async fn post(connection: &mut ServiceConnection, path: String, body: &Value, what: &str) -> Result<Value, BenchError> {
+    let body = serde_json::to_vec(body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let answer = connection.send(Method::POST, &path, Some(body)).await?;
+    checked(answer, what)
+}
+
+fn checked((status, body): (StatusCode, Bytes), what: &str) -> Result<Value, BenchError> {
     if status.is_success() {
-        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
     } else {
         Err(BenchError::Http {
             what: what.to_owned(),
             status: status.as_u16(),
-            body,
+            body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
 }
 
 /// The largest lag of any projection, in events.
-async fn lag(target: &Target, projector: &Projector, client: &reqwest::Client) -> Result<i64, BenchError> {
-    match target {
-        Target::Engine => Ok(projector
+async fn lag(driver: &mut Driver, projector: &Projector) -> Result<i64, BenchError> {
+    match driver {
+        Driver::Engine(_) => Ok(projector
             .checkpoints()
             .await?
             .iter()
             .map(|checkpoint| checkpoint.lag)
             .max()
             .unwrap_or(0)),
-        Target::Http { base_url, token } => {
-            let response = client
-                .get(format!("{base_url}/api/v1/projections"))
-                .bearer_auth(token)
-                .send()
-                .await?;
-            let body = checked(response, "projections").await?;
+        Driver::Http(connection) => {
+            let answer = connection.send(Method::GET, "/api/v1/projections", None).await?;
+            let body = checked(answer, "projections")?;
             Ok(body["projections"]
                 .as_array()
                 .map(|projections| projections.iter().filter_map(|p| p["lag"].as_i64()).max().unwrap_or(0))
@@ -243,17 +248,20 @@ pub async fn lifecycle(
     if matches!(target, Target::Engine) {
         projector.spawn(engine.appended());
     }
-    let client = reqwest::Client::new();
     let workers = workers.max(1);
+    // Connected before the clock starts.
+    let mut drivers = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        drivers.push(Driver::open(&target, &engine).await?);
+    }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for worker in 0..workers {
-        let (engine, target, client, progress) =
-            (Arc::clone(&engine), target.clone(), client.clone(), progress.clone());
+    for (worker, mut driver) in drivers.into_iter().enumerate() {
+        let progress = progress.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             for index in (worker..cases).step_by(workers) {
-                latencies.extend(one_case(&target, &engine, &client, index).await?);
+                latencies.extend(one_case(&mut driver, index).await?);
                 progress.inc(5);
             }
             Ok::<_, BenchError>(latencies)
@@ -264,9 +272,11 @@ pub async fn lifecycle(
         latencies.extend(task.await??);
     }
     let seconds = started.elapsed().as_secs_f64();
-    let lag_at_end = lag(&target, &projector, &client).await?;
+    // A connection of its own: the service closes one idle for a minute, as this would be.
+    let mut lag_driver = Driver::open(&target, &engine).await?;
+    let lag_at_end = lag(&mut lag_driver, &projector).await?;
     let catching_up = Instant::now();
-    while lag(&target, &projector, &client).await? > 0 {
+    while lag(&mut lag_driver, &projector).await? > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let catch_up = catching_up.elapsed().as_secs_f64();

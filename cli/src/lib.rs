@@ -7,5 +7,6 @@ pub mod bench;
 pub mod bulk;
 pub mod commands;
 pub mod demo;
+pub mod load;
 pub mod members;
 pub mod scale;

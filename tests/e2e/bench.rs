@@ -2,8 +2,8 @@
 //! not for tests to assert).
 
 use indicatif::ProgressBar;
-use lianxin::bench::{self, Target};
-use tests::{on_both_backends, Backend, TestStore};
+use lianxin::bench::{self, BenchError, Target};
+use tests::{on_both_backends, Backend, TestApp, TestStore};
 
 async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(backend: Backend) {
     let test = TestStore::new(backend).await;
@@ -20,4 +20,55 @@ async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(bac
     assert!(verified.broken.is_empty(), "the benchmark writes valid hash chains");
 }
 
-on_both_backends!(the_lifecycle_workload_runs_every_command_and_replay_reads_them_all);
+async fn over_http_every_command_is_answered_and_the_views_catch_up(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let target = Target::Http {
+        base_url: app.base_url.clone(),
+        token: app.tokens.staff.clone(),
+    };
+    let report = bench::lifecycle(app.test_store.store.clone(), target, 6, 2, ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert_eq!((report.path, report.commands), ("http", 30));
+    let replay = bench::replay(&app.test_store.store, ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert_eq!((replay.events, replay.cases), (30, 6));
+    assert_eq!(replay.cases_by_status.get("closed"), Some(&6));
+}
+
+async fn over_http_a_refused_command_stops_the_run_with_the_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let target = Target::Http {
+        base_url: app.base_url.clone(),
+        token: app.tokens.citizen.clone(),
+    };
+    let failed = bench::lifecycle(app.test_store.store.clone(), target, 2, 1, ProgressBar::hidden()).await;
+    match failed {
+        Err(BenchError::Http { what, status, .. }) => assert_eq!((what.as_str(), status), ("assign", 403)),
+        other => panic!("expected the service's refusal, got {other:?}"),
+    }
+}
+
+on_both_backends!(
+    the_lifecycle_workload_runs_every_command_and_replay_reads_them_all,
+    over_http_every_command_is_answered_and_the_views_catch_up,
+    over_http_a_refused_command_stops_the_run_with_the_answer,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_an_address_that_is_not_http_host_port_is_refused() {
+    let test = TestStore::new(Backend::Sqlite).await;
+    let target = Target::Http {
+        base_url: "https://localhost:1".to_owned(),
+        token: "t".to_owned(),
+    };
+    let refused = bench::lifecycle(test.store.clone(), target, 1, 1, ProgressBar::hidden()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(BenchError::Unreachable(lianxin::load::LoadError::Address(_)))
+        ),
+        "{refused:?}"
+    );
+}
