@@ -156,8 +156,14 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     odd["body"] = json!("第一行\t制表\r\n第二行 \\N 不是空值");
     app.submitted(&odd).await;
     app.settled().await;
-    let indexes = view_indexes(&app.test_store.store).await;
-    assert!(indexes.len() >= 10, "{indexes:?}");
+    let layout = view_layout(&app.test_store.store).await;
+    assert!(layout.len() >= 10, "{layout:?}");
+    if backend == Backend::Postgres {
+        assert!(
+            layout.contains(&"case_summaries WITH toast_tuple_target=8160".to_owned()),
+            "{layout:?}"
+        );
+    }
     // Commands keep coming while the rebuild runs; the live runners catch up after it.
     let all = names();
     let (rebuilt, ()) = tokio::join!(projector.rebuild(&all, |_| {}), async {
@@ -166,9 +172,9 @@ async fn a_projection_rebuilt_from_zero_equals_the_live_one_after_a_long_random_
     let rebuilt = rebuilt.unwrap();
     assert!(rebuilt.position > 0);
     assert_eq!(
-        view_indexes(&app.test_store.store).await,
-        indexes,
-        "the views keep their indexes"
+        view_layout(&app.test_store.store).await,
+        layout,
+        "the views keep their indexes and storage parameters"
     );
     assert_eq!(columns_unlike_summaries(&app.test_store.store).await, 0);
     app.settled().await;
@@ -197,13 +203,18 @@ async fn columns_unlike_summaries(store: &Store) -> i64 {
     }
 }
 
-/// The indexes and keys of the views, as the catalog describes them.
-async fn view_indexes(store: &Store) -> Vec<String> {
+/// The indexes and keys of the views, and their storage parameters, as the catalog describes
+/// them.
+async fn view_layout(store: &Store) -> Vec<String> {
     match store {
         Store::Postgres(pool) => sqlx::query_scalar(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() \
                AND tablename IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_credits') \
-             ORDER BY indexdef",
+             UNION ALL \
+             SELECT relname || ' WITH ' || array_to_string(reloptions, ', ') FROM pg_class \
+              WHERE relnamespace = current_schema()::regnamespace AND reloptions IS NOT NULL \
+                AND relname IN ('case_summaries', 'outcome_cells', 'member_cases', 'member_credits') \
+             ORDER BY 1",
         )
         .fetch_all(pool)
         .await

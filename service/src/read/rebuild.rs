@@ -18,11 +18,12 @@
 //!    connection, in a task of its own that folds and hands the rows over in chunks of a few
 //!    thousand streams;
 //! 3. PostgreSQL: create the projections' tables empty in the schema `lianxin_rebuild` (`LIKE`,
-//!    no indexes), point the transaction's `search_path` at them and `COPY` the rows in (text
-//!    format); then add the originals' keys and indexes, read from the catalog, `ANALYZE`, drop
-//!    the old tables and move the new ones into place. Readers keep the old views until the
-//!    commit. SQLite: empty the tables in place, drop their secondary indexes, insert, recreate
-//!    them (readers keep their snapshot; writers wait for the commit: SQLite has one writer);
+//!    with the originals' storage parameters, no indexes), point the transaction's
+//!    `search_path` at them and `COPY` the rows in (text format); then add the originals' keys
+//!    and indexes, read from the catalog, `ANALYZE`, drop the old tables and move the new ones
+//!    into place. Readers keep the old views until the commit. SQLite: empty the tables in
+//!    place, drop their secondary indexes, insert, recreate them (readers keep their snapshot;
+//!    writers wait for the commit: SQLite has one writer);
 //! 4. write the sums (`Fold::finish`), set the checkpoints to the bound's last event, commit. A
 //!    crash or error leaves the old views and checkpoints whole (tested with a fault injected
 //!    before the commit);
@@ -251,6 +252,17 @@ async fn stage_postgres(
     ))
     .fetch_all(&mut **tx)
     .await?;
+    // Storage parameters (`LIKE` copies none), before the rows go in: they decide how rows are
+    // stored (case_summaries' toast_tuple_target).
+    let parameters: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT 'ALTER TABLE {STAGING}.' || quote_ident(relname) || ' SET (' || array_to_string(reloptions, ', ') || ')' \
+           FROM pg_class \
+          WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relname IN ({names}) \
+            AND reloptions IS NOT NULL \
+          ORDER BY relname"
+    ))
+    .fetch_all(&mut **tx)
+    .await?;
     let mut statements = vec![
         format!("DROP SCHEMA IF EXISTS {STAGING} CASCADE"),
         format!("CREATE SCHEMA {STAGING}"),
@@ -261,6 +273,7 @@ async fn stage_postgres(
              INCLUDING STORAGE INCLUDING COMMENTS)"
         ));
     }
+    statements.extend(parameters);
     statements.push(format!("SET LOCAL search_path = {STAGING}, {schema}"));
     for statement in statements {
         sqlx::query(&statement).execute(&mut **tx).await?;
