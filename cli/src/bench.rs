@@ -172,7 +172,7 @@ async fn one_case(driver: &mut Driver, index: usize) -> Result<Vec<f64>, BenchEr
             engine.submit(context(), input).await?.id.to_string()
         }
         Driver::Http(connection) => {
-            let created = post(connection, "/api/v1/cases".to_owned(), &submission(index), "submit").await?;
+            let created = post(connection, "/api/v1/cases", &submission(index), "submit").await?;
             created["id"].as_str().unwrap_or_default().to_owned()
         }
     };
@@ -188,7 +188,7 @@ async fn one_case(driver: &mut Driver, index: usize) -> Result<Vec<f64>, BenchEr
             }
             Driver::Http(connection) => {
                 let path = format!("/api/v1/cases/{case_id}/{action}");
-                post(connection, path, &body, action.as_str()).await?;
+                post(connection, &path, &body, action.as_str()).await?;
             }
         }
         latencies.push(started.elapsed().as_secs_f64() * 1_000.0);
@@ -196,9 +196,9 @@ async fn one_case(driver: &mut Driver, index: usize) -> Result<Vec<f64>, BenchEr
     Ok(latencies)
 }
 
-async fn post(connection: &mut ServiceConnection, path: String, body: &Value, what: &str) -> Result<Value, BenchError> {
+async fn post(connection: &mut ServiceConnection, path: &str, body: &Value, what: &str) -> Result<Value, BenchError> {
     let body = serde_json::to_vec(body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    let answer = connection.send(Method::POST, &path, Some(body)).await?;
+    let answer = connection.send(Method::POST, path, Some(body)).await?;
     checked(answer, what)
 }
 
