@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 pub enum LoadError {
     #[error("the service's address {0} is not an http://host[:port][/prefix] URL")]
     Address(String),
-    #[error("cannot make a request of {0}")]
+    #[error("cannot make the request: {0}")]
     Request(String),
     #[error("cannot reach the service: {0}")]
     Connect(#[from] std::io::Error),
@@ -47,7 +47,7 @@ impl ServiceConnection {
         let stream = TcpStream::connect((address.host.as_str(), address.port)).await?;
         stream.set_nodelay(true)?;
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| LoadError::Request("a token that is not a header value".to_owned()))?;
+            .map_err(|_| LoadError::Request("the token is not a header value".to_owned()))?;
         // Kept out of `Debug` output.
         authorization.set_sensitive(true);
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
@@ -78,7 +78,7 @@ impl ServiceConnection {
         }
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|_| LoadError::Request(path.to_owned()))?;
+            .map_err(|_| LoadError::Request(format!("{path} is not a request target")))?;
         let Self { sender, connection, .. } = self;
         let exchange = async {
             let response = sender.send_request(request).await?;
