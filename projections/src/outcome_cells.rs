@@ -630,18 +630,19 @@ struct Change {
 pub struct CellChanges(BTreeMap<CellKey, Change>);
 
 impl CellChanges {
-    /// The net change to the cells of every dimension and span when the summary of each case
-    /// goes from `before` (`None` for a case new to the cells) to `after`.
+    /// The net change to the cells of every dimension and of `spans` when the summary of each
+    /// case goes from `before` (`None` for a case new to the cells) to `after`.
     pub fn between<'a>(
         pairs: impl IntoIterator<Item = (Option<&'a CaseSummary>, &'a CaseSummary)>,
+        spans: &[Span],
         policy: &Policy,
     ) -> Self {
         let mut changes = CellChanges::default();
         for (before, after) in pairs {
             if let Some(before) = before {
-                changes.count(before, &Dimension::ALL, &Span::ALL, -1, policy);
+                changes.count(before, &Dimension::ALL, spans, -1, policy);
             }
-            changes.count(after, &Dimension::ALL, &Span::ALL, 1, policy);
+            changes.count(after, &Dimension::ALL, spans, 1, policy);
         }
         changes.net();
         changes
@@ -715,6 +716,30 @@ impl CellChanges {
         }
         Ok(changed)
     }
+}
+
+/// The month cells the day cells `days` roll up to: each month's cell of a dimension and group
+/// sums that group's day cells of the month, counters added and samples merged. A case counts in
+/// one day cell per dimension and group, so the roll-up holds exactly the cells the month's cases
+/// make directly. Cells of other spans are left out.
+pub fn roll_up<'a>(days: impl IntoIterator<Item = (&'a CellKey, &'a Cell)>) -> BTreeMap<CellKey, Cell> {
+    let mut months: BTreeMap<CellKey, Cell> = BTreeMap::new();
+    for (day, cell) in days.into_iter().filter(|(key, _)| key.span == Span::Day) {
+        let month = CellKey {
+            span: Span::Month,
+            period: day.month().to_owned(),
+            ..day.clone()
+        };
+        let sum = months.entry(month).or_default();
+        sum.counts.add(&cell.counts, 1);
+        for (samples, more) in sum.samples.iter_mut().zip(&cell.samples) {
+            samples.extend_from_slice(more);
+        }
+    }
+    for cell in months.values_mut() {
+        cell.samples.iter_mut().for_each(|samples| samples.sort_unstable());
+    }
+    months
 }
 
 /// The cells read for a grouping, summed by group (always one, `all`, when not grouped). By

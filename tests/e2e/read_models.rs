@@ -203,6 +203,28 @@ async fn columns_unlike_summaries(store: &Store) -> i64 {
     }
 }
 
+async fn execute(store: &Store, statement: &str) {
+    match store {
+        Store::Postgres(pool) => drop(sqlx::query(statement).execute(pool).await.unwrap()),
+        Store::Sqlite(pool) => drop(sqlx::query(statement).execute(pool).await.unwrap()),
+    }
+}
+
+/// The outcome cells' month rows (`dimension month`) once the projection's runner has rolled
+/// up every month that has day rows.
+async fn months_rolled_up(store: &Store) -> Vec<String> {
+    for _ in 0..200 {
+        if let Some(months) = service::read::outcome_cells::month_rows_when_settled(store)
+            .await
+            .unwrap()
+        {
+            return months;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the months were not rolled up");
+}
+
 /// The indexes and keys of the views, and their storage parameters, as the catalog describes
 /// them.
 async fn view_layout(store: &Store) -> Vec<String> {
@@ -281,18 +303,51 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
         // The default: this year so far.
         None,
     ];
+    let store = &app.test_store.store;
+    let rolled_up = months_rolled_up(store).await;
+    assert!(rolled_up.contains(&"all 2026-03".to_owned()), "{rolled_up:?}");
     for period in periods {
         assert_cells_answer_the_figures_of(&app, period, &cases, now).await;
     }
+    let overdue: Value = app
+        .get(&app.tokens.staff, "/api/v1/overdue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let counted = |list: &Value| -> u64 {
+        let departments = list.as_array().unwrap().iter();
+        departments
+            .map(|department| department["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert!(counted(&overdue) > 0, "{overdue}");
+
+    // Every month as live batches leave the months they change until the runner settles them:
+    // without a roll-up, read from its days.
+    execute(store, "DELETE FROM outcome_cells WHERE span = 'month'").await;
+    for period in periods {
+        assert_cells_answer_the_figures_of(&app, period, &cases, now).await;
+    }
+    let from_days: Value = app
+        .get(&app.tokens.staff, "/api/v1/overdue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(from_days, overdue, "the overdue counts from the days' deadlines");
 
     // A case submitted into months read already (the clock set back): their rows change, and
-    // the service decodes them again rather than answer from the rows it decoded before.
+    // the service decodes them again rather than answer from the rows it decoded before. The
+    // batch also has the runner roll up every month again.
     app.set_time(Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap());
     app.submitted(&suggestion()).await;
     app.set_time(now);
     app.settled().await;
     let live = projector.dump().await.unwrap();
     let cases = summaries(&live);
+    assert_cells_answer_the_figures_of(&app, periods[0], &cases, now).await;
+    assert_eq!(months_rolled_up(store).await, rolled_up);
     assert_cells_answer_the_figures_of(&app, periods[0], &cases, now).await;
 
     assert!(!live["outcome_cells"].is_empty());
@@ -496,10 +551,7 @@ async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
         "UPDATE projection_checkpoints SET position = 0 WHERE name = 'member_records'",
     ];
     for statement in started_again {
-        match &test.store {
-            Store::Postgres(pool) => drop(sqlx::query(statement).execute(pool).await.unwrap()),
-            Store::Sqlite(pool) => drop(sqlx::query(statement).execute(pool).await.unwrap()),
-        }
+        execute(&test.store, statement).await;
     }
     let rebuilt = projector
         .rebuild_if_never_applied(projections::MEMBER_RECORDS)

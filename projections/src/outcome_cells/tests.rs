@@ -223,7 +223,9 @@ fn random_history(seed: u64) -> (Vec<CaseSummary>, BTreeMap<CellKey, Cell>, Cove
             }
         }
         let pairs = before.iter().map(|(index, before)| (before.as_ref(), &cases[*index]));
-        CellChanges::between(pairs, &policy()).apply(&mut cells).unwrap();
+        CellChanges::between(pairs, &Span::ALL, &policy())
+            .apply(&mut cells)
+            .unwrap();
     }
     (cases, cells, covered)
 }
@@ -321,10 +323,28 @@ fn cells_kept_through_a_random_history_give_the_figures_computed_over_the_cases(
 fn cells_kept_through_a_random_history_equal_cells_built_from_the_final_summaries() {
     let (cases, cells, _) = random_history(0x6f75_7463_6f6d_6502);
     let mut rebuilt = BTreeMap::new();
-    CellChanges::between(cases.iter().map(|case| (None, case)), &policy())
+    CellChanges::between(cases.iter().map(|case| (None, case)), &Span::ALL, &policy())
         .apply(&mut rebuilt)
         .unwrap();
     assert_eq!(rebuilt, cells);
+}
+
+#[test]
+fn the_day_cells_kept_through_a_random_history_roll_up_to_the_month_cells_kept_beside_them() {
+    let (_, cells, _) = random_history(0x6f75_7463_6f6d_6504);
+    let months: BTreeMap<CellKey, Cell> = cells
+        .iter()
+        .filter(|(key, _)| key.span == Span::Month)
+        .map(|(key, cell)| (key.clone(), cell.clone()))
+        .collect();
+    assert!(months.len() > 20 && months.keys().any(|key| key.dimension == Dimension::Member));
+    assert!(
+        months
+            .values()
+            .any(|cell| cell.samples(Sample::SecondsToClose).len() > 3),
+        "months hold samples of several days to merge"
+    );
+    assert_eq!(roll_up(&cells), months);
 }
 
 /// A period's figures from the month roll-ups and day cells it covers whole and the cases of
@@ -449,8 +469,8 @@ fn a_change_that_moves_no_figure_touches_no_cell() {
     let mut again = consulted.clone();
     again.consultations = 3;
     again.version += 1;
-    assert!(CellChanges::between([(Some(&consulted), &again)], &policy()).is_empty());
-    let moved = CellChanges::between([(Some(&case), &consulted)], &policy());
+    assert!(CellChanges::between([(Some(&consulted), &again)], &Span::ALL, &policy()).is_empty());
+    let moved = CellChanges::between([(Some(&case), &consulted)], &Span::ALL, &policy());
     assert_eq!(
         moved.keys().count(),
         (Dimension::ALL.len() - 1) * Span::ALL.len(),
@@ -458,7 +478,7 @@ fn a_change_that_moves_no_figure_touches_no_cell() {
     );
     let mut relayed = consulted.clone();
     relayed.relayed_by = vec!["m-1".to_owned(), "m-2".to_owned()];
-    let members: Vec<CellKey> = CellChanges::between([(None, &relayed)], &policy())
+    let members: Vec<CellKey> = CellChanges::between([(None, &relayed)], &Span::ALL, &policy())
         .keys()
         .filter(|key| key.dimension == Dimension::Member)
         .cloned()
@@ -473,7 +493,7 @@ fn taking_out_a_case_the_cells_do_not_hold_is_refused() {
     let mut held = new_case(&mut dice, 1);
     held.first_assigned_at = Some(held.submitted_at + Duration::hours(1));
     let mut cells = BTreeMap::new();
-    CellChanges::between([(None, &held)], &policy)
+    CellChanges::between([(None, &held)], &Span::ALL, &policy)
         .apply(&mut cells)
         .unwrap();
 

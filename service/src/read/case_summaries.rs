@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use domain::Policy;
 use futures_util::future::BoxFuture;
-use projections::{level_name, summarize, CaseSummary, CellChanges, Dimension, Fact, Span, CASE_SUMMARIES};
+use projections::{level_name, roll_up, summarize, CaseSummary, CellChanges, Dimension, Fact, Span, CASE_SUMMARIES};
 use sqlx::types::Json;
 
 use crate::read::error::ProjectorError;
@@ -97,6 +97,20 @@ impl Projection for CaseSummaries {
         Box::pin(apply(tx, policy, batch))
     }
 
+    fn settle<'a>(&'a self, tx: &'a mut Tx) -> BoxFuture<'a, Result<bool, ProjectorError>> {
+        Box::pin(async move {
+            let months = on_tx!(tx, |tx| CellTable::settle(tx).await?);
+            if months > 0 {
+                tracing::debug!(
+                    projection = CASE_SUMMARIES,
+                    months,
+                    "rolled up the outcome cells' months"
+                );
+            }
+            Ok(months > 0)
+        })
+    }
+
     fn rebuild(&self, policy: &Policy) -> Box<dyn Fold> {
         Box::new(SummaryFold {
             policy: policy.clone(),
@@ -155,8 +169,8 @@ async fn apply(tx: &mut Tx, policy: &Policy, batch: &[Fact]) -> Result<(), Proje
 }
 
 /// The rebuild's fold: the summary of the case being folded, the final summaries not yet
-/// written, and the cells of every case folded so far (they are most of the fold's memory: a
-/// few 8-byte samples per case, dimension and span).
+/// written, and the day cells of every case folded so far (they are most of the fold's memory:
+/// a few 8-byte samples per case and dimension), rolled up into months at the end.
 struct SummaryFold {
     policy: Policy,
     summary: Option<CaseSummary>,
@@ -172,9 +186,7 @@ impl Fold for SummaryFold {
     fn end_stream(&mut self, _stream: &str) {
         if let Some(summary) = self.summary.take() {
             for dimension in Dimension::ALL {
-                for span in Span::ALL {
-                    self.cells.add(&summary, dimension, span, &self.policy);
-                }
+                self.cells.add(&summary, dimension, Span::Day, &self.policy);
             }
             self.pending.push(summary);
         }
@@ -188,6 +200,8 @@ impl Fold for SummaryFold {
         Box::pin(async move {
             let mut cells = BTreeMap::new();
             self.cells.apply(&mut cells)?;
+            let months = roll_up(&cells);
+            cells.extend(months);
             on_tx!(tx, |tx| CellTable::write_all(tx, &cells).await?);
             Ok(())
         })

@@ -23,16 +23,27 @@
 //! ascending and stored as their count, the first, then the differences (about two bytes a
 //! sample, one for working days).
 //!
-//! **Invariant:** the cells of each span hold exactly the cases of `case_summaries`: each case
-//! counts once per dimension and span (once under each of its members), in the cell of its
-//! submission day or month and current group. A live batch keeps it in the transaction that
-//! writes the summaries and the checkpoint: for every case the batch changes it removes the
-//! contribution of the summary before and adds that of the summary after, netted per cell (a
-//! change that moves no figure writes nothing), and rewrites the rows of the cells that changed;
-//! a row left without cells is deleted. The rebuild writes the rows of all summaries at once.
-//! Checked by unit tests of the pure part against `outcome_figures` and `figures` over random
-//! histories, and by `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries`
-//! (both backends; also a rebuild from zero equals the live cells).
+//! **Invariant:** the day cells hold exactly the cases of `case_summaries`: each case counts once
+//! per dimension (once under each of its members), in the cell of its submission day and
+//! current group; and a month row, where there is one, holds exactly the sum of its days' cells
+//! (`projections::roll_up`). A month with day rows and no month row is read from its days.
+//!
+//! A live batch keeps the days in the transaction that writes the summaries and the checkpoint:
+//! for every case the batch changes it removes the contribution of the summary before and adds
+//! that of the summary after, netted per cell (a change that moves no figure writes nothing),
+//! and rewrites the day rows of the cells that changed (a row left without cells is deleted);
+//! it deletes the month rows of those days. It does not rewrite them: a month row holds every
+//! case of its month, so rewriting it cost each batch more as the month filled (at 16,000
+//! cases in a month, 3.6 ms and 789 kB a batch for the cells; a 12345 centre takes ~170,000 a
+//! month). The projection's runner rolls the months without a row up from their days at most
+//! every 10 seconds (`CellTable::settle`, in a transaction holding the checkpoint), so a month
+//! is read from its days only while batches change it. The rebuild writes the day rows of all
+//! summaries and their months at once. Checked by unit tests of the pure part against
+//! `outcome_figures` and `figures` over random histories (and the roll-up against month cells
+//! kept directly), and by
+//! `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries` (both backends:
+//! reads with every month rolled up and with none, the overdue counts both ways, the months
+//! rolled up again after a batch, a rebuild from zero equal to the live cells).
 //!
 //! A read of `[from, to)` runs in one snapshot (PostgreSQL `REPEATABLE READ`) and reads what
 //! `projections::coverage` lays over it: the month roll-ups of the months it covers whole, the
@@ -44,8 +55,8 @@
 //! decoded, and its figures computed, on two threads; the parts decoded apart are never merged,
 //! the figures read each group's samples where they lie.
 //!
-//! **Decoded months are kept.** Decoding is most of a read's time, and months before the
-//! current one rarely change. Every write of a row stores a fresh random `revision`; a read
+//! **Decoded months are kept.** Decoding is most of a read's time, and month rows, rewritten
+//! only when settled, change at most every 10 seconds. Every write of a row stores a fresh random `revision`; a read
 //! first asks for the revisions of its months (in its snapshot) and decodes only the month
 //! rows this process does not hold at that revision (`DecodedMonths`, least recently read
 //! evicted beyond 64 MB). Day rows are always decoded: a period has at most ~60 of them, and
@@ -59,8 +70,8 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use domain::{Policy, Timestamp};
 use hashlink::LruCache;
 use projections::{
-    coverage, figures_of_cells, nanoseconds, outcome_figures_of_cells, CaseSummary, Cell, CellChanges, CellKey, Counts,
-    Dimension, Figures, GroupBy, Groups, OutcomeFigures, Sample, Span, COUNTERS,
+    coverage, figures_of_cells, nanoseconds, outcome_figures_of_cells, roll_up, CaseSummary, Cell, CellChanges,
+    CellKey, Counts, Dimension, Figures, GroupBy, Groups, OutcomeFigures, Sample, Span, COUNTERS,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
@@ -75,6 +86,12 @@ const ROWS_PER_STATEMENT: usize = 500;
 const KEY_COLUMNS: &str = "dimension, span, period";
 const KEY_WIDTH: usize = 3;
 const COLUMNS: &str = "dimension, span, period, cells, open_deadlines, revision";
+
+/// The condition that a row `cell` is a day row whose month has no roll-up (yet): a live batch
+/// deletes the month rows of the days it changes, and [`CellTable::settle`] writes them again.
+const UNROLLED: &str = "cell.span = 'day' AND NOT EXISTS (SELECT 1 FROM outcome_cells AS month \
+                        WHERE month.dimension = cell.dimension AND month.span = 'month' \
+                        AND month.period = substr(cell.period, 1, 7))";
 
 /// The key of a row: the cells of one dimension, span and period.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -99,6 +116,15 @@ impl RowKey {
             span: self.span,
             period: self.period.clone(),
             group: group.to_owned(),
+        }
+    }
+
+    /// The month row rolling up this day row.
+    fn month(&self) -> RowKey {
+        RowKey {
+            dimension: self.dimension,
+            span: Span::Month,
+            period: self.period[..7].to_owned(),
         }
     }
 }
@@ -644,10 +670,7 @@ where
         Ok(cells)
     }
 
-    /// The day cells of `dimension` from day `first` to `last`, into `parts`. Decoding them is
-    /// most of their read's time: a read of many bytes (two months of every member's days are
-    /// ~0.8 MB) is decoded in two parts on two threads (the figures read the parts where they
-    /// are).
+    /// The day cells of `dimension` from day `first` to `last`, into `parts`.
     async fn load_days(
         connection: &mut DB::Connection,
         parts: &mut Parts,
@@ -656,6 +679,38 @@ where
     ) -> Result<(), StoreError> {
         let sql = "SELECT period, cells, open_deadlines FROM outcome_cells \
                    WHERE dimension = $1 AND span = 'day' AND period >= $2 AND period <= $3";
+        Self::load_day_rows(connection, parts, sql, dimension, (first, last)).await
+    }
+
+    /// The day cells of `dimension` of the months from `first` to `last` that have no roll-up,
+    /// into `parts`: a month a live batch changed since it was last rolled up is read from its
+    /// days.
+    async fn load_unrolled_days(
+        connection: &mut DB::Connection,
+        parts: &mut Parts,
+        dimension: Dimension,
+        (first, last): (&str, &str),
+    ) -> Result<(), StoreError> {
+        // A month's days (`YYYY-MM-DD`) sort after the month (`YYYY-MM`) and before `YYYY-MM~`.
+        let sql = format!(
+            "SELECT period, cells, open_deadlines FROM outcome_cells AS cell \
+             WHERE dimension = $1 AND period > $2 AND period < $3 AND {UNROLLED}"
+        );
+        let last = format!("{last}~");
+        Self::load_day_rows(connection, parts, &sql, dimension, (first, &last)).await
+    }
+
+    /// The day rows `sql` selects (period, cells, open deadlines) with `dimension` and `bounds`,
+    /// into `parts`. Decoding them is most of their read's time: a read of many bytes (two
+    /// months of every member's days are ~0.8 MB) is decoded in two parts on two threads (the
+    /// figures read the parts where they are).
+    async fn load_day_rows(
+        connection: &mut DB::Connection,
+        parts: &mut Parts,
+        sql: &str,
+        dimension: Dimension,
+        (first, last): (&str, &str),
+    ) -> Result<(), StoreError> {
         let rows = sqlx::query(sql)
             .bind(dimension.as_str().to_owned())
             .bind(first.to_owned())
@@ -675,7 +730,8 @@ where
 
     /// The month roll-ups of `dimension` from month `first` to `last`, into `parts`: those this
     /// process decoded already at the revision stored, the others read and decoded (on two
-    /// threads when large) and kept for the next read.
+    /// threads when large) and kept for the next read; the months without a roll-up from their
+    /// days.
     async fn load_months(
         connection: &mut DB::Connection,
         parts: &mut Parts,
@@ -692,6 +748,7 @@ where
         .bind(last.to_owned())
         .fetch_all(&mut *connection)
         .await?;
+        Self::load_unrolled_days(connection, parts, dimension, (first, last)).await?;
         let mut missing = Vec::new();
         {
             let mut decoded = DecodedMonths::lock();
@@ -730,15 +787,19 @@ where
     }
 
     /// Per group of `dimension` (or of the one `group`), how many open cases are past their
-    /// deadline at `now`: the deadlines the month roll-ups keep, counted without reading a
-    /// case. Groups with none are left out.
+    /// deadline at `now`: the deadlines the month roll-ups keep (the days' of a month without
+    /// one), counted without reading a case. Groups with none are left out.
     pub(crate) async fn open_overdue(
         tx: &mut Transaction<'_, DB>,
         dimension: Dimension,
         group: Option<&str>,
         now: Timestamp,
     ) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows = sqlx::query("SELECT open_deadlines FROM outcome_cells WHERE dimension = $1 AND span = 'month'")
+        let sql = format!(
+            "SELECT open_deadlines FROM outcome_cells AS cell \
+             WHERE dimension = $1 AND (span = 'month' OR {UNROLLED})"
+        );
+        let rows = sqlx::query(&sql)
             .bind(dimension.as_str().to_owned())
             .fetch_all(&mut **tx)
             .await?;
@@ -808,17 +869,20 @@ where
         Ok(())
     }
 
-    /// Applies to the outcome cells the change of each case's summary from before a batch (`None`
+    /// Applies to the day cells the change of each case's summary from before a batch (`None`
     /// for a case new to the cells) to after it: netted per cell, then one read of the rows that
-    /// change and one write (plus one delete when rows empty). Runs inside the caller's
-    /// transaction, which must also write the summaries and move the checkpoint.
+    /// change and one write (plus one delete when rows empty), and one delete of the month rows
+    /// of the days changed, which [`CellTable::settle`] rolls up again later. Rewriting a month
+    /// row here instead would cost every batch the bytes of every case of the month (~4 bytes a
+    /// case per dimension: 700 kB a row at a 12345 centre's 170,000 cases a month). Runs inside
+    /// the caller's transaction, which must also write the summaries and move the checkpoint.
     pub(crate) async fn apply(
         tx: &mut Transaction<'_, DB>,
         changes: &[(Option<&CaseSummary>, &CaseSummary)],
         policy: &Policy,
     ) -> Result<(), ProjectorError> {
         let connection = &mut **tx;
-        let changes = CellChanges::between(changes.iter().copied(), policy);
+        let changes = CellChanges::between(changes.iter().copied(), &[Span::Day], policy);
         if changes.is_empty() {
             return Ok(());
         }
@@ -830,9 +894,39 @@ where
         let (kept, emptied): (Vec<RowKey>, Vec<RowKey>) = changed
             .into_iter()
             .partition(|key| cells_in_row(&cells, key).next().is_some());
+        let mut months: Vec<RowKey> = kept.iter().chain(&emptied).map(RowKey::month).collect();
+        months.sort_unstable();
+        months.dedup();
         Self::write(connection, &kept, &cells).await?;
         Self::delete(connection, &emptied).await?;
+        Self::delete(connection, &months).await?;
         Ok(())
+    }
+
+    /// Rolls up the months that have day rows but no month row (those live batches changed
+    /// since): each month row is written whole from its days, dimension by dimension. Runs
+    /// inside the caller's transaction, which must hold the case-summary projection's
+    /// checkpoint, so that no batch changes the days meanwhile. Returns the month rows written.
+    pub(crate) async fn settle(tx: &mut Transaction<'_, DB>) -> Result<usize, ProjectorError> {
+        let connection = &mut **tx;
+        let sql = format!("SELECT {COLUMNS} FROM outcome_cells AS cell WHERE dimension = $1 AND {UNROLLED}");
+        let mut written = 0;
+        for dimension in Dimension::ALL {
+            let rows = sqlx::query(&sql)
+                .bind(dimension.as_str().to_owned())
+                .fetch_all(&mut *connection)
+                .await?;
+            let mut days = BTreeMap::new();
+            for row in &rows {
+                days.extend(cells_of(row)?);
+            }
+            let months = roll_up(&days);
+            let mut keys: Vec<RowKey> = months.keys().map(RowKey::of).collect();
+            keys.dedup();
+            Self::write(connection, &keys, &months).await?;
+            written += keys.len();
+        }
+        Ok(written)
     }
 
     /// Summaries of the cases submitted in `[from, to)`.
@@ -938,20 +1032,45 @@ pub async fn outcomes(
     }))
 }
 
-/// Every cell, one line each in key order: two cell tables are equal when these are.
+/// Every cell, one line each in key order, a month without a row as its days roll up: two cell
+/// tables hold the same figures when these are equal, whether or not their months are settled.
 #[cfg(feature = "test-hooks")]
 pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM outcome_cells ORDER BY {KEY_COLUMNS}");
-    on_pool!(store, |pool| {
+    let sql = format!("SELECT {COLUMNS} FROM outcome_cells");
+    let cells = on_pool!(store, |pool| {
         let mut connection = pool.acquire().await?;
-        let mut lines = Vec::new();
+        let mut cells = BTreeMap::new();
         for row in sqlx::query(&sql).fetch_all(&mut *connection).await? {
-            for (key, cell) in cells_of(&row)? {
-                lines.push(format!("{key} {:?} {:?}", cell.counts.0, cell.samples));
-            }
+            cells.extend(cells_of(&row)?);
         }
-        Ok(lines)
-    })
+        cells
+    });
+    let stored: std::collections::BTreeSet<RowKey> = cells.keys().map(RowKey::of).collect();
+    let mut all = roll_up(&cells);
+    all.retain(|month, _| !stored.contains(&RowKey::of(month)));
+    all.extend(cells);
+    Ok(all
+        .iter()
+        .map(|(key, cell)| format!("{key} {:?} {:?}", cell.counts.0, cell.samples))
+        .collect())
+}
+
+/// The month rows stored, as `dimension period` in order, once every month with day rows has
+/// one; `None` while some month is not rolled up.
+#[cfg(feature = "test-hooks")]
+pub async fn month_rows_when_settled(store: &Store) -> Result<Option<Vec<String>>, StoreError> {
+    let unrolled = format!("SELECT COUNT(*) FROM outcome_cells AS cell WHERE {UNROLLED}");
+    let months = "SELECT dimension, period FROM outcome_cells WHERE span = 'month' ORDER BY dimension, period";
+    let (unrolled, rows): (i64, Vec<(String, String)>) = on_pool!(store, |pool| {
+        let mut tx = pool.begin().await?;
+        let unrolled = sqlx::query_scalar(&unrolled).fetch_one(&mut *tx).await?;
+        (unrolled, sqlx::query_as(months).fetch_all(&mut *tx).await?)
+    });
+    Ok((unrolled == 0).then(|| {
+        rows.into_iter()
+            .map(|(dimension, period)| format!("{dimension} {period}"))
+            .collect()
+    }))
 }
 
 #[cfg(test)]

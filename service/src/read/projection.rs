@@ -34,6 +34,13 @@ pub trait Projection: Sync {
         batch: &'a [Fact],
     ) -> BoxFuture<'a, Result<(), ProjectorError>>;
 
+    /// Does inside `tx`, which holds its checkpoint where it is, the work its live batches leave
+    /// for later so that each batch stays small (the outcome cells' month roll-ups). Returns
+    /// whether it wrote anything. Most projections leave nothing.
+    fn settle<'a>(&'a self, _tx: &'a mut Tx) -> BoxFuture<'a, Result<bool, ProjectorError>> {
+        Box::pin(async { Ok(false) })
+    }
+
     /// A fresh fold for a rebuild from the whole log, with the deployment's `policy`.
     fn rebuild(&self, policy: &Policy) -> Box<dyn Fold>;
 
