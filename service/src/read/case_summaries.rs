@@ -11,9 +11,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use domain::Policy;
+use domain::{Policy, Timestamp};
 use futures_util::future::BoxFuture;
-use projections::{level_name, roll_up, summarize, CaseSummary, CellChanges, Dimension, Fact, Span, CASE_SUMMARIES};
+use projections::{
+    level_name, local_month_of, roll_up, summarize, CaseSummary, CellChanges, Dimension, Fact, Span, CASE_SUMMARIES,
+};
 use sqlx::types::Json;
 
 use crate::read::error::ProjectorError;
@@ -97,9 +99,15 @@ impl Projection for CaseSummaries {
         Box::pin(apply(tx, policy, batch))
     }
 
-    fn settle<'a>(&'a self, tx: &'a mut Tx) -> BoxFuture<'a, Result<bool, ProjectorError>> {
+    fn settle<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        policy: &'a Policy,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, ProjectorError>> {
         Box::pin(async move {
-            let months = on_tx!(tx, |tx| CellTable::settle(tx).await?);
+            let month = local_month_of(now, policy.offset);
+            let months = on_tx!(tx, |tx| CellTable::settle(tx, &month).await?);
             if months > 0 {
                 tracing::debug!(
                     projection = CASE_SUMMARIES,

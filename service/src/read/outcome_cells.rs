@@ -35,10 +35,12 @@
 //! it deletes the month rows of those days. It does not rewrite them: a month row holds every
 //! case of its month, so rewriting it cost each batch more as the month filled (at 16,000
 //! cases in a month, 3.6 ms and 789 kB a batch for the cells; a 12345 centre takes ~170,000 a
-//! month). The projection's runner rolls the months without a row up from their days at most
-//! every 10 seconds (`CellTable::settle`, in a transaction holding the checkpoint), so a month
-//! is read from its days only while batches change it. The rebuild writes the day rows of all
-//! summaries and their months at once. Checked by unit tests of the pure part against
+//! month). The projection's runner rolls the months that ended (in the deployment's time zone)
+//! and have no row up from their days at most every 10 seconds (`CellTable::settle`, in a
+//! transaction holding the checkpoint), so an ended month is read from its days only while
+//! batches change it, and the month in progress always is (a read of the year so far reads
+//! its days anyway). The rebuild writes the day rows of all summaries and their months at
+//! once. Checked by unit tests of the pure part against
 //! `outcome_figures` and `figures` over random histories (and the roll-up against month cells
 //! kept directly), and by
 //! `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries` (both backends:
@@ -903,17 +905,23 @@ where
         Ok(())
     }
 
-    /// Rolls up the months that have day rows but no month row (those live batches changed
-    /// since): each month row is written whole from its days, dimension by dimension. Runs
-    /// inside the caller's transaction, which must hold the case-summary projection's
-    /// checkpoint, so that no batch changes the days meanwhile. Returns the month rows written.
-    pub(crate) async fn settle(tx: &mut Transaction<'_, DB>) -> Result<usize, ProjectorError> {
+    /// Rolls up the months before `month` (`YYYY-MM`) that have day rows but no month row (those
+    /// live batches changed since): each month row is written whole from its days, dimension by
+    /// dimension. The month in progress is left to its days: rolled up, it would be rewritten
+    /// as often as it is settled, and only a read of the whole month, less often asked than
+    /// the year so far, would read the roll-up. Runs inside the caller's transaction, which must
+    /// hold the case-summary projection's checkpoint, so that no batch changes the days
+    /// meanwhile. Returns the month rows written.
+    pub(crate) async fn settle(tx: &mut Transaction<'_, DB>, month: &str) -> Result<usize, ProjectorError> {
         let connection = &mut **tx;
-        let sql = format!("SELECT {COLUMNS} FROM outcome_cells AS cell WHERE dimension = $1 AND {UNROLLED}");
+        // A day (`YYYY-MM-DD`) of `month` or later sorts after `month`.
+        let sql =
+            format!("SELECT {COLUMNS} FROM outcome_cells AS cell WHERE dimension = $1 AND period < $2 AND {UNROLLED}");
         let mut written = 0;
         for dimension in Dimension::ALL {
             let rows = sqlx::query(&sql)
                 .bind(dimension.as_str().to_owned())
+                .bind(month.to_owned())
                 .fetch_all(&mut *connection)
                 .await?;
             let mut days = BTreeMap::new();
@@ -1055,11 +1063,13 @@ pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
         .collect())
 }
 
-/// The month rows stored, as `dimension period` in order, once every month with day rows has
-/// one; `None` while some month is not rolled up.
+/// The month rows stored, as `dimension period` in order, once every month with day rows that
+/// ended by now in the time zone of `policy` has one; `None` while some such month is not
+/// rolled up.
 #[cfg(feature = "test-hooks")]
-pub async fn month_rows_when_settled(store: &Store) -> Result<Option<Vec<String>>, StoreError> {
-    let unrolled = format!("SELECT COUNT(*) FROM outcome_cells AS cell WHERE {UNROLLED}");
+pub async fn month_rows_when_settled(store: &Store, policy: &Policy) -> Result<Option<Vec<String>>, StoreError> {
+    let month = projections::local_month_of(chrono::Utc::now(), policy.offset);
+    let unrolled = format!("SELECT COUNT(*) FROM outcome_cells AS cell WHERE period < '{month}' AND {UNROLLED}");
     let months = "SELECT dimension, period FROM outcome_cells WHERE span = 'month' ORDER BY dimension, period";
     let (unrolled, rows): (i64, Vec<(String, String)>) = on_pool!(store, |pool| {
         let mut tx = pool.begin().await?;

@@ -7,7 +7,7 @@
 //! checkpoint: the caller does, so that view rows and checkpoint commit together. Its live batch
 //! and its rebuild fold every fact with one function of its own, so the two cannot drift apart.
 
-use domain::Policy;
+use domain::{Policy, Timestamp};
 use futures_util::future::BoxFuture;
 use projections::Fact;
 
@@ -35,9 +35,15 @@ pub trait Projection: Sync {
     ) -> BoxFuture<'a, Result<(), ProjectorError>>;
 
     /// Does inside `tx`, which holds its checkpoint where it is, the work its live batches leave
-    /// for later so that each batch stays small (the outcome cells' month roll-ups). Returns
-    /// whether it wrote anything. Most projections leave nothing.
-    fn settle<'a>(&'a self, _tx: &'a mut Tx) -> BoxFuture<'a, Result<bool, ProjectorError>> {
+    /// for later so that each batch stays small (the outcome cells' roll-ups of the months ended
+    /// by `now` in the deployment's time zone). Returns whether it wrote anything. Most
+    /// projections leave nothing.
+    fn settle<'a>(
+        &'a self,
+        _tx: &'a mut Tx,
+        _policy: &'a Policy,
+        _now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, ProjectorError>> {
         Box::pin(async { Ok(false) })
     }
 

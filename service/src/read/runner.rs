@@ -438,7 +438,8 @@ impl Projector {
         let at = checkpoints::position(&self.store, name).await?;
         let mut tx = Tx::begin(&self.store).await?;
         tx.without_flush().await?;
-        if checkpoints::claim(&mut tx, name, Some(at)).await? && projection.settle(&mut tx).await? {
+        let now = chrono::Utc::now();
+        if checkpoints::claim(&mut tx, name, Some(at)).await? && projection.settle(&mut tx, &self.policy, now).await? {
             tx.commit().await?;
         }
         Ok(())
