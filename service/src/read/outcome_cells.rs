@@ -40,12 +40,14 @@
 //! transaction holding the checkpoint), so an ended month is read from its days only while
 //! batches change it, and the month in progress always is (a read of the year so far reads
 //! its days anyway). The rebuild writes the day rows of all summaries and their months at
-//! once. Checked by unit tests of the pure part against
-//! `outcome_figures` and `figures` over random histories (and the roll-up against month cells
-//! kept directly), and by
+//! once.
+//!
+//! Checked by unit tests of the pure part against `outcome_figures` and `figures` over random
+//! histories (and the roll-up against month cells kept directly), and by
 //! `outcome_figures_from_the_cells_equal_those_computed_over_the_case_summaries` (both backends:
 //! reads with every month rolled up and with none, the overdue counts both ways, the months
-//! rolled up again after a batch, a rebuild from zero equal to the live cells).
+//! rolled up again after a batch, a rebuild from zero equal to the live cells, the month in
+//! progress left to its days).
 //!
 //! A read of `[from, to)` runs in one snapshot (PostgreSQL `REPEATABLE READ`) and reads what
 //! `projections::coverage` lays over it: the month roll-ups of the months it covers whole, the
@@ -58,8 +60,9 @@
 //! the figures read each group's samples where they lie.
 //!
 //! **Decoded months are kept.** Decoding is most of a read's time, and month rows, rewritten
-//! only when settled, change at most every 10 seconds. Every write of a row stores a fresh random `revision`; a read
-//! first asks for the revisions of its months (in its snapshot) and decodes only the month
+//! only when settled, change at most every 10 seconds. Every write of a row stores a fresh
+//! random `revision`; a read first asks for the revisions of its months (in its snapshot) and
+//! decodes only the month
 //! rows this process does not hold at that revision (`DecodedMonths`, least recently read
 //! evicted beyond 64 MB). Day rows are always decoded: a period has at most ~60 of them, and
 //! kept one by one they cost the figures more to gather than they save. Checked by the same
@@ -693,13 +696,13 @@ where
         dimension: Dimension,
         (first, last): (&str, &str),
     ) -> Result<(), StoreError> {
-        // A month's days (`YYYY-MM-DD`) sort after the month (`YYYY-MM`) and before `YYYY-MM~`.
+        // Bounds of the days' own shape, which sort alike in every collation.
         let sql = format!(
             "SELECT period, cells, open_deadlines FROM outcome_cells AS cell \
-             WHERE dimension = $1 AND period > $2 AND period < $3 AND {UNROLLED}"
+             WHERE dimension = $1 AND period >= $2 AND period <= $3 AND {UNROLLED}"
         );
-        let last = format!("{last}~");
-        Self::load_day_rows(connection, parts, &sql, dimension, (first, &last)).await
+        let (first, last) = (format!("{first}-01"), format!("{last}-31"));
+        Self::load_day_rows(connection, parts, &sql, dimension, (&first, &last)).await
     }
 
     /// The day rows `sql` selects (period, cells, open deadlines) with `dimension` and `bounds`,
@@ -875,9 +878,10 @@ where
     /// for a case new to the cells) to after it: netted per cell, then one read of the rows that
     /// change and one write (plus one delete when rows empty), and one delete of the month rows
     /// of the days changed, which [`CellTable::settle`] rolls up again later. Rewriting a month
-    /// row here instead would cost every batch the bytes of every case of the month (~4 bytes a
-    /// case per dimension: 700 kB a row at a 12345 centre's 170,000 cases a month). Runs inside
-    /// the caller's transaction, which must also write the summaries and move the checkpoint.
+    /// row here instead would cost every batch the bytes of every case of the month (about 17
+    /// bytes a case in a realistic year: some 3 MB a row at a 12345 centre's 170,000 cases a
+    /// month). Runs inside the caller's transaction, which must also write the summaries and
+    /// move the checkpoint.
     pub(crate) async fn apply(
         tx: &mut Transaction<'_, DB>,
         changes: &[(Option<&CaseSummary>, &CaseSummary)],
@@ -914,14 +918,15 @@ where
     /// meanwhile. Returns the month rows written.
     pub(crate) async fn settle(tx: &mut Transaction<'_, DB>, month: &str) -> Result<usize, ProjectorError> {
         let connection = &mut **tx;
-        // A day (`YYYY-MM-DD`) of `month` or later sorts after `month`.
+        // The month's first day bounds the days before it (of one shape, they sort alike in every
+        // collation).
         let sql =
             format!("SELECT {COLUMNS} FROM outcome_cells AS cell WHERE dimension = $1 AND period < $2 AND {UNROLLED}");
         let mut written = 0;
         for dimension in Dimension::ALL {
             let rows = sqlx::query(&sql)
                 .bind(dimension.as_str().to_owned())
-                .bind(month.to_owned())
+                .bind(format!("{month}-01"))
                 .fetch_all(&mut *connection)
                 .await?;
             let mut days = BTreeMap::new();
@@ -1069,7 +1074,7 @@ pub async fn dump(store: &Store) -> Result<Vec<String>, StoreError> {
 #[cfg(feature = "test-hooks")]
 pub async fn month_rows_when_settled(store: &Store, policy: &Policy) -> Result<Option<Vec<String>>, StoreError> {
     let month = projections::local_month_of(chrono::Utc::now(), policy.offset);
-    let unrolled = format!("SELECT COUNT(*) FROM outcome_cells AS cell WHERE period < '{month}' AND {UNROLLED}");
+    let unrolled = format!("SELECT COUNT(*) FROM outcome_cells AS cell WHERE period < '{month}-01' AND {UNROLLED}");
     let months = "SELECT dimension, period FROM outcome_cells WHERE span = 'month' ORDER BY dimension, period";
     let (unrolled, rows): (i64, Vec<(String, String)>) = on_pool!(store, |pool| {
         let mut tx = pool.begin().await?;
