@@ -225,6 +225,27 @@ async fn months_rolled_up(store: &Store) -> Vec<String> {
     panic!("the months were not rolled up");
 }
 
+/// The month rows the service says it has rolled up (`/metrics`), once it says so.
+async fn settled_rows_counted(app: &TestApp) -> f64 {
+    const SERIES: &str = "lianxin_projection_settled_rows_total{projection=\"case_summaries\"} ";
+    for _ in 0..40 {
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if let Some(rows) = metrics.lines().find_map(|line| line.strip_prefix(SERIES)) {
+            return rows.parse().unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no month rows counted as rolled up");
+}
+
 /// The indexes and keys of the views, and their storage parameters, as the catalog describes
 /// them.
 async fn view_layout(store: &Store) -> Vec<String> {
@@ -306,6 +327,7 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
     let store = &app.test_store.store;
     let rolled_up = months_rolled_up(store).await;
     assert!(rolled_up.contains(&"all 2026-03".to_owned()), "{rolled_up:?}");
+    assert!(settled_rows_counted(&app).await >= rolled_up.len() as f64);
     for period in periods {
         assert_cells_answer_the_figures_of(&app, period, &cases, now).await;
     }

@@ -104,7 +104,7 @@ impl Projection for CaseSummaries {
         tx: &'a mut Tx,
         policy: &'a Policy,
         now: Timestamp,
-    ) -> BoxFuture<'a, Result<bool, ProjectorError>> {
+    ) -> BoxFuture<'a, Result<usize, ProjectorError>> {
         Box::pin(async move {
             let month = local_month_of(now, policy.offset);
             let months = on_tx!(tx, |tx| CellTable::settle(tx, &month).await?);
@@ -115,7 +115,7 @@ impl Projection for CaseSummaries {
                     "rolled up the outcome cells' months"
                 );
             }
-            Ok(months > 0)
+            Ok(months)
         })
     }
 

@@ -36,15 +36,15 @@ pub trait Projection: Sync {
 
     /// Does inside `tx`, which holds its checkpoint where it is, the work its live batches leave
     /// for later so that each batch stays small (the outcome cells' roll-ups of the months ended
-    /// by `now` in the deployment's time zone). Returns whether it wrote anything. Most
-    /// projections leave nothing.
+    /// by `now` in the deployment's time zone). Returns how many rows it wrote. Most projections
+    /// leave nothing.
     fn settle<'a>(
         &'a self,
         _tx: &'a mut Tx,
         _policy: &'a Policy,
         _now: Timestamp,
-    ) -> BoxFuture<'a, Result<bool, ProjectorError>> {
-        Box::pin(async { Ok(false) })
+    ) -> BoxFuture<'a, Result<usize, ProjectorError>> {
+        Box::pin(async { Ok(0) })
     }
 
     /// A fresh fold for a rebuild from the whole log, with the deployment's `policy`.

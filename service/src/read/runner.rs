@@ -438,9 +438,13 @@ impl Projector {
         let at = checkpoints::position(&self.store, name).await?;
         let mut tx = Tx::begin(&self.store).await?;
         tx.without_flush().await?;
-        let now = chrono::Utc::now();
-        if checkpoints::claim(&mut tx, name, Some(at)).await? && projection.settle(&mut tx, &self.policy, now).await? {
+        if !checkpoints::claim(&mut tx, name, Some(at)).await? {
+            return Ok(());
+        }
+        let rows = projection.settle(&mut tx, &self.policy, chrono::Utc::now()).await?;
+        if rows > 0 {
             tx.commit().await?;
+            metrics::counter!("lianxin_projection_settled_rows_total", "projection" => name).increment(rows as u64);
         }
         Ok(())
     }
