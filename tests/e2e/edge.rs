@@ -222,16 +222,9 @@ async fn a_nul_anywhere_is_422_on_either_store_and_writes_nothing(backend: Backe
 
 /// The `lianxin_http_requests_total` series, one line each.
 async fn request_series(app: &TestApp) -> Vec<String> {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
+    app.metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .filter(|line| line.starts_with("lianxin_http_requests_total{"))
         .map(|line| line.rsplit_once(' ').map_or(line, |(series, _)| series).to_owned())
         .collect()

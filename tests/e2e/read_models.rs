@@ -229,15 +229,7 @@ async fn months_rolled_up(store: &Store) -> Vec<String> {
 async fn settled_rows_counted(app: &TestApp) -> f64 {
     const SERIES: &str = "lianxin_projection_settled_rows_total{projection=\"case_summaries\"} ";
     for _ in 0..40 {
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics().await;
         if let Some(rows) = metrics.lines().find_map(|line| line.strip_prefix(SERIES)) {
             return rows.parse().unwrap();
         }
@@ -331,12 +323,14 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
     for period in periods {
         assert_cells_answer_the_figures_of(&app, period, &cases, now).await;
     }
-    let overdue: Value = app
-        .get(&app.tokens.staff, "/api/v1/overdue")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let overdue_list = || async {
+        app.get(&app.tokens.staff, "/api/v1/overdue")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let overdue = overdue_list().await;
     let counted = |list: &Value| -> u64 {
         let departments = list.as_array().unwrap().iter();
         departments
@@ -351,12 +345,7 @@ async fn outcome_figures_from_the_cells_equal_those_computed_over_the_case_summa
     for period in periods {
         assert_cells_answer_the_figures_of(&app, period, &cases, now).await;
     }
-    let from_days: Value = app
-        .get(&app.tokens.staff, "/api/v1/overdue")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let from_days = overdue_list().await;
     assert_eq!(from_days, overdue, "the overdue counts from the days' deadlines");
 
     // A case submitted into months read already (the clock set back): their rows change, and

@@ -380,6 +380,12 @@ impl TestApp {
             .expect("the request is answered")
     }
 
+    /// The Prometheus text `/metrics` answers (no token needed).
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await;
+        response.expect("the request is answered").text().await.expect("text")
+    }
+
     pub async fn submit(&self, token: &str, body: &Value) -> Response {
         self.post(token, "/api/v1/cases", body).await
     }

@@ -823,14 +823,16 @@ where
         Ok(counts)
     }
 
-    /// Writes whole `cells` (the rebuild's, into emptied tables), inside the caller's transaction.
+    /// Writes the rows of `cells` whole (the rebuild's, into emptied tables; a settle's month
+    /// roll-ups), inside the caller's transaction. Returns the rows written.
     pub(crate) async fn write_all(
         tx: &mut Transaction<'_, DB>,
         cells: &BTreeMap<CellKey, Cell>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         let mut rows: Vec<RowKey> = cells.keys().map(RowKey::of).collect();
         rows.dedup();
-        Self::write(&mut **tx, &rows, cells).await
+        Self::write(&mut **tx, &rows, cells).await?;
+        Ok(rows.len())
     }
 
     /// Writes the rows `keys` whole from `cells`, which hold every cell of them.
@@ -876,8 +878,8 @@ where
 
     /// Applies to the day cells the change of each case's summary from before a batch (`None`
     /// for a case new to the cells) to after it: netted per cell, then one read of the rows that
-    /// change and one write (plus one delete when rows empty), and one delete of the month rows
-    /// of the days changed, which [`CellTable::settle`] rolls up again later. Rewriting a month
+    /// change, one write, and one delete of the rows left empty and of the month rows of the
+    /// days changed, which [`CellTable::settle`] rolls up again later. Rewriting a month
     /// row here instead would cost every batch the bytes of every case of the month (about 17
     /// bytes a case in a realistic year: some 3 MB a row at a 12345 centre's 170,000 cases a
     /// month). Runs inside the caller's transaction, which must also write the summaries and
@@ -897,15 +899,16 @@ where
         let mut cells = Self::load(connection, &rows).await?;
         let mut changed: Vec<RowKey> = changes.apply(&mut cells)?.iter().map(RowKey::of).collect();
         changed.dedup();
-        let (kept, emptied): (Vec<RowKey>, Vec<RowKey>) = changed
-            .into_iter()
-            .partition(|key| cells_in_row(&cells, key).next().is_some());
-        let mut months: Vec<RowKey> = kept.iter().chain(&emptied).map(RowKey::month).collect();
+        let mut months: Vec<RowKey> = changed.iter().map(RowKey::month).collect();
         months.sort_unstable();
         months.dedup();
+        let (kept, mut gone): (Vec<RowKey>, Vec<RowKey>) = changed
+            .into_iter()
+            .partition(|key| cells_in_row(&cells, key).next().is_some());
+        // The days left empty and the months of all the days changed, in one statement.
+        gone.extend(months);
         Self::write(connection, &kept, &cells).await?;
-        Self::delete(connection, &emptied).await?;
-        Self::delete(connection, &months).await?;
+        Self::delete(connection, &gone).await?;
         Ok(())
     }
 
@@ -917,7 +920,6 @@ where
     /// hold the case-summary projection's checkpoint, so that no batch changes the days
     /// meanwhile. Returns the month rows written.
     pub(crate) async fn settle(tx: &mut Transaction<'_, DB>, month: &str) -> Result<usize, ProjectorError> {
-        let connection = &mut **tx;
         // The month's first day bounds the days before it (of one shape, they sort alike in every
         // collation).
         let sql =
@@ -927,17 +929,13 @@ where
             let rows = sqlx::query(&sql)
                 .bind(dimension.as_str().to_owned())
                 .bind(format!("{month}-01"))
-                .fetch_all(&mut *connection)
+                .fetch_all(&mut **tx)
                 .await?;
             let mut days = BTreeMap::new();
             for row in &rows {
                 days.extend(cells_of(row)?);
             }
-            let months = roll_up(&days);
-            let mut keys: Vec<RowKey> = months.keys().map(RowKey::of).collect();
-            keys.dedup();
-            Self::write(connection, &keys, &months).await?;
-            written += keys.len();
+            written += Self::write_all(tx, &roll_up(&days)).await?;
         }
         Ok(written)
     }
