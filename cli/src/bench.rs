@@ -245,10 +245,15 @@ pub async fn lifecycle(
     let backend = store.backend();
     let engine = Arc::new(Engine::new(store.clone(), Policy::default(), Clock::System));
     let projector = Projector::new(store, domain::Policy::default());
+    let workers = workers.max(1);
     if matches!(target, Target::Engine) {
         projector.spawn(engine.appended());
+        // As a service is ready before it is measured, and as pgbench leaves its connections'
+        // start out of its rate: the runners past their start-up, the command path's
+        // connections open. Another process holding the leases would keep the runners waiting.
+        let _ = tokio::time::timeout(Duration::from_secs(10), projector.running()).await;
+        engine.open_connections(workers).await?;
     }
-    let workers = workers.max(1);
     // Connected before the clock starts.
     let mut drivers = Vec::with_capacity(workers);
     for _ in 0..workers {

@@ -60,10 +60,18 @@ impl Application {
         let transparency = TransparencyLog::new(store.clone());
         let reads = ReadStores::new(store.clone(), None);
         projector.spawn(engine.appended());
+        let engine = Arc::new(engine);
+        // In the background: a server not reachable yet must not hold up the start.
+        let opening = Arc::clone(&engine);
+        tokio::spawn(async move {
+            if let Err(error) = opening.open_connections(usize::MAX).await {
+                tracing::warn!(%error, "cannot open the command path's connections ahead of time");
+            }
+        });
         let limits = RateLimits::default();
         limits.spawn_trimming();
         let state = Services {
-            engine: Arc::new(engine),
+            engine,
             projector,
             quotas: Arc::new(options.quotas),
             limits,

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
@@ -592,6 +593,28 @@ async fn a_projection_started_again_is_rebuilt_in_one_pass(backend: Backend) {
         None,
         "once"
     );
+
+    // A runner started over a projection started again rebuilds it before it counts as running.
+    execute(&test.store, "DELETE FROM member_cases").await;
+    execute(
+        &test.store,
+        "UPDATE projection_checkpoints SET position = 0 WHERE name = 'member_records'",
+    )
+    .await;
+    let started = Projector::new(test.store.clone(), domain::Policy::default());
+    started.spawn(engine.appended());
+    tokio::time::timeout(Duration::from_secs(30), started.running())
+        .await
+        .expect("the runners start");
+    let member_records = started
+        .checkpoints()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|checkpoint| checkpoint.name == projections::MEMBER_RECORDS)
+        .unwrap();
+    assert_eq!(member_records.position, head, "rebuilt before running");
+    assert_eq!(started.dump().await.unwrap(), live);
 }
 
 fn at(month: u32, day: u32) -> DateTime<Utc> {

@@ -371,7 +371,25 @@ async fn the_command_path_keeps_a_connection_only_after_its_statements_completed
     drop(others);
 }
 
+/// A service opens its command path's connections as it starts, each one at once, so that its
+/// first commands do not wait for them one after another.
+async fn the_command_path_opens_as_many_connections_as_it_keeps_before_its_first_command(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let kept = Kept::new(test.store.clone());
+    kept.open(1).await.unwrap();
+    assert_eq!(kept.idle_count(), 1);
+    kept.open(usize::MAX).await.unwrap();
+    let most = (test.store.max_connections() / 3) as usize;
+    assert!(most > 1);
+    assert_eq!(
+        kept.idle_count(),
+        most,
+        "held open at once, then kept; no more than are kept"
+    );
+}
+
 on_both_backends!(
+    the_command_path_opens_as_many_connections_as_it_keeps_before_its_first_command,
     a_reader_following_the_log_sees_every_event_once_in_case_order_while_many_write,
     the_command_path_keeps_a_connection_only_after_its_statements_completed,
     a_store_missing_a_migration_older_than_its_latest_is_not_ready,

@@ -99,6 +99,8 @@ pub struct Projector {
     policy: Arc<Policy>,
     /// Bumped after every committed batch, so readers waiting for a position re-check.
     applied: Arc<watch::Sender<u64>>,
+    /// How many runners of this process hold their lease and have made their start-up rebuild.
+    started: Arc<watch::Sender<usize>>,
     pages: Pages,
     faults: Faults,
 }
@@ -217,6 +219,7 @@ impl Projector {
             store,
             policy: Arc::new(policy),
             applied: Arc::new(watch::channel(0).0),
+            started: Arc::new(watch::channel(0).0),
             pages: Pages::default(),
             faults: Faults::default(),
         }
@@ -247,6 +250,15 @@ impl Projector {
         }
     }
 
+    /// Waits until every runner [`Projector::spawn`] started holds its lease and has made its
+    /// start-up rebuild (of a projection that never applied an event): from then on appends are
+    /// applied batch by batch. Only a process whose runners hold the leases gets there.
+    pub async fn running(&self) {
+        let mut started = self.started.subscribe();
+        // The sender lives as long as `self`.
+        let _ = started.wait_for(|count| *count >= PROJECTIONS.len()).await;
+    }
+
     /// Runs one projection. Wake-ups come through watch channels, which remember a change
     /// made while the runner was busy, so no append goes unnoticed until the next poll.
     async fn run(self, projection: &'static dyn Projection, mut appended: watch::Receiver<u64>) {
@@ -274,6 +286,8 @@ impl Projector {
                 Ok(None) => {}
                 Err(error) => tracing::warn!(projection = name, %error, "cannot rebuild; catching up instead"),
             }
+            // Once: the loop below runs for as long as the process.
+            self.started.send_modify(|count| *count += 1);
             let mut stalled = Duration::ZERO;
             // What an earlier runner left unsettled is settled first.
             let (mut unsettled, mut settle_at) = (true, Instant::now());

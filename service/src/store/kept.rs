@@ -59,6 +59,14 @@ impl Kept {
         self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Opens up to `count` connections (at most as many as are kept) before the first commands
+    /// need them, so that those do not wait for the server to start a backend each.
+    pub async fn open(&self, count: usize) -> Result<(), StoreError> {
+        let lent = futures_util::future::try_join_all((0..count.min(self.most)).map(|_| self.lend())).await?;
+        drop(lent);
+        Ok(())
+    }
+
     /// How many connections are idle here now.
     pub fn idle_count(&self) -> usize {
         self.idle().len()

@@ -146,6 +146,11 @@ impl Engine {
         }
     }
 
+    /// Opens the connections `workers` concurrent commands use, ahead of the first of them.
+    pub async fn open_connections(&self, workers: usize) -> Result<(), StoreError> {
+        self.kept.open(workers).await
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
