@@ -42,8 +42,9 @@ pub enum BenchError {
 /// Where the commands go.
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// Straight into the engine, as the HTTP handlers call it.
-    Engine,
+    /// Straight into the engine, as the HTTP handlers call it; with the projections applied
+    /// alongside, as a service applies them, or without (what they cost).
+    Engine { projections: bool },
     /// A running service, over HTTP, with a staff token.
     Http { base_url: String, token: String },
 }
@@ -61,6 +62,8 @@ pub struct LifecycleReport {
     pub commands_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Whether the projections were applied while the commands ran.
+    pub projections: bool,
     /// Events the slowest projection had still to apply when the last command returned.
     pub projection_lag_at_end: i64,
     /// Seconds from the last command until every projection had caught up.
@@ -155,7 +158,7 @@ enum Driver {
 impl Driver {
     async fn open(target: &Target, engine: &Arc<Engine>) -> Result<Driver, BenchError> {
         Ok(match target {
-            Target::Engine => Driver::Engine(Arc::clone(engine)),
+            Target::Engine { .. } => Driver::Engine(Arc::clone(engine)),
             Target::Http { base_url, token } => Driver::Http(Box::new(ServiceConnection::open(base_url, token).await?)),
         })
     }
@@ -246,12 +249,16 @@ pub async fn lifecycle(
     let engine = Arc::new(Engine::new(store.clone(), Policy::default(), Clock::System));
     let projector = Projector::new(store, domain::Policy::default());
     let workers = workers.max(1);
-    if matches!(target, Target::Engine) {
-        projector.spawn(engine.appended());
+    // A service applies its projections whatever its clients ask.
+    let projections = !matches!(target, Target::Engine { projections: false });
+    if let Target::Engine { projections } = &target {
         // As a service is ready before it is measured, and as pgbench leaves its connections'
         // start out of its rate: the runners past their start-up, the command path's
         // connections open. Another process holding the leases would keep the runners waiting.
-        let _ = tokio::time::timeout(Duration::from_secs(10), projector.running()).await;
+        if *projections {
+            projector.spawn(engine.appended());
+            let _ = tokio::time::timeout(Duration::from_secs(10), projector.running()).await;
+        }
         engine.open_connections(workers).await?;
     }
     // Connected before the clock starts.
@@ -281,7 +288,7 @@ pub async fn lifecycle(
     let mut lag_driver = Driver::open(&target, &engine).await?;
     let lag_at_end = lag(&mut lag_driver, &projector).await?;
     let catching_up = Instant::now();
-    while lag(&mut lag_driver, &projector).await? > 0 {
+    while projections && lag(&mut lag_driver, &projector).await? > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let catch_up = catching_up.elapsed().as_secs_f64();
@@ -293,7 +300,7 @@ pub async fn lifecycle(
         workload: "lifecycle",
         store: backend,
         path: match target {
-            Target::Engine => "engine",
+            Target::Engine { .. } => "engine",
             Target::Http { .. } => "http",
         },
         cases,
@@ -303,6 +310,7 @@ pub async fn lifecycle(
         commands_per_s: commands as f64 / seconds.max(f64::EPSILON),
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
+        projections,
         projection_lag_at_end: lag_at_end,
         projection_catch_up_seconds: catch_up,
     })

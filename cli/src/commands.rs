@@ -164,6 +164,9 @@ enum BenchCommand {
         /// Grow the log's Merkle tree alongside, as `serve` does (what it costs).
         #[arg(long, conflicts_with = "http")]
         tree: bool,
+        /// Leave the projections unapplied while the commands run (what they cost).
+        #[arg(long, conflicts_with = "http")]
+        without_projections: bool,
     },
     /// Read every event back in global order and rebuild an outcome summary in memory.
     Replay,
@@ -617,6 +620,7 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             http,
             token,
             tree,
+            without_projections,
         }) => {
             let store = cli.store.open().await?;
             if tree {
@@ -628,7 +632,9 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
                     base_url: base_url.trim_end_matches('/').to_owned(),
                     token,
                 },
-                _ => bench::Target::Engine,
+                _ => bench::Target::Engine {
+                    projections: !without_projections,
+                },
             };
             let bar = ProgressBar::new((cases * 5) as u64).with_style(
                 ProgressStyle::with_template("lifecycle {bar:40} {pos}/{len} commands ({per_sec}, {eta} left)")

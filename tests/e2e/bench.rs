@@ -7,10 +7,12 @@ use tests::{on_both_backends, Backend, TestApp, TestStore};
 
 async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(backend: Backend) {
     let test = TestStore::new(backend).await;
-    let report = bench::lifecycle(test.store.clone(), Target::Engine, 12, 3, ProgressBar::hidden())
+    let target = Target::Engine { projections: true };
+    let report = bench::lifecycle(test.store.clone(), target, 12, 3, ProgressBar::hidden())
         .await
         .unwrap();
     assert_eq!((report.cases, report.workers, report.commands), (12, 3, 60));
+    assert!(report.projections);
     assert!(report.p50_ms <= report.p99_ms);
     let replay = bench::replay(&test.store, ProgressBar::hidden()).await.unwrap();
     assert_eq!((replay.events, replay.cases), (60, 12));
@@ -18,6 +20,21 @@ async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(bac
     assert_eq!(replay.cases_by_category.values().sum::<u64>(), 12);
     let verified = service::audit::verify(&test.store, |_| {}).await.unwrap();
     assert!(verified.broken.is_empty(), "the benchmark writes valid hash chains");
+}
+
+/// What the projections cost is measured by leaving them out: the commands all run, and no
+/// read model follows them.
+async fn without_projections_the_commands_run_and_no_read_model_follows(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let target = Target::Engine { projections: false };
+    let report = bench::lifecycle(test.store.clone(), target, 4, 2, ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert_eq!(report.commands, 20);
+    assert!(!report.projections);
+    assert_eq!(report.projection_lag_at_end, 20, "nothing applied");
+    let replay = bench::replay(&test.store, ProgressBar::hidden()).await.unwrap();
+    assert_eq!(replay.cases_by_status.get("closed"), Some(&4));
 }
 
 async fn over_http_every_command_is_answered_and_the_views_catch_up(backend: Backend) {
@@ -52,6 +69,7 @@ async fn over_http_a_refused_command_stops_the_run_with_the_answer(backend: Back
 
 on_both_backends!(
     the_lifecycle_workload_runs_every_command_and_replay_reads_them_all,
+    without_projections_the_commands_run_and_no_read_model_follows,
     over_http_every_command_is_answered_and_the_views_catch_up,
     over_http_a_refused_command_stops_the_run_with_the_answer,
 );
