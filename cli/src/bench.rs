@@ -251,11 +251,11 @@ pub async fn lifecycle(
     let workers = workers.max(1);
     // A service applies its projections whatever its clients ask.
     let projections = !matches!(target, Target::Engine { projections: false });
-    if let Target::Engine { projections: applied } = &target {
+    if matches!(target, Target::Engine { .. }) {
         // As a service is ready before it is measured, and as pgbench leaves its connections'
         // start out of its rate: the runners past their start-up, the command path's
         // connections open. Another process holding the leases would keep the runners waiting.
-        if *applied {
+        if projections {
             projector.spawn(engine.appended());
             let _ = tokio::time::timeout(Duration::from_secs(10), projector.running()).await;
         }

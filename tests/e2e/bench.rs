@@ -2,15 +2,21 @@
 //! not for tests to assert).
 
 use indicatif::ProgressBar;
-use lianxin::bench::{self, BenchError, Target};
+use lianxin::bench::{self, BenchError, LifecycleReport, Target};
+use service::store::Store;
 use tests::{on_both_backends, Backend, TestApp, TestStore};
+
+/// The lifecycle workload straight into an engine on `store`.
+async fn in_process(store: &Store, projections: bool, cases: usize, workers: usize) -> LifecycleReport {
+    let target = Target::Engine { projections };
+    bench::lifecycle(store.clone(), target, cases, workers, ProgressBar::hidden())
+        .await
+        .unwrap()
+}
 
 async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(backend: Backend) {
     let test = TestStore::new(backend).await;
-    let target = Target::Engine { projections: true };
-    let report = bench::lifecycle(test.store.clone(), target, 12, 3, ProgressBar::hidden())
-        .await
-        .unwrap();
+    let report = in_process(&test.store, true, 12, 3).await;
     assert_eq!((report.cases, report.workers, report.commands), (12, 3, 60));
     assert!(report.projections);
     assert!(report.p50_ms <= report.p99_ms);
@@ -26,10 +32,7 @@ async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(bac
 /// read model follows them.
 async fn without_projections_the_commands_run_and_no_read_model_follows(backend: Backend) {
     let test = TestStore::new(backend).await;
-    let target = Target::Engine { projections: false };
-    let report = bench::lifecycle(test.store.clone(), target, 4, 2, ProgressBar::hidden())
-        .await
-        .unwrap();
+    let report = in_process(&test.store, false, 4, 2).await;
     assert_eq!(report.commands, 20);
     assert!(!report.projections);
     assert_eq!(report.projection_lag_at_end, 20, "nothing applied");

@@ -62,11 +62,11 @@
 //! **Decoded months are kept.** Decoding is most of a read's time, and month rows, rewritten
 //! only when settled, change at most every 10 seconds. Every write of a row stores a fresh
 //! random `revision`; a read first asks for the revisions of its months (in its snapshot) and
-//! decodes only the month
-//! rows this process does not hold at that revision (`DecodedMonths`, least recently read
-//! evicted beyond 64 MB). Day rows are always decoded: a period has at most ~60 of them, and
-//! kept one by one they cost the figures more to gather than they save. Checked by the same
-//! both-backend test, which reads every month, submits a case into one of them and reads again.
+//! decodes only the month rows this process does not hold at that revision (`DecodedMonths`,
+//! least recently read evicted beyond 64 MB). Day rows are always decoded: a period has at most
+//! ~60 of them, and kept one by one they cost the figures more to gather than they save.
+//! Checked by the same both-backend test, which reads every month, submits a case into one of
+//! them and reads again.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
