@@ -3,7 +3,7 @@
 //! wake-ups and the checkpoints; what a batch writes is the projection's own
 //! ([`Projection::apply`]), and nothing here knows one projection from another. Its guarantees:
 //!
-//! - **Never half an event, never twice.** A batch (up to 500 events) is one transaction: claim
+//! - **Never half an event, never twice.** A batch (up to 2,000 events) is one transaction: claim
 //!   the checkpoint row with a compare-and-set on the position the batch started from, write the
 //!   view changes, move the checkpoint, commit. A crash anywhere leaves the projection before or
 //!   after the batch. A second runner (another process) or a rebuild (`lianxin replay` beside a
@@ -25,8 +25,11 @@
 //!   again from the durable log. Readers may then briefly see a view step back to the checkpoint.
 //! - **Prompt.** Runners wake on the engine's in-process notification after each append, on
 //!   `NOTIFY lianxin_events`, and at least once a second; after a batch, a runner lets 10 to
-//!   40 ms of appends gather before it looks again (a millisecond an event it just applied), so
-//!   batches grow with the load. Each process announces its own appends with one `NOTIFY` per
+//!   150 ms of appends gather before it looks again (a millisecond an event it just applied), so
+//!   batches grow with the load, and each batch's fixed work (its statements, the outcome cells'
+//!   day rows rewritten) is shared by more events. It looks sooner once appends have stopped for
+//!   20 ms (the burst is over) or when a reader of its process waits for a position. Each
+//!   process announces its own appends with one `NOTIFY` per
 //!   burst and at most one every 10 ms, sent after the commits: a notify inside the appending
 //!   transaction (a trigger, at first) makes PostgreSQL serialize those commits behind one
 //!   lock, which undid group commit under concurrent writers.
@@ -58,16 +61,20 @@ use crate::read::registry::{lease_key, named, PROJECTIONS};
 use crate::read::tx::Tx;
 use crate::store::{on_pool, Store, StoreError};
 
-/// Events per transaction.
-const BATCH: i64 = 500;
+/// Events per transaction: what a runner gathers at the most under load (`GATHER_MAX` of
+/// appends at over 10,000 a second), so that a gathering is applied in one batch.
+const BATCH: i64 = 2_000;
 /// Pages kept for the other runners: enough for one whose batches take longer to catch up.
-const PAGES_KEPT: usize = 16;
+const PAGES_KEPT: usize = 4;
 /// How often a runner looks at the log when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
 /// How long a runner that has just applied events lets more gather before it looks again:
-/// from `GATHER`, a millisecond an event applied, up to `GATHER_MAX`.
+/// from `GATHER`, a millisecond an event applied, up to `GATHER_MAX`; sooner once no append
+/// has come for `QUIET` (longer than `GATHER`, the most other processes' announcements are
+/// apart under load).
 const GATHER: Duration = Duration::from_millis(10);
-const GATHER_MAX: Duration = Duration::from_millis(40);
+const GATHER_MAX: Duration = Duration::from_millis(150);
+const QUIET: Duration = Duration::from_millis(20);
 /// How often a runner at most does the work its projection's batches leave for later (rolling
 /// up the outcome cells' months): reads of a month changed since read its days meanwhile. The
 /// builds with test hooks settle soon, so that the end-to-end tests see it happen.
@@ -101,6 +108,8 @@ pub struct Projector {
     applied: Arc<watch::Sender<u64>>,
     /// How many runners of this process hold their lease and have made their start-up rebuild.
     started: Arc<watch::Sender<usize>>,
+    /// How many readers of this process wait for a position: runners then gather nothing.
+    readers: Arc<watch::Sender<usize>>,
     pages: Pages,
     faults: Faults,
 }
@@ -220,6 +229,7 @@ impl Projector {
             policy: Arc::new(policy),
             applied: Arc::new(watch::channel(0).0),
             started: Arc::new(watch::channel(0).0),
+            readers: Arc::new(watch::channel(0).0),
             pages: Pages::default(),
             faults: Faults::default(),
         }
@@ -267,6 +277,7 @@ impl Projector {
         if let Store::Postgres(pool) = &self.store {
             listen(pool.clone(), notified);
         }
+        let mut readers = self.readers.subscribe();
         loop {
             // Held for as long as this runner lives: other processes wait for it.
             let _lease = match self.lease(projection).await {
@@ -301,13 +312,12 @@ impl Projector {
                 }
                 match self.advance(projection).await {
                     // Under a stream of appends, waking on each one would make a transaction
-                    // of every few events: a moment's wait gathers them into bigger batches,
-                    // longer the more came (each batch's fixed statements and the outcome
-                    // cells' rewrite are then shared by more events). Then look again at once.
+                    // of every few events: a moment's wait gathers them into bigger batches.
+                    // Then look again at once.
                     Ok(applied) if applied > 0 => {
                         stalled = Duration::ZERO;
                         unsettled = true;
-                        tokio::time::sleep(gather(applied)).await;
+                        gather(applied, [&mut appended, &mut wake], &mut readers).await;
                         continue;
                     }
                     Ok(_) => match self.behind(name).await {
@@ -533,6 +543,7 @@ impl Projector {
             return Err(ProjectorError::Store(StoreError::UnknownPosition(position)));
         }
         let mut applied = self.applied();
+        let _waiting = Waiting::on(&self.readers);
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             if self.has_applied(name, position).await? {
@@ -567,8 +578,51 @@ async fn stall(name: &str, stalled: &mut Duration) {
     *stalled += STALL_STEP;
 }
 
-fn gather(applied: u64) -> Duration {
-    Duration::from_millis(applied).clamp(GATHER, GATHER_MAX)
+/// After a batch of `applied` events, lets appends gather before the runner looks again: for a
+/// millisecond an applied event (the more came, the more will: batches grow with the load),
+/// from [`GATHER`] to [`GATHER_MAX`]. It stops sooner once no append has been announced (by
+/// `appends`: this process's, other processes') for [`QUIET`], as a burst's last events are
+/// better applied at once than after a gathering, and as soon as a reader waits for a position
+/// (`readers`), as read-your-writes must not wait for batching. Quiet is checked every
+/// `QUIET`, not at every append, which under load would wake the runner thousands of times a
+/// second.
+async fn gather(applied: u64, mut appends: [&mut watch::Receiver<u64>; 2], readers: &mut watch::Receiver<usize>) {
+    let until = tokio::time::Instant::now() + Duration::from_millis(applied).clamp(GATHER, GATHER_MAX);
+    // What came during the batch is the next batch's, whatever comes now.
+    for announced in appends.iter_mut() {
+        announced.borrow_and_update();
+    }
+    loop {
+        let look = until.min(tokio::time::Instant::now() + QUIET);
+        tokio::select! {
+            () = tokio::time::sleep_until(look) => {}
+            // Also when the projector is gone (an error): nothing is left to gather for.
+            _ = readers.wait_for(|waiting| *waiting > 0) => return,
+        }
+        let came = appends.iter().any(|announced| announced.has_changed().unwrap_or(false));
+        if !came || tokio::time::Instant::now() >= until {
+            return;
+        }
+        for announced in appends.iter_mut() {
+            announced.borrow_and_update();
+        }
+    }
+}
+
+/// A reader waiting for a position, counted for as long as it waits.
+struct Waiting<'a>(&'a watch::Sender<usize>);
+
+impl<'a> Waiting<'a> {
+    fn on(readers: &'a watch::Sender<usize>) -> Self {
+        readers.send_modify(|waiting| *waiting += 1);
+        Waiting(readers)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|waiting| *waiting -= 1);
+    }
 }
 
 /// Sends `NOTIFY lianxin_events` after this process's appends: one per burst, at most one
@@ -689,15 +743,74 @@ mod tests {
     #[test]
     fn pages_are_joined_up_to_a_batch_and_no_further() {
         let run = |from: i64, to: i64| (from..=to).collect::<Vec<i64>>();
-        // 300 + 200 fill a batch; the page after waits for the next one.
-        let kept = VecDeque::from([page(0, &run(1, 300)), page(300, &run(301, 500)), page(500, &[501])]);
+        let (first, second, tenth) = (BATCH * 3 / 5, BATCH * 2 / 5, BATCH / 10);
+        // Three fifths and two fifths fill a batch; the page after waits for the next one.
+        let kept = VecDeque::from([
+            page(0, &run(1, first)),
+            page(first, &run(first + 1, first + second)),
+            page(first + second, &[first + second + 1]),
+        ]);
         assert_eq!(counted(&kept, 0), (BATCH as usize, true));
-        assert_eq!(positions(&kept, 500), Some(vec![501]));
-        // 300 + 250 would pass a batch: the first page alone, and more is known to follow.
-        let kept = VecDeque::from([page(0, &run(1, 300)), page(300, &run(301, 550))]);
-        assert_eq!(counted(&kept, 0), (300, true));
-        // 250 + 250 fill a batch; 200 + 250 fit, and nothing more is kept.
-        assert_eq!(counted(&kept, 50), (500, true));
-        assert_eq!(counted(&kept, 100), (450, false));
+        assert_eq!(positions(&kept, first + second), Some(vec![first + second + 1]));
+        // A second page a tenth longer would pass a batch: the first page alone, and more is
+        // known to follow.
+        let longer = second + tenth;
+        let kept = VecDeque::from([page(0, &run(1, first)), page(first, &run(first + 1, first + longer))]);
+        assert_eq!(counted(&kept, 0), (first as usize, true));
+        // From a tenth in, the two fill a batch; from two tenths in, they fit, and nothing more
+        // is kept.
+        assert_eq!(counted(&kept, tenth), (BATCH as usize, true));
+        assert_eq!(counted(&kept, 2 * tenth), ((BATCH - tenth) as usize, false));
+    }
+
+    /// How long [`gather`] gathers after a batch of `applied` events, on tokio's paused clock,
+    /// while this process appends every millisecond for `appending` and a reader starts to wait
+    /// for a position after `reader` (if given).
+    async fn gathered(applied: u64, appending: Duration, reader: Option<Duration>) -> Duration {
+        let (appends, mut appended) = watch::channel(0u64);
+        let (_notifications, mut notified) = watch::channel(0u64);
+        let readers = Arc::new(watch::channel(0usize).0);
+        let mut waiting_readers = readers.subscribe();
+        let started = tokio::time::Instant::now();
+        tokio::spawn(async move {
+            while started.elapsed() < appending {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                appends.send_modify(|count| *count += 1);
+            }
+            // Appends stop; the sender, as a process's, lives on.
+            std::future::pending::<()>().await;
+        });
+        if let Some(after) = reader {
+            let readers = Arc::clone(&readers);
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _waiting = Waiting::on(&readers);
+                std::future::pending::<()>().await;
+            });
+        }
+        gather(applied, [&mut appended, &mut notified], &mut waiting_readers).await;
+        started.elapsed()
+    }
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    #[tokio::test(start_paused = true)]
+    async fn under_a_stream_of_appends_a_runner_gathers_a_millisecond_an_event_applied_within_bounds() {
+        assert_eq!(gathered(100, LONG, None).await, Duration::from_millis(100));
+        assert_eq!(gathered(1, LONG, None).await, GATHER);
+        assert_eq!(gathered(100_000, LONG, None).await, GATHER_MAX);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_runner_stops_gathering_once_appends_have_stopped_for_a_while() {
+        assert_eq!(gathered(100_000, Duration::ZERO, None).await, QUIET);
+        // Appends until 50 ms: the look at 60 ms sees some since 40, the one at 80 none.
+        assert_eq!(gathered(100_000, Duration::from_millis(50), None).await, 4 * QUIET);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_waiting_for_a_position_ends_the_gathering_at_once() {
+        let waited = Duration::from_millis(33);
+        assert_eq!(gathered(100_000, LONG, Some(waited)).await, waited);
     }
 }
