@@ -68,6 +68,9 @@ pub struct LifecycleReport {
     pub projection_lag_at_end: i64,
     /// Seconds from the last command until every projection had caught up.
     pub projection_catch_up_seconds: f64,
+    /// The commands over the seconds until every projection had caught up with them: the rate
+    /// with the read models' work all counted, none of it left for after the clock.
+    pub caught_up_commands_per_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -289,7 +292,7 @@ pub async fn lifecycle(
     let lag_at_end = lag(&mut lag_driver, &projector).await?;
     let catching_up = Instant::now();
     while projections && lag(&mut lag_driver, &projector).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let catch_up = catching_up.elapsed().as_secs_f64();
     progress.finish_and_clear();
@@ -313,6 +316,7 @@ pub async fn lifecycle(
         projections,
         projection_lag_at_end: lag_at_end,
         projection_catch_up_seconds: catch_up,
+        caught_up_commands_per_s: commands as f64 / (seconds + catch_up).max(f64::EPSILON),
     })
 }
 

@@ -20,6 +20,10 @@ async fn the_lifecycle_workload_runs_every_command_and_replay_reads_them_all(bac
     assert_eq!((report.cases, report.workers, report.commands), (12, 3, 60));
     assert!(report.projections);
     assert!(report.p50_ms <= report.p99_ms);
+    // The caught-up rate counts the commands over their time and the views' catching up.
+    let counted = report.seconds + report.projection_catch_up_seconds;
+    assert!((report.caught_up_commands_per_s * counted - 60.0).abs() < 1e-6);
+    assert!(report.caught_up_commands_per_s < report.commands_per_s);
     let replay = bench::replay(&test.store, ProgressBar::hidden()).await.unwrap();
     assert_eq!((replay.events, replay.cases), (60, 12));
     assert_eq!(replay.cases_by_status.get("closed"), Some(&12));
