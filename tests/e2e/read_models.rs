@@ -1022,6 +1022,51 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
     assert_eq!(projector.dump().await.unwrap(), live);
 }
 
+/// Read-your-writes holds on every process of a deployment, not only on the one whose runners
+/// apply the projections: a process that does not apply them hears of the batches another one
+/// commits. Each process writes a case and at once reads the list with the write's position;
+/// the answer must come as the batch commits, not at the wait's five-second limit (the margin
+/// tells a missed batch from a slow one; the test does not measure speed).
+async fn a_write_is_read_back_at_once_on_either_of_two_processes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let sibling = app.sibling().await;
+    for (round, base) in [app.base_url.clone(), sibling.base_url.clone()].into_iter().enumerate() {
+        for _ in 0..3 {
+            let created: Value = app
+                .client
+                .post(format!("{base}/api/v1/cases"))
+                .bearer_auth(&app.tokens.staff)
+                .json(&suggestion())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let (id, position) = (created["id"].as_str().unwrap(), created["position"].as_i64().unwrap());
+            let read = app
+                .client
+                .get(format!("{base}/api/v1/cases?min_position={position}"))
+                .bearer_auth(&app.tokens.staff)
+                .send();
+            let listed: Value = tokio::time::timeout(Duration::from_secs(3), read)
+                .await
+                .unwrap_or_else(|_| panic!("process {round} waited for a batch another process committed"))
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let ids: Vec<&str> = listed["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|case| case["id"].as_str().unwrap())
+                .collect();
+            assert!(ids.contains(&id), "process {round} lists its write");
+        }
+    }
+}
+
 /// Every page of `/cases?{query}` as `token` sees it, `limit` at a time, following the cursors;
 /// the ids in the order they came.
 async fn every_page(app: &TestApp, token: &str, query: &str, limit: usize, min_position: i64) -> Vec<String> {
@@ -1382,6 +1427,7 @@ async fn the_overdue_list_and_the_figures_are_read_per_handling_level(backend: B
 }
 
 on_both_backends!(
+    a_write_is_read_back_at_once_on_either_of_two_processes,
     cases_of_one_microsecond_page_without_a_skip,
     a_projection_started_again_is_rebuilt_in_one_pass,
     two_processes_on_one_database_build_the_views_a_rebuild_builds,

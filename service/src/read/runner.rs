@@ -35,7 +35,10 @@
 //!   lock, which undid group commit under concurrent writers.
 //! - **Read your writes.** Every command answers the `position` it wrote; read-model endpoints
 //!   take `?min_position=` and wait ([`Projector::wait_for`]) until the projection has applied
-//!   it (by log order, not by number).
+//!   it (by log order, not by number), on whichever process its runner runs: a waiting reader
+//!   stops the runners' gathering (`NOTIFY lianxin_reads` for another process's) and looks
+//!   again every 10 ms for a batch another process committed. Tested by
+//!   `a_write_is_read_back_at_once_on_either_of_two_processes`.
 //! - **Rebuildable.** [`Projector::rebuild`] rebuilds projections from the whole log in one pass
 //!   and one transaction ([`crate::read::rebuild`]); a projection that has never applied an event
 //!   is rebuilt so when its runner starts. [`Projector::checkpoints`] shows each checkpoint, the
@@ -75,6 +78,8 @@ const POLL: Duration = Duration::from_secs(1);
 const GATHER: Duration = Duration::from_millis(10);
 const GATHER_MAX: Duration = Duration::from_millis(150);
 const QUIET: Duration = Duration::from_millis(20);
+/// How often a reader waiting for a position looks whether another process's runner applied it.
+const RECHECK: Duration = Duration::from_millis(10);
 /// How often a runner at most does the work its projection's batches leave for later (rolling
 /// up the outcome cells' months): reads of a month changed since read its days meanwhile. The
 /// builds with test hooks settle soon, so that the end-to-end tests see it happen.
@@ -274,8 +279,9 @@ impl Projector {
     async fn run(self, projection: &'static dyn Projection, mut appended: watch::Receiver<u64>) {
         let name = projection.name();
         let (notified, mut wake) = watch::channel(0u64);
+        let (reading, mut read_elsewhere) = watch::channel(0u64);
         if let Store::Postgres(pool) = &self.store {
-            listen(pool.clone(), notified);
+            listen(pool.clone(), notified, reading);
         }
         let mut readers = self.readers.subscribe();
         loop {
@@ -317,7 +323,11 @@ impl Projector {
                     Ok(applied) if applied > 0 => {
                         stalled = Duration::ZERO;
                         unsettled = true;
-                        gather(applied, [&mut appended, &mut wake], &mut readers).await;
+                        let readers = Readers {
+                            here: &mut readers,
+                            elsewhere: &mut read_elsewhere,
+                        };
+                        gather(applied, [&mut appended, &mut wake], readers).await;
                         continue;
                     }
                     Ok(_) => match self.behind(name).await {
@@ -531,7 +541,11 @@ impl Projector {
     }
 
     /// Waits (up to `limit`) until `name` has applied `position`; `false` if it has not by then.
-    /// A position no event holds (beyond the head, or a gap) is refused at once.
+    /// A position no event holds (beyond the head, or a gap) is refused at once. The runner that
+    /// applies it may be this process's or another's (several processes on one database): a
+    /// batch of this process's wakes the wait at once, another's is seen by looking again every
+    /// [`RECHECK`]; and the runners stop gathering appends, this process's as it counts its
+    /// waiting readers, the others' on `NOTIFY lianxin_reads`.
     pub async fn wait_for(&self, name: &str, position: i64, limit: Duration) -> Result<bool, ProjectorError> {
         const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM events WHERE position = $1)";
         let exists: bool = on_pool!(&self.store, |pool| sqlx::query_scalar(EXISTS)
@@ -545,14 +559,39 @@ impl Projector {
         let mut applied = self.applied();
         let _waiting = Waiting::on(&self.readers);
         let deadline = tokio::time::Instant::now() + limit;
+        let mut announced = false;
         loop {
             if self.has_applied(name, position).await? {
                 return Ok(true);
             }
-            let changed = tokio::time::timeout_at(deadline, applied.changed()).await;
-            if changed.is_err() {
+            if !announced {
+                self.hurry_other_processes().await;
+                announced = true;
+            }
+            let look = deadline.min(tokio::time::Instant::now() + RECHECK);
+            tokio::select! {
+                // The sender lives as long as `self`.
+                _ = applied.changed() => {}
+                () = tokio::time::sleep_until(look) => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
                 return self.has_applied(name, position).await;
             }
+        }
+    }
+
+    /// Tells the other processes on the database that a reader waits, so that their runners stop
+    /// gathering appends: unless every runner of this process runs (then the waiting readers it
+    /// counts are enough), on PostgreSQL. A failure costs only the gathering: it is logged.
+    async fn hurry_other_processes(&self) {
+        let Store::Postgres(pool) = &self.store else {
+            return;
+        };
+        if *self.started.borrow() == PROJECTIONS.len() {
+            return;
+        }
+        if let Err(error) = sqlx::query("SELECT pg_notify('lianxin_reads', '')").execute(pool).await {
+            tracing::warn!(%error, "cannot tell the other processes that a reader waits");
         }
     }
 
@@ -578,15 +617,22 @@ async fn stall(name: &str, stalled: &mut Duration) {
     *stalled += STALL_STEP;
 }
 
+/// The readers a runner stops gathering for: how many of its process wait for a position
+/// (`here`), and the announcements of readers waiting on other processes (`elsewhere`).
+struct Readers<'a> {
+    here: &'a mut watch::Receiver<usize>,
+    elsewhere: &'a mut watch::Receiver<u64>,
+}
+
 /// After a batch of `applied` events, lets appends gather before the runner looks again: for a
 /// millisecond an applied event (the more came, the more will: batches grow with the load),
 /// from [`GATHER`] to [`GATHER_MAX`]. It stops sooner once no append has been announced (by
 /// `appends`: this process's, other processes') for [`QUIET`], as a burst's last events are
-/// better applied at once than after a gathering, and as soon as a reader waits for a position
-/// (`readers`), as read-your-writes must not wait for batching. Quiet is checked every
-/// `QUIET`, not at every append, which under load would wake the runner thousands of times a
-/// second.
-async fn gather(applied: u64, mut appends: [&mut watch::Receiver<u64>; 2], readers: &mut watch::Receiver<usize>) {
+/// better applied at once than after a gathering, and as soon as a reader waits for a position,
+/// as read-your-writes must not wait for batching (an announcement made while the batch ran
+/// counts: its reader may still wait). Quiet is checked every `QUIET`, not at every append,
+/// which under load would wake the runner thousands of times a second.
+async fn gather(applied: u64, mut appends: [&mut watch::Receiver<u64>; 2], readers: Readers<'_>) {
     let until = tokio::time::Instant::now() + Duration::from_millis(applied).clamp(GATHER, GATHER_MAX);
     // What came during the batch is the next batch's, whatever comes now.
     for announced in appends.iter_mut() {
@@ -594,10 +640,11 @@ async fn gather(applied: u64, mut appends: [&mut watch::Receiver<u64>; 2], reade
     }
     loop {
         let look = until.min(tokio::time::Instant::now() + QUIET);
+        // A channel whose sender is gone (an `Err`) has nothing to say: its branch is left out.
         tokio::select! {
             () = tokio::time::sleep_until(look) => {}
-            // Also when the projector is gone (an error): nothing is left to gather for.
-            _ = readers.wait_for(|waiting| *waiting > 0) => return,
+            Ok(_) = readers.here.wait_for(|waiting| *waiting > 0) => return,
+            Ok(()) = readers.elsewhere.changed() => return,
         }
         let came = appends.iter().any(|announced| announced.has_changed().unwrap_or(false));
         if !came || tokio::time::Instant::now() >= until {
@@ -645,15 +692,21 @@ fn announce(pool: sqlx::PgPool, mut appended: watch::Receiver<u64>) {
     });
 }
 
-/// Forwards PostgreSQL notifications of appended events to `wake`, reconnecting when needed.
-fn listen(pool: sqlx::PgPool, wake: watch::Sender<u64>) {
+/// Forwards PostgreSQL notifications of appended events to `wake` and of readers waiting on
+/// other processes to `reading`, reconnecting when needed.
+fn listen(pool: sqlx::PgPool, wake: watch::Sender<u64>, reading: watch::Sender<u64>) {
     tokio::spawn(async move {
         loop {
             match sqlx::postgres::PgListener::connect_with(&pool).await {
                 Ok(mut listener) => {
-                    if listener.listen("lianxin_events").await.is_ok() {
-                        while listener.recv().await.is_ok() {
-                            wake.send_modify(|count| *count += 1);
+                    if listener.listen_all(["lianxin_events", "lianxin_reads"]).await.is_ok() {
+                        while let Ok(notification) = listener.recv().await {
+                            let heard = if notification.channel() == "lianxin_reads" {
+                                &reading
+                            } else {
+                                &wake
+                            };
+                            heard.send_modify(|count| *count += 1);
                         }
                     }
                 }
@@ -763,13 +816,21 @@ mod tests {
         assert_eq!(counted(&kept, 2 * tenth), ((BATCH - tenth) as usize, false));
     }
 
+    /// Where a reader waits for a position.
+    #[derive(Clone, Copy)]
+    enum Reader {
+        Here(Duration),
+        Elsewhere(Duration),
+    }
+
     /// How long [`gather`] gathers after a batch of `applied` events, on tokio's paused clock,
     /// while this process appends every millisecond for `appending` and a reader starts to wait
-    /// for a position after `reader` (if given).
-    async fn gathered(applied: u64, appending: Duration, reader: Option<Duration>) -> Duration {
+    /// for a position (if any).
+    async fn gathered(applied: u64, appending: Duration, reader: Option<Reader>) -> Duration {
         let (appends, mut appended) = watch::channel(0u64);
         let (_notifications, mut notified) = watch::channel(0u64);
         let readers = Arc::new(watch::channel(0usize).0);
+        let (reading, mut read_elsewhere) = watch::channel(0u64);
         let mut waiting_readers = readers.subscribe();
         let started = tokio::time::Instant::now();
         tokio::spawn(async move {
@@ -780,15 +841,29 @@ mod tests {
             // Appends stop; the sender, as a process's, lives on.
             std::future::pending::<()>().await;
         });
-        if let Some(after) = reader {
-            let readers = Arc::clone(&readers);
-            tokio::spawn(async move {
-                tokio::time::sleep(after).await;
-                let _waiting = Waiting::on(&readers);
-                std::future::pending::<()>().await;
-            });
+        match reader {
+            Some(Reader::Here(after)) => {
+                let readers = Arc::clone(&readers);
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _waiting = Waiting::on(&readers);
+                    std::future::pending::<()>().await;
+                });
+            }
+            Some(Reader::Elsewhere(after)) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    reading.send_modify(|count| *count += 1);
+                    std::future::pending::<()>().await;
+                });
+            }
+            None => {}
         }
-        gather(applied, [&mut appended, &mut notified], &mut waiting_readers).await;
+        let readers = Readers {
+            here: &mut waiting_readers,
+            elsewhere: &mut read_elsewhere,
+        };
+        gather(applied, [&mut appended, &mut notified], readers).await;
         started.elapsed()
     }
 
@@ -809,8 +884,9 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_reader_waiting_for_a_position_ends_the_gathering_at_once() {
+    async fn a_reader_waiting_for_a_position_here_or_on_another_process_ends_the_gathering_at_once() {
         let waited = Duration::from_millis(33);
-        assert_eq!(gathered(100_000, LONG, Some(waited)).await, waited);
+        assert_eq!(gathered(100_000, LONG, Some(Reader::Here(waited))).await, waited);
+        assert_eq!(gathered(100_000, LONG, Some(Reader::Elsewhere(waited))).await, waited);
     }
 }
