@@ -1030,39 +1030,29 @@ async fn two_processes_on_one_database_build_the_views_a_rebuild_builds(backend:
 async fn a_write_is_read_back_at_once_on_either_of_two_processes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let sibling = app.sibling().await;
-    for (round, base) in [app.base_url.clone(), sibling.base_url.clone()].into_iter().enumerate() {
+    let staff = &app.tokens.staff;
+    for (round, base) in [&app.base_url, &sibling.base_url].into_iter().enumerate() {
         for _ in 0..3 {
             let created: Value = app
-                .client
-                .post(format!("{base}/api/v1/cases"))
-                .bearer_auth(&app.tokens.staff)
-                .json(&suggestion())
-                .send()
+                .post_to(base, staff, "/api/v1/cases", &suggestion())
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
             let (id, position) = (created["id"].as_str().unwrap(), created["position"].as_i64().unwrap());
-            let read = app
-                .client
-                .get(format!("{base}/api/v1/cases?min_position={position}"))
-                .bearer_auth(&app.tokens.staff)
-                .send();
+            let path = format!("/api/v1/cases?min_position={position}");
+            let read = app.get_from(base, staff, &path);
             let listed: Value = tokio::time::timeout(Duration::from_secs(3), read)
                 .await
                 .unwrap_or_else(|_| panic!("process {round} waited for a batch another process committed"))
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
-            let ids: Vec<&str> = listed["cases"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|case| case["id"].as_str().unwrap())
-                .collect();
-            assert!(ids.contains(&id), "process {round} lists its write");
+            let listed_ids = listed["cases"].as_array().unwrap().iter().map(|case| &case["id"]);
+            assert!(
+                listed_ids.into_iter().any(|listed| listed == id),
+                "process {round} lists its write"
+            );
         }
     }
 }

@@ -362,8 +362,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.post_to(&self.base_url, token, path, body).await
+    }
+
+    /// [`TestApp::post`] to the service at `base_url` (a [`Sibling`]'s, say).
+    pub async fn post_to(&self, base_url: &str, token: &str, path: &str, body: &Value) -> Response {
         self.client
-            .post(self.url(path))
+            .post(format!("{base_url}{path}"))
             .bearer_auth(token)
             .json(body)
             .send()
@@ -372,8 +377,13 @@ impl TestApp {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.get_from(&self.base_url, token, path).await
+    }
+
+    /// [`TestApp::get`] from the service at `base_url` (a [`Sibling`]'s, say).
+    pub async fn get_from(&self, base_url: &str, token: &str, path: &str) -> Response {
         self.client
-            .get(self.url(path))
+            .get(format!("{base_url}{path}"))
             .bearer_auth(token)
             .send()
             .await
