@@ -28,11 +28,11 @@
 //!   150 ms of appends gather before it looks again (a millisecond an event it just applied), so
 //!   batches grow with the load, and each batch's fixed work (its statements, the outcome cells'
 //!   day rows rewritten) is shared by more events. It looks sooner once appends have stopped for
-//!   20 ms (the burst is over) or when a reader of its process waits for a position. Each
-//!   process announces its own appends with one `NOTIFY` per
-//!   burst and at most one every 10 ms, sent after the commits: a notify inside the appending
-//!   transaction (a trigger, at first) makes PostgreSQL serialize those commits behind one
-//!   lock, which undid group commit under concurrent writers.
+//!   20 ms (the burst is over) or when a reader waits for a position. Each process announces
+//!   its own appends with one `NOTIFY` per burst and at most one every 10 ms, sent after the
+//!   commits: a notify inside the appending transaction (a trigger, at first) makes PostgreSQL
+//!   serialize those commits behind one lock, which undid group commit under concurrent
+//!   writers.
 //! - **Read your writes.** Every command answers the `position` it wrote; read-model endpoints
 //!   take `?min_position=` and wait ([`Projector::wait_for`]) until the projection has applied
 //!   it (by log order, not by number), on whichever process its runner runs: a waiting reader
