@@ -239,6 +239,50 @@ async fn settled_rows_counted(app: &TestApp) -> f64 {
     panic!("no month rows counted as rolled up");
 }
 
+/// How many events and in how many batches the service says it applied to the case summaries
+/// (`/metrics`), once it has counted at least `events`.
+async fn applied_counted(app: &TestApp, events: f64) -> (f64, f64) {
+    let counted = |metrics: &str, series: &str| {
+        let series = format!("{series}{{projection=\"case_summaries\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .map_or(0.0, |count| count.parse().unwrap())
+    };
+    for _ in 0..80 {
+        let metrics = app.metrics().await;
+        let applied = counted(&metrics, "lianxin_projection_events_total");
+        if applied >= events {
+            return (applied, counted(&metrics, "lianxin_projection_batches_total"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("fewer than {events} events counted as applied");
+}
+
+/// Operators see how the load sizes the batches: `/metrics` counts the batches beside the
+/// events they applied. (A runner's first pass over a new log is a rebuild, which counts
+/// neither: the count starts once the first case is read back.)
+async fn the_projections_count_their_batches_beside_their_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.submit(&app.tokens.citizen, &suggestion()).await;
+    let position = first.json::<Value>().await.unwrap()["position"].as_i64().unwrap();
+    let read = app
+        .get(&app.tokens.staff, &format!("/api/v1/cases?min_position={position}"))
+        .await;
+    assert_eq!(read.status(), StatusCode::OK);
+    let (events_before, batches_before) = applied_counted(&app, 0.0).await;
+    for _ in 0..3 {
+        app.submitted(&suggestion()).await;
+    }
+    let (events, batches) = applied_counted(&app, events_before + 3.0).await;
+    let (events, batches) = (events - events_before, batches - batches_before);
+    assert!(
+        (1.0..=events).contains(&batches),
+        "{batches} batches for {events} events"
+    );
+}
+
 /// The indexes and keys of the views, and their storage parameters, as the catalog describes
 /// them.
 async fn view_layout(store: &Store) -> Vec<String> {
@@ -1417,6 +1461,7 @@ async fn the_overdue_list_and_the_figures_are_read_per_handling_level(backend: B
 }
 
 on_both_backends!(
+    the_projections_count_their_batches_beside_their_events,
     a_write_is_read_back_at_once_on_either_of_two_processes,
     cases_of_one_microsecond_page_without_a_skip,
     a_projection_started_again_is_rebuilt_in_one_pass,

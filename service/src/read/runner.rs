@@ -462,6 +462,8 @@ impl Projector {
         self.applied.send_modify(|generation| *generation += 1);
         metrics::gauge!("lianxin_projection_position", "projection" => name).set(last as f64);
         metrics::counter!("lianxin_projection_events_total", "projection" => name).increment(batch.len() as u64);
+        // With the events, the batches' count tells how large the load made them.
+        metrics::counter!("lianxin_projection_batches_total", "projection" => name).increment(1);
         Ok((last, batch.len() as u64))
     }
 
