@@ -11,8 +11,9 @@ use lianxin::commands::{witness, WitnessFailure};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 use service::app::Application;
+use service::audit::merkle::{verify_consistency, verify_inclusion, Hash, MemoryTree};
 use service::audit::witness::{check_inclusion, decode_hashes, open_new};
-use service::audit::{verify_with_key, LogSigner, LogVerifier, VerifyReport};
+use service::audit::{verify_with_key, LogSigner, LogVerifier, TransparencyLog, VerifyReport};
 use service::store::chain::{self, GENESIS, HASH, PREV_HASH};
 use service::store::{EventRow, Store};
 use sqlx::Connection;
@@ -581,7 +582,56 @@ async fn a_moved_recorded_at_is_caught(backend: Backend) {
     assert!(failure.contains("FORK"), "{failure}");
 }
 
+/// The store keeps the tree's perfect subtrees from level 4 up and folds the lower ones from
+/// the leaves when asked: at every size, the stored tree's root and proofs are those of the
+/// whole tree held in memory, and no node below level 4 is written.
+async fn the_stored_tree_folds_its_lowest_levels_and_proves_as_the_whole_tree(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for _ in 0..37 {
+        app.submitted(&suggestion()).await;
+    }
+    let store = &app.test_store.store;
+    let log = TransparencyLog::new(store.clone());
+    let size = log.catch_up().await.unwrap();
+    assert!(size >= 37, "{size} leaves");
+    const LEAVES: &str = "SELECT position, hash FROM merkle_leaves ORDER BY leaf_index";
+    const LOW_NODES: &str = "SELECT COUNT(*) FROM merkle_nodes WHERE level < 4";
+    let (leaves, low_nodes): (Vec<(i64, Vec<u8>)>, i64) = match store {
+        Store::Postgres(pool) => (
+            sqlx::query_as(LEAVES).fetch_all(pool).await.unwrap(),
+            sqlx::query_scalar(LOW_NODES).fetch_one(pool).await.unwrap(),
+        ),
+        Store::Sqlite(pool) => (
+            sqlx::query_as(LEAVES).fetch_all(pool).await.unwrap(),
+            sqlx::query_scalar(LOW_NODES).fetch_one(pool).await.unwrap(),
+        ),
+    };
+    assert_eq!(low_nodes, 0);
+    let mut whole = MemoryTree::default();
+    let leaves: Vec<(i64, Hash)> = leaves
+        .into_iter()
+        .map(|(position, hash)| (position, hash.try_into().unwrap()))
+        .collect();
+    for (_, hash) in &leaves {
+        whole.push(*hash);
+    }
+    for n in 1..=size {
+        let root = log.root_at(n).await.unwrap();
+        assert_eq!(root, whole.root_at(n), "the root of {n} leaves");
+        for m in [1, n / 2, n - 1].into_iter().filter(|m| (1..n).contains(m)) {
+            let proof = log.consistency(m, n).await.unwrap();
+            verify_consistency(m, n, &whole.root_at(m), &root, &proof).unwrap();
+        }
+    }
+    let root = whole.root_at(size);
+    for (leaf_index, (position, hash)) in leaves.iter().enumerate() {
+        let proof = log.inclusion(*position, size).await.unwrap();
+        verify_inclusion(leaf_index as u64, size, hash, &proof.path, &root).unwrap();
+    }
+}
+
 on_both_backends!(
+    the_stored_tree_folds_its_lowest_levels_and_proves_as_the_whole_tree,
     checkpoints_prove_the_log_to_a_witness_and_to_independent_tools,
     the_public_proves_its_own_events_with_its_tracking_code,
     a_rewritten_case_with_recomputed_chain_hashes_is_caught,

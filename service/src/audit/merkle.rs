@@ -288,7 +288,8 @@ pub fn verify_consistency(
 }
 
 /// A tree held whole in memory: what `audit verify` rebuilds from the log, and the tests'
-/// reference. Every perfect subtree is kept, as the store keeps them.
+/// reference. Every perfect subtree is kept (the store keeps those from
+/// `tree::STORED_FROM_LEVEL` up).
 #[derive(Debug, Default, Clone)]
 pub struct MemoryTree {
     nodes: HashMap<NodeId, Hash>,

@@ -4,8 +4,11 @@
 //! The task follows the log exactly as the read models do ([`Store::log_after`]: the same
 //! order, and on PostgreSQL the same horizon), so leaf `i` is the `i`-th event of the log and a
 //! leaf never lands behind another. Each page of events becomes, in one transaction, its leaves
-//! and every perfect subtree they complete; the right edge of the tree (one hash per set bit
-//! of its size) is kept in memory, so an append reads nothing back. Any process may run the
+//! and every perfect subtree of [`STORED_FROM_LEVEL`] or above they complete (a smaller one is
+//! folded from its at most 8 leaves when a proof asks for it, which costs a proof a few leaves
+//! read where each event cost a node row written); the right edge of the tree (one hash per set
+//! bit of its size) is kept in memory, so an append reads nothing back. Trees grown before
+//! kept every level: their lower nodes stay, unread. Any process may run the
 //! task: two that race on the same leaves collide on the primary keys, and the loser reloads
 //! its right edge from the store and goes on.
 //!
@@ -23,12 +26,16 @@ use sqlx::QueryBuilder;
 use tokio::sync::{watch, Mutex};
 
 use super::leaf::{HistoryEntry, NotCanonical};
-use super::merkle::{self, append_to_frontier, decompose, fold, Hash, NodeId, ProofError};
+use super::merkle::{self, append_to_frontier, decompose, fold, node_hash, Hash, NodeId, ProofError};
 use super::note::{Checkpoint, LogSigner};
 use crate::store::{on_pool, Store, StoreError};
 
 /// Events read from the log per append transaction.
 const PAGE: i64 = 1_000;
+/// The lowest level of perfect subtree the store keeps (16 leaves): below it, a subtree is
+/// folded from its leaves when asked for, so that the tree writes a node row for every 16
+/// events rather than one for each.
+pub const STORED_FROM_LEVEL: u32 = 4;
 /// How often the task looks for events appended by other processes.
 const POLL: Duration = Duration::from_secs(1);
 /// How long the task lets appends gather after it has grown the tree: a round per append costs
@@ -186,7 +193,7 @@ impl TransparencyLog {
                 let hash = HistoryEntry::from(event).leaf_hash()?;
                 let completed = append_to_frontier(&mut next.hashes, next.size, hash);
                 leaves.push((next.size, position, hash));
-                nodes.extend(completed.into_iter().skip(1));
+                nodes.extend(completed.into_iter().filter(|(id, _)| id.level >= STORED_FROM_LEVEL));
                 next.size += 1;
                 next.last_position = position;
             }
@@ -264,19 +271,21 @@ impl TransparencyLog {
         })
     }
 
-    /// The stored hashes of perfect subtrees (level 0: leaves); every one must be there.
+    /// The hashes of perfect subtrees (level 0: leaves), read in one query: leaves and stored
+    /// nodes as stored, a subtree below [`STORED_FROM_LEVEL`] folded from its leaves; every one
+    /// must be there.
     pub async fn nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, TreeError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let leaves: Vec<String> = ids
+        let (folded, stored): (Vec<&NodeId>, Vec<&NodeId>) = ids.iter().partition(|id| id.level < STORED_FROM_LEVEL);
+        let leaves: Vec<String> = folded
             .iter()
-            .filter(|id| id.level == 0)
-            .map(|id| id.index.to_string())
+            .flat_map(|id| (id.index << id.level)..((id.index + 1) << id.level))
+            .map(|leaf| leaf.to_string())
             .collect();
-        let inner: Vec<String> = ids
+        let inner: Vec<String> = stored
             .iter()
-            .filter(|id| id.level > 0)
             .map(|id| format!("({}, {})", id.level, id.index))
             .collect();
         let mut parts = Vec::new();
@@ -295,12 +304,12 @@ impl TransparencyLog {
         }
         let sql = parts.join(" UNION ALL ");
         let rows: Vec<(i64, i64, Vec<u8>)> = on_pool!(&self.store, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
-        let mut found = HashMap::with_capacity(rows.len());
+        let mut read = HashMap::with_capacity(rows.len());
         for (level, index, hash) in rows {
             let hash: Hash = hash
                 .try_into()
                 .map_err(|_| StoreError::Corrupt(format!("the tree's node {level}/{index} is not 32 bytes")))?;
-            found.insert(
+            read.insert(
                 NodeId {
                     level: level as u32,
                     index: index as u64,
@@ -308,7 +317,21 @@ impl TransparencyLog {
                 hash,
             );
         }
-        let missing = ids.iter().filter(|id| !found.contains_key(id)).count();
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = 0;
+        for id in ids {
+            let hash = if id.level < STORED_FROM_LEVEL {
+                fold_leaves(*id, &read)
+            } else {
+                read.get(id).copied()
+            };
+            match hash {
+                Some(hash) => {
+                    found.insert(*id, hash);
+                }
+                None => missing += 1,
+            }
+        }
         if missing > 0 {
             return Err(TreeError::Incomplete(missing));
         }
@@ -435,6 +458,18 @@ impl TransparencyLog {
         tracing::debug!(size, "checkpoint signed");
         self.latest_checkpoint().await?.ok_or(TreeError::NoCheckpoint)
     }
+}
+
+/// The hash of the perfect subtree `id` from its leaves among `read` (level 0), pairwise up;
+/// `None` if one is missing.
+fn fold_leaves(id: NodeId, read: &HashMap<NodeId, Hash>) -> Option<Hash> {
+    let mut layer = ((id.index << id.level)..((id.index + 1) << id.level))
+        .map(|leaf| read.get(&NodeId { level: 0, index: leaf }).copied())
+        .collect::<Option<Vec<Hash>>>()?;
+    while layer.len() > 1 {
+        layer = layer.chunks(2).map(|pair| node_hash(&pair[0], &pair[1])).collect();
+    }
+    layer.pop()
 }
 
 /// A page's leaves and nodes on PostgreSQL: one statement each, every row in one array per
