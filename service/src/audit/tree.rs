@@ -317,21 +317,18 @@ impl TransparencyLog {
                 hash,
             );
         }
-        let mut found = HashMap::with_capacity(ids.len());
-        let mut missing = 0;
-        for id in ids {
-            let hash = if id.level < STORED_FROM_LEVEL {
-                fold_leaves(*id, &read)
-            } else {
-                read.get(id).copied()
-            };
-            match hash {
-                Some(hash) => {
-                    found.insert(*id, hash);
-                }
-                None => missing += 1,
-            }
-        }
+        let found: HashMap<NodeId, Hash> = ids
+            .iter()
+            .filter_map(|id| {
+                let hash = if id.level < STORED_FROM_LEVEL {
+                    fold_leaves(*id, &read)
+                } else {
+                    read.get(id).copied()
+                };
+                hash.map(|hash| (*id, hash))
+            })
+            .collect();
+        let missing = ids.iter().filter(|id| !found.contains_key(id)).count();
         if missing > 0 {
             return Err(TreeError::Incomplete(missing));
         }

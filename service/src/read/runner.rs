@@ -323,11 +323,7 @@ impl Projector {
                     Ok(applied) if applied > 0 => {
                         stalled = Duration::ZERO;
                         unsettled = true;
-                        let readers = Readers {
-                            here: &mut readers,
-                            elsewhere: &mut read_elsewhere,
-                        };
-                        gather(applied, [&mut appended, &mut wake], readers).await;
+                        gather(applied, [&mut appended, &mut wake], &mut readers, &mut read_elsewhere).await;
                         continue;
                     }
                     Ok(_) => match self.behind(name).await {
@@ -545,9 +541,9 @@ impl Projector {
     /// Waits (up to `limit`) until `name` has applied `position`; `false` if it has not by then.
     /// A position no event holds (beyond the head, or a gap) is refused at once. The runner that
     /// applies it may be this process's or another's (several processes on one database): a
-    /// batch of this process's wakes the wait at once, another's is seen by looking again every
-    /// [`RECHECK`]; and the runners stop gathering appends, this process's as it counts its
-    /// waiting readers, the others' on `NOTIFY lianxin_reads`.
+    /// batch of this process's wakes the wait at once; where another's may be the one, it is
+    /// looked for every [`RECHECK`]. The runners stop gathering appends, this process's as it
+    /// counts its waiting readers, the others' on `NOTIFY lianxin_reads`.
     pub async fn wait_for(&self, name: &str, position: i64, limit: Duration) -> Result<bool, ProjectorError> {
         const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM events WHERE position = $1)";
         let exists: bool = on_pool!(&self.store, |pool| sqlx::query_scalar(EXISTS)
@@ -558,40 +554,50 @@ impl Projector {
         if !exists {
             return Err(ProjectorError::Store(StoreError::UnknownPosition(position)));
         }
+        if self.has_applied(name, position).await? {
+            return Ok(true);
+        }
         let mut applied = self.applied();
         let _waiting = Waiting::on(&self.readers);
+        // Another process's batch wakes nothing here: it is looked for.
+        let elsewhere = !self.applies_every_projection();
+        if elsewhere {
+            self.hurry_other_processes().await;
+        }
         let deadline = tokio::time::Instant::now() + limit;
-        let mut announced = false;
         loop {
-            if self.has_applied(name, position).await? {
-                return Ok(true);
-            }
-            if !announced {
-                self.hurry_other_processes().await;
-                announced = true;
-            }
-            let look = deadline.min(tokio::time::Instant::now() + RECHECK);
+            let look = if elsewhere {
+                deadline.min(tokio::time::Instant::now() + RECHECK)
+            } else {
+                deadline
+            };
             tokio::select! {
                 // The sender lives as long as `self`.
                 _ = applied.changed() => {}
                 () = tokio::time::sleep_until(look) => {}
             }
+            if self.has_applied(name, position).await? {
+                return Ok(true);
+            }
             if tokio::time::Instant::now() >= deadline {
-                return self.has_applied(name, position).await;
+                return Ok(false);
             }
         }
     }
 
+    /// Whether no other process's runner can apply what a reader here waits for: on PostgreSQL,
+    /// once this process's runners hold every lease (SQLite takes none, so another process on
+    /// the same file may apply batches too).
+    fn applies_every_projection(&self) -> bool {
+        matches!(self.store, Store::Postgres(_)) && *self.started.borrow() == PROJECTIONS.len()
+    }
+
     /// Tells the other processes on the database that a reader waits, so that their runners stop
-    /// gathering appends: unless every runner of this process runs (then the waiting readers it
-    /// counts are enough), on PostgreSQL. A failure costs only the gathering: it is logged.
+    /// gathering appends (PostgreSQL). A failure costs only the gathering: it is logged.
     async fn hurry_other_processes(&self) {
         let Store::Postgres(pool) = &self.store else {
             return;
         };
-        if *self.started.borrow() == PROJECTIONS.len() {
-            return;
-        }
         if let Err(error) = sqlx::query("SELECT pg_notify('lianxin_reads', '')").execute(pool).await {
             tracing::warn!(%error, "cannot tell the other processes that a reader waits");
         }
@@ -619,22 +625,21 @@ async fn stall(name: &str, stalled: &mut Duration) {
     *stalled += STALL_STEP;
 }
 
-/// The readers a runner stops gathering for: how many of its process wait for a position
-/// (`here`), and the announcements of readers waiting on other processes (`elsewhere`).
-struct Readers<'a> {
-    here: &'a mut watch::Receiver<usize>,
-    elsewhere: &'a mut watch::Receiver<u64>,
-}
-
 /// After a batch of `applied` events, lets appends gather before the runner looks again: for a
 /// millisecond an applied event (the more came, the more will: batches grow with the load),
 /// from [`GATHER`] to [`GATHER_MAX`]. It stops sooner once no append has been announced (by
 /// `appends`: this process's, other processes') for [`QUIET`], as a burst's last events are
-/// better applied at once than after a gathering, and as soon as a reader waits for a position,
+/// better applied at once than after a gathering, and as soon as a reader waits for a position
+/// (`readers`: how many of this process wait; `read_elsewhere`: another process's announced),
 /// as read-your-writes must not wait for batching (an announcement made while the batch ran
 /// counts: its reader may still wait). Quiet is checked every `QUIET`, not at every append,
 /// which under load would wake the runner thousands of times a second.
-async fn gather(applied: u64, mut appends: [&mut watch::Receiver<u64>; 2], readers: Readers<'_>) {
+async fn gather(
+    applied: u64,
+    mut appends: [&mut watch::Receiver<u64>; 2],
+    readers: &mut watch::Receiver<usize>,
+    read_elsewhere: &mut watch::Receiver<u64>,
+) {
     let until = tokio::time::Instant::now() + Duration::from_millis(applied).clamp(GATHER, GATHER_MAX);
     // What came during the batch is the next batch's, whatever comes now.
     for announced in appends.iter_mut() {
@@ -645,8 +650,8 @@ async fn gather(applied: u64, mut appends: [&mut watch::Receiver<u64>; 2], reade
         // A channel whose sender is gone (an `Err`) has nothing to say: its branch is left out.
         tokio::select! {
             () = tokio::time::sleep_until(look) => {}
-            Ok(_) = readers.here.wait_for(|waiting| *waiting > 0) => return,
-            Ok(()) = readers.elsewhere.changed() => return,
+            Ok(_) = readers.wait_for(|waiting| *waiting > 0) => return,
+            Ok(()) = read_elsewhere.changed() => return,
         }
         let came = appends.iter().any(|announced| announced.has_changed().unwrap_or(false));
         if !came || tokio::time::Instant::now() >= until {
@@ -861,11 +866,13 @@ mod tests {
             }
             None => {}
         }
-        let readers = Readers {
-            here: &mut waiting_readers,
-            elsewhere: &mut read_elsewhere,
-        };
-        gather(applied, [&mut appended, &mut notified], readers).await;
+        gather(
+            applied,
+            [&mut appended, &mut notified],
+            &mut waiting_readers,
+            &mut read_elsewhere,
+        )
+        .await;
         started.elapsed()
     }
 
