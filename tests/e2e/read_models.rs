@@ -226,13 +226,21 @@ async fn months_rolled_up(store: &Store) -> Vec<String> {
     panic!("the months were not rolled up");
 }
 
+/// The value of the case summaries' series `name` in a `/metrics` text, if it has one.
+fn case_summaries_series(metrics: &str, name: &str) -> Option<f64> {
+    let series = format!("{name}{{projection=\"case_summaries\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .map(|value| value.parse().unwrap())
+}
+
 /// The month rows the service says it has rolled up (`/metrics`), once it says so.
 async fn settled_rows_counted(app: &TestApp) -> f64 {
-    const SERIES: &str = "lianxin_projection_settled_rows_total{projection=\"case_summaries\"} ";
     for _ in 0..40 {
         let metrics = app.metrics().await;
-        if let Some(rows) = metrics.lines().find_map(|line| line.strip_prefix(SERIES)) {
-            return rows.parse().unwrap();
+        if let Some(rows) = case_summaries_series(&metrics, "lianxin_projection_settled_rows_total") {
+            return rows;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
@@ -242,20 +250,14 @@ async fn settled_rows_counted(app: &TestApp) -> f64 {
 /// How many events and in how many batches the service says it applied to the case summaries
 /// (`/metrics`), once it has counted at least `events`.
 async fn applied_counted(app: &TestApp, events: f64) -> (f64, f64) {
-    let counted = |metrics: &str, series: &str| {
-        let series = format!("{series}{{projection=\"case_summaries\"}} ");
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(series.as_str()))
-            .map_or(0.0, |count| count.parse().unwrap())
-    };
+    let counted = |metrics: &str, name: &str| case_summaries_series(metrics, name).unwrap_or(0.0);
     for _ in 0..80 {
         let metrics = app.metrics().await;
         let applied = counted(&metrics, "lianxin_projection_events_total");
         if applied >= events {
             return (applied, counted(&metrics, "lianxin_projection_batches_total"));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("fewer than {events} events counted as applied");
 }
