@@ -92,6 +92,20 @@ const SETTLE_EVERY: Duration = if cfg!(feature = "test-hooks") {
 const STALL_STEP: Duration = Duration::from_millis(20);
 const STALL_WARNING: Duration = Duration::from_secs(10);
 
+/// The PostgreSQL notification channels between the processes on one database, as macros so
+/// that the statements that notify on them are constants spliced with their names: appended
+/// events, and readers waiting for a position.
+macro_rules! events_channel {
+    () => {
+        "lianxin_events"
+    };
+}
+macro_rules! reads_channel {
+    () => {
+        "lianxin_reads"
+    };
+}
+
 /// A projection's place in the log.
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Checkpoint {
@@ -598,7 +612,10 @@ impl Projector {
         let Store::Postgres(pool) = &self.store else {
             return;
         };
-        if let Err(error) = sqlx::query("SELECT pg_notify('lianxin_reads', '')").execute(pool).await {
+        if let Err(error) = sqlx::query(concat!("SELECT pg_notify('", reads_channel!(), "', '')"))
+            .execute(pool)
+            .await
+        {
             tracing::warn!(%error, "cannot tell the other processes that a reader waits");
         }
     }
@@ -685,7 +702,7 @@ impl Drop for Waiting<'_> {
 fn announce(pool: sqlx::PgPool, mut appended: watch::Receiver<u64>) {
     tokio::spawn(async move {
         while appended.changed().await.is_ok() {
-            if let Err(error) = sqlx::query("SELECT pg_notify('lianxin_events', '')")
+            if let Err(error) = sqlx::query(concat!("SELECT pg_notify('", events_channel!(), "', '')"))
                 .execute(&pool)
                 .await
             {
@@ -706,9 +723,9 @@ fn listen(pool: sqlx::PgPool, wake: watch::Sender<u64>, reading: watch::Sender<u
         loop {
             match sqlx::postgres::PgListener::connect_with(&pool).await {
                 Ok(mut listener) => {
-                    if listener.listen_all(["lianxin_events", "lianxin_reads"]).await.is_ok() {
+                    if listener.listen_all([events_channel!(), reads_channel!()]).await.is_ok() {
                         while let Ok(notification) = listener.recv().await {
-                            let heard = if notification.channel() == "lianxin_reads" {
+                            let heard = if notification.channel() == reads_channel!() {
                                 &reading
                             } else {
                                 &wake
