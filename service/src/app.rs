@@ -57,7 +57,7 @@ impl Application {
         crate::telemetry::metrics();
         let projector = Projector::new(store.clone(), options.policy.clone());
         let engine = Engine::new(store.clone(), options.policy, options.clock);
-        let transparency = TransparencyLog::new(store.clone());
+        let transparency = TransparencyLog::new(store.clone()).with_recent_appends(engine.follow_appends());
         let reads = ReadStores::new(store.clone(), None);
         projector.spawn(engine.appended());
         let engine = Arc::new(engine);

@@ -7,17 +7,20 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
 use lianxin::commands::{witness, WitnessFailure};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
+use service::access::tokens::Principal;
 use service::app::Application;
 use service::audit::merkle::{verify_consistency, verify_inclusion, Hash, MemoryTree};
 use service::audit::witness::{check_inclusion, decode_hashes, open_new};
-use service::audit::{verify_with_key, LogSigner, LogVerifier, TransparencyLog, VerifyReport};
+use service::audit::{verify_with_key, HistoryEntry, LogSigner, LogVerifier, TransparencyLog, VerifyReport};
 use service::store::chain::{self, GENESIS, HASH, PREV_HASH};
 use service::store::{EventRow, Store};
+use service::write::engine::{Clock, CommandContext, Engine};
 use sqlx::Connection;
-use tests::{on_both_backends, suggestion, Backend, TestApp};
+use tests::{on_both_backends, suggestion, Backend, TestApp, TestStore};
 use tokio::sync::oneshot;
 
 const LOG_NAME: &str = "lianxin.test/log";
@@ -126,18 +129,26 @@ async fn serve_signed(store: Store, app: &TestApp, key: &Path) -> (String, onesh
     (format!("http://{address}"), stop)
 }
 
+/// A suggestion's way to closed after its submission, with text JSON must escape.
+fn walk() -> [(Action, Value); 4] {
+    [
+        (Action::Assign, json!({"department": "市住建局"})),
+        (
+            Action::Consult,
+            json!({"note": "现场协调 🚧 \"第2次\" 路径 C:\\docs\\1.5"}),
+        ),
+        (Action::Adopt, json!({"by": "市住建局", "extent": "full"})),
+        (Action::Close, json!({"outcome": "A", "summary": "已解决 ✅\n谢谢"})),
+    ]
+}
+
 /// Walks a suggestion to closed; returns its id.
 async fn walked_case(app: &TestApp, title: &str) -> String {
     let mut body = suggestion();
     body["title"] = json!(title);
     let id = app.submitted(&body).await;
-    for (action, body) in [
-        ("assign", json!({"department": "市住建局"})),
-        ("consult", json!({"note": "现场协调 🚧 \"第2次\" 路径 C:\\docs\\1.5"})),
-        ("adopt", json!({"by": "市住建局", "extent": "full"})),
-        ("close", json!({"outcome": "A", "summary": "已解决 ✅\n谢谢"})),
-    ] {
-        app.staff_does(&id, action, &body).await;
+    for (action, body) in walk() {
+        app.staff_does(&id, action.as_str(), &body).await;
     }
     id
 }
@@ -582,6 +593,76 @@ async fn a_moved_recorded_at_is_caught(backend: Backend) {
     assert!(failure.contains("FORK"), "{failure}");
 }
 
+/// Grows `log` until it holds at least `size` leaves (the log's readable end may wait a moment
+/// for a transaction still running, a projection's batch); returns its size.
+async fn grown_to(log: &TransparencyLog, size: u64) -> u64 {
+    let mut grown = 0;
+    for _ in 0..200 {
+        grown = log.catch_up().await.unwrap();
+        if grown >= size {
+            return grown;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the tree grew to {grown} leaves, not {size}");
+}
+
+/// Walks a suggestion to closed through `engine`, as its staff.
+async fn walked_by_engine(engine: &Engine) {
+    let context = || {
+        let actor = Actor {
+            id: "staff-1".to_owned(),
+            role: Role::Staff,
+        };
+        CommandContext::new(
+            Principal {
+                actor,
+                jurisdiction: None,
+                department: None,
+            },
+            uuid::Uuid::now_v7().to_string(),
+        )
+    };
+    let submission: Submit = serde_json::from_value(suggestion()).unwrap();
+    let id = engine.submit(context(), submission).await.unwrap().id;
+    for (action, body) in walk() {
+        let input = ActionInput::from_json(action, body).unwrap();
+        engine.act(id, context(), input).await.unwrap();
+    }
+}
+
+/// A tree given its engine's appends takes them from memory and reads none of them back, and
+/// their leaves are those of the events as the log gives them back; events another process
+/// appended (here, an engine the tree does not follow) it reads from the log, in their place.
+async fn a_tree_takes_its_engines_appends_from_memory_and_hashes_them_as_read_back(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = &test.store;
+    let engine = Engine::new(store.clone(), Policy::default(), Clock::System);
+    let log = TransparencyLog::new(store.clone()).with_recent_appends(engine.follow_appends());
+    for _ in 0..3 {
+        walked_by_engine(&engine).await;
+    }
+    assert_eq!(grown_to(&log, 15).await, 15);
+    assert_eq!(log.events_read_back(), 0, "every event was this engine's");
+
+    let other = Engine::new(store.clone(), Policy::default(), Clock::System);
+    walked_by_engine(&other).await;
+    walked_by_engine(&engine).await;
+    walked_by_engine(&other).await;
+    assert_eq!(grown_to(&log, 30).await, 30);
+    assert_eq!(log.events_read_back(), 10, "the other engine's events, and only those");
+
+    let read_back: Vec<String> = store
+        .log_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| hex::encode(HistoryEntry::from(event).leaf_hash().unwrap()))
+        .collect();
+    assert_eq!(read_back.len(), 30);
+    assert_eq!(stored_leaves(store).await, read_back);
+}
+
 /// The store keeps the tree's perfect subtrees from level 4 up and folds the lower ones from
 /// the leaves when asked: at every size, the stored tree's root and proofs are those of the
 /// whole tree held in memory, and no node below level 4 is written.
@@ -592,17 +673,7 @@ async fn the_stored_tree_folds_its_lowest_levels_and_proves_as_the_whole_tree(ba
     }
     let store = &app.test_store.store;
     let log = TransparencyLog::new(store.clone());
-    // The tree grows to the log's readable end, which a transaction still running (a
-    // projection's batch) may hold back for a moment.
-    let mut size = 0;
-    for _ in 0..200 {
-        size = log.catch_up().await.unwrap();
-        if size >= 37 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(size >= 37, "{size} leaves");
+    let size = grown_to(&log, 37).await;
     const LEAVES: &str = "SELECT position, hash FROM merkle_leaves ORDER BY leaf_index";
     const LOW_NODES: &str = "SELECT COUNT(*) FROM merkle_nodes WHERE level < 4";
     let (leaves, low_nodes): (Vec<(i64, Vec<u8>)>, i64) = match store {
@@ -640,6 +711,7 @@ async fn the_stored_tree_folds_its_lowest_levels_and_proves_as_the_whole_tree(ba
 }
 
 on_both_backends!(
+    a_tree_takes_its_engines_appends_from_memory_and_hashes_them_as_read_back,
     the_stored_tree_folds_its_lowest_levels_and_proves_as_the_whole_tree,
     checkpoints_prove_the_log_to_a_witness_and_to_independent_tools,
     the_public_proves_its_own_events_with_its_tracking_code,

@@ -143,6 +143,14 @@ struct InKeyOrder<'a> {
 }
 
 impl HistoryEntry {
+    /// Whether `event`'s JSON, as held in memory, is what reading it back from the log gives:
+    /// JSON that is [`plain`] is kept as it is by PostgreSQL's `jsonb` and by SQLite's text
+    /// (strings, booleans, nulls, integers a double holds, objects with their keys in order),
+    /// whereas a fraction or a large number may come back written otherwise.
+    pub fn reads_back_as_written(event: &StoredEvent) -> bool {
+        plain(&event.payload) && plain(&event.metadata)
+    }
+
     /// The leaf's bytes: this object in RFC 8785 form.
     pub fn canonical(&self) -> Result<Vec<u8>, NotCanonical> {
         let exact = self.sequence <= EXACT && self.position.unsigned_abs() <= EXACT;

@@ -3,7 +3,10 @@
 //!
 //! The task follows the log exactly as the read models do ([`Store::log_after`]: the same
 //! order, and on PostgreSQL the same horizon), so leaf `i` is the `i`-th event of the log and a
-//! leaf never lands behind another. Each page of events becomes, in one transaction, its leaves
+//! leaf never lands behind another. In a service it reads only the page's positions, and takes
+//! the events its own engine appended from memory ([`RecentAppends`]) rather than reading back
+//! their payload and metadata, which cost more than anything else the tree does; what it does
+//! not find there it reads whole. Each page of events becomes, in one transaction, its leaves
 //! and every perfect subtree of [`STORED_FROM_LEVEL`] or above they complete (a smaller one is
 //! folded from its at most 8 leaves when a proof asks for it, which costs a proof a few leaves
 //! read where each event cost a node row written); the right edge of the tree (one hash per set
@@ -18,6 +21,7 @@
 //! query.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +32,7 @@ use tokio::sync::{watch, Mutex};
 use super::leaf::{HistoryEntry, NotCanonical};
 use super::merkle::{self, append_to_frontier, decompose, fold, node_hash, Hash, NodeId, ProofError};
 use super::note::{Checkpoint, LogSigner};
-use crate::store::{on_pool, Store, StoreError};
+use crate::store::{on_pool, RecentAppends, Store, StoreError, StoredEvent};
 
 /// Events read from the log per append transaction.
 const PAGE: i64 = 1_000;
@@ -108,6 +112,10 @@ pub struct TransparencyLog {
     interval: Duration,
     /// The right edge as this process last wrote it; `None` until loaded, or after a collision.
     frontier: Arc<Mutex<Option<Frontier>>>,
+    /// The events this process's engine appended, taken instead of read back when given.
+    recent: Option<RecentAppends>,
+    /// Events this tree read whole from the log, having not found them in `recent`.
+    read_back: Arc<AtomicU64>,
 }
 
 impl TransparencyLog {
@@ -118,7 +126,15 @@ impl TransparencyLog {
             signer: None,
             interval: Duration::from_secs(5),
             frontier: Arc::new(Mutex::new(None)),
+            recent: None,
+            read_back: Arc::default(),
         }
+    }
+
+    /// Takes the events `recent` holds from it rather than reading them back from the log.
+    pub fn with_recent_appends(mut self, recent: RecentAppends) -> Self {
+        self.recent = Some(recent);
+        self
     }
 
     /// Signs a checkpoint with `signer` every `interval` while the log grows.
@@ -180,7 +196,7 @@ impl TransparencyLog {
                 Some(frontier) if (frontier.size, frontier.last_position) == stored => frontier,
                 _ => self.load_frontier(stored).await?,
             };
-            let events = self.store.log_after(frontier.last_position, PAGE).await?;
+            let events = self.page_after(frontier.last_position).await?;
             // A short page (an empty one too) is the log's readable end as it was read: what
             // came since waits for the next round, so that under load the tree grows by large
             // pages, not by a small transaction chasing every few appends.
@@ -215,6 +231,54 @@ impl TransparencyLog {
                 return Ok(size);
             }
         }
+    }
+
+    /// The log's page after `after`, as [`Store::log_after`] reads it. Given this process's
+    /// recent appends, only the page's positions are read, and of its events only those not
+    /// found there; and of those found, only one whose JSON the log gives back as it was
+    /// written ([`HistoryEntry::reads_back_as_written`]), so that its leaf is the one an
+    /// auditor computes from the export.
+    async fn page_after(&self, after: i64) -> Result<Vec<StoredEvent>, TreeError> {
+        let Some(recent) = &self.recent else {
+            return Ok(self.store.log_after(after, PAGE).await?);
+        };
+        let positions = self.store.positions_after(after, PAGE).await?;
+        let mut events: Vec<Option<StoredEvent>> = recent
+            .take(&positions)
+            .into_iter()
+            .map(|event| event.filter(HistoryEntry::reads_back_as_written))
+            .collect();
+        let missing: Vec<i64> = positions
+            .iter()
+            .zip(&events)
+            .filter(|(_, event)| event.is_none())
+            .map(|(position, _)| *position)
+            .collect();
+        self.read_back.fetch_add(missing.len() as u64, Ordering::Relaxed);
+        metrics::counter!("lianxin_merkle_events_read_back_total").increment(missing.len() as u64);
+        let mut read: HashMap<i64, StoredEvent> = self
+            .store
+            .events_at(&missing)
+            .await?
+            .into_iter()
+            .map(|event| (event.position, event))
+            .collect();
+        for (position, event) in positions.iter().zip(&mut events) {
+            if event.is_none() {
+                *event = read.remove(position);
+            }
+        }
+        events
+            .into_iter()
+            .zip(&positions)
+            .map(|(event, position)| event.ok_or(TreeError::Store(StoreError::UnknownPosition(*position))))
+            .collect()
+    }
+
+    /// How many events this tree, given recent appends, read whole from the log for want of
+    /// them there.
+    pub fn events_read_back(&self) -> u64 {
+        self.read_back.load(Ordering::Relaxed)
     }
 
     /// Writes a page's leaves and nodes in one transaction, if the stored tree still ends where

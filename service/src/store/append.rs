@@ -24,7 +24,7 @@ use sqlx::types::Json;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::store::chain;
-use crate::store::{copy_text, on_connection, Connection, Store, StoreError};
+use crate::store::{copy_text, on_connection, Connection, Store, StoreError, StoredEvent};
 
 /// Rows per SQLite `INSERT` of an import: eight parameters a row, well below SQLite's limit of
 /// 32,766.
@@ -219,12 +219,15 @@ fn write_error(error: sqlx::Error) -> StoreError {
 }
 
 /// Where a command's events landed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Appended {
     /// The log position of the last event.
     pub position: i64,
     /// The last event's hash, which the stream's next event chains to.
     pub last_hash: String,
+    /// The events as written, with the position and recording time the database gave them:
+    /// what a reader of the log would read back.
+    pub events: Vec<StoredEvent>,
 }
 
 impl Connection {
@@ -260,18 +263,41 @@ impl Connection {
         let version =
             i64::try_from(commit.version).map_err(|_| StoreError::Corrupt(format!("version {}", commit.version)))?;
         let guard = guarded.then_some((commit.stream, version));
-        let positions: Vec<i64> = on_connection!(self, |connection| {
+        let placed: Vec<(i64, i64, Timestamp)> = on_connection!(self, |connection| {
             insert_events(rows.iter().map(|row| (row, None)), false, guard)
-                .push(" RETURNING position")
-                .build_query_scalar()
+                .push(" RETURNING sequence, position, recorded_at")
+                .build_query_as()
                 .fetch_all(connection)
                 .await
                 .map_err(write_error)?
         });
-        Ok(positions
-            .into_iter()
-            .max()
-            .map(|position| Appended { position, last_hash }))
+        let Some(position) = placed.iter().map(|(_, position, _)| *position).max() else {
+            return Ok(None);
+        };
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (_, position, recorded_at) = placed
+                .iter()
+                .find(|(sequence, _, _)| *sequence == row.sequence as i64)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt(format!("no position came back for sequence {}", row.sequence)))?;
+            events.push(StoredEvent {
+                aggregate_type: row.aggregate_type,
+                aggregate_id: row.aggregate_id,
+                sequence: row.sequence,
+                event_type: row.event_type,
+                event_version: row.event_version,
+                payload: row.payload,
+                metadata: Value::Object(row.metadata),
+                position,
+                recorded_at,
+            });
+        }
+        Ok(Some(Appended {
+            position,
+            last_hash,
+            events,
+        }))
     }
 }
 

@@ -56,6 +56,36 @@ impl Store {
         self.log_page(after, limit).await
     }
 
+    /// The positions of [`Store::log_after`]'s page, in its order, without the events: for a
+    /// reader that holds most of them already ([`crate::store::RecentAppends`]).
+    pub async fn positions_after(&self, after: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+        let positions: Vec<Position> = self.log_page(after, limit).await?;
+        Ok(positions.into_iter().map(|Position(position)| position).collect())
+    }
+
+    /// The events at `positions`, in no particular order; a position with no event is left out.
+    pub async fn events_at(&self, positions: &[i64]) -> Result<Vec<StoredEvent>, StoreError> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(match self {
+            Store::Postgres(pool) => {
+                let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE position = ANY($1)");
+                let rows = sqlx::query(&sql).bind(positions).fetch_all(pool).await?;
+                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+            }
+            Store::Sqlite(pool) => {
+                // One parameter, a JSON array, whatever the number of positions.
+                let sql = format!(
+                    "SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE position IN (SELECT value FROM json_each($1))"
+                );
+                let list = serde_json::to_string(positions).map_err(StoreError::Serialize)?;
+                let rows = sqlx::query(&sql).bind(list).fetch_all(pool).await?;
+                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+            }
+        })
+    }
+
     async fn log_page<T: LogRow>(&self, after: i64, limit: i64) -> Result<Vec<T>, StoreError> {
         let rows = match self {
             Store::Postgres(pool) => {
@@ -230,6 +260,22 @@ impl LogRow for StoredEvent {
 
     fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
         stored_event(row)
+    }
+}
+
+/// A page of the log as its positions alone.
+struct Position(i64);
+
+impl LogRow for Position {
+    const POSTGRES_COLUMNS: &'static str = "position";
+    const SQLITE_COLUMNS: &'static str = "position";
+
+    fn from_postgres(row: &PgRow) -> Result<Self, StoreError> {
+        Ok(Position(row.try_get(0)?))
+    }
+
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
+        Ok(Position(row.try_get(0)?))
     }
 }
 

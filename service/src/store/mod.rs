@@ -18,6 +18,7 @@ pub mod copy_text;
 pub mod failover;
 pub mod kept;
 pub mod log;
+pub mod recent_appends;
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub use append::{Appendable, Appended, Commit, EventRow, Imported};
 pub use kept::{Kept, Lent};
 pub use log::LogBound;
 pub(crate) use log::TakeLogBound;
+pub use recent_appends::RecentAppends;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");

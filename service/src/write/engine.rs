@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::access::tokens::Principal;
 use crate::access::{self, CaseAccess, Denied, Operation};
 use crate::store::chain;
-use crate::store::{Appendable, Appended, Commit, Kept, Lent, Store, StoreError, StoredEvent};
+use crate::store::{Appendable, Appended, Commit, Kept, Lent, RecentAppends, Store, StoreError, StoredEvent};
 pub use crate::write::context::{CommandContext, Idempotency};
 pub use crate::write::error::EngineError;
 use crate::write::idempotency;
@@ -132,6 +132,8 @@ pub struct Engine {
     clock: Clock,
     /// Bumped after every append, so that projections follow at once.
     appended: Arc<watch::Sender<u64>>,
+    /// The events appended lately, for the Merkle tree of this process.
+    recent_appends: RecentAppends,
 }
 
 impl Engine {
@@ -143,6 +145,7 @@ impl Engine {
             policy,
             clock,
             appended: Arc::new(watch::channel(0).0),
+            recent_appends: RecentAppends::default(),
         }
     }
 
@@ -167,6 +170,12 @@ impl Engine {
     /// Changes after each append: what projection runners wait on.
     pub fn appended(&self) -> watch::Receiver<u64> {
         self.appended.subscribe()
+    }
+
+    /// The events this engine appends from now on, kept for a reader of the log in this
+    /// process (see [`RecentAppends`]).
+    pub fn follow_appends(&self) -> RecentAppends {
+        self.recent_appends.follow()
     }
 
     /// The one place the service reads the clock for commands.
@@ -570,8 +579,8 @@ impl Engine {
         connection: &mut Lent<'_>,
         commit: Commit<'_, E>,
     ) -> Result<Appended, StoreError> {
-        let appended = connection.append(commit).await?;
-        self.wake_projections();
+        let mut appended = connection.append(commit).await?;
+        self.appended_events(&mut appended);
         Ok(appended)
     }
 
@@ -581,14 +590,16 @@ impl Engine {
         connection: &mut Lent<'_>,
         commit: Commit<'_, E>,
     ) -> Result<Option<Appended>, StoreError> {
-        let appended = connection.append_unless_behind(commit).await?;
-        if appended.is_some() {
-            self.wake_projections();
+        let mut appended = connection.append_unless_behind(commit).await?;
+        if let Some(appended) = appended.as_mut() {
+            self.appended_events(appended);
         }
         Ok(appended)
     }
 
-    fn wake_projections(&self) {
+    /// Hands a command's events to whoever follows the log in this process, and wakes it.
+    fn appended_events(&self, appended: &mut Appended) {
+        self.recent_appends.keep(std::mem::take(&mut appended.events));
         self.appended.send_modify(|appends| *appends += 1);
     }
 }
