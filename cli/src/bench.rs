@@ -250,7 +250,9 @@ pub async fn lifecycle(
 ) -> Result<LifecycleReport, BenchError> {
     let backend = store.backend();
     let engine = Arc::new(Engine::new(store.clone(), Policy::default(), Clock::System));
-    let projector = Projector::new(store, domain::Policy::default());
+    // As in a service: the runners take the engine's appends from memory (no appends here
+    // over HTTP, so nothing is kept then).
+    let projector = Projector::new(store, domain::Policy::default()).with_recent_appends(engine.follow_appends());
     let workers = workers.max(1);
     // A service applies its projections whatever its clients ask.
     let projections = !matches!(target, Target::Engine { projections: false });

@@ -55,8 +55,8 @@ impl Application {
             source,
         })?;
         crate::telemetry::metrics();
-        let projector = Projector::new(store.clone(), options.policy.clone());
-        let engine = Engine::new(store.clone(), options.policy, options.clock);
+        let engine = Engine::new(store.clone(), options.policy.clone(), options.clock);
+        let projector = Projector::new(store.clone(), options.policy).with_recent_appends(engine.follow_appends());
         let transparency = TransparencyLog::new(store.clone()).with_recent_appends(engine.follow_appends());
         let reads = ReadStores::new(store.clone(), None);
         projector.spawn(engine.appended());

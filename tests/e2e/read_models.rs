@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
+use domain::{Action, ActionInput, Policy, Role, Submit};
 use projections::{figures, outcome_figures, CaseSummary, FigureSettings, GROUPINGS};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use service::access::tokens::Principal;
 use service::read::{names, Projector};
 use service::store::Store;
-use service::write::engine::{Clock, CommandContext, Engine};
-use tests::{on_both_backends, problem, suggestion, Backend, TestApp, TestStore, MEMBER_ID};
+use service::write::engine::{Clock, Engine};
+use tests::{
+    command_context, on_both_backends, problem, staff_acts_on, suggestion, Backend, TestApp, TestStore, MEMBER_ID,
+};
 
 /// A small, fixed-seed generator (xorshift64*): the same sequence on every run.
 struct Dice(u64);
@@ -476,33 +477,60 @@ async fn assert_cells_answer_the_figures_of(
     }
 }
 
-fn context(id: &str, role: Role) -> CommandContext {
-    let principal = Principal {
-        actor: Actor {
-            id: id.to_owned(),
-            role,
-        },
-        jurisdiction: None,
-        department: None,
-    };
-    CommandContext::new(principal, "test")
-}
-
 /// A suggestion relayed by the member and closed solved, through the engine.
 async fn solved_with_a_member(engine: &Engine) {
     let input: Submit = serde_json::from_value(suggestion()).unwrap();
-    let case = engine.submit(context("c-1", Role::Citizen), input).await.unwrap().id;
+    let case = engine
+        .submit(command_context("c-1", Role::Citizen), input)
+        .await
+        .unwrap()
+        .id;
     let relay = ActionInput::from_json(Action::Relay, json!({"note": "反映"})).unwrap();
-    engine.act(case, context(MEMBER_ID, Role::Member), relay).await.unwrap();
-    for (action, body) in [
+    engine
+        .act(case, command_context(MEMBER_ID, Role::Member), relay)
+        .await
+        .unwrap();
+    let steps = [
         (Action::Assign, json!({"department": "市住建局"})),
         (Action::Consult, json!({"note": "协商", "members": [MEMBER_ID]})),
         (Action::Adopt, json!({"by": "市住建局", "extent": "full"})),
         (Action::Close, json!({"outcome": "A", "summary": "已解决"})),
-    ] {
-        let input = ActionInput::from_json(action, body).unwrap();
-        engine.act(case, context("s-1", Role::Staff), input).await.unwrap();
+    ];
+    staff_acts_on(engine, case, steps).await;
+}
+
+/// The runners given their engine's appends take them from memory and read none of them back;
+/// another engine's (another process's) they read from the log; and the views they build
+/// either way equal a rebuild's.
+async fn the_runners_take_their_engines_appends_from_memory_and_build_what_a_rebuild_builds(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let engine = Engine::new(test.store.clone(), Policy::default(), Clock::System);
+    let projector = Projector::new(test.store.clone(), Policy::default()).with_recent_appends(engine.follow_appends());
+    let caught_up = || async {
+        for name in names() {
+            projector.catch_up(name, |_| {}).await.unwrap();
+        }
+    };
+    for _ in 0..2 {
+        solved_with_a_member(&engine).await;
     }
+    caught_up().await;
+    assert_eq!(projector.events_read_back(), 0, "every event was this engine's");
+
+    let other = Engine::new(test.store.clone(), Policy::default(), Clock::System);
+    solved_with_a_member(&other).await;
+    solved_with_a_member(&engine).await;
+    solved_with_a_member(&other).await;
+    caught_up().await;
+    assert_eq!(
+        projector.events_read_back(),
+        12,
+        "the other engine's two cases of six events, read once for all the runners"
+    );
+    let live = projector.dump().await.unwrap();
+    assert!(live.values().any(|rows| rows.len() == 5), "{live:?}");
+    projector.rebuild(&names(), |_| {}).await.unwrap();
+    assert_eq!(projector.dump().await.unwrap(), live);
 }
 
 /// A batch stopped between its view writes and its checkpoint leaves the projection where the
@@ -1463,6 +1491,7 @@ async fn the_overdue_list_and_the_figures_are_read_per_handling_level(backend: B
 }
 
 on_both_backends!(
+    the_runners_take_their_engines_appends_from_memory_and_build_what_a_rebuild_builds,
     the_projections_count_their_batches_beside_their_events,
     a_write_is_read_back_at_once_on_either_of_two_processes,
     cases_of_one_microsecond_page_without_a_skip,

@@ -7,20 +7,19 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use domain::{Action, ActionInput, Actor, Policy, Role, Submit};
+use domain::{Action, Policy, Role, Submit};
 use lianxin::commands::{witness, WitnessFailure};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
-use service::access::tokens::Principal;
 use service::app::Application;
 use service::audit::merkle::{verify_consistency, verify_inclusion, Hash, MemoryTree};
 use service::audit::witness::{check_inclusion, decode_hashes, open_new};
 use service::audit::{verify_with_key, HistoryEntry, LogSigner, LogVerifier, TransparencyLog, VerifyReport};
 use service::store::chain::{self, GENESIS, HASH, PREV_HASH};
 use service::store::{EventRow, Store};
-use service::write::engine::{Clock, CommandContext, Engine};
+use service::write::engine::{Clock, Engine};
 use sqlx::Connection;
-use tests::{on_both_backends, suggestion, Backend, TestApp, TestStore};
+use tests::{command_context, on_both_backends, staff_acts_on, suggestion, Backend, TestApp, TestStore};
 use tokio::sync::oneshot;
 
 const LOG_NAME: &str = "lianxin.test/log";
@@ -609,26 +608,13 @@ async fn grown_to(log: &TransparencyLog, size: u64) -> u64 {
 
 /// Walks a suggestion to closed through `engine`, as its staff.
 async fn walked_by_engine(engine: &Engine) {
-    let context = || {
-        let actor = Actor {
-            id: "staff-1".to_owned(),
-            role: Role::Staff,
-        };
-        CommandContext::new(
-            Principal {
-                actor,
-                jurisdiction: None,
-                department: None,
-            },
-            uuid::Uuid::now_v7().to_string(),
-        )
-    };
     let submission: Submit = serde_json::from_value(suggestion()).unwrap();
-    let id = engine.submit(context(), submission).await.unwrap().id;
-    for (action, body) in walk() {
-        let input = ActionInput::from_json(action, body).unwrap();
-        engine.act(id, context(), input).await.unwrap();
-    }
+    let id = engine
+        .submit(command_context("s-1", Role::Staff), submission)
+        .await
+        .unwrap()
+        .id;
+    staff_acts_on(engine, id, walk()).await;
 }
 
 /// A tree given its engine's appends takes them from memory and reads none of them back, and

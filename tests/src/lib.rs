@@ -8,14 +8,14 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use domain::{Role, Timestamp};
+use domain::{Action, ActionInput, Actor, Role, Timestamp};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
-use service::access::tokens::{self, NewToken};
+use service::access::tokens::{self, NewToken, Principal};
 use service::app::{Application, ServiceOptions};
 use service::store::Store;
 use service::telemetry::{self, LogFormat};
-use service::write::engine::Clock;
+use service::write::engine::{Clock, CommandContext, Engine};
 use sqlx::Connection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -450,6 +450,30 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::OK);
         let history: Value = response.json().await.expect("JSON");
         history["events"].as_array().expect("a list of events").clone()
+    }
+}
+
+/// A command's context for an engine driven directly, as `id` in `role` with no scope.
+pub fn command_context(id: &str, role: Role) -> CommandContext {
+    let principal = Principal {
+        actor: Actor {
+            id: id.to_owned(),
+            role,
+        },
+        jurisdiction: None,
+        department: None,
+    };
+    CommandContext::new(principal, "test")
+}
+
+/// Runs `steps` on a case through `engine`, as staff.
+pub async fn staff_acts_on(engine: &Engine, case: Uuid, steps: impl IntoIterator<Item = (Action, Value)>) {
+    for (action, body) in steps {
+        let input = ActionInput::from_json(action, body).expect("a valid body");
+        engine
+            .act(case, command_context("s-1", Role::Staff), input)
+            .await
+            .expect("the command is accepted");
     }
 }
 

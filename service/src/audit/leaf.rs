@@ -54,8 +54,16 @@ pub struct HistoryEntry {
     pub metadata: Value,
 }
 
-impl From<StoredEvent> for HistoryEntry {
-    fn from(event: StoredEvent) -> Self {
+/// The members a leaf takes from the event's metadata.
+struct FromMetadata {
+    actor: Option<Actor>,
+    request_id: Option<String>,
+    hash: Option<String>,
+    prev_hash: Option<String>,
+}
+
+impl FromMetadata {
+    fn of(event: &StoredEvent) -> Self {
         let text = |name: &str| event.metadata_text(name).map(str::to_owned);
         let actor = match (
             text(meta::ACTOR_ID),
@@ -64,9 +72,23 @@ impl From<StoredEvent> for HistoryEntry {
             (Some(id), Some(role)) => Some(Actor { id, role }),
             _ => None,
         };
-        let request_id = text(meta::REQUEST_ID);
-        let hash = text(meta::HASH);
-        let prev_hash = text(meta::PREV_HASH);
+        FromMetadata {
+            actor,
+            request_id: text(meta::REQUEST_ID),
+            hash: text(meta::HASH),
+            prev_hash: text(meta::PREV_HASH),
+        }
+    }
+}
+
+impl From<StoredEvent> for HistoryEntry {
+    fn from(event: StoredEvent) -> Self {
+        let FromMetadata {
+            actor,
+            request_id,
+            hash,
+            prev_hash,
+        } = FromMetadata::of(&event);
         HistoryEntry {
             case_id: event.aggregate_id,
             kind: event.aggregate_type,
@@ -142,21 +164,21 @@ struct InKeyOrder<'a> {
     version: &'a str,
 }
 
-impl HistoryEntry {
-    /// Whether `event`'s JSON, as held in memory, is what reading it back from the log gives:
-    /// JSON that is [`plain`] is kept as it is by PostgreSQL's `jsonb` and by SQLite's text
-    /// (strings, booleans, nulls, integers a double holds, objects with their keys in order),
-    /// whereas a fraction or a large number may come back written otherwise.
-    pub fn reads_back_as_written(event: &StoredEvent) -> bool {
-        plain(&event.payload) && plain(&event.metadata)
+impl InKeyOrder<'_> {
+    /// The object's RFC 8785 form: serde_json's own where it is [`plain`], else `whole`'s.
+    fn canonical(&self, whole: impl FnOnce() -> Result<Vec<u8>, NotCanonical>) -> Result<Vec<u8>, NotCanonical> {
+        let exact = self.sequence <= EXACT && self.position.unsigned_abs() <= EXACT;
+        if exact && plain(self.payload) && plain(self.metadata) {
+            compact(self)
+        } else {
+            whole()
+        }
     }
+}
 
+impl HistoryEntry {
     /// The leaf's bytes: this object in RFC 8785 form.
     pub fn canonical(&self) -> Result<Vec<u8>, NotCanonical> {
-        let exact = self.sequence <= EXACT && self.position.unsigned_abs() <= EXACT;
-        if !(exact && plain(&self.payload) && plain(&self.metadata)) {
-            return jcs(self);
-        }
         let in_key_order = InKeyOrder {
             actor: &self.actor,
             case_id: &self.case_id,
@@ -172,12 +194,34 @@ impl HistoryEntry {
             event_type: &self.event_type,
             version: &self.version,
         };
-        compact(&in_key_order)
+        in_key_order.canonical(|| jcs(self))
     }
 
     /// The leaf hash, `SHA-256(0x00 ‖ canonical bytes)`.
     pub fn leaf_hash(&self) -> Result<Hash, NotCanonical> {
         Ok(leaf_hash(&self.canonical()?))
+    }
+
+    /// The leaf hash of `event`, as of the entry made from it, without copying its JSON.
+    pub fn leaf_hash_of(event: &StoredEvent) -> Result<Hash, NotCanonical> {
+        let named = FromMetadata::of(event);
+        let in_key_order = InKeyOrder {
+            actor: &named.actor,
+            case_id: &event.aggregate_id,
+            hash: &named.hash,
+            kind: &event.aggregate_type,
+            metadata: &event.metadata,
+            payload: &event.payload,
+            position: event.position,
+            prev_hash: &named.prev_hash,
+            recorded_at: &event.recorded_at,
+            request_id: &named.request_id,
+            sequence: event.sequence,
+            event_type: &event.event_type,
+            version: &event.event_version,
+        };
+        let bytes = in_key_order.canonical(|| jcs(&HistoryEntry::from(event.clone())))?;
+        Ok(leaf_hash(&bytes))
     }
 }
 
@@ -211,6 +255,33 @@ mod tests {
             hash: None,
             prev_hash: None,
             metadata: json!({"b": 1, "a": "x"}),
+        }
+    }
+
+    /// A stored event's leaf hash, taken without copying it, is the hash of the entry made
+    /// from it, plain or not, with the members the metadata names or without them.
+    #[test]
+    fn a_stored_events_leaf_hash_is_its_entrys() {
+        let metadata = json!({"actor_id": "s-1", "actor_role": "staff", "request_id": "r-1",
+                              "hash": "ab", "prev_hash": "cd", "status": "submitted"});
+        for (payload, metadata) in [
+            (json!({"note": "现场协调 🚧 \"第2次\""}), metadata.clone()),
+            (json!({"ratio": 0.5, "big": 18_446_744_073_709_551_615_u64}), metadata),
+            (json!({"z": 1, "a": [true, null]}), json!({})),
+        ] {
+            let event = StoredEvent {
+                aggregate_type: "suggestion".into(),
+                aggregate_id: "c-1".into(),
+                sequence: 2,
+                event_type: "consulted".into(),
+                event_version: "1".into(),
+                payload,
+                metadata,
+                position: 42,
+                recorded_at: chrono::DateTime::UNIX_EPOCH,
+            };
+            let whole = HistoryEntry::from(event.clone()).leaf_hash().unwrap();
+            assert_eq!(HistoryEntry::leaf_hash_of(&event).unwrap(), whole, "{event:?}");
         }
     }
 

@@ -206,7 +206,7 @@ impl TransparencyLog {
             let mut nodes = Vec::new();
             for event in events {
                 let position = event.position;
-                let hash = HistoryEntry::from(event).leaf_hash()?;
+                let hash = HistoryEntry::leaf_hash_of(&event)?;
                 let completed = append_to_frontier(&mut next.hashes, next.size, hash);
                 leaves.push((next.size, position, hash));
                 nodes.extend(completed.into_iter().filter(|(id, _)| id.level >= STORED_FROM_LEVEL));
@@ -233,46 +233,17 @@ impl TransparencyLog {
         }
     }
 
-    /// The log's page after `after`, as [`Store::log_after`] reads it. Given this process's
-    /// recent appends, only the page's positions are read, and of its events only those not
-    /// found there; and of those found, only one whose JSON the log gives back as it was
-    /// written ([`HistoryEntry::reads_back_as_written`]), so that its leaf is the one an
-    /// auditor computes from the export.
-    async fn page_after(&self, after: i64) -> Result<Vec<StoredEvent>, TreeError> {
+    /// The log's page after `after`, as [`Store::log_after`] reads it; given this process's
+    /// recent appends, only the events not found there are read whole.
+    async fn page_after(&self, after: i64) -> Result<Vec<Arc<StoredEvent>>, TreeError> {
         let Some(recent) = &self.recent else {
-            return Ok(self.store.log_after(after, PAGE).await?);
+            let page = self.store.log_after(after, PAGE).await?;
+            return Ok(page.into_iter().map(Arc::new).collect());
         };
-        let positions = self.store.positions_after(after, PAGE).await?;
-        let mut events: Vec<Option<StoredEvent>> = recent
-            .take(&positions)
-            .into_iter()
-            .map(|event| event.filter(HistoryEntry::reads_back_as_written))
-            .collect();
-        let missing: Vec<i64> = positions
-            .iter()
-            .zip(&events)
-            .filter(|(_, event)| event.is_none())
-            .map(|(position, _)| *position)
-            .collect();
-        self.read_back.fetch_add(missing.len() as u64, Ordering::Relaxed);
-        metrics::counter!("lianxin_merkle_events_read_back_total").increment(missing.len() as u64);
-        let mut read: HashMap<i64, StoredEvent> = self
-            .store
-            .events_at(&missing)
-            .await?
-            .into_iter()
-            .map(|event| (event.position, event))
-            .collect();
-        for (position, event) in positions.iter().zip(&mut events) {
-            if event.is_none() {
-                *event = read.remove(position);
-            }
-        }
-        events
-            .into_iter()
-            .zip(&positions)
-            .map(|(event, position)| event.ok_or(TreeError::Store(StoreError::UnknownPosition(*position))))
-            .collect()
+        let (page, read_back) = self.store.page_after_taking(recent, after, PAGE, Arc::clone).await?;
+        self.read_back.fetch_add(read_back as u64, Ordering::Relaxed);
+        metrics::counter!("lianxin_merkle_events_read_back_total").increment(read_back as u64);
+        Ok(page)
     }
 
     /// How many events this tree, given recent appends, read whole from the log for want of

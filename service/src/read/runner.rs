@@ -17,7 +17,9 @@
 //!   its last pages ([`Pages`]): a runner wanting the facts after a position takes them from
 //!   the pages another runner read, joined up to a batch, and reads the log only past them. A
 //!   page read earlier may be shorter than the log is now, never wrong: below the horizon
-//!   nothing can join the log before its last event.
+//!   nothing can join the log before its last event. In a service the runners read a page's
+//!   positions only, and take the events this process's engine appended from memory
+//!   ([`RecentAppends`]), reading whole only the others (another process's, say).
 //! - **One process at a time.** On PostgreSQL a runner holds `pg_try_advisory_lock` on a
 //!   connection for as long as it lives; other processes wait and take over if it dies.
 //! - **Derived, so not flushed.** On PostgreSQL a batch commits with `synchronous_commit = off`:
@@ -45,6 +47,7 @@
 //!   log head and the lag.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,7 +65,7 @@ use crate::read::projection::Projection;
 use crate::read::rebuild::{self, Rebuilt, When};
 use crate::read::registry::{lease_key, named, PROJECTIONS};
 use crate::read::tx::Tx;
-use crate::store::{on_pool, Store, StoreError};
+use crate::store::{on_pool, RecentAppends, Store, StoreError};
 
 /// Events per transaction: what a runner gathers at the most under load (`GATHER_MAX` of
 /// appends at over 10,000 a second), so that a gathering is applied in one batch.
@@ -134,9 +137,16 @@ pub struct Projector {
 }
 
 /// The pages of the log read last, each by the position it follows; the lock is held while a
-/// page is read, so runners asking for the same page together read it once.
+/// page is read, so runners asking for the same page together read it once. Given this
+/// process's recent appends, a page is read as positions, and only the events not found there
+/// are read whole.
 #[derive(Clone, Default)]
-struct Pages(Arc<Mutex<VecDeque<Page>>>);
+struct Pages {
+    kept: Arc<Mutex<VecDeque<Page>>>,
+    recent: Option<RecentAppends>,
+    /// Events read whole from the log for want of them in `recent`.
+    read_back: Arc<AtomicU64>,
+}
 
 /// A page of the log as read: the position it follows, its facts, and when it was read.
 struct Page {
@@ -151,7 +161,7 @@ impl Pages {
     /// Pages kept are taken as they are while the last was read within [`GATHER`]; older, the
     /// log is read on from their end and the batch joined, so no runner lags a round behind.
     async fn after(&self, store: &Store, from: i64) -> Result<(Arc<[Fact]>, bool), StoreError> {
-        let mut kept = self.0.lock().await;
+        let mut kept = self.kept.lock().await;
         let found = kept_after(&kept, from, Instant::now());
         let prefix = match found {
             Some(Kept { facts, more, fresh }) if more || fresh => return Ok((facts, more)),
@@ -159,7 +169,7 @@ impl Pages {
             None => Arc::from([]),
         };
         let at = prefix.last().map_or(from, |fact| fact.position);
-        let page: Arc<[Fact]> = store.facts_after(at, BATCH - prefix.len() as i64).await?.into();
+        let page: Arc<[Fact]> = self.read(store, at, BATCH - prefix.len() as i64).await?.into();
         // An empty page says only that nothing was there yet: not worth keeping.
         if !page.is_empty() {
             if kept.len() == PAGES_KEPT {
@@ -178,6 +188,21 @@ impl Pages {
         };
         let more = facts.len() == BATCH as usize;
         Ok((facts, more))
+    }
+}
+
+impl Pages {
+    /// The log's facts after `after`, those of this process's recent appends made from them.
+    async fn read(&self, store: &Store, after: i64, limit: i64) -> Result<Vec<Fact>, StoreError> {
+        let Some(recent) = &self.recent else {
+            return store.facts_after(after, limit).await;
+        };
+        let (facts, read_back) = store
+            .page_after_taking(recent, after, limit, |event| Fact::from(&**event))
+            .await?;
+        self.read_back.fetch_add(read_back as u64, Ordering::Relaxed);
+        metrics::counter!("lianxin_projection_events_read_back_total").increment(read_back as u64);
+        Ok(facts)
     }
 }
 
@@ -252,6 +277,18 @@ impl Projector {
             pages: Pages::default(),
             faults: Faults::default(),
         }
+    }
+
+    /// Takes the events `recent` holds from it rather than reading them back from the log.
+    pub fn with_recent_appends(mut self, recent: RecentAppends) -> Self {
+        self.pages.recent = Some(recent);
+        self
+    }
+
+    /// How many events the runners, given recent appends, read whole from the log for want of
+    /// them there.
+    pub fn events_read_back(&self) -> u64 {
+        self.pages.read_back.load(Ordering::Relaxed)
     }
 
     /// A projector whose batches and rebuilds `fault` may stop before their commit.

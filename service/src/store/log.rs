@@ -9,13 +9,16 @@
 //! the reader's cursor, never behind it. The horizon costs a reader some lag behind a long
 //! transaction; it never costs an event.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use futures_util::stream::BoxStream;
 use projections::{Fact, Payload, Stored};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::store::{on_pool, stored_event, Store, StoreError, StoredEvent, CASE_EVENTS_COLUMNS};
+use crate::store::{on_pool, stored_event, RecentAppends, Store, StoreError, StoredEvent, CASE_EVENTS_COLUMNS};
 
 /// The id below which every transaction that could write this database's log has ended, as
 /// the statement's snapshot sees it: the oldest transaction it sees running, leaving out those
@@ -63,25 +66,75 @@ impl Store {
         Ok(positions.into_iter().map(|Position(position)| position).collect())
     }
 
+    /// [`Store::log_after`]'s page as `T`s, those of the events `recent` holds made from them
+    /// (`from_kept`), only the others read from the log; with how many were read.
+    pub(crate) async fn page_after_taking<T: LogRow>(
+        &self,
+        recent: &RecentAppends,
+        after: i64,
+        limit: i64,
+        from_kept: impl Fn(&Arc<StoredEvent>) -> T,
+    ) -> Result<(Vec<T>, usize), StoreError> {
+        let positions = self.positions_after(after, limit).await?;
+        let mut page: Vec<Option<T>> = recent
+            .take(&positions)
+            .iter()
+            .map(|kept| kept.as_ref().map(&from_kept))
+            .collect();
+        let missing: Vec<i64> = positions
+            .iter()
+            .zip(&page)
+            .filter(|(_, row)| row.is_none())
+            .map(|(position, _)| *position)
+            .collect();
+        let mut read: HashMap<i64, T> = self
+            .rows_at::<T>(&missing)
+            .await?
+            .into_iter()
+            .map(|row| (row.position(), row))
+            .collect();
+        for (position, row) in positions.iter().zip(&mut page) {
+            if row.is_none() {
+                *row = read.remove(position);
+            }
+        }
+        let page = page
+            .into_iter()
+            .zip(&positions)
+            .map(|(row, position)| row.ok_or(StoreError::UnknownPosition(*position)))
+            .collect::<Result<Vec<T>, StoreError>>()?;
+        Ok((page, missing.len()))
+    }
+
     /// The events at `positions`, in no particular order; a position with no event is left out.
     pub async fn events_at(&self, positions: &[i64]) -> Result<Vec<StoredEvent>, StoreError> {
+        self.rows_at(positions).await
+    }
+
+    /// [`Store::events_at`] as the read models read them: [`Fact`]s.
+    pub async fn facts_at(&self, positions: &[i64]) -> Result<Vec<Fact>, StoreError> {
+        self.rows_at(positions).await
+    }
+
+    async fn rows_at<T: LogRow>(&self, positions: &[i64]) -> Result<Vec<T>, StoreError> {
         if positions.is_empty() {
             return Ok(Vec::new());
         }
         Ok(match self {
             Store::Postgres(pool) => {
-                let sql = format!("SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE position = ANY($1)");
+                let sql = format!("SELECT {} FROM events WHERE position = ANY($1)", T::POSTGRES_COLUMNS);
                 let rows = sqlx::query(&sql).bind(positions).fetch_all(pool).await?;
-                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+                rows.iter().map(T::from_postgres).collect::<Result<Vec<_>, _>>()?
             }
             Store::Sqlite(pool) => {
                 // One parameter, a JSON array, whatever the number of positions.
                 let sql = format!(
-                    "SELECT {CASE_EVENTS_COLUMNS} FROM events WHERE position IN (SELECT value FROM json_each($1))"
+                    "SELECT {} FROM events WHERE position IN (SELECT value FROM json_each($1))",
+                    T::SQLITE_COLUMNS
                 );
                 let list = serde_json::to_string(positions).map_err(StoreError::Serialize)?;
                 let rows = sqlx::query(&sql).bind(list).fetch_all(pool).await?;
-                rows.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?
+                rows.iter().map(T::from_sqlite).collect::<Result<Vec<_>, _>>()?
             }
         })
     }
@@ -243,11 +296,12 @@ impl TakeLogBound for sqlx::SqliteConnection {
 }
 
 /// What a page of the log can be read as.
-trait LogRow: Sized {
+pub(crate) trait LogRow: Sized {
     const POSTGRES_COLUMNS: &'static str;
     const SQLITE_COLUMNS: &'static str;
     fn from_postgres(row: &PgRow) -> Result<Self, StoreError>;
     fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError>;
+    fn position(&self) -> i64;
 }
 
 impl LogRow for StoredEvent {
@@ -260,6 +314,27 @@ impl LogRow for StoredEvent {
 
     fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
         stored_event(row)
+    }
+
+    fn position(&self) -> i64 {
+        self.position
+    }
+}
+
+impl LogRow for Arc<StoredEvent> {
+    const POSTGRES_COLUMNS: &'static str = CASE_EVENTS_COLUMNS;
+    const SQLITE_COLUMNS: &'static str = CASE_EVENTS_COLUMNS;
+
+    fn from_postgres(row: &PgRow) -> Result<Self, StoreError> {
+        stored_event(row).map(Arc::new)
+    }
+
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
+        stored_event(row).map(Arc::new)
+    }
+
+    fn position(&self) -> i64 {
+        self.as_ref().position
     }
 }
 
@@ -277,6 +352,10 @@ impl LogRow for Position {
     fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
         Ok(Position(row.try_get(0)?))
     }
+
+    fn position(&self) -> i64 {
+        self.0
+    }
 }
 
 impl LogRow for Fact {
@@ -289,6 +368,10 @@ impl LogRow for Fact {
 
     fn from_sqlite(row: &SqliteRow) -> Result<Self, StoreError> {
         fact(row)
+    }
+
+    fn position(&self) -> i64 {
+        self.position
     }
 }
 
