@@ -189,9 +189,7 @@ impl Pages {
         let more = facts.len() == BATCH as usize;
         Ok((facts, more))
     }
-}
 
-impl Pages {
     /// The log's facts after `after`, those of this process's recent appends made from them.
     async fn read(&self, store: &Store, after: i64, limit: i64) -> Result<Vec<Fact>, StoreError> {
         let Some(recent) = &self.recent else {

@@ -29,7 +29,7 @@ const MOST: usize = 4_096;
 const MOST_FOLLOWERS: u32 = u32::BITS;
 
 #[derive(Debug, Default)]
-struct Kept {
+struct Held {
     /// Every follower's bit.
     followers: u32,
     /// Events by position, with the bits of the followers yet to take them.
@@ -39,7 +39,7 @@ struct Kept {
 /// This process's recent appends, and which follower this handle is (none: the engine's).
 #[derive(Debug, Clone, Default)]
 pub struct RecentAppends {
-    kept: Arc<Mutex<Kept>>,
+    kept: Arc<Mutex<Held>>,
     follower: u32,
 }
 
@@ -95,7 +95,7 @@ impl RecentAppends {
             .collect()
     }
 
-    fn kept(&self) -> MutexGuard<'_, Kept> {
+    fn kept(&self) -> MutexGuard<'_, Held> {
         // A panic while holding the lock cannot leave the map half-changed in a way that
         // matters: every entry is a whole event or absent.
         self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
