@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{Action, ActionInput, Policy, Role, Submit};
+use domain::{Action, ActionInput, Policy, Role};
 use projections::{figures, outcome_figures, CaseSummary, FigureSettings, GROUPINGS};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -15,7 +15,8 @@ use service::read::{names, Projector};
 use service::store::Store;
 use service::write::engine::{Clock, Engine};
 use tests::{
-    command_context, on_both_backends, problem, staff_acts_on, suggestion, Backend, TestApp, TestStore, MEMBER_ID,
+    command_context, on_both_backends, problem, staff_acts_on, suggestion, suggestion_through, Backend, TestApp,
+    TestStore, MEMBER_ID,
 };
 
 /// A small, fixed-seed generator (xorshift64*): the same sequence on every run.
@@ -479,12 +480,7 @@ async fn assert_cells_answer_the_figures_of(
 
 /// A suggestion relayed by the member and closed solved, through the engine.
 async fn solved_with_a_member(engine: &Engine) {
-    let input: Submit = serde_json::from_value(suggestion()).unwrap();
-    let case = engine
-        .submit(command_context("c-1", Role::Citizen), input)
-        .await
-        .unwrap()
-        .id;
+    let case = suggestion_through(engine, "c-1", Role::Citizen).await;
     let relay = ActionInput::from_json(Action::Relay, json!({"note": "反映"})).unwrap();
     engine
         .act(case, command_context(MEMBER_ID, Role::Member), relay)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use domain::{Action, Policy, Role, Submit};
+use domain::{Action, Policy, Role};
 use lianxin::commands::{witness, WitnessFailure};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
@@ -19,7 +19,7 @@ use service::store::chain::{self, GENESIS, HASH, PREV_HASH};
 use service::store::{EventRow, Store};
 use service::write::engine::{Clock, Engine};
 use sqlx::Connection;
-use tests::{command_context, on_both_backends, staff_acts_on, suggestion, Backend, TestApp, TestStore};
+use tests::{on_both_backends, staff_acts_on, suggestion, suggestion_through, Backend, TestApp, TestStore};
 use tokio::sync::oneshot;
 
 const LOG_NAME: &str = "lianxin.test/log";
@@ -608,12 +608,7 @@ async fn grown_to(log: &TransparencyLog, size: u64) -> u64 {
 
 /// Walks a suggestion to closed through `engine`, as its staff.
 async fn walked_by_engine(engine: &Engine) {
-    let submission: Submit = serde_json::from_value(suggestion()).unwrap();
-    let id = engine
-        .submit(command_context("s-1", Role::Staff), submission)
-        .await
-        .unwrap()
-        .id;
+    let id = suggestion_through(engine, "s-1", Role::Staff).await;
     staff_acts_on(engine, id, walk()).await;
 }
 

@@ -466,6 +466,16 @@ pub fn command_context(id: &str, role: Role) -> CommandContext {
     CommandContext::new(principal, "test")
 }
 
+/// Submits [`suggestion`] through `engine` as `id` in `role`; returns the new case's id.
+pub async fn suggestion_through(engine: &Engine, id: &str, role: Role) -> Uuid {
+    let input = serde_json::from_value(suggestion()).expect("a valid submission");
+    engine
+        .submit(command_context(id, role), input)
+        .await
+        .expect("the submission is accepted")
+        .id
+}
+
 /// Runs `steps` on a case through `engine`, as staff.
 pub async fn staff_acts_on(engine: &Engine, case: Uuid, steps: impl IntoIterator<Item = (Action, Value)>) {
     for (action, body) in steps {
