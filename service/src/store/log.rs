@@ -59,9 +59,8 @@ impl Store {
         self.log_page(after, limit).await
     }
 
-    /// The positions of [`Store::log_after`]'s page, in its order, without the events: for a
-    /// reader that holds most of them already ([`crate::store::RecentAppends`]).
-    pub async fn positions_after(&self, after: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+    /// The positions of [`Store::log_after`]'s page, in its order, without the events.
+    async fn positions_after(&self, after: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
         let positions: Vec<Position> = self.log_page(after, limit).await?;
         Ok(positions.into_iter().map(|Position(position)| position).collect())
     }
@@ -76,7 +75,7 @@ impl Store {
         from_kept: impl Fn(&Arc<StoredEvent>) -> T,
     ) -> Result<(Vec<T>, usize), StoreError> {
         let positions = self.positions_after(after, limit).await?;
-        let mut page: Vec<Option<T>> = recent
+        let page: Vec<Option<T>> = recent
             .take(&positions)
             .iter()
             .map(|kept| kept.as_ref().map(&from_kept))
@@ -93,29 +92,19 @@ impl Store {
             .into_iter()
             .map(|row| (row.position(), row))
             .collect();
-        for (position, row) in positions.iter().zip(&mut page) {
-            if row.is_none() {
-                *row = read.remove(position);
-            }
-        }
-        let page = page
-            .into_iter()
-            .zip(&positions)
-            .map(|(row, position)| row.ok_or(StoreError::UnknownPosition(*position)))
+        let page = positions
+            .iter()
+            .zip(page)
+            .map(|(position, row)| {
+                row.or_else(|| read.remove(position))
+                    .ok_or(StoreError::UnknownPosition(*position))
+            })
             .collect::<Result<Vec<T>, StoreError>>()?;
         Ok((page, missing.len()))
     }
 
-    /// The events at `positions`, in no particular order; a position with no event is left out.
-    pub async fn events_at(&self, positions: &[i64]) -> Result<Vec<StoredEvent>, StoreError> {
-        self.rows_at(positions).await
-    }
-
-    /// [`Store::events_at`] as the read models read them: [`Fact`]s.
-    pub async fn facts_at(&self, positions: &[i64]) -> Result<Vec<Fact>, StoreError> {
-        self.rows_at(positions).await
-    }
-
+    /// The log's rows at `positions`, as `T`s, in no particular order; a position with no event
+    /// is left out.
     async fn rows_at<T: LogRow>(&self, positions: &[i64]) -> Result<Vec<T>, StoreError> {
         if positions.is_empty() {
             return Ok(Vec::new());

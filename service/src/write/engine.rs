@@ -132,7 +132,8 @@ pub struct Engine {
     clock: Clock,
     /// Bumped after every append, so that projections follow at once.
     appended: Arc<watch::Sender<u64>>,
-    /// The events appended lately, for the Merkle tree of this process.
+    /// The events appended lately, for this process's readers of the log (the projections'
+    /// runners and the Merkle tree).
     recent_appends: RecentAppends,
 }
 
