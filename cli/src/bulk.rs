@@ -33,7 +33,7 @@ use uuid::Uuid;
 use crate::demo::{principal, Dice, CATEGORIES, DEPARTMENTS, JURISDICTIONS, TOPICS};
 use service::access::tokens::Principal;
 use service::store::chain::GENESIS;
-use service::store::{Appendable, Commit, Imported, Store, StoreError};
+use service::store::{Appendable, Chained, Commit, Imported, Store, StoreError};
 use service::write::engine::CommandContext;
 use service::write::metadata::EventMetadata;
 
@@ -449,12 +449,12 @@ impl Stream {
             events,
         };
         let rows = commit.rows()?;
-        if let Some(hash) = rows.last().and_then(|row| row.hash()) {
+        if let Some(hash) = rows.last().and_then(Chained::hash) {
             self.last_hash = hash.to_owned();
         }
         self.version += rows.len() as u64;
         for row in rows {
-            self.events.push(Imported::new(row, at)?);
+            self.events.push(Imported::chained(row, at));
         }
         Ok(())
     }

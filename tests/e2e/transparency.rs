@@ -419,7 +419,7 @@ async fn rechained(store: &Store, case_id: &str, new_id: &str, edit: impl Fn(&mu
             payload,
             metadata,
         };
-        prev = chain::link(&prev, &mut row);
+        prev = chain::link(&prev, &mut row).hash;
         rows.push((event.position, row));
     }
     rows

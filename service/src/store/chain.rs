@@ -25,7 +25,9 @@ pub use projections::meta::{HASH, PREV_HASH};
 /// Appends `value` as canonical JSON: object keys sorted, no insignificant whitespace.
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(fields) => write_object(fields, None, out),
+        Value::Object(fields) => {
+            write_object(fields, None, out);
+        }
         Value::Array(items) => {
             out.push(b'[');
             for (index, item) in items.iter().enumerate() {
@@ -42,11 +44,17 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 
 /// Appends an object with its keys sorted, leaving out the key `skip`: the metadata is hashed
 /// without its own `hash`, and leaving it out here spares copying the metadata to remove it.
-fn write_object(fields: &Map<String, Value>, skip: Option<&str>, out: &mut Vec<u8>) {
+/// Returns the offset in `out` where the left-out key's entry belongs: just before the `,` or
+/// `}` that follows the entries sorted before it.
+fn write_object(fields: &Map<String, Value>, skip: Option<&str>, out: &mut Vec<u8>) -> usize {
     let mut entries: Vec<(&String, &Value)> = fields.iter().filter(|(key, _)| Some(key.as_str()) != skip).collect();
     entries.sort_unstable_by_key(|(key, _)| *key);
     out.push(b'{');
+    let mut skipped_at = None;
     for (index, (key, value)) in entries.into_iter().enumerate() {
+        if skipped_at.is_none() && skip.is_some_and(|skip| key.as_str() > skip) {
+            skipped_at = Some(out.len());
+        }
         if index > 0 {
             out.push(b',');
         }
@@ -54,7 +62,9 @@ fn write_object(fields: &Map<String, Value>, skip: Option<&str>, out: &mut Vec<u
         out.push(b':');
         write_canonical(value, out);
     }
+    let skipped_at = skipped_at.unwrap_or(out.len());
     out.push(b'}');
+    skipped_at
 }
 
 /// Appends a string or scalar as serde_json writes it compactly (escapes included).
@@ -63,11 +73,17 @@ fn write_json(value: &(impl serde::Serialize + ?Sized), out: &mut Vec<u8>) {
     let _ = serde_json::to_writer(out, value);
 }
 
+/// JSON written by [`write_canonical`] as a `String`: it writes only `String`s and serde_json's
+/// output, so it is UTF-8 and is taken without a copy.
+fn text(json: Vec<u8>) -> String {
+    String::from_utf8(json).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+}
+
 /// `value` as canonical JSON text.
 pub fn canonical(value: &Value) -> String {
     let mut out = Vec::new();
     write_canonical(value, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    text(out)
 }
 
 /// The event's hash from its parts; `metadata` may still hold a `hash`, which is left out.
@@ -80,41 +96,85 @@ pub fn event_hash(
     payload: &Value,
     metadata: &Map<String, Value>,
 ) -> String {
+    let mut payload_text = Vec::with_capacity(1_024);
+    write_canonical(payload, &mut payload_text);
+    let mut metadata_text = Vec::with_capacity(512);
+    write_object(metadata, Some(HASH), &mut metadata_text);
+    digest(
+        prev_hash,
+        [
+            case_id.as_bytes(),
+            sequence.to_string().as_bytes(),
+            event_type.as_bytes(),
+            event_version.as_bytes(),
+            &payload_text,
+            &metadata_text,
+        ],
+    )
+}
+
+/// `SHA-256(prev_hash ‖ each part as a big-endian u64 length and its bytes)`, in hex.
+fn digest(prev_hash: &str, parts: [&[u8]; 6]) -> String {
     let mut digest = Sha256::new();
     digest.update(prev_hash.as_bytes());
-    let mut part = |bytes: &[u8]| {
-        digest.update((bytes.len() as u64).to_be_bytes());
-        digest.update(bytes);
-    };
-    part(case_id.as_bytes());
-    part(sequence.to_string().as_bytes());
-    part(event_type.as_bytes());
-    part(event_version.as_bytes());
-    let mut json = Vec::with_capacity(1_024);
-    write_canonical(payload, &mut json);
-    part(&json);
-    json.clear();
-    write_object(metadata, Some(HASH), &mut json);
-    part(&json);
+    for part in parts {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part);
+    }
     hex::encode(digest.finalize())
 }
 
+/// A chained event's hash, and its payload and metadata as the canonical JSON text that was
+/// hashed (the metadata's with `hash` put in its place): what the store writes, so that each
+/// is written out once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linked {
+    pub hash: String,
+    pub payload: String,
+    pub metadata: String,
+}
+
 /// Chains `row` to `prev_hash`, the hash of the event before it in its stream: records
-/// `prev_hash` and the row's own `hash` in its metadata, and returns that hash for the next.
-pub fn link(prev_hash: &str, row: &mut EventRow) -> String {
+/// `prev_hash` and the row's own `hash` in its metadata, and returns that hash with the texts
+/// to write.
+pub fn link(prev_hash: &str, row: &mut EventRow) -> Linked {
     row.metadata
         .insert(PREV_HASH.to_owned(), Value::String(prev_hash.to_owned()));
-    let hash = event_hash(
+    let mut payload = Vec::with_capacity(1_024);
+    write_canonical(&row.payload, &mut payload);
+    let mut metadata = Vec::with_capacity(512);
+    let hash_at = write_object(&row.metadata, Some(HASH), &mut metadata);
+    let hash = digest(
         prev_hash,
-        &row.aggregate_id,
-        row.sequence,
-        &row.event_type,
-        &row.event_version,
-        &row.payload,
-        &row.metadata,
+        [
+            row.aggregate_id.as_bytes(),
+            row.sequence.to_string().as_bytes(),
+            row.event_type.as_bytes(),
+            row.event_version.as_bytes(),
+            &payload,
+            &metadata,
+        ],
     );
+    // Spliced in before the `,` that leads the next entry or before the `}`; as the first of
+    // several entries it takes the comma after it instead.
+    let first = metadata[hash_at - 1] == b'{';
+    let mut entry = Vec::with_capacity(80);
+    if !first {
+        entry.push(b',');
+    }
+    write_json(HASH, &mut entry);
+    entry.push(b':');
+    write_json(&hash, &mut entry);
+    if first && metadata[hash_at] != b'}' {
+        entry.push(b',');
+    }
+    metadata.splice(hash_at..hash_at, entry);
     row.metadata.insert(HASH.to_owned(), Value::String(hash.clone()));
-    hash
+    Linked {
+        hash,
+        payload: text(payload),
+        metadata: text(metadata),
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +226,39 @@ mod tests {
             event_hash(GENESIS, "c", 1, "t", "1", &payload, &without),
             event_hash(GENESIS, "c", 1, "t", "1", &payload, &with)
         );
+    }
+
+    /// What is written is what was hashed: the payload's canonical text, and the metadata's with
+    /// `hash` spliced in where its key sorts (first, between others, or after all of them).
+    #[test]
+    fn a_linked_event_writes_the_text_it_hashed() {
+        let payload = json!({"note": "原文\n\"引\"", "b": [1.5, {"z": null, "a": true}], "a": {}});
+        for fields in [
+            json!({}),
+            json!({"actor_id": "s", "kind": "suggestion", "status": "submitted"}),
+            json!({"actor_id": "s", "command_id": "c"}),
+        ] {
+            let mut row = EventRow {
+                aggregate_type: "suggestion".into(),
+                aggregate_id: "c".into(),
+                sequence: 2,
+                event_type: "t".into(),
+                event_version: "1".into(),
+                payload: payload.clone(),
+                metadata: metadata(fields),
+            };
+            let linked = link(&"1".repeat(64), &mut row);
+            assert_eq!(linked.payload, canonical(&row.payload));
+            assert_eq!(linked.metadata, canonical(&Value::Object(row.metadata.clone())));
+            let written: Value = serde_json::from_str(&linked.metadata).unwrap();
+            assert_eq!(written, Value::Object(row.metadata.clone()));
+            assert_eq!(written[HASH], json!(linked.hash));
+            assert_eq!(written[PREV_HASH], json!("1".repeat(64)));
+            assert_eq!(
+                linked.hash,
+                event_hash(&"1".repeat(64), "c", 2, "t", "1", &row.payload, &row.metadata)
+            );
+        }
     }
 
     /// Pins the documented byte layout, so that auditors can recompute a hash by hand (this

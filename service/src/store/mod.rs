@@ -32,7 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, PgPool, Row, SqlitePool, Type};
 
-pub use append::{Appendable, Appended, Commit, EventRow, Imported};
+pub use append::{Appendable, Appended, Chained, Commit, EventRow, Imported};
 pub use kept::{Kept, Lent};
 pub use log::LogBound;
 pub(crate) use log::TakeLogBound;
