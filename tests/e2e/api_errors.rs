@@ -166,6 +166,8 @@ async fn an_oversized_body_is_413_and_writes_nothing(backend: Backend) {
     let id = app.submitted(&suggestion()).await;
     let huge = json!({"note": "很".repeat(200_000)});
     let response = app.act(&app.tokens.staff, &id, "consult", &huge).await;
+    // The body's unread rest closes the connection: the client must not reuse it.
+    assert_eq!(response.headers()["connection"], "close");
     problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
     let mut long_body = suggestion();
     long_body["body"] = json!("长".repeat(20_001));
