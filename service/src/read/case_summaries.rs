@@ -1,5 +1,6 @@
 //! The case-summary projection: one row per case in `case_summaries` (the filter columns of the
-//! lists, plus the whole summary as JSON), and its companion, the outcome cells
+//! lists, the handling units as a JSON array for a unit's list, and the whole summary as a JSON
+//! document the database keeps as text, [`Document`]), and its companion, the outcome cells
 //! ([`crate::read::outcome_cells`]), which always hold exactly the cases of `case_summaries`.
 //!
 //! Every fact of a case goes through `fold` (the pure `projections::summarize`), in the live
@@ -16,14 +17,13 @@ use futures_util::future::BoxFuture;
 use projections::{
     level_name, local_month_of, roll_up, summarize, CaseSummary, CellChanges, Dimension, Fact, Span, CASE_SUMMARIES,
 };
-use sqlx::types::Json;
 
 use crate::read::error::ProjectorError;
 use crate::read::outcome_cells::CellTable;
 #[cfg(feature = "test-hooks")]
 use crate::read::projection::Dump;
 use crate::read::projection::{Fold, Projection, Rows};
-use crate::read::rows::{self, json, Field, OnConflict, ViewRow};
+use crate::read::rows::{self, document, json, Document, Field, OnConflict, ViewRow};
 use crate::read::tx::{on_tx, Tx};
 #[cfg(feature = "test-hooks")]
 use crate::store::on_pool;
@@ -55,6 +55,7 @@ impl ViewRow for CaseSummary {
         "summary",
         "submitter_id",
         "level",
+        "handlers",
     ];
     const KEY: usize = 1;
     const ON_CONFLICT: OnConflict = OnConflict::Replace;
@@ -73,9 +74,10 @@ impl ViewRow for CaseSummary {
             Field::Bool(self.is_open()),
             Field::Text(Some(&self.title)),
             Field::Text(Some(&self.body)),
-            json(self)?,
+            document(self)?,
             Field::Text(Some(&self.submitter_id)),
             Field::Text(Some(level_name(self.level))),
+            json(&self.handlers)?,
         ])
     }
 }
@@ -131,7 +133,7 @@ impl Projection for CaseSummaries {
     #[cfg(feature = "test-hooks")]
     fn dump<'a>(&'a self, store: &'a Store) -> BoxFuture<'a, Result<Dump, StoreError>> {
         Box::pin(async move {
-            let cases: Vec<Json<CaseSummary>> = on_pool!(store, |pool| sqlx::query_scalar(
+            let cases: Vec<Document<CaseSummary>> = on_pool!(store, |pool| sqlx::query_scalar(
                 "SELECT summary FROM case_summaries ORDER BY id"
             )
             .fetch_all(pool)
@@ -153,7 +155,7 @@ async fn apply(tx: &mut Tx, policy: &Policy, batch: &[Fact]) -> Result<(), Proje
     let mut ids: Vec<&str> = facts.iter().map(|fact| fact.stream.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let stored: Vec<(String, Json<CaseSummary>)> =
+    let stored: Vec<(String, Document<CaseSummary>)> =
         rows::select_in(tx, "SELECT id, summary FROM case_summaries", "id", &ids).await?;
     let before: HashMap<String, CaseSummary> = stored.into_iter().map(|(id, summary)| (id, summary.0)).collect();
     let mut after: HashMap<&str, Option<CaseSummary>> = ids.iter().map(|id| (*id, before.get(*id).cloned())).collect();

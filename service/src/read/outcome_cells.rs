@@ -78,10 +78,10 @@ use projections::{
     coverage, figures_of_cells, nanoseconds, outcome_figures_of_cells, roll_up, CaseSummary, Cell, CellChanges,
     CellKey, Counts, Dimension, Figures, GroupBy, Groups, OutcomeFigures, Sample, Span, COUNTERS,
 };
-use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
 
 use crate::read::error::ProjectorError;
+use crate::read::rows::Document;
 use crate::store::{on_pool, Store, StoreError};
 use uuid::Uuid;
 
@@ -643,7 +643,7 @@ where
     for<'a> Vec<u8>: Encode<'a, DB> + Type<DB>,
     for<'a> &'a [u8]: Decode<'a, DB> + Type<DB>,
     for<'a> Timestamp: Encode<'a, DB> + Type<DB>,
-    for<'a> Json<CaseSummary>: Decode<'a, DB> + Type<DB>,
+    for<'a> Document<CaseSummary>: Decode<'a, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     fn bind_key<'q>(
@@ -945,7 +945,7 @@ where
         connection: &mut DB::Connection,
         (from, to): (Timestamp, Timestamp),
     ) -> Result<Vec<CaseSummary>, StoreError> {
-        let rows: Vec<Json<CaseSummary>> =
+        let rows: Vec<Document<CaseSummary>> =
             sqlx::query_scalar("SELECT summary FROM case_summaries WHERE submitted_at >= $1 AND submitted_at < $2")
                 .bind(from)
                 .bind(to)

@@ -9,10 +9,12 @@ use std::borrow::Cow;
 
 use domain::Timestamp;
 use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use sqlx::error::BoxDynError;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::types::{Json, JsonRawValue};
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::{Database, Decode, FromRow, QueryBuilder, Type};
 
 use crate::read::projection::Rows;
 use crate::read::tx::{on_tx, Tx};
@@ -31,6 +33,8 @@ pub enum Field<'a> {
     Int(i64),
     /// Serialized once, for either writer.
     Json(Box<JsonRawValue>),
+    /// JSON the database keeps as text ([`Document`]).
+    Document(String),
 }
 
 impl Field<'_> {
@@ -42,6 +46,7 @@ impl Field<'_> {
             Field::Bool(value) => Some(Cow::Borrowed(if *value { "t" } else { "f" })),
             Field::Int(value) => Some(Cow::Owned(value.to_string())),
             Field::Json(json) => Some(Cow::Borrowed(json.get())),
+            Field::Document(text) => Some(Cow::Borrowed(text)),
         }
     }
 }
@@ -51,6 +56,40 @@ pub fn json(value: &impl serde::Serialize) -> Result<Field<'static>, StoreError>
     serde_json::value::to_raw_value(value)
         .map(Field::Json)
         .map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// Serializes `value` for a [`Field::Document`].
+pub fn document(value: &impl serde::Serialize) -> Result<Field<'static>, StoreError> {
+    serde_json::to_string(value)
+        .map(Field::Document)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// A JSON document the database keeps as text (a case summary's `summary`): written and read
+/// whole, never parsed by the server, so neither a write parses it nor a read prints it again.
+#[derive(Debug)]
+pub struct Document<T>(pub T);
+
+impl<T, DB: Database> Type<DB> for Document<T>
+where
+    String: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, T: DeserializeOwned, DB: Database> Decode<'r, DB> for Document<T>
+where
+    &'r str: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Document(serde_json::from_str(<&str as Decode<DB>>::decode(value)?)?))
+    }
 }
 
 /// What an upsert does with a row whose key is already there.
@@ -182,6 +221,7 @@ where
                         Field::Bool(value) => row.push_bind(value),
                         Field::Int(value) => row.push_bind(value),
                         Field::Json(json) => row.push_bind(Json(json)),
+                        Field::Document(text) => row.push_bind(text),
                     };
                 }
             });
@@ -200,6 +240,7 @@ enum Column<'a> {
     Bool(Vec<bool>),
     Int(Vec<i64>),
     Json(Vec<Json<Box<JsonRawValue>>>),
+    Document(Vec<String>),
 }
 
 /// `rows` (of `table`) turned column by column, in the order of their fields.
@@ -214,6 +255,7 @@ fn columns<'a>(table: &str, rows: Vec<Vec<Field<'a>>>) -> Result<Vec<Column<'a>>
                     Field::Bool(_) => Column::Bool(Vec::new()),
                     Field::Int(_) => Column::Int(Vec::new()),
                     Field::Json(_) => Column::Json(Vec::new()),
+                    Field::Document(_) => Column::Document(Vec::new()),
                 });
             }
             match (&mut columns[index], field) {
@@ -222,6 +264,7 @@ fn columns<'a>(table: &str, rows: Vec<Vec<Field<'a>>>) -> Result<Vec<Column<'a>>
                 (Column::Bool(values), Field::Bool(value)) => values.push(value),
                 (Column::Int(values), Field::Int(value)) => values.push(value),
                 (Column::Json(values), Field::Json(json)) => values.push(Json(json)),
+                (Column::Document(values), Field::Document(text)) => values.push(text),
                 _ => {
                     return Err(StoreError::Corrupt(format!(
                         "rows of {table} give column {index} values of two kinds"
@@ -242,6 +285,7 @@ impl<'a> Column<'a> {
             Column::Bool(values) => arrays.push_bind(values).push_unseparated("::boolean[]"),
             Column::Int(values) => arrays.push_bind(values).push_unseparated("::int8[]"),
             Column::Json(values) => arrays.push_bind(values).push_unseparated("::jsonb[]"),
+            Column::Document(values) => arrays.push_bind(values).push_unseparated("::text[]"),
         };
     }
 }

@@ -14,18 +14,18 @@
 //! `overdue=true` in a jurisdiction walks `case_summaries_open_by_jurisdiction` (open cases only,
 //! newest first, with their deadlines), which skips the cases not yet due inside the index.
 //!
-//! A unit's list (`ListScope::HandledBy`) tests the summary's `handlers` (every unit that led or
-//! co-handled the case) with the database's own JSON operators ([`handled_by`]). No index holds
+//! A unit's list (`ListScope::HandledBy`) tests the row's `handlers` (every unit that led or
+//! co-handled the case, a JSON array) with the database's own JSON operators ([`handled_by`]). No index holds
 //! them: the walk along the submission index filters row by row, which is fine for a city's
 //! few thousand cases a year and is the first thing to index (a unit–case table) if it grows.
 
 use domain::{Kind, Status, Timestamp};
 use projections::CaseSummary;
-use sqlx::types::Json;
 use sqlx::QueryBuilder;
 
 use crate::access::ListScope;
 use crate::read::queries::cursor::Cursor;
+use crate::read::rows::Document;
 use crate::store::{on_pool, Store, StoreError};
 
 /// What the case list may be narrowed to.
@@ -152,8 +152,8 @@ fn push_filters<'args, DB>(
 /// [`HANDLED_BY_END`] after the bind.
 pub(crate) fn handled_by(store: &Store) -> &'static str {
     match store {
-        Store::Postgres(_) => "summary->'handlers' @> jsonb_build_array(CAST(",
-        Store::Sqlite(_) => "EXISTS (SELECT 1 FROM json_each(summary, '$.handlers') WHERE value = CAST(",
+        Store::Postgres(_) => "handlers @> jsonb_build_array(CAST(",
+        Store::Sqlite(_) => "EXISTS (SELECT 1 FROM json_each(handlers) WHERE value = CAST(",
     }
 }
 
@@ -167,7 +167,7 @@ pub async fn list_cases(
 ) -> Result<(Vec<CaseSummary>, Option<Cursor>), StoreError> {
     let page = filter.limit + 1;
     let handled_by = handled_by(store);
-    let mut rows: Vec<Json<CaseSummary>> = on_pool!(store, |pool| {
+    let mut rows: Vec<Document<CaseSummary>> = on_pool!(store, |pool| {
         let mut query = QueryBuilder::new("SELECT summary FROM case_summaries WHERE ");
         match &filter.scope {
             ListScope::CarriedBy(member) => {

@@ -25,6 +25,7 @@ use sqlx::types::Json;
 use sqlx::QueryBuilder;
 
 use crate::read::queries::cases::{handled_by, HANDLED_BY_END};
+use crate::read::rows::Document;
 use crate::store::{on_pool, Store, StoreError};
 
 /// A case as a unit's queue shows it.
@@ -146,7 +147,7 @@ pub async fn unit_queue(
     now: Timestamp,
 ) -> Result<Queue, StoreError> {
     let condition = handled_by(store);
-    let rows: Vec<Json<CaseSummary>> = on_pool!(store, |pool| {
+    let rows: Vec<Document<CaseSummary>> = on_pool!(store, |pool| {
         let mut query = QueryBuilder::new("SELECT summary FROM case_summaries WHERE is_open AND ");
         query.push(condition).push_bind(unit.to_owned()).push(HANDLED_BY_END);
         if let Some(jurisdiction) = jurisdiction {

@@ -13,9 +13,9 @@
 
 use domain::Timestamp;
 use projections::{figures as figures_of, outcome_figures, CaseSummary, FigureSettings, Figures, GroupBy};
-use sqlx::types::Json;
 
 use crate::read::outcome_cells::PeriodFigures;
+use crate::read::rows::Document;
 use crate::store::{on_pool, Store, StoreError};
 
 /// The summaries of the cases submitted in `[from, to)`, in `jurisdiction` when one is given.
@@ -31,7 +31,7 @@ async fn summaries(
                        WHERE submitted_at >= $1 AND submitted_at < $2 AND jurisdiction = $3 \
                        ORDER BY submitted_at, id";
     let sql = if jurisdiction.is_some() { IN_JURISDICTION } else { ALL };
-    let summaries: Vec<Json<CaseSummary>> = on_pool!(store, |pool| {
+    let summaries: Vec<Document<CaseSummary>> = on_pool!(store, |pool| {
         let mut query = sqlx::query_scalar(sql).bind(from).bind(to);
         if let Some(jurisdiction) = jurisdiction {
             query = query.bind(jurisdiction);
