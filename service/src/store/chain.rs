@@ -96,32 +96,58 @@ pub fn event_hash(
     payload: &Value,
     metadata: &Map<String, Value>,
 ) -> String {
+    let parts = EventParts {
+        case_id,
+        sequence,
+        event_type,
+        event_version,
+    };
+    hashed(prev_hash, &parts, payload, metadata).hash
+}
+
+/// What an event's hash covers besides its JSON.
+struct EventParts<'a> {
+    case_id: &'a str,
+    sequence: u64,
+    event_type: &'a str,
+    event_version: &'a str,
+}
+
+/// An event's hash with the canonical bytes it was taken over: the payload's, and the
+/// metadata's without `hash`, with the offset where `hash`'s entry belongs in them.
+struct Hashed {
+    hash: String,
+    payload: Vec<u8>,
+    metadata: Vec<u8>,
+    hash_at: usize,
+}
+
+/// `SHA-256(prev_hash ‖ each part as a big-endian u64 length and its bytes)`, in hex, over
+/// the case id, sequence, event type, event version, payload and metadata.
+fn hashed(prev_hash: &str, parts: &EventParts<'_>, payload: &Value, metadata: &Map<String, Value>) -> Hashed {
     let mut payload_text = Vec::with_capacity(1_024);
     write_canonical(payload, &mut payload_text);
     let mut metadata_text = Vec::with_capacity(512);
-    write_object(metadata, Some(HASH), &mut metadata_text);
-    digest(
-        prev_hash,
-        [
-            case_id.as_bytes(),
-            sequence.to_string().as_bytes(),
-            event_type.as_bytes(),
-            event_version.as_bytes(),
-            &payload_text,
-            &metadata_text,
-        ],
-    )
-}
-
-/// `SHA-256(prev_hash ‖ each part as a big-endian u64 length and its bytes)`, in hex.
-fn digest(prev_hash: &str, parts: [&[u8]; 6]) -> String {
+    let hash_at = write_object(metadata, Some(HASH), &mut metadata_text);
     let mut digest = Sha256::new();
     digest.update(prev_hash.as_bytes());
-    for part in parts {
+    for part in [
+        parts.case_id.as_bytes(),
+        parts.sequence.to_string().as_bytes(),
+        parts.event_type.as_bytes(),
+        parts.event_version.as_bytes(),
+        &payload_text,
+        &metadata_text,
+    ] {
         digest.update((part.len() as u64).to_be_bytes());
         digest.update(part);
     }
-    hex::encode(digest.finalize())
+    Hashed {
+        hash: hex::encode(digest.finalize()),
+        payload: payload_text,
+        metadata: metadata_text,
+        hash_at,
+    }
 }
 
 /// A chained event's hash, and its payload and metadata as the canonical JSON text that was
@@ -140,21 +166,18 @@ pub struct Linked {
 pub fn link(prev_hash: &str, row: &mut EventRow) -> Linked {
     row.metadata
         .insert(PREV_HASH.to_owned(), Value::String(prev_hash.to_owned()));
-    let mut payload = Vec::with_capacity(1_024);
-    write_canonical(&row.payload, &mut payload);
-    let mut metadata = Vec::with_capacity(512);
-    let hash_at = write_object(&row.metadata, Some(HASH), &mut metadata);
-    let hash = digest(
-        prev_hash,
-        [
-            row.aggregate_id.as_bytes(),
-            row.sequence.to_string().as_bytes(),
-            row.event_type.as_bytes(),
-            row.event_version.as_bytes(),
-            &payload,
-            &metadata,
-        ],
-    );
+    let parts = EventParts {
+        case_id: &row.aggregate_id,
+        sequence: row.sequence,
+        event_type: &row.event_type,
+        event_version: &row.event_version,
+    };
+    let Hashed {
+        hash,
+        payload,
+        mut metadata,
+        hash_at,
+    } = hashed(prev_hash, &parts, &row.payload, &row.metadata);
     // Spliced in before the `,` that leads the next entry or before the `}`; as the first of
     // several entries it takes the comma after it instead.
     let first = metadata[hash_at - 1] == b'{';

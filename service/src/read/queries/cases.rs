@@ -15,9 +15,10 @@
 //! newest first, with their deadlines), which skips the cases not yet due inside the index.
 //!
 //! A unit's list (`ListScope::HandledBy`) tests the row's `handlers` (every unit that led or
-//! co-handled the case, a JSON array) with the database's own JSON operators ([`handled_by`]). No index holds
-//! them: the walk along the submission index filters row by row, which is fine for a city's
-//! few thousand cases a year and is the first thing to index (a unit–case table) if it grows.
+//! co-handled the case, a JSON array) with the database's own JSON operators ([`handled_by`]).
+//! No index holds them: the walk along the submission index filters row by row, which is fine
+//! for a city's few thousand cases a year and is the first thing to index (a unit–case table)
+//! if it grows.
 
 use domain::{Kind, Status, Timestamp};
 use projections::CaseSummary;
@@ -148,7 +149,7 @@ fn push_filters<'args, DB>(
     }
 }
 
-/// The opening of the condition "the summary's `handlers` hold the bound unit", closed by
+/// The opening of the condition "the row's `handlers` hold the bound unit", closed by
 /// [`HANDLED_BY_END`] after the bind.
 pub(crate) fn handled_by(store: &Store) -> &'static str {
     match store {
